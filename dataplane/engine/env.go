@@ -1,0 +1,38 @@
+package engine
+
+import (
+	"sync/atomic"
+
+	keywayv1 "keyway.dev/proto/keyway/v1"
+)
+
+// Env is what the proxy shares with every tree it builds: things that
+// outlive a snapshot, so engines read them instead of capturing copies.
+type Env struct {
+	// NodeID names this proxy, for hashing and custom commands.
+	NodeID string
+	flags  atomic.Pointer[map[string]uint32]
+}
+
+// SetFlags installs the flag set distributed by the control plane, keyed
+// by "domain/flag" with the percentage on.
+func (e *Env) SetFlags(flags []*keywayv1.Flag) {
+	m := make(map[string]uint32, len(flags))
+	for _, f := range flags {
+		m[f.GetDomain()+"/"+f.GetFlag()] = f.GetPercent()
+	}
+	e.flags.Store(&m)
+}
+
+// FlagPercent returns the share (0..100) of connections for which flag is
+// on in domain; an unknown flag is off.
+func (e *Env) FlagPercent(domain, flag string) uint32 {
+	if e == nil {
+		return 0
+	}
+	m := e.flags.Load()
+	if m == nil {
+		return 0
+	}
+	return (*m)[domain+"/"+flag]
+}
