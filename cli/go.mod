@@ -2,12 +2,6 @@ module keyway.dev/cli
 
 go 1.26.0
 
-require (
-	keyway.dev/controlplane v0.0.0
-	keyway.dev/dataplane v0.0.0
-	keyway.dev/proto v0.0.0
-)
-
 replace (
 	keyway.dev/controlplane => ../controlplane
 	keyway.dev/dataplane => ../dataplane

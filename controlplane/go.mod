@@ -2,7 +2,10 @@ module keyway.dev/controlplane
 
 go 1.26.0
 
-require keyway.dev/proto v0.0.0
+require (
+	google.golang.org/protobuf v1.36.12
+	keyway.dev/proto v0.0.0
+)
 
 require (
 	cel.dev/expr v0.25.3 // indirect
@@ -68,7 +71,6 @@ require (
 	google.golang.org/genproto/googleapis/api v0.0.0-20260817212433-ac3dfec99bb1 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
 	google.golang.org/grpc v1.85.0 // indirect
-	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
 	k8s.io/utils v0.0.0-20260108192941-914a6e750570 // indirect
 	sigs.k8s.io/yaml v1.6.0 // indirect

@@ -2,14 +2,14 @@ module keyway.dev/integration
 
 go 1.26.0
 
-require (
-	keyway.dev/controlplane v0.0.0
-	keyway.dev/dataplane v0.0.0
-	keyway.dev/proto v0.0.0
-)
-
 replace (
 	keyway.dev/controlplane => ../controlplane
 	keyway.dev/dataplane => ../dataplane
 	keyway.dev/proto => ../proto
+)
+
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/dgryski/go-rendezvous v0.0.0-20200823014737-9f7001d12a5f // indirect
+	github.com/redis/go-redis/v9 v9.17.0 // indirect
 )
