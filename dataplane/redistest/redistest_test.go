@@ -1,0 +1,16 @@
+package redistest
+
+import "testing"
+
+func TestStartSetGet(t *testing.T) {
+	s := Start(t)
+	if got := s.Do("SET", "k", "hello"); got != "+OK" {
+		t.Fatalf("SET = %q", got)
+	}
+	if got := s.Do("GET", "k"); got != "hello" {
+		t.Fatalf("GET = %q, want hello", got)
+	}
+	if got := s.Do("GET", "missing"); got != "$-1" {
+		t.Fatalf("GET missing = %q, want $-1", got)
+	}
+}
