@@ -1,0 +1,365 @@
+// Package harness starts Keyway's real processes for end-to-end tests:
+// keyway-control with its embedded etcd, keyway-proxy instances and the
+// keyway CLI, built once per test binary from the workspace's sources.
+package harness
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"keyway.dev/dataplane/redistest"
+	keywayv1 "keyway.dev/proto/keyway/v1"
+)
+
+// Binaries are the paths of the three programs under test.
+type Binaries struct {
+	Control, Proxy, CLI string
+}
+
+var (
+	buildOnce sync.Once
+	built     Binaries
+	buildErr  error
+)
+
+// Build compiles keyway-control, keyway-proxy and keyway into a temporary
+// directory once per test binary. KEYWAY_BIN points at prebuilt binaries
+// instead (make integration builds them into bin/).
+func Build(t testing.TB) Binaries {
+	t.Helper()
+	buildOnce.Do(func() {
+		if dir := os.Getenv("KEYWAY_BIN"); dir != "" {
+			built = Binaries{filepath.Join(dir, "keyway-control"), filepath.Join(dir, "keyway-proxy"), filepath.Join(dir, "keyway")}
+			return
+		}
+		dir, err := os.MkdirTemp("", "keyway-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		root, err := repoRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		for _, b := range []struct{ mod, pkg, out string }{
+			{"controlplane", "./cmd/keyway-control", "keyway-control"},
+			{"dataplane", "./cmd/keyway-proxy", "keyway-proxy"},
+			{"cli", "./cmd/keyway", "keyway"},
+		} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, b.out), b.pkg)
+			cmd.Dir = filepath.Join(root, b.mod)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("build %s: %v\n%s", b.out, err, out)
+				return
+			}
+		}
+		built = Binaries{filepath.Join(dir, "keyway-control"), filepath.Join(dir, "keyway-proxy"), filepath.Join(dir, "keyway")}
+	})
+	if buildErr != nil {
+		t.Fatalf("harness: %v", buildErr)
+	}
+	return built
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.work above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// RepoRoot is the directory holding go.work.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatalf("harness: %v", err)
+	}
+	return root
+}
+
+// Process is a running program under test.
+type Process struct {
+	Name string
+	cmd  *exec.Cmd
+	log  *bytes.Buffer
+	mu   *sync.Mutex
+	done chan struct{}
+}
+
+type syncWriter struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (w syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func start(t testing.TB, name, bin string, args ...string) *Process {
+	t.Helper()
+	p := &Process{Name: name, log: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, args...)
+	w := syncWriter{p.mu, p.log}
+	p.cmd.Stdout, p.cmd.Stderr = w, w
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("harness: start %s: %v", name, err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.Stop()
+		if t.Failed() {
+			t.Logf("--- log of %s ---\n%s", name, p.Log())
+		}
+	})
+	return p
+}
+
+// Log returns what the process printed so far.
+func (p *Process) Log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+// Stop sends SIGTERM and waits (SIGKILL after 10s).
+func (p *Process) Stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// Kill stops the process with SIGKILL, as a crash would.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// Exited reports whether the process has ended.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Eventually polls cond until it returns nil or limit passes; the last
+// error fails the test. It bounds waits for asynchronous effects; it
+// asserts nothing about speed.
+func Eventually(t testing.TB, limit time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("harness: %s: still failing after %v: %v", what, limit, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Control is a running keyway-control.
+type Control struct {
+	*Process
+	Addr    string
+	DataDir string
+	conn    *grpc.ClientConn
+}
+
+// StartControl starts keyway-control with an embedded etcd in dataDir
+// (a new temporary directory when empty) on addr (a free port when
+// empty), and waits until its admin API answers.
+func StartControl(t testing.TB, addr, dataDir string) *Control {
+	t.Helper()
+	bins := Build(t)
+	if dataDir == "" {
+		dataDir = t.TempDir()
+	}
+	if addr == "" {
+		addr = fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
+	}
+	p := start(t, "keyway-control", bins.Control, "--listen", addr, "--data-dir", dataDir, "--log-level", "debug")
+	c := &Control{Process: p, Addr: addr, DataDir: dataDir}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatalf("harness: dial control plane: %v", err)
+	}
+	c.conn = conn
+	t.Cleanup(func() { _ = conn.Close() })
+	Eventually(t, 30*time.Second, "control plane answers", func() error {
+		if p.Exited() {
+			t.Fatalf("harness: keyway-control exited:\n%s", p.Log())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := c.Policies().ListVersions(ctx, &keywayv1.ListVersionsRequest{})
+		return err
+	})
+	return c
+}
+
+// Policies is a client of the admin PolicyService.
+func (c *Control) Policies() keywayv1.PolicyServiceClient {
+	return keywayv1.NewPolicyServiceClient(c.conn)
+}
+
+// Fleet is a client of the admin FleetService.
+func (c *Control) Fleet() keywayv1.FleetServiceClient {
+	return keywayv1.NewFleetServiceClient(c.conn)
+}
+
+// Conn is the gRPC connection to the control plane.
+func (c *Control) Conn() *grpc.ClientConn { return c.conn }
+
+// Proxy is a running keyway-proxy.
+type Proxy struct {
+	*Process
+	NodeID string
+	Addr   string
+	Admin  string
+}
+
+// StartProxy starts keyway-proxy subscribed to controlAddr, with extra
+// flags, and waits until its admin listener answers /healthz.
+func StartProxy(t testing.TB, nodeID, controlAddr string, extra ...string) *Proxy {
+	t.Helper()
+	bins := Build(t)
+	p := &Proxy{
+		NodeID: nodeID,
+		Addr:   fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t)),
+		Admin:  fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t)),
+	}
+	args := []string{"--listen", p.Addr, "--admin", p.Admin, "--node-id", nodeID, "--state-dir", t.TempDir(), "--log-level", "debug"}
+	if controlAddr != "" {
+		args = append(args, "--control-plane", controlAddr)
+	}
+	args = append(args, extra...)
+	p.Process = start(t, "keyway-proxy "+nodeID, bins.Proxy, args...)
+	Eventually(t, 30*time.Second, "proxy "+nodeID+" healthy", func() error {
+		if p.Exited() {
+			t.Fatalf("harness: keyway-proxy %s exited:\n%s", nodeID, p.Log())
+		}
+		return p.get("/healthz")
+	})
+	return p
+}
+
+// Ready reports whether /readyz answers 200.
+func (p *Proxy) Ready() error { return p.get("/readyz") }
+
+func (p *Proxy) get(path string) error {
+	client := http.Client{Timeout: time.Second}
+	resp, err := client.Get("http://" + p.Admin + path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", path, resp.Status)
+	}
+	return nil
+}
+
+// CLIResult is the outcome of one keyway command.
+type CLIResult struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// CLI runs the keyway command against controlAddr.
+func CLI(t testing.TB, controlAddr string, args ...string) CLIResult {
+	t.Helper()
+	bins := Build(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bins.CLI, append([]string{"--addr", controlAddr}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("harness: run keyway %v: %v", args, err)
+	}
+	return CLIResult{Stdout: out.String(), Stderr: errb.String(), Code: code}
+}
+
+// WritePolicy writes files (relative path -> contents) into a new
+// directory and returns it.
+func WritePolicy(t testing.TB, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// WaitPort waits until something listens on addr.
+func WaitPort(t testing.TB, addr string) {
+	t.Helper()
+	Eventually(t, 10*time.Second, "listen "+addr, func() error {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	})
+}
+
+// Contains fails the test unless s contains every one of parts.
+func Contains(t testing.TB, what, s string, parts ...string) {
+	t.Helper()
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			t.Fatalf("%s: %q does not contain %q", what, s, p)
+		}
+	}
+}
