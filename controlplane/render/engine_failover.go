@@ -1,0 +1,39 @@
+package render
+
+import (
+	"fmt"
+
+	"go.starlark.net/starlark"
+
+	keywayv1 "keyway.dev/proto/keyway/v1"
+)
+
+// builtinFailover tries children in order, moving on when one fails:
+// failover(children, failure_threshold=5, cooldown="5s", label=None).
+func builtinFailover(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	c := newCall(thread, fn)
+	var children *starlark.List
+	threshold := 5
+	var cooldown starlark.Value = starlark.None
+	var label string
+	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
+		"children", &children, "failure_threshold?", &threshold, "cooldown?", &cooldown, "label?", &label); err != nil {
+		return nil, err
+	}
+	f := &keywayv1.Failover{FailureThreshold: c.count("failure_threshold", threshold, 1)}
+	if children.Len() < 2 {
+		c.errorf("children: give at least two engines to fail over between")
+	}
+	for i := range children.Len() {
+		e, err := c.required(fmt.Sprintf("children[%d]", i), children.Index(i))
+		if err != nil {
+			return nil, err
+		}
+		f.Children = append(f.Children, e)
+	}
+	var err error
+	if f.Cooldown, err = c.duration("cooldown", cooldown, "5s"); err != nil {
+		return nil, err
+	}
+	return c.engine("failover", label, &keywayv1.Engine{Kind: &keywayv1.Engine_Failover{Failover: f}}), nil
+}

@@ -1,0 +1,27 @@
+package render
+
+import (
+	"go.starlark.net/starlark"
+
+	keywayv1 "keyway.dev/proto/keyway/v1"
+)
+
+// builtinPrefix namespaces keys on the way to Redis:
+// prefix(prefix, next, label=None).
+func builtinPrefix(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	c := newCall(thread, fn)
+	var next starlark.Value
+	p := &keywayv1.Prefix{}
+	var label string
+	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "prefix", &p.Prefix, "next", &next, "label?", &label); err != nil {
+		return nil, err
+	}
+	if p.Prefix == "" {
+		c.errorf("prefix: empty (it would change nothing)")
+	}
+	var err error
+	if p.Next, err = c.required("next", next); err != nil {
+		return nil, err
+	}
+	return c.engine("prefix", label, &keywayv1.Engine{Kind: &keywayv1.Engine_Prefix{Prefix: p}}), nil
+}

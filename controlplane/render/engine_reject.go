@@ -1,0 +1,43 @@
+package render
+
+import (
+	"go.starlark.net/starlark"
+
+	keywayv1 "keyway.dev/proto/keyway/v1"
+)
+
+// defaultRejectMessage is sent when a reject names no message.
+const defaultRejectMessage = "command refused by policy"
+
+// builtinReject refuses commands by name or key prefix and passes the
+// rest on: reject(next, commands=[], key_prefixes=[], message="...",
+// label=None).
+func builtinReject(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	c := newCall(thread, fn)
+	var next starlark.Value
+	var cmds, prefixes starlark.Value = starlark.None, starlark.None
+	message := defaultRejectMessage
+	var label string
+	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
+		"next", &next, "commands?", &cmds, "key_prefixes?", &prefixes, "message?", &message, "label?", &label); err != nil {
+		return nil, err
+	}
+	r := &keywayv1.Reject{Message: message}
+	var err error
+	if r.Next, err = c.required("next", next); err != nil {
+		return nil, err
+	}
+	if r.Commands, err = c.commandNames("commands", cmds); err != nil {
+		return nil, err
+	}
+	if r.KeyPrefixes, err = c.prefixes("key_prefixes", prefixes); err != nil {
+		return nil, err
+	}
+	if len(r.Commands) == 0 && len(r.KeyPrefixes) == 0 {
+		c.errorf("give commands= or key_prefixes= (a reject with neither refuses nothing)")
+	}
+	if message == "" {
+		c.errorf("message: empty (clients would see a bare error)")
+	}
+	return c.engine("reject", label, &keywayv1.Engine{Kind: &keywayv1.Engine_Reject{Reject: r}}), nil
+}

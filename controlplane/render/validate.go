@@ -1,0 +1,77 @@
+package render
+
+import (
+	"fmt"
+
+	keywayv1 "keyway.dev/proto/keyway/v1"
+)
+
+// finish checks what can only be checked once the whole policy has run,
+// that names used anywhere are declared, and returns the policy.
+func (s *state) finish() (*keywayv1.Policy, error) {
+	if len(s.policy.GetDomains()) == 0 {
+		s.errs = append(s.errs, &Error{
+			Pos: s.bundle.GetEntry() + ":1:1",
+			Msg: "the policy declares no domains: add domain(name, engine)",
+		})
+	}
+	upstreams := names(s.policy.GetUpstreams())
+	for _, d := range s.policy.GetDomains() {
+		s.checkLeaves(d.GetRoot(), upstreams)
+	}
+	s.checkRefs(s.upstreamRefs, "upstream", upstreams)
+	s.checkRefs(s.domainRefs, "domain", names(s.policy.GetDomains()))
+	if len(s.errs) > 0 {
+		return nil, s.errs
+	}
+	return s.policy, nil
+}
+
+// checkLeaves reports every upstream leaf under e that names no declared
+// upstream, at the position where the name was written.
+func (s *state) checkLeaves(e *keywayv1.Engine, upstreams []string) {
+	walk(e, func(e *keywayv1.Engine) {
+		f := e.GetUpstream()
+		if f == nil || contains(upstreams, f.GetName()) {
+			return
+		}
+		s.errs = append(s.errs, &Error{
+			Pos: e.GetSource(),
+			Msg: fmt.Sprintf("unknown upstream %q%s", f.GetName(), didYouMean(f.GetName(), upstreams)),
+		})
+	})
+}
+
+// checkRefs reports names that are not among known.
+func (s *state) checkRefs(refs []ref, kind string, known []string) {
+	for _, r := range refs {
+		if contains(known, r.name) {
+			continue
+		}
+		s.errs = append(s.errs, &Error{
+			Pos: r.pos,
+			Msg: fmt.Sprintf("%s: unknown %s %q%s", r.what, kind, r.name, didYouMean(r.name, known)),
+		})
+	}
+}
+
+// named is any declaration with a name.
+type named interface{ GetName() string }
+
+// names lists the names of decls in declaration order.
+func names[T named](decls []T) []string {
+	out := make([]string, len(decls))
+	for i, d := range decls {
+		out[i] = d.GetName()
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
