@@ -1,0 +1,42 @@
+// Package client connects the keyway CLI to the control plane's admin gRPC
+// API and turns gRPC failures into sentences an operator can act on.
+package client
+
+import (
+	"fmt"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	keywayv1 "keyway.dev/proto/keyway/v1"
+)
+
+// Conn is one connection to a control plane.
+type Conn struct {
+	// Addr is the address dialled, repeated in error messages.
+	Addr   string
+	Policy keywayv1.PolicyServiceClient
+	Fleet  keywayv1.FleetServiceClient
+	cc     *grpc.ClientConn
+}
+
+// Dial prepares a connection to addr. It does not block: grpc connects on
+// the first call, so an unreachable control plane surfaces there as
+// Unavailable, which Explain words for the operator.
+func Dial(addr string) (*Conn, error) {
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("connect to the control plane at %s: %w", addr, err)
+	}
+	return &Conn{
+		Addr:   addr,
+		Policy: keywayv1.NewPolicyServiceClient(cc),
+		Fleet:  keywayv1.NewFleetServiceClient(cc),
+		cc:     cc,
+	}, nil
+}
+
+// Close releases the connection.
+func (c *Conn) Close() error {
+	return c.cc.Close()
+}

@@ -1,0 +1,47 @@
+package policy
+
+import (
+	keywayv1 "keyway.dev/proto/keyway/v1"
+
+	"keyway.dev/cli/internal/output"
+)
+
+// VersionJSON is the stable JSON form of a version's metadata, used by
+// push, history and show. Field names are part of the CLI's contract.
+type VersionJSON struct {
+	Version uint64   `json:"version"`
+	Name    string   `json:"name"`
+	Parent  uint64   `json:"parent"`
+	Active  bool     `json:"active"`
+	Author  string   `json:"author"`
+	Message string   `json:"message"`
+	Created string   `json:"created"`
+	Digest  string   `json:"digest"`
+	Domains []string `json:"domains"`
+}
+
+func infoJSON(v *keywayv1.PolicyVersionInfo) VersionJSON {
+	domains := v.GetDomains()
+	if domains == nil {
+		domains = []string{}
+	}
+	return VersionJSON{
+		Version: v.GetVersion(),
+		Name:    Name(v.GetVersion()),
+		Parent:  v.GetParent(),
+		Active:  v.GetActive(),
+		Author:  v.GetAuthor(),
+		Message: v.GetMessage(),
+		Created: output.Stamp(output.TimeOf(v.GetCreated())),
+		Digest:  v.GetDigest(),
+		Domains: domains,
+	}
+}
+
+// shortDigest is the first 12 hex digits, enough to tell versions apart.
+func shortDigest(d string) string {
+	if len(d) > 12 {
+		return d[:12]
+	}
+	return output.Dash(d)
+}

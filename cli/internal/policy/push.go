@@ -1,0 +1,126 @@
+package policy
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"keyway.dev/cli/internal/app"
+	"keyway.dev/cli/internal/client"
+	"keyway.dev/cli/internal/dispatch"
+	"keyway.dev/cli/internal/output"
+	keywayv1 "keyway.dev/proto/keyway/v1"
+)
+
+func pushCommand(a *app.App) *dispatch.Command {
+	var (
+		msg, author string
+		parent      string
+		force, hold bool
+	)
+	return &dispatch.Command{
+		Name:    "push",
+		Short:   "Store a policy as a new version and activate it",
+		Usage:   "PATH -m MSG [--author NAME] [--parent N] [--force] [--no-activate]",
+		MinArgs: 1, MaxArgs: 1,
+		Long: `Renders PATH locally (so errors show before anything is sent), then
+pushes it on top of the current head. The push is a compare-and-swap: if
+someone else pushed since the head was read, it fails with a conflict and
+nothing is stored. --parent names the head explicitly; --force skips the
+check.`,
+		Examples: []string{
+			"keyway policy push policies/examples/hello -m \"first version\"",
+			"keyway policy push ./mypolicy -m \"split reads\" --parent v4",
+			"keyway policy push main.star -m \"stage only\" --no-activate -o json",
+		},
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&msg, "m", "", "what changed and why (required)")
+			fs.StringVar(&msg, "message", "", "what changed and why (required)")
+			fs.StringVar(&author, "author", "", "who pushes (default $USER@hostname)")
+			fs.StringVar(&parent, "parent", "", "the `version` this push is based on (default the current head)")
+			fs.BoolVar(&force, "force", false, "push even if the head moved")
+			fs.BoolVar(&hold, "no-activate", false, "store the version without activating it")
+		},
+		Run: func(ctx context.Context, args []string) error {
+			if msg == "" {
+				return dispatch.Usagef("policy push: a message is required (-m \"what changed and why\")")
+			}
+			req := &keywayv1.PushRequest{Message: msg, Author: author, Force: force, NoActivate: hold}
+			explicit := parent != ""
+			if explicit {
+				// --parent 0 is legal: "I expect the fleet to have no version".
+				if parent != "0" && parent != "v0" {
+					n, err := ParseVersion(parent)
+					if err != nil {
+						return err
+					}
+					req.Parent = n
+				}
+			}
+			if req.Author == "" {
+				req.Author = defaultAuthor(a)
+			}
+			return push(ctx, a, args[0], req, explicit)
+		},
+	}
+}
+
+func push(ctx context.Context, a *app.App, path string, req *keywayv1.PushRequest, explicitParent bool) error {
+	bundle, _, err := renderLocal(ctx, a, path)
+	if err != nil {
+		return err
+	}
+	req.Bundle = bundle
+	var got *keywayv1.PolicyVersionInfo
+	err = a.Call(ctx, func(ctx context.Context, c *client.Conn) error {
+		if !explicitParent {
+			head, err := c.Policy.ListVersions(ctx, &keywayv1.ListVersionsRequest{Limit: 1})
+			if err != nil {
+				return err
+			}
+			req.Parent = head.GetHead()
+		}
+		resp, err := c.Policy.Push(ctx, req)
+		if err != nil {
+			return err
+		}
+		got = resp.GetVersion()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if a.JSON() {
+		return output.WriteJSON(a.Stdout, infoJSON(got))
+	}
+	based := "parent " + Name(got.GetParent())
+	if got.GetParent() == 0 {
+		based = "first version"
+	}
+	if req.NoActivate {
+		based += ", not activated"
+	}
+	fmt.Fprintf(a.Stdout, "pushed %s (%s): %s\n", Name(got.GetVersion()), based, got.GetMessage())
+	return nil
+}
+
+// defaultAuthor is $USER@hostname, the way commits are signed by default.
+func defaultAuthor(a *app.App) string {
+	user := "unknown"
+	if a.Getenv != nil {
+		for _, k := range []string{"USER", "LOGNAME"} {
+			if v := a.Getenv(k); v != "" {
+				user = v
+				break
+			}
+		}
+	}
+	if a.Hostname == nil {
+		return user
+	}
+	host, err := a.Hostname()
+	if err != nil || host == "" {
+		return user
+	}
+	return user + "@" + host
+}
