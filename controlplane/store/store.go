@@ -1,0 +1,133 @@
+// Package store keeps Keyway's policy versions, the head and active
+// pointers, and per-node fleet status in etcd. Versions are immutable
+// records numbered 1, 2, 3 per fleet; a push is one compare-and-swap
+// transaction on the head, so concurrent pushes cannot overwrite each other.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// DefaultFleet is the fleet name used when Config.Fleet is empty.
+const DefaultFleet = "default"
+
+// Config says which etcd to use and how.
+type Config struct {
+	// DataDir holds the embedded etcd's data. Ignored when Endpoints is set.
+	DataDir string
+	// Endpoints of an external etcd cluster; empty means embedded.
+	Endpoints []string
+	// Fleet namespaces every key, so several fleets can share one etcd.
+	Fleet string
+	// OpTimeout bounds each etcd call so an unreachable etcd fails requests
+	// instead of hanging them. Zero means 5s.
+	OpTimeout time.Duration
+	// StatusTTL is the lease TTL of fleet status records: they vanish this
+	// long after the control plane that wrote them dies. Zero means 15s.
+	StatusTTL time.Duration
+}
+
+// Store is the etcd-backed source of truth. It is safe for concurrent use.
+type Store struct {
+	cli       *clientv3.Client
+	embedded  *Embedded
+	keys      keys
+	opTimeout time.Duration
+	status    *statusWriter
+}
+
+// Open connects to the etcd named by cfg, starting an embedded one when
+// cfg.Endpoints is empty.
+func Open(cfg Config) (*Store, error) {
+	if len(cfg.Endpoints) > 0 {
+		cli, err := clientv3.New(clientv3.Config{
+			Endpoints:   cfg.Endpoints,
+			DialTimeout: 5 * time.Second,
+			// Without keepalives a dead etcd is only noticed by the op timeout.
+			DialKeepAliveTime:    10 * time.Second,
+			DialKeepAliveTimeout: 5 * time.Second,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("connect to etcd %v: %w", cfg.Endpoints, err)
+		}
+		return newStore(cli, nil, cfg), nil
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("open store: neither a data dir nor etcd endpoints given")
+	}
+	e, err := StartEmbedded(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	return newStore(e.Client(), e, cfg), nil
+}
+
+// New wraps an existing client. Close does not close cli.
+func New(cli *clientv3.Client, cfg Config) *Store {
+	return newStore(cli, nil, cfg)
+}
+
+func newStore(cli *clientv3.Client, e *Embedded, cfg Config) *Store {
+	if cfg.Fleet == "" {
+		cfg.Fleet = DefaultFleet
+	}
+	if cfg.OpTimeout == 0 {
+		cfg.OpTimeout = 5 * time.Second
+	}
+	if cfg.StatusTTL == 0 {
+		cfg.StatusTTL = 15 * time.Second
+	}
+	s := &Store{cli: cli, embedded: e, keys: newKeys(cfg.Fleet), opTimeout: cfg.OpTimeout}
+	s.status = startStatusWriter(s, cfg.StatusTTL)
+	return s
+}
+
+// Client returns the etcd client, for components (elections, flags) that
+// keep their own keys.
+func (s *Store) Client() *clientv3.Client { return s.cli }
+
+// Close stops the status writer, revokes its lease and, for an embedded
+// etcd, stops the node.
+func (s *Store) Close() error {
+	s.status.stop()
+	if s.embedded != nil {
+		return s.embedded.Close()
+	}
+	return nil
+}
+
+// op returns a context bounded by the store's per-call timeout.
+func (s *Store) op(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.opTimeout)
+}
+
+// keys lays out the fleet's keys under /keyway/<fleet>/.
+type keys struct{ prefix string }
+
+func newKeys(fleet string) keys { return keys{prefix: "/keyway/" + fleet + "/"} }
+
+func (k keys) head() string     { return k.prefix + "head" }
+func (k keys) active() string   { return k.prefix + "active" }
+func (k keys) versions() string { return k.prefix + "versions/" }
+func (k keys) status() string   { return k.prefix + "status/" }
+
+// version zero-pads so that keys sort numerically.
+func (k keys) version(v uint64) string { return fmt.Sprintf("%s%020d", k.versions(), v) }
+
+func (k keys) node(id string) string { return k.status() + id }
+
+func formatVersion(v uint64) string { return strconv.FormatUint(v, 10) }
+
+func parseVersion(b []byte) (uint64, error) {
+	v, err := strconv.ParseUint(string(b), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("parse version pointer %q: %w", b, err)
+	}
+	return v, nil
+}
