@@ -13,7 +13,7 @@ func builtinTest(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tu
 	c := newCall(thread, fn)
 	t := &keywayv1.PolicyTest{Source: c.source()}
 	var command, expectUp starlark.Value = starlark.None, starlark.None
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
+	if err := unpack(fn.Name(), args, kwargs,
 		"name", &t.Name, "domain", &t.Domain, "command", &command,
 		"expect_upstream?", &expectUp, "expect_error?", &t.ExpectError); err != nil {
 		return nil, err

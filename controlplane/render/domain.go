@@ -12,7 +12,7 @@ func builtinDomain(thread *starlark.Thread, fn *starlark.Builtin, args starlark.
 	c := newCall(thread, fn)
 	var name string
 	var engine starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "name", &name, "engine?", &engine); err != nil {
+	if err := unpack(fn.Name(), args, kwargs, "name", &name, "engine?", &engine); err != nil {
 		return nil, err
 	}
 	root, err := c.child("engine", engine)

@@ -17,7 +17,7 @@ func builtinByCommand(thread *starlark.Thread, fn *starlark.Builtin, args starla
 	var reads, writes, admin, blocking, pubsub, def starlark.Value = starlark.None, starlark.None, starlark.None, starlark.None, starlark.None, starlark.None
 	var cmds *starlark.Dict
 	var label string
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
+	if err := unpack(fn.Name(), args, kwargs,
 		"reads?", &reads, "writes?", &writes, "admin?", &admin, "blocking?", &blocking, "pubsub?", &pubsub,
 		"commands?", &cmds, "default?", &def, "label?", &label); err != nil {
 		return nil, err

@@ -14,7 +14,7 @@ func builtinCommands(thread *starlark.Thread, fn *starlark.Builtin, args starlar
 	var next, locks starlark.Value = nil, starlark.None
 	m := &keywayv1.Commands{LockPrefix: "keyway:lock:"}
 	var label string
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
+	if err := unpack(fn.Name(), args, kwargs,
 		"next", &next, "locks?", &locks, "lock_prefix?", &m.LockPrefix, "label?", &label); err != nil {
 		return nil, err
 	}

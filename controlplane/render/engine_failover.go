@@ -16,7 +16,7 @@ func builtinFailover(thread *starlark.Thread, fn *starlark.Builtin, args starlar
 	threshold := 5
 	var cooldown starlark.Value = starlark.None
 	var label string
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
+	if err := unpack(fn.Name(), args, kwargs,
 		"children", &children, "failure_threshold?", &threshold, "cooldown?", &cooldown, "label?", &label); err != nil {
 		return nil, err
 	}

@@ -14,7 +14,7 @@ func builtinFlag(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tu
 	var on, off starlark.Value
 	f := &keywayv1.FlagSwitch{}
 	var label string
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "name", &f.Flag, "on", &on, "off", &off, "label?", &label); err != nil {
+	if err := unpack(fn.Name(), args, kwargs, "name", &f.Flag, "on", &on, "off", &off, "label?", &label); err != nil {
 		return nil, err
 	}
 	if f.Flag == "" {

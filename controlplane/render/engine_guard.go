@@ -17,7 +17,7 @@ func builtinGuard(thread *starlark.Thread, fn *starlark.Builtin, args starlark.T
 	var maxValue, maxKeys, maxPipeline int
 	g := &keywayv1.Guard{}
 	var label string
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
+	if err := unpack(fn.Name(), args, kwargs,
 		"next", &next, "allow_commands?", &allow, "deny_commands?", &deny, "key_prefixes?", &prefixes,
 		"max_value_bytes?", &maxValue, "max_keys?", &maxKeys, "max_pipeline?", &maxPipeline,
 		"audit?", &g.Audit, "label?", &label); err != nil {

@@ -16,7 +16,7 @@ func builtinMirror(thread *starlark.Thread, fn *starlark.Builtin, args starlark.
 	queue := 1024
 	m := &keywayv1.Mirror{}
 	var label string
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
+	if err := unpack(fn.Name(), args, kwargs,
 		"primary", &primary, "shadow", &shadow, "sample?", &sampleV, "queue?", &queue,
 		"compare?", &m.Compare, "writes_only?", &m.WritesOnly, "label?", &label); err != nil {
 		return nil, err

@@ -16,7 +16,7 @@ func builtinRateLimit(thread *starlark.Thread, fn *starlark.Builtin, args starla
 	mode := "refuse"
 	priority := 0
 	var label string
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
+	if err := unpack(fn.Name(), args, kwargs,
 		"next", &next, "ops_per_second?", &ops, "bytes_per_second?", &bytes, "burst_seconds?", &burst,
 		"mode?", &mode, "max_delay?", &maxDelay, "priority?", &priority, "label?", &label); err != nil {
 		return nil, err

@@ -18,7 +18,7 @@ func builtinReject(thread *starlark.Thread, fn *starlark.Builtin, args starlark.
 	var cmds, prefixes starlark.Value = starlark.None, starlark.None
 	message := defaultRejectMessage
 	var label string
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
+	if err := unpack(fn.Name(), args, kwargs,
 		"next", &next, "commands?", &cmds, "key_prefixes?", &prefixes, "message?", &message, "label?", &label); err != nil {
 		return nil, err
 	}

@@ -15,7 +15,7 @@ func builtinRoute(thread *starlark.Thread, fn *starlark.Builtin, args starlark.T
 	var routes *starlark.Dict
 	var def starlark.Value = starlark.None
 	var label string
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "routes?", &routes, "default?", &def, "label?", &label); err != nil {
+	if err := unpack(fn.Name(), args, kwargs, "routes?", &routes, "default?", &def, "label?", &label); err != nil {
 		return nil, err
 	}
 	r := &keywayv1.Route{}

@@ -16,7 +16,7 @@ func builtinSplit(thread *starlark.Thread, fn *starlark.Builtin, args starlark.T
 	var children starlark.Value
 	by := "connection"
 	var label string
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "children", &children, "by?", &by, "label?", &label); err != nil {
+	if err := unpack(fn.Name(), args, kwargs, "children", &children, "by?", &by, "label?", &label); err != nil {
 		return nil, err
 	}
 	pairs, err := c.weighted(children)

@@ -19,7 +19,7 @@ func builtinTransform(thread *starlark.Thread, fn *starlark.Builtin, args starla
 	minBytes := 0
 	t := &keywayv1.Transform{}
 	var label string
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
+	if err := unpack(fn.Name(), args, kwargs,
 		"next", &next, "key_prefixes?", &prefixes, "compression?", &compression, "min_bytes?", &minBytes,
 		"keys?", &keys, "active_key?", &t.ActiveKey, "label?", &label); err != nil {
 		return nil, err
@@ -75,7 +75,7 @@ func (c *call) encryptionKeys(t *keywayv1.Transform, keys *starlark.List) error 
 func builtinEncryptionKey(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	c := newCall(thread, fn)
 	k := &keywayv1.EncryptionKey{}
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "id", &k.Id, "env?", &k.Env, "file?", &k.File); err != nil {
+	if err := unpack(fn.Name(), args, kwargs, "id", &k.Id, "env?", &k.Env, "file?", &k.File); err != nil {
 		return nil, err
 	}
 	if k.Id == "" {

@@ -13,7 +13,7 @@ func builtinTTLJitter(thread *starlark.Thread, fn *starlark.Builtin, args starla
 	c := newCall(thread, fn)
 	var shareV, next starlark.Value
 	var label string
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "share", &shareV, "next", &next, "label?", &label); err != nil {
+	if err := unpack(fn.Name(), args, kwargs, "share", &shareV, "next", &next, "label?", &label); err != nil {
 		return nil, err
 	}
 	t := &keywayv1.TTLJitter{}

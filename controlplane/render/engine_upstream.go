@@ -14,7 +14,7 @@ func builtinUpstream(thread *starlark.Thread, fn *starlark.Builtin, args starlar
 	var target starlark.Value
 	var replicas bool
 	var label string
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "target", &target, "read_from_replicas?", &replicas, "label?", &label); err != nil {
+	if err := unpack(fn.Name(), args, kwargs, "target", &target, "read_from_replicas?", &replicas, "label?", &label); err != nil {
 		return nil, err
 	}
 	var name string

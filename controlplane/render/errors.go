@@ -3,6 +3,8 @@ package render
 import (
 	"errors"
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
 
 	"go.starlark.net/resolve"
@@ -97,4 +99,44 @@ func policyFrame(stack starlark.CallStack) string {
 		}
 	}
 	return ""
+}
+
+// sortErrors orders problems by file, line and column, so an author reads
+// them top to bottom whichever check found them. Problems of the bundle as
+// a whole come first.
+func sortErrors(l Errors) {
+	sort.SliceStable(l, func(i, j int) bool {
+		fi, li, ci := splitPos(l[i].Pos)
+		fj, lj, cj := splitPos(l[j].Pos)
+		if fi != fj {
+			return fi < fj
+		}
+		if li != lj {
+			return li < lj
+		}
+		return ci < cj
+	})
+}
+
+// splitPos parses "file:line:col"; an unparsable position sorts as line 0.
+func splitPos(pos string) (file string, line, col int) {
+	rest, c, ok := cutLast(pos)
+	if !ok {
+		return pos, 0, 0
+	}
+	file, l, ok := cutLast(rest)
+	if !ok {
+		return pos, 0, 0
+	}
+	line, _ = strconv.Atoi(l)
+	col, _ = strconv.Atoi(c)
+	return file, line, col
+}
+
+func cutLast(s string) (before, after string, ok bool) {
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+1:], true
 }

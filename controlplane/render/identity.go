@@ -17,13 +17,13 @@ func builtinIdentity(thread *starlark.Thread, fn *starlark.Builtin, args starlar
 	id := &keywayv1.Identity{}
 	var users *starlark.List
 	var names, certs *starlark.Dict
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
+	if err := unpack(fn.Name(), args, kwargs,
 		"default_domain?", &id.DefaultDomain, "users?", &users, "client_names?", &names,
 		"certificates?", &certs, "require_auth?", &id.RequireAuth); err != nil {
 		return nil, err
 	}
 	if c.st.identity != "" {
-		c.errorf("identity is already declared at %s (a policy has one)", c.st.identity)
+		c.errorf("declared twice (first at %s); a policy has one identity", c.st.identity)
 	}
 	c.st.identity = c.source()
 	if id.DefaultDomain != "" {
@@ -90,7 +90,7 @@ func builtinUser(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tu
 	c := newCall(thread, fn)
 	u := &keywayv1.User{}
 	var hashes starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
+	if err := unpack(fn.Name(), args, kwargs,
 		"name", &u.Name, "password_sha256?", &hashes, "domain?", &u.Domain); err != nil {
 		return nil, err
 	}
@@ -124,7 +124,7 @@ func builtinListener(thread *starlark.Thread, fn *starlark.Builtin, args starlar
 	l := &keywayv1.Listener{}
 	var emulate bool
 	vnodes := 3
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
+	if err := unpack(fn.Name(), args, kwargs,
 		"name", &l.Name, "domain?", &l.Domain, "cluster_emulation?", &emulate, "virtual_nodes?", &vnodes); err != nil {
 		return nil, err
 	}

@@ -78,7 +78,9 @@ func stateOf(thread *starlark.Thread) *state {
 // their own wording.
 const cancelled = "Starlark computation cancelled: "
 
-// exec runs the entry file under the sandbox limits.
+// exec runs the entry file under the sandbox limits. It fails only when
+// execution stopped; problems recorded by builtins wait for finish, so the
+// author sees them together with those only the whole policy reveals.
 func (s *state) exec(ctx context.Context, opts Options) error {
 	thread := &starlark.Thread{
 		Name:  "render",
@@ -107,8 +109,7 @@ func (s *state) exec(ctx context.Context, opts Options) error {
 			e.Msg = strings.TrimPrefix(e.Msg, cancelled)
 			s.errs = append(s.errs, e)
 		}
-	}
-	if len(s.errs) > 0 {
+		sortErrors(s.errs)
 		return s.errs
 	}
 	return nil

@@ -12,7 +12,7 @@ func builtinRedis(thread *starlark.Thread, fn *starlark.Builtin, args starlark.T
 	c := newCall(thread, fn)
 	var name, address string
 	var tls, creds, pool starlark.Value = starlark.None, starlark.None, starlark.None
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
+	if err := unpack(fn.Name(), args, kwargs,
 		"name", &name, "address", &address, "tls?", &tls, "credentials?", &creds, "pool?", &pool); err != nil {
 		return nil, err
 	}
@@ -31,7 +31,7 @@ func builtinRedisCluster(thread *starlark.Thread, fn *starlark.Builtin, args sta
 	var seedsV starlark.Value
 	var replicas, keyspace bool
 	var refresh, tls, creds, pool starlark.Value = starlark.None, starlark.None, starlark.None, starlark.None
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
+	if err := unpack(fn.Name(), args, kwargs,
 		"name", &name, "seeds", &seedsV, "read_from_replicas?", &replicas,
 		"refresh_interval?", &refresh, "allow_keyspace_commands?", &keyspace,
 		"tls?", &tls, "credentials?", &creds, "pool?", &pool); err != nil {

@@ -11,7 +11,7 @@ import (
 func builtinTLS(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	c := newCall(thread, fn)
 	t := &keywayv1.UpstreamTLS{Enabled: true}
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
+	if err := unpack(fn.Name(), args, kwargs,
 		"ca_file?", &t.CaFile, "server_name?", &t.ServerName, "cert_file?", &t.CertFile,
 		"key_file?", &t.KeyFile, "insecure_skip_verify?", &t.InsecureSkipVerify); err != nil {
 		return nil, err
@@ -27,7 +27,7 @@ func builtinTLS(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tup
 func builtinCredentials(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	c := newCall(thread, fn)
 	var user, pass starlark.Value = starlark.None, starlark.None
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "username?", &user, "password?", &pass); err != nil {
+	if err := unpack(fn.Name(), args, kwargs, "username?", &user, "password?", &pass); err != nil {
 		return nil, err
 	}
 	cr := &keywayv1.Credentials{}
@@ -38,7 +38,7 @@ func builtinCredentials(thread *starlark.Thread, fn *starlark.Builtin, args star
 	if cr.Password, err = c.secret("password", pass); err != nil {
 		return nil, err
 	}
-	if cr.Password == nil {
+	if pass == starlark.None {
 		c.errorf("password= is required")
 	}
 	return &object[*keywayv1.Credentials]{typ: "credentials", msg: cr, pos: c.pos}, nil
@@ -95,7 +95,7 @@ func builtinPool(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tu
 	c := newCall(thread, fn)
 	var conns, dedicated int
 	var timeout, connect starlark.Value = starlark.None, starlark.None
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
+	if err := unpack(fn.Name(), args, kwargs,
 		"connections?", &conns, "dedicated_max?", &dedicated, "timeout?", &timeout, "connect_timeout?", &connect); err != nil {
 		return nil, err
 	}

@@ -22,6 +22,7 @@ func (s *state) finish() (*keywayv1.Policy, error) {
 	s.checkRefs(s.upstreamRefs, "upstream", upstreams)
 	s.checkRefs(s.domainRefs, "domain", names(s.policy.GetDomains()))
 	if len(s.errs) > 0 {
+		sortErrors(s.errs)
 		return nil, s.errs
 	}
 	return s.policy, nil
