@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 
 	keywayv1 "keyway.dev/proto/keyway/v1"
@@ -77,12 +78,15 @@ func runGolden(t *testing.T, name, path string) {
 	if err != nil {
 		t.Fatalf("render: %v", err)
 	}
-	if *update {
+	if *update && !sameAsFile(base+".textpb", got) {
 		out, merr := prototext.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(got)
 		if merr != nil {
 			t.Fatal(merr)
 		}
 		writeFile(t, base+".textpb", out)
+		return
+	}
+	if *update {
 		return
 	}
 	data, err := os.ReadFile(base + ".textpb")
@@ -134,4 +138,16 @@ func writeFile(t *testing.T, path string, data []byte) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// sameAsFile reports whether path already holds p. prototext output varies
+// in white space between runs on purpose, so -update rewrites only goldens
+// whose content changed, keeping diffs to real changes.
+func sameAsFile(path string, p *keywayv1.Policy) bool {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	old := &keywayv1.Policy{}
+	return prototext.Unmarshal(data, old) == nil && proto.Equal(old, p)
 }

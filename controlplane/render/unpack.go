@@ -27,20 +27,8 @@ func unpack(fnname string, args starlark.Tuple, kwargs []starlark.Tuple, pairs .
 		name, _ := pairs[j].(string)
 		params = append(params, strings.TrimRight(name, "?"))
 	}
-	if best := nearest(got, params); best != "" {
+	if best := closest(strings.ToLower(got), params); best != "" {
 		return fmt.Errorf("%s (did you mean %s?)", msg, best)
 	}
 	return err
-}
-
-// nearest is the parameter closest to got, allowing up to half of it to
-// be typos, or "" if none is that close.
-func nearest(got string, params []string) string {
-	best, bestDist := "", (len(got)+1)/2
-	for _, p := range params {
-		if d := distance(strings.ToLower(got), p); d < bestDist {
-			best, bestDist = p, d
-		}
-	}
-	return best
 }
