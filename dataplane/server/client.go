@@ -1,0 +1,131 @@
+package server
+
+import (
+	"hash/fnv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"keyway.dev/dataplane/engine"
+	keywayv1 "keyway.dev/proto/keyway/v1"
+)
+
+// Connection states for draining: a batch runs only in stateBusy, and only
+// an idle connection may be closed from outside its goroutine.
+const (
+	stateIdle int32 = iota
+	stateBusy
+	stateClosing
+)
+
+// client is one accepted connection. Its fields belong to the goroutine
+// redcon runs it on, except those under mu, which CLIENT LIST and INFO
+// read from other connections.
+type client struct {
+	srv      *Server
+	rc       redcon.Conn
+	created  time.Time
+	state    atomic.Int32
+	detached bool
+	// dead is set when the connection was closed mid-batch (QUIT, output
+	// limit); the rest of the batch is dropped.
+	dead bool
+
+	mu      sync.Mutex
+	sess    engine.Session
+	libName string
+	libVer  string
+	lastCmd string
+
+	authed bool
+	// identity is the config the session's domain was decided under; a
+	// new State with a different one decides again.
+	identity *keywayv1.ProxyConfig
+	// explicit marks a domain decided by AUTH or SETNAME, as opposed to
+	// the listener or default, for the order in identity.go.
+	authDomain string
+	nameDomain string
+
+	// Reused across batches so a steady-state request allocates nothing.
+	cmds    []redcon.Command
+	reqs    []*engine.Request
+	batch   engine.Batch
+	out     []byte
+	pending int64 // reply bytes written to redcon's buffer, not yet flushed
+	scratch [64]byte
+}
+
+func newClient(s *Server, rc redcon.Conn, listener string) *client {
+	id := s.nextID.Add(1)
+	c := &client{srv: s, rc: rc, created: time.Now()}
+	c.sess = engine.Session{
+		ID:       id,
+		Listener: listener,
+		Addr:     rc.RemoteAddr(),
+		Hash:     sessionHash(s.cfg.NodeID, id),
+	}
+	return c
+}
+
+// sessionHash is stable for a connection across policy versions, so
+// canary and flag buckets do not move under it.
+func sessionHash(node string, id uint64) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(node))
+	var b [8]byte
+	for i := range b {
+		b[i] = byte(id >> (8 * i))
+	}
+	_, _ = h.Write(b[:])
+	return h.Sum64()
+}
+
+// begin marks the start of a batch; false means the connection is being
+// closed by a drain and the batch must not start.
+func (c *client) begin() bool { return c.state.CompareAndSwap(stateIdle, stateBusy) }
+
+// end marks the end of a batch and closes the connection after its
+// replies when the server is draining.
+func (c *client) end() {
+	c.state.Store(stateIdle)
+	if c.srv.draining.Load() && c.state.CompareAndSwap(stateIdle, stateClosing) {
+		_ = c.rc.Close() // flushes this batch's replies first
+	}
+}
+
+// closeIfIdle closes the connection unless a batch is running; a running
+// batch closes it in end.
+func (c *client) closeIfIdle() {
+	if c.state.CompareAndSwap(stateIdle, stateClosing) {
+		_ = c.rc.NetConn().Close()
+	}
+}
+
+// forceClose closes the socket whatever runs on it.
+func (c *client) forceClose() {
+	c.state.Store(stateClosing)
+	_ = c.rc.NetConn().Close()
+}
+
+// release frees what the connection holds beyond its memory.
+func (c *client) release() {}
+
+// request returns the i-th reusable request of the connection.
+func (c *client) request(i int) *engine.Request {
+	for i >= len(c.reqs) {
+		c.reqs = append(c.reqs, &engine.Request{})
+	}
+	r := c.reqs[i]
+	r.Reset()
+	return r
+}
+
+// snapshot returns a copy of the session for readers outside the
+// connection's goroutine.
+func (c *client) snapshot() (engine.Session, string, string, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sess, c.libName, c.libVer, c.lastCmd
+}

@@ -1,0 +1,165 @@
+package server
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"keyway.dev/dataplane/engine"
+)
+
+// clientCmd answers the CLIENT subcommands that describe or name this
+// connection. Those that act on other connections or on the server are
+// refused: the proxy's clients are not Redis's clients.
+func (c *client) clientCmd(_ *engine.State, args [][]byte) bool {
+	sub := strings.ToUpper(string(args[1]))
+	arity := map[string]int{
+		"ID": 2, "GETNAME": 2, "SETNAME": 3, "INFO": 2, "LIST": -2,
+		"SETINFO": 4, "NO-EVICT": 3, "NO-TOUCH": 3, "HELP": 2,
+	}
+	if n, ok := arity[sub]; ok && ((n > 0 && len(args) != n) || (n < 0 && len(args) < -n)) {
+		c.writeError(arityError("client|" + strings.ToLower(sub)))
+		return true
+	}
+	switch sub {
+	case "ID":
+		c.writeInt(int64(c.sess.ID))
+	case "GETNAME":
+		if c.sess.Name == "" {
+			c.write(nullBulk)
+		} else {
+			c.writeBulk([]byte(c.sess.Name))
+		}
+	case "SETNAME":
+		if c.setName(args[2]) {
+			c.write(okReply)
+		}
+	case "INFO":
+		c.writeBulk([]byte(c.infoLine(time.Now()) + "\n"))
+	case "LIST":
+		now := time.Now()
+		var sb strings.Builder
+		c.srv.each(func(o *client) {
+			sb.WriteString(o.infoLine(now))
+			sb.WriteByte('\n')
+		})
+		c.writeBulk([]byte(sb.String()))
+	case "SETINFO":
+		c.setInfo(args[2], args[3])
+	case "NO-EVICT", "NO-TOUCH":
+		// Eviction and LRU are the upstream's business; accept the
+		// setting so clients that send it keep working.
+		switch strings.ToUpper(string(args[2])) {
+		case "ON", "OFF":
+			c.write(okReply)
+		default:
+			c.writeError("ERR syntax error")
+		}
+	case "HELP":
+		b := redcon.AppendArray(c.out[:0], len(clientHelp))
+		for _, l := range clientHelp {
+			b = redcon.AppendString(b, l)
+		}
+		c.out = b
+		c.write(b)
+	case "TRACKING", "CACHING", "REPLY", "GETREDIR", "TRACKINGINFO":
+		c.writeError("ERR keyway: CLIENT " + sub + " needs a dedicated upstream connection, which this proxy does not support yet")
+	case "KILL", "PAUSE", "UNPAUSE", "UNBLOCK":
+		c.writeError("ERR keyway: CLIENT " + sub + " is not supported by the proxy")
+	default:
+		c.writeError("ERR unknown subcommand '" + truncate(string(args[1]), 128) + "'. Try CLIENT HELP.")
+	}
+	return true
+}
+
+var clientHelp = []string{
+	"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+	"GETNAME", "    Return the name of the current connection.",
+	"ID", "    Return the ID of the current connection.",
+	"INFO", "    Return information about the current client connection.",
+	"LIST", "    Return information about client connections of this proxy.",
+	"SETNAME <name>", "    Assign the name <name> to the current connection.",
+	"SETINFO <LIB-NAME|LIB-VER> <value>", "    Record the client library's name or version.",
+	"HELP", "    Print this help.",
+}
+
+// setName validates and sets the connection name, answering the error
+// itself; an empty name removes it, as in Redis.
+func (c *client) setName(name []byte) bool {
+	if !validName(name) {
+		c.writeError("ERR Client names cannot contain spaces, newlines or special characters.")
+		return false
+	}
+	c.mu.Lock()
+	c.sess.Name = string(name)
+	c.mu.Unlock()
+	c.forgetDomain()
+	return true
+}
+
+func validName(b []byte) bool {
+	for _, ch := range b {
+		if ch < '!' || ch > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *client) setInfo(attr, value []byte) {
+	if !validName(value) {
+		c.writeError("ERR " + strings.ToUpper(string(attr)) + " cannot contain spaces, newlines or special characters.")
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch strings.ToUpper(string(attr)) {
+	case "LIB-NAME":
+		c.libName = string(value)
+	case "LIB-VER":
+		c.libVer = string(value)
+	default:
+		c.writeError("ERR Unrecognized option '" + string(attr) + "'")
+		return
+	}
+	c.write(okReply)
+}
+
+// infoLine is the connection in CLIENT LIST's format, with the fields the
+// proxy knows and its own domain and listener at the end.
+func (c *client) infoLine(now time.Time) string {
+	sess, lib, ver, cmd := c.snapshot()
+	laddr := ""
+	if a := c.rc.NetConn().LocalAddr(); a != nil {
+		laddr = a.String()
+	}
+	user := sess.User
+	if user == "" {
+		user = "default"
+	}
+	if cmd == "" {
+		cmd = "NULL"
+	}
+	var b strings.Builder
+	b.WriteString("id=" + strconv.FormatUint(sess.ID, 10))
+	b.WriteString(" addr=" + sess.Addr)
+	b.WriteString(" laddr=" + laddr)
+	b.WriteString(" fd=-1 name=" + sess.Name)
+	b.WriteString(" age=" + strconv.FormatInt(int64(now.Sub(c.created)/time.Second), 10))
+	b.WriteString(" idle=0 flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r")
+	b.WriteString(" cmd=" + cmd)
+	b.WriteString(" user=" + user)
+	b.WriteString(" redir=-1 resp=2")
+	b.WriteString(" lib-name=" + lib + " lib-ver=" + ver)
+	b.WriteString(" domain=" + sess.Domain + " listener=" + sess.Listener)
+	return b.String()
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

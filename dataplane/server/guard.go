@@ -1,0 +1,72 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"time"
+
+	"github.com/tidwall/redcon"
+)
+
+// errRefused ends a connection whose input broke a limit; the RESP error
+// has already been written when it is returned.
+var errRefused = errors.New("request refused")
+
+// guardConn sits between redcon and the socket. Reads pass through the
+// scanner, so a request that breaks a limit is answered with an error and
+// the connection closed before redcon buffers the request; writes carry a
+// deadline, so a client that stops reading cannot pin the connection's
+// goroutine and its replies forever.
+type guardConn struct {
+	net.Conn
+	scan         scanner
+	writeTimeout time.Duration
+	// pending is an error found in an earlier read whose valid prefix
+	// was passed on first, so the commands before it are still answered.
+	pending error
+}
+
+func newGuardConn(c net.Conn, l Limits) *guardConn {
+	return &guardConn{Conn: c, scan: scanner{limits: l}, writeTimeout: l.WriteTimeout}
+}
+
+// Read implements net.Conn.
+func (g *guardConn) Read(p []byte) (int, error) {
+	if g.pending != nil {
+		return 0, g.refuse(g.pending)
+	}
+	n, err := g.Conn.Read(p)
+	if n > 0 {
+		ok, serr := g.scan.feed(p[:n])
+		if serr != nil {
+			if ok == 0 {
+				return 0, g.refuse(serr)
+			}
+			g.pending = serr
+			return ok, nil
+		}
+	}
+	return n, err
+}
+
+// refuse tells the client why, the way Redis does, and fails the read so
+// redcon closes the connection. redcon flushes replies before it reads
+// again, so the error lands after every earlier reply.
+func (g *guardConn) refuse(reason error) error {
+	g.pending = reason
+	if g.writeTimeout > 0 {
+		_ = g.Conn.SetWriteDeadline(time.Now().Add(g.writeTimeout))
+	}
+	_, _ = g.Conn.Write(redcon.AppendError(nil, "ERR "+reason.Error()))
+	return errRefused
+}
+
+// Write implements net.Conn.
+func (g *guardConn) Write(p []byte) (int, error) {
+	if g.writeTimeout > 0 {
+		if err := g.Conn.SetWriteDeadline(time.Now().Add(g.writeTimeout)); err != nil {
+			return 0, err
+		}
+	}
+	return g.Conn.Write(p)
+}

@@ -1,0 +1,48 @@
+package server
+
+import "time"
+
+// Limits bound what one client may make the proxy hold. The zero value of
+// a field means "no limit" except where noted; DefaultLimits mirrors
+// Redis's defaults so that clients see the same refusals they would see
+// talking to Redis directly.
+type Limits struct {
+	// MaxBulkLen caps one argument (Redis proto-max-bulk-len).
+	MaxBulkLen int64
+	// MaxArgs caps the arguments of one command (Redis refuses a
+	// multibulk header above 1024*1024).
+	MaxArgs int64
+	// MaxQueryBuffer caps the bytes of one request that may be buffered
+	// before it is complete (Redis client-query-buffer-limit).
+	MaxQueryBuffer int64
+	// MaxInline caps an inline (telnet-style) command line.
+	MaxInline int64
+	// MaxClients caps concurrent client connections (Redis maxclients).
+	MaxClients int
+	// IdleTimeout closes connections that send nothing for this long
+	// (Redis timeout); 0 is off.
+	IdleTimeout time.Duration
+	// MaxOutputBuffer caps the reply bytes held for one connection that
+	// the client has not taken yet (Redis client-output-buffer-limit hard
+	// limit); a connection over it is closed. 0 is off.
+	MaxOutputBuffer int64
+	// WriteTimeout closes a connection whose client does not take its
+	// replies for this long (the soft side of client-output-buffer-limit);
+	// 0 is off.
+	WriteTimeout time.Duration
+}
+
+// DefaultLimits returns Redis's defaults plus output bounds Redis leaves
+// off for normal clients, because a proxy multiplexes many of them and
+// must not let one slow reader hold memory forever.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxBulkLen:      512 << 20,
+		MaxArgs:         1024 * 1024,
+		MaxQueryBuffer:  1 << 30,
+		MaxInline:       64 << 10,
+		MaxClients:      10000,
+		MaxOutputBuffer: 256 << 20,
+		WriteTimeout:    60 * time.Second,
+	}
+}
