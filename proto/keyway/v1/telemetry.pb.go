@@ -22,6 +22,57 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Window is a sliding window ending now.
+type Window int32
+
+const (
+	// The last minute.
+	Window_WINDOW_UNSPECIFIED  Window = 0
+	Window_WINDOW_ONE_MINUTE   Window = 1
+	Window_WINDOW_FIVE_MINUTES Window = 2
+)
+
+// Enum value maps for Window.
+var (
+	Window_name = map[int32]string{
+		0: "WINDOW_UNSPECIFIED",
+		1: "WINDOW_ONE_MINUTE",
+		2: "WINDOW_FIVE_MINUTES",
+	}
+	Window_value = map[string]int32{
+		"WINDOW_UNSPECIFIED":  0,
+		"WINDOW_ONE_MINUTE":   1,
+		"WINDOW_FIVE_MINUTES": 2,
+	}
+)
+
+func (x Window) Enum() *Window {
+	p := new(Window)
+	*p = x
+	return p
+}
+
+func (x Window) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Window) Descriptor() protoreflect.EnumDescriptor {
+	return file_keyway_v1_telemetry_proto_enumTypes[0].Descriptor()
+}
+
+func (Window) Type() protoreflect.EnumType {
+	return &file_keyway_v1_telemetry_proto_enumTypes[0]
+}
+
+func (x Window) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Window.Descriptor instead.
+func (Window) EnumDescriptor() ([]byte, []int) {
+	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{0}
+}
+
 // ReportRequest covers the interval (start, end] of one proxy.
 type ReportRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -441,6 +492,514 @@ func (*ReportResponse) Descriptor() ([]byte, []int) {
 	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{5}
 }
 
+type TopRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Window Window                 `protobuf:"varint,1,opt,name=window,proto3,enum=keyway.v1.Window" json:"window,omitempty"`
+	// When set, only this domain, with drill-down rows.
+	Domain        string `protobuf:"bytes,2,opt,name=domain,proto3" json:"domain,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TopRequest) Reset() {
+	*x = TopRequest{}
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopRequest) ProtoMessage() {}
+
+func (x *TopRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopRequest.ProtoReflect.Descriptor instead.
+func (*TopRequest) Descriptor() ([]byte, []int) {
+	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *TopRequest) GetWindow() Window {
+	if x != nil {
+		return x.Window
+	}
+	return Window_WINDOW_UNSPECIFIED
+}
+
+func (x *TopRequest) GetDomain() string {
+	if x != nil {
+		return x.Domain
+	}
+	return ""
+}
+
+type TopResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// When the window ends.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	WindowSeconds float64                `protobuf:"fixed64,2,opt,name=window_seconds,json=windowSeconds,proto3" json:"window_seconds,omitempty"`
+	// Busiest first.
+	Domains []*DomainTop `protobuf:"bytes,3,rep,name=domains,proto3" json:"domains,omitempty"`
+	// Every node that reported in the window, by id.
+	Nodes         []*NodeTop `protobuf:"bytes,4,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TopResponse) Reset() {
+	*x = TopResponse{}
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopResponse) ProtoMessage() {}
+
+func (x *TopResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopResponse.ProtoReflect.Descriptor instead.
+func (*TopResponse) Descriptor() ([]byte, []int) {
+	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *TopResponse) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *TopResponse) GetWindowSeconds() float64 {
+	if x != nil {
+		return x.WindowSeconds
+	}
+	return 0
+}
+
+func (x *TopResponse) GetDomains() []*DomainTop {
+	if x != nil {
+		return x.Domains
+	}
+	return nil
+}
+
+func (x *TopResponse) GetNodes() []*NodeTop {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+// Traffic is what a set of requests did in the window.
+type Traffic struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Requests uint64                 `protobuf:"varint,1,opt,name=requests,proto3" json:"requests,omitempty"`
+	Qps      float64                `protobuf:"fixed64,2,opt,name=qps,proto3" json:"qps,omitempty"`
+	Errors   uint64                 `protobuf:"varint,3,opt,name=errors,proto3" json:"errors,omitempty"`
+	// errors / requests, 0 when there were none.
+	ErrorRate float64 `protobuf:"fixed64,4,opt,name=error_rate,json=errorRate,proto3" json:"error_rate,omitempty"`
+	// By kind: "upstream", "timeout", "refused", "proxy".
+	ErrorsByKind  map[string]uint64 `protobuf:"bytes,5,rep,name=errors_by_kind,json=errorsByKind,proto3" json:"errors_by_kind,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	P50Seconds    float64           `protobuf:"fixed64,6,opt,name=p50_seconds,json=p50Seconds,proto3" json:"p50_seconds,omitempty"`
+	P99Seconds    float64           `protobuf:"fixed64,7,opt,name=p99_seconds,json=p99Seconds,proto3" json:"p99_seconds,omitempty"`
+	RequestBytes  uint64            `protobuf:"varint,8,opt,name=request_bytes,json=requestBytes,proto3" json:"request_bytes,omitempty"`
+	ReplyBytes    uint64            `protobuf:"varint,9,opt,name=reply_bytes,json=replyBytes,proto3" json:"reply_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Traffic) Reset() {
+	*x = Traffic{}
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Traffic) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Traffic) ProtoMessage() {}
+
+func (x *Traffic) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Traffic.ProtoReflect.Descriptor instead.
+func (*Traffic) Descriptor() ([]byte, []int) {
+	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Traffic) GetRequests() uint64 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+func (x *Traffic) GetQps() float64 {
+	if x != nil {
+		return x.Qps
+	}
+	return 0
+}
+
+func (x *Traffic) GetErrors() uint64 {
+	if x != nil {
+		return x.Errors
+	}
+	return 0
+}
+
+func (x *Traffic) GetErrorRate() float64 {
+	if x != nil {
+		return x.ErrorRate
+	}
+	return 0
+}
+
+func (x *Traffic) GetErrorsByKind() map[string]uint64 {
+	if x != nil {
+		return x.ErrorsByKind
+	}
+	return nil
+}
+
+func (x *Traffic) GetP50Seconds() float64 {
+	if x != nil {
+		return x.P50Seconds
+	}
+	return 0
+}
+
+func (x *Traffic) GetP99Seconds() float64 {
+	if x != nil {
+		return x.P99Seconds
+	}
+	return 0
+}
+
+func (x *Traffic) GetRequestBytes() uint64 {
+	if x != nil {
+		return x.RequestBytes
+	}
+	return 0
+}
+
+func (x *Traffic) GetReplyBytes() uint64 {
+	if x != nil {
+		return x.ReplyBytes
+	}
+	return 0
+}
+
+// DomainTop is one workload domain across the fleet.
+type DomainTop struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Domain  string                 `protobuf:"bytes,1,opt,name=domain,proto3" json:"domain,omitempty"`
+	Traffic *Traffic               `protobuf:"bytes,2,opt,name=traffic,proto3" json:"traffic,omitempty"`
+	// Open client connections, summed over nodes that are still reporting.
+	Connections int64 `protobuf:"varint,3,opt,name=connections,proto3" json:"connections,omitempty"`
+	// Drill-down (only with a domain filter): busiest command first.
+	Commands []*CommandTop `protobuf:"bytes,4,rep,name=commands,proto3" json:"commands,omitempty"`
+	// Drill-down: "stable" and "canary", for rollout guards.
+	Tracks []*TrackTop `protobuf:"bytes,5,rep,name=tracks,proto3" json:"tracks,omitempty"`
+	// Drill-down: approximately most requested keys, hottest first.
+	HotKeys       []*HotKey `protobuf:"bytes,6,rep,name=hot_keys,json=hotKeys,proto3" json:"hot_keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DomainTop) Reset() {
+	*x = DomainTop{}
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DomainTop) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DomainTop) ProtoMessage() {}
+
+func (x *DomainTop) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DomainTop.ProtoReflect.Descriptor instead.
+func (*DomainTop) Descriptor() ([]byte, []int) {
+	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *DomainTop) GetDomain() string {
+	if x != nil {
+		return x.Domain
+	}
+	return ""
+}
+
+func (x *DomainTop) GetTraffic() *Traffic {
+	if x != nil {
+		return x.Traffic
+	}
+	return nil
+}
+
+func (x *DomainTop) GetConnections() int64 {
+	if x != nil {
+		return x.Connections
+	}
+	return 0
+}
+
+func (x *DomainTop) GetCommands() []*CommandTop {
+	if x != nil {
+		return x.Commands
+	}
+	return nil
+}
+
+func (x *DomainTop) GetTracks() []*TrackTop {
+	if x != nil {
+		return x.Tracks
+	}
+	return nil
+}
+
+func (x *DomainTop) GetHotKeys() []*HotKey {
+	if x != nil {
+		return x.HotKeys
+	}
+	return nil
+}
+
+// CommandTop is one command of a domain.
+type CommandTop struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Command       string                 `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
+	Traffic       *Traffic               `protobuf:"bytes,2,opt,name=traffic,proto3" json:"traffic,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommandTop) Reset() {
+	*x = CommandTop{}
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommandTop) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommandTop) ProtoMessage() {}
+
+func (x *CommandTop) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommandTop.ProtoReflect.Descriptor instead.
+func (*CommandTop) Descriptor() ([]byte, []int) {
+	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CommandTop) GetCommand() string {
+	if x != nil {
+		return x.Command
+	}
+	return ""
+}
+
+func (x *CommandTop) GetTraffic() *Traffic {
+	if x != nil {
+		return x.Traffic
+	}
+	return nil
+}
+
+// TrackTop is one rollout track of a domain.
+type TrackTop struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Track         string                 `protobuf:"bytes,1,opt,name=track,proto3" json:"track,omitempty"`
+	Traffic       *Traffic               `protobuf:"bytes,2,opt,name=traffic,proto3" json:"traffic,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrackTop) Reset() {
+	*x = TrackTop{}
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrackTop) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrackTop) ProtoMessage() {}
+
+func (x *TrackTop) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrackTop.ProtoReflect.Descriptor instead.
+func (*TrackTop) Descriptor() ([]byte, []int) {
+	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *TrackTop) GetTrack() string {
+	if x != nil {
+		return x.Track
+	}
+	return ""
+}
+
+func (x *TrackTop) GetTraffic() *Traffic {
+	if x != nil {
+		return x.Traffic
+	}
+	return nil
+}
+
+// NodeTop is one proxy's load in the window.
+type NodeTop struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	NodeId      string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Qps         float64                `protobuf:"fixed64,2,opt,name=qps,proto3" json:"qps,omitempty"`
+	Connections int64                  `protobuf:"varint,3,opt,name=connections,proto3" json:"connections,omitempty"`
+	LastReport  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_report,json=lastReport,proto3" json:"last_report,omitempty"`
+	// Intervals the node could not send in time and folded into later ones.
+	FoldedIntervals uint64 `protobuf:"varint,5,opt,name=folded_intervals,json=foldedIntervals,proto3" json:"folded_intervals,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *NodeTop) Reset() {
+	*x = NodeTop{}
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeTop) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeTop) ProtoMessage() {}
+
+func (x *NodeTop) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeTop.ProtoReflect.Descriptor instead.
+func (*NodeTop) Descriptor() ([]byte, []int) {
+	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *NodeTop) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *NodeTop) GetQps() float64 {
+	if x != nil {
+		return x.Qps
+	}
+	return 0
+}
+
+func (x *NodeTop) GetConnections() int64 {
+	if x != nil {
+		return x.Connections
+	}
+	return 0
+}
+
+func (x *NodeTop) GetLastReport() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastReport
+	}
+	return nil
+}
+
+func (x *NodeTop) GetFoldedIntervals() uint64 {
+	if x != nil {
+		return x.FoldedIntervals
+	}
+	return 0
+}
+
 var File_keyway_v1_telemetry_proto protoreflect.FileDescriptor
 
 const file_keyway_v1_telemetry_proto_rawDesc = "" +
@@ -480,9 +1039,62 @@ const file_keyway_v1_telemetry_proto_rawDesc = "" +
 	"\x06domain\x18\x01 \x01(\tR\x06domain\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x14\n" +
 	"\x05count\x18\x03 \x01(\x04R\x05count\"\x10\n" +
-	"\x0eReportResponse2S\n" +
+	"\x0eReportResponse\"O\n" +
+	"\n" +
+	"TopRequest\x12)\n" +
+	"\x06window\x18\x01 \x01(\x0e2\x11.keyway.v1.WindowR\x06window\x12\x16\n" +
+	"\x06domain\x18\x02 \x01(\tR\x06domain\"\xbe\x01\n" +
+	"\vTopResponse\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12%\n" +
+	"\x0ewindow_seconds\x18\x02 \x01(\x01R\rwindowSeconds\x12.\n" +
+	"\adomains\x18\x03 \x03(\v2\x14.keyway.v1.DomainTopR\adomains\x12(\n" +
+	"\x05nodes\x18\x04 \x03(\v2\x12.keyway.v1.NodeTopR\x05nodes\"\x83\x03\n" +
+	"\aTraffic\x12\x1a\n" +
+	"\brequests\x18\x01 \x01(\x04R\brequests\x12\x10\n" +
+	"\x03qps\x18\x02 \x01(\x01R\x03qps\x12\x16\n" +
+	"\x06errors\x18\x03 \x01(\x04R\x06errors\x12\x1d\n" +
+	"\n" +
+	"error_rate\x18\x04 \x01(\x01R\terrorRate\x12J\n" +
+	"\x0eerrors_by_kind\x18\x05 \x03(\v2$.keyway.v1.Traffic.ErrorsByKindEntryR\ferrorsByKind\x12\x1f\n" +
+	"\vp50_seconds\x18\x06 \x01(\x01R\n" +
+	"p50Seconds\x12\x1f\n" +
+	"\vp99_seconds\x18\a \x01(\x01R\n" +
+	"p99Seconds\x12#\n" +
+	"\rrequest_bytes\x18\b \x01(\x04R\frequestBytes\x12\x1f\n" +
+	"\vreply_bytes\x18\t \x01(\x04R\n" +
+	"replyBytes\x1a?\n" +
+	"\x11ErrorsByKindEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\x81\x02\n" +
+	"\tDomainTop\x12\x16\n" +
+	"\x06domain\x18\x01 \x01(\tR\x06domain\x12,\n" +
+	"\atraffic\x18\x02 \x01(\v2\x12.keyway.v1.TrafficR\atraffic\x12 \n" +
+	"\vconnections\x18\x03 \x01(\x03R\vconnections\x121\n" +
+	"\bcommands\x18\x04 \x03(\v2\x15.keyway.v1.CommandTopR\bcommands\x12+\n" +
+	"\x06tracks\x18\x05 \x03(\v2\x13.keyway.v1.TrackTopR\x06tracks\x12,\n" +
+	"\bhot_keys\x18\x06 \x03(\v2\x11.keyway.v1.HotKeyR\ahotKeys\"T\n" +
+	"\n" +
+	"CommandTop\x12\x18\n" +
+	"\acommand\x18\x01 \x01(\tR\acommand\x12,\n" +
+	"\atraffic\x18\x02 \x01(\v2\x12.keyway.v1.TrafficR\atraffic\"N\n" +
+	"\bTrackTop\x12\x14\n" +
+	"\x05track\x18\x01 \x01(\tR\x05track\x12,\n" +
+	"\atraffic\x18\x02 \x01(\v2\x12.keyway.v1.TrafficR\atraffic\"\xbe\x01\n" +
+	"\aNodeTop\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x10\n" +
+	"\x03qps\x18\x02 \x01(\x01R\x03qps\x12 \n" +
+	"\vconnections\x18\x03 \x01(\x03R\vconnections\x12;\n" +
+	"\vlast_report\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastReport\x12)\n" +
+	"\x10folded_intervals\x18\x05 \x01(\x04R\x0ffoldedIntervals*P\n" +
+	"\x06Window\x12\x16\n" +
+	"\x12WINDOW_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11WINDOW_ONE_MINUTE\x10\x01\x12\x17\n" +
+	"\x13WINDOW_FIVE_MINUTES\x10\x022S\n" +
 	"\x10TelemetryService\x12?\n" +
-	"\x06Report\x12\x18.keyway.v1.ReportRequest\x1a\x19.keyway.v1.ReportResponse(\x01B%Z#keyway.dev/proto/keyway/v1;keywayv1b\x06proto3"
+	"\x06Report\x12\x18.keyway.v1.ReportRequest\x1a\x19.keyway.v1.ReportResponse(\x012M\n" +
+	"\x15TelemetryQueryService\x124\n" +
+	"\x03Top\x12\x15.keyway.v1.TopRequest\x1a\x16.keyway.v1.TopResponseB%Z#keyway.dev/proto/keyway/v1;keywayv1b\x06proto3"
 
 var (
 	file_keyway_v1_telemetry_proto_rawDescOnce sync.Once
@@ -496,32 +1108,56 @@ func file_keyway_v1_telemetry_proto_rawDescGZIP() []byte {
 	return file_keyway_v1_telemetry_proto_rawDescData
 }
 
-var file_keyway_v1_telemetry_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_keyway_v1_telemetry_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_keyway_v1_telemetry_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_keyway_v1_telemetry_proto_goTypes = []any{
-	(*ReportRequest)(nil),         // 0: keyway.v1.ReportRequest
-	(*CommandStats)(nil),          // 1: keyway.v1.CommandStats
-	(*LatencyHistogram)(nil),      // 2: keyway.v1.LatencyHistogram
-	(*DomainGauge)(nil),           // 3: keyway.v1.DomainGauge
-	(*HotKey)(nil),                // 4: keyway.v1.HotKey
-	(*ReportResponse)(nil),        // 5: keyway.v1.ReportResponse
-	nil,                           // 6: keyway.v1.CommandStats.ErrorsEntry
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(Window)(0),                   // 0: keyway.v1.Window
+	(*ReportRequest)(nil),         // 1: keyway.v1.ReportRequest
+	(*CommandStats)(nil),          // 2: keyway.v1.CommandStats
+	(*LatencyHistogram)(nil),      // 3: keyway.v1.LatencyHistogram
+	(*DomainGauge)(nil),           // 4: keyway.v1.DomainGauge
+	(*HotKey)(nil),                // 5: keyway.v1.HotKey
+	(*ReportResponse)(nil),        // 6: keyway.v1.ReportResponse
+	(*TopRequest)(nil),            // 7: keyway.v1.TopRequest
+	(*TopResponse)(nil),           // 8: keyway.v1.TopResponse
+	(*Traffic)(nil),               // 9: keyway.v1.Traffic
+	(*DomainTop)(nil),             // 10: keyway.v1.DomainTop
+	(*CommandTop)(nil),            // 11: keyway.v1.CommandTop
+	(*TrackTop)(nil),              // 12: keyway.v1.TrackTop
+	(*NodeTop)(nil),               // 13: keyway.v1.NodeTop
+	nil,                           // 14: keyway.v1.CommandStats.ErrorsEntry
+	nil,                           // 15: keyway.v1.Traffic.ErrorsByKindEntry
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
 }
 var file_keyway_v1_telemetry_proto_depIdxs = []int32{
-	7, // 0: keyway.v1.ReportRequest.start:type_name -> google.protobuf.Timestamp
-	7, // 1: keyway.v1.ReportRequest.end:type_name -> google.protobuf.Timestamp
-	1, // 2: keyway.v1.ReportRequest.commands:type_name -> keyway.v1.CommandStats
-	3, // 3: keyway.v1.ReportRequest.domains:type_name -> keyway.v1.DomainGauge
-	4, // 4: keyway.v1.ReportRequest.hot_keys:type_name -> keyway.v1.HotKey
-	6, // 5: keyway.v1.CommandStats.errors:type_name -> keyway.v1.CommandStats.ErrorsEntry
-	2, // 6: keyway.v1.CommandStats.latency:type_name -> keyway.v1.LatencyHistogram
-	0, // 7: keyway.v1.TelemetryService.Report:input_type -> keyway.v1.ReportRequest
-	5, // 8: keyway.v1.TelemetryService.Report:output_type -> keyway.v1.ReportResponse
-	8, // [8:9] is the sub-list for method output_type
-	7, // [7:8] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	16, // 0: keyway.v1.ReportRequest.start:type_name -> google.protobuf.Timestamp
+	16, // 1: keyway.v1.ReportRequest.end:type_name -> google.protobuf.Timestamp
+	2,  // 2: keyway.v1.ReportRequest.commands:type_name -> keyway.v1.CommandStats
+	4,  // 3: keyway.v1.ReportRequest.domains:type_name -> keyway.v1.DomainGauge
+	5,  // 4: keyway.v1.ReportRequest.hot_keys:type_name -> keyway.v1.HotKey
+	14, // 5: keyway.v1.CommandStats.errors:type_name -> keyway.v1.CommandStats.ErrorsEntry
+	3,  // 6: keyway.v1.CommandStats.latency:type_name -> keyway.v1.LatencyHistogram
+	0,  // 7: keyway.v1.TopRequest.window:type_name -> keyway.v1.Window
+	16, // 8: keyway.v1.TopResponse.time:type_name -> google.protobuf.Timestamp
+	10, // 9: keyway.v1.TopResponse.domains:type_name -> keyway.v1.DomainTop
+	13, // 10: keyway.v1.TopResponse.nodes:type_name -> keyway.v1.NodeTop
+	15, // 11: keyway.v1.Traffic.errors_by_kind:type_name -> keyway.v1.Traffic.ErrorsByKindEntry
+	9,  // 12: keyway.v1.DomainTop.traffic:type_name -> keyway.v1.Traffic
+	11, // 13: keyway.v1.DomainTop.commands:type_name -> keyway.v1.CommandTop
+	12, // 14: keyway.v1.DomainTop.tracks:type_name -> keyway.v1.TrackTop
+	5,  // 15: keyway.v1.DomainTop.hot_keys:type_name -> keyway.v1.HotKey
+	9,  // 16: keyway.v1.CommandTop.traffic:type_name -> keyway.v1.Traffic
+	9,  // 17: keyway.v1.TrackTop.traffic:type_name -> keyway.v1.Traffic
+	16, // 18: keyway.v1.NodeTop.last_report:type_name -> google.protobuf.Timestamp
+	1,  // 19: keyway.v1.TelemetryService.Report:input_type -> keyway.v1.ReportRequest
+	7,  // 20: keyway.v1.TelemetryQueryService.Top:input_type -> keyway.v1.TopRequest
+	6,  // 21: keyway.v1.TelemetryService.Report:output_type -> keyway.v1.ReportResponse
+	8,  // 22: keyway.v1.TelemetryQueryService.Top:output_type -> keyway.v1.TopResponse
+	21, // [21:23] is the sub-list for method output_type
+	19, // [19:21] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_keyway_v1_telemetry_proto_init() }
@@ -534,13 +1170,14 @@ func file_keyway_v1_telemetry_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_v1_telemetry_proto_rawDesc), len(file_keyway_v1_telemetry_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   7,
+			NumEnums:      1,
+			NumMessages:   15,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_keyway_v1_telemetry_proto_goTypes,
 		DependencyIndexes: file_keyway_v1_telemetry_proto_depIdxs,
+		EnumInfos:         file_keyway_v1_telemetry_proto_enumTypes,
 		MessageInfos:      file_keyway_v1_telemetry_proto_msgTypes,
 	}.Build()
 	File_keyway_v1_telemetry_proto = out.File

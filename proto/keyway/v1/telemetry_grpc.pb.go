@@ -118,3 +118,115 @@ var TelemetryService_ServiceDesc = grpc.ServiceDesc{
 	},
 	Metadata: "keyway/v1/telemetry.proto",
 }
+
+const (
+	TelemetryQueryService_Top_FullMethodName = "/keyway.v1.TelemetryQueryService/Top"
+)
+
+// TelemetryQueryServiceClient is the client API for TelemetryQueryService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// TelemetryQueryService answers the admin API's questions about the fleet's
+// traffic, merged from every proxy's reports.
+type TelemetryQueryServiceClient interface {
+	// Top summarizes traffic per workload domain over a sliding window. With
+	// a domain filter it adds that domain's commands, tracks and hot keys.
+	Top(ctx context.Context, in *TopRequest, opts ...grpc.CallOption) (*TopResponse, error)
+}
+
+type telemetryQueryServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewTelemetryQueryServiceClient(cc grpc.ClientConnInterface) TelemetryQueryServiceClient {
+	return &telemetryQueryServiceClient{cc}
+}
+
+func (c *telemetryQueryServiceClient) Top(ctx context.Context, in *TopRequest, opts ...grpc.CallOption) (*TopResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TopResponse)
+	err := c.cc.Invoke(ctx, TelemetryQueryService_Top_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// TelemetryQueryServiceServer is the server API for TelemetryQueryService service.
+// All implementations must embed UnimplementedTelemetryQueryServiceServer
+// for forward compatibility.
+//
+// TelemetryQueryService answers the admin API's questions about the fleet's
+// traffic, merged from every proxy's reports.
+type TelemetryQueryServiceServer interface {
+	// Top summarizes traffic per workload domain over a sliding window. With
+	// a domain filter it adds that domain's commands, tracks and hot keys.
+	Top(context.Context, *TopRequest) (*TopResponse, error)
+	mustEmbedUnimplementedTelemetryQueryServiceServer()
+}
+
+// UnimplementedTelemetryQueryServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedTelemetryQueryServiceServer struct{}
+
+func (UnimplementedTelemetryQueryServiceServer) Top(context.Context, *TopRequest) (*TopResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Top not implemented")
+}
+func (UnimplementedTelemetryQueryServiceServer) mustEmbedUnimplementedTelemetryQueryServiceServer() {}
+func (UnimplementedTelemetryQueryServiceServer) testEmbeddedByValue()                               {}
+
+// UnsafeTelemetryQueryServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to TelemetryQueryServiceServer will
+// result in compilation errors.
+type UnsafeTelemetryQueryServiceServer interface {
+	mustEmbedUnimplementedTelemetryQueryServiceServer()
+}
+
+func RegisterTelemetryQueryServiceServer(s grpc.ServiceRegistrar, srv TelemetryQueryServiceServer) {
+	// If the following call panics, it indicates UnimplementedTelemetryQueryServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&TelemetryQueryService_ServiceDesc, srv)
+}
+
+func _TelemetryQueryService_Top_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TopRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TelemetryQueryServiceServer).Top(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TelemetryQueryService_Top_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TelemetryQueryServiceServer).Top(ctx, req.(*TopRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// TelemetryQueryService_ServiceDesc is the grpc.ServiceDesc for TelemetryQueryService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var TelemetryQueryService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "keyway.v1.TelemetryQueryService",
+	HandlerType: (*TelemetryQueryServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Top",
+			Handler:    _TelemetryQueryService_Top_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "keyway/v1/telemetry.proto",
+}
