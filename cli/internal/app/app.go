@@ -48,20 +48,10 @@ type App struct {
 	Output  string
 	Timeout time.Duration
 	format  output.Format
-
-	registered bool
 }
 
-// GlobalFlags registers the flags every command accepts. It is called once
-// per FlagSet on the way down the tree (keyway, policy, push); registering
-// a flag resets its variable to the default, so values parsed at an outer
-// level are restored afterwards.
+// GlobalFlags registers the flags every command accepts.
 func (a *App) GlobalFlags(fs *flag.FlagSet) {
-	if a.registered {
-		addr, out, timeout := a.Addr, a.Output, a.Timeout
-		defer func() { a.Addr, a.Output, a.Timeout = addr, out, timeout }()
-	}
-	a.registered = true
 	addr := DefaultAddr
 	if a.Getenv != nil && a.Getenv(AddrEnv) != "" {
 		addr = a.Getenv(AddrEnv)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -29,7 +30,7 @@ func Explain(err error, addr string) error {
 	msg := st.Message()
 	switch st.Code() {
 	case codes.Unavailable:
-		return fmt.Errorf("cannot reach the control plane at %s: %s (is keyway-control running? start one with `make demo`)", addr, msg)
+		return fmt.Errorf("cannot reach the control plane at %s: %s (is keyway-control running? start one with `make demo`)", addr, dialError(msg))
 	case codes.DeadlineExceeded:
 		return fmt.Errorf("the control plane at %s did not answer in time (raise --timeout?): %s", addr, msg)
 	case codes.Aborted:
@@ -51,6 +52,19 @@ func Explain(err error, addr string) error {
 	default:
 		return fmt.Errorf("control plane error (%s): %s", codeWords(st.Code()), msg)
 	}
+}
+
+// dialError keeps the useful end of grpc's dial failure text:
+// `connection error: desc = "transport: Error while dialing: dial tcp
+// 127.0.0.1:7700: connect: connection refused"` becomes "dial tcp
+// 127.0.0.1:7700: connect: connection refused".
+func dialError(msg string) string {
+	const marker = "Error while dialing: "
+	i := strings.Index(msg, marker)
+	if i < 0 {
+		return msg
+	}
+	return strings.TrimSuffix(msg[i+len(marker):], `"`)
 }
 
 // Conflict is a push or activation refused because the head moved.

@@ -24,6 +24,12 @@ type Result struct {
 // at Epoch, with the fake Renderer.
 func Run(t testing.TB, addr string, args ...string) Result {
 	t.Helper()
+	return RunWith(t, Renderer{}, addr, args...)
+}
+
+// RunWith is Run with another renderer, e.g. the real one.
+func RunWith(t testing.TB, r app.Renderer, addr string, args ...string) Result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	env := map[string]string{app.AddrEnv: addr, "USER": "alice"}
 	a := &app.App{
@@ -32,7 +38,7 @@ func Run(t testing.TB, addr string, args ...string) Result {
 		Getenv:   func(k string) string { return env[k] },
 		Now:      func() time.Time { return Epoch },
 		Hostname: func() (string, error) { return "host1", nil },
-		Renderer: Renderer{},
+		Renderer: r,
 		Version:  "v0.0.0-test",
 	}
 	code := keyway.Main(context.Background(), a, args)

@@ -24,13 +24,18 @@ type Runner struct {
 // command. --help prints help to r.Help and returns nil.
 func (r *Runner) Run(ctx context.Context, args []string) error {
 	cmd, path := r.Root, r.Root.Name
+	// Persistent flags given at an outer level ("keyway --addr X policy
+	// push") are replayed into each inner FlagSet, because registering a
+	// flag again resets its variable to the default.
+	var given [][2]string // name, value as parsed
 	for cmd.Run == nil {
 		// Groups take persistent flags before the next command word; the
 		// standard parser stops at that word, which is what we want here.
-		fs := r.flagSet(path, cmd, false)
+		fs := r.flagSet(path, cmd, false, given)
 		if err := fs.Parse(args); err != nil {
 			return r.parseError(path, cmd, err)
 		}
+		fs.Visit(func(f *flag.Flag) { given = append(given, [2]string{f.Name, f.Value.String()}) })
 		rest := fs.Args()
 		if len(rest) == 0 {
 			return &UsageError{Path: path, Err: errors.New(missing(path, cmd))}
@@ -44,7 +49,7 @@ func (r *Runner) Run(ctx context.Context, args []string) error {
 		}
 		cmd, path, args = next, path+" "+next.Name, rest[1:]
 	}
-	fs := r.flagSet(path, cmd, true)
+	fs := r.flagSet(path, cmd, true, given)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return r.parseError(path, cmd, err)
@@ -73,7 +78,7 @@ func (r *Runner) help(path string, cmd *Command, words []string) error {
 	return nil
 }
 
-func (r *Runner) flagSet(path string, cmd *Command, leaf bool) *flag.FlagSet {
+func (r *Runner) flagSet(path string, cmd *Command, leaf bool, given [][2]string) *flag.FlagSet {
 	fs := flag.NewFlagSet(path, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
@@ -82,6 +87,10 @@ func (r *Runner) flagSet(path string, cmd *Command, leaf bool) *flag.FlagSet {
 	}
 	if r.Persistent != nil {
 		r.Persistent(fs)
+	}
+	for _, f := range given {
+		// The value parsed once already; setting it again cannot fail.
+		_ = fs.Set(f[0], f[1])
 	}
 	return fs
 }

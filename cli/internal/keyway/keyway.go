@@ -26,8 +26,8 @@ After ` + "`make demo`" + ` every command works without flags.
 Exit status: 0 on success, 1 when the command failed, 2 when it was called
 wrongly (unknown command or flag, missing or malformed argument).`,
 		Examples: []string{
-			"keyway policy validate policies/examples/hello",
-			"keyway policy push policies/examples/hello -m \"first version\"",
+			"keyway policy validate policies/examples/quickstart",
+			"keyway policy push policies/examples/quickstart -m \"first version\"",
 			"keyway fleet",
 			"keyway --addr 10.0.0.5:7700 policy history -o json",
 		},

@@ -21,8 +21,8 @@ that declares upstreams, workload domains and their engine trees. Every
 push stores an immutable, numbered version (v1, v2, ...); rollback
 activates an older one.`,
 		Examples: []string{
-			"keyway policy validate policies/examples/hello",
-			"keyway policy push policies/examples/hello -m \"route sessions to b\"",
+			"keyway policy validate policies/examples/quickstart",
+			"keyway policy push policies/examples/quickstart -m \"route sessions to b\"",
 			"keyway policy history",
 			"keyway policy rollback v1 --reason \"v2 broke checkout\"",
 		},

@@ -29,14 +29,14 @@ someone else pushed since the head was read, it fails with a conflict and
 nothing is stored. --parent names the head explicitly; --force skips the
 check.`,
 		Examples: []string{
-			"keyway policy push policies/examples/hello -m \"first version\"",
+			"keyway policy push policies/examples/quickstart -m \"first version\"",
 			"keyway policy push ./mypolicy -m \"split reads\" --parent v4",
 			"keyway policy push main.star -m \"stage only\" --no-activate -o json",
 		},
 		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&msg, "m", "", "what changed and why (required)")
-			fs.StringVar(&msg, "message", "", "what changed and why (required)")
-			fs.StringVar(&author, "author", "", "who pushes (default $USER@hostname)")
+			fs.StringVar(&msg, "m", "", "`MSG` saying what changed and why (required)")
+			fs.StringVar(&msg, "message", "", "`MSG` saying what changed and why (required)")
+			fs.StringVar(&author, "author", "", "`NAME` recorded as the author (default $USER@hostname)")
 			fs.StringVar(&parent, "parent", "", "the `version` this push is based on (default the current head)")
 			fs.BoolVar(&force, "force", false, "push even if the head moved")
 			fs.BoolVar(&hold, "no-activate", false, "store the version without activating it")

@@ -33,8 +33,8 @@ one again the same way.`,
 			"keyway policy rollback 2 --reason \"v3 doubled p99 on sessions\"",
 		},
 		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&reason, "reason", "", "why, recorded with the activation")
-			fs.StringVar(&author, "author", "", "who activates (default $USER@hostname)")
+			fs.StringVar(&reason, "reason", "", "`TEXT` saying why, recorded with the activation")
+			fs.StringVar(&author, "author", "", "`NAME` recorded as who activated it (default $USER@hostname)")
 		},
 		Run: func(ctx context.Context, args []string) error {
 			v, err := ParseVersion(args[0])

@@ -40,9 +40,9 @@ func validateCommand(a *app.App) *dispatch.Command {
 code the control plane uses, then prints its domains, upstreams and tests.
 Errors are printed as file:line:col: message. Nothing is stored.`,
 		Examples: []string{
-			"keyway policy validate policies/examples/hello",
+			"keyway policy validate policies/examples/quickstart",
 			"keyway policy validate main.star --remote",
-			"keyway policy validate policies/examples/hello -o json",
+			"keyway policy validate policies/examples/quickstart -o json",
 		},
 		Flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&remote, "remote", false, "also ask the control plane to validate it")
