@@ -20,6 +20,7 @@ type listener struct {
 	closing chan struct{} // closed by Shutdown: stop accepting
 	release chan struct{} // closed after the drain: let redcon close the rest
 	once    sync.Once
+	relOnce sync.Once
 }
 
 func newListener(ln net.Listener, name string, l Limits) *listener {
@@ -53,4 +54,9 @@ func (l *listener) stop() {
 		close(l.closing)
 		_ = l.Listener.Close()
 	})
+}
+
+// letGo ends the drain: Accept returns and redcon closes what is left.
+func (l *listener) letGo() {
+	l.relOnce.Do(func() { close(l.release) })
 }

@@ -159,7 +159,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	for _, l := range ls {
-		close(l.release)
+		l.letGo()
 	}
 	return err
 }
