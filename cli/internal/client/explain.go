@@ -71,6 +71,11 @@ func dialError(msg string) string {
 type Conflict struct{ Msg string }
 
 func (e *Conflict) Error() string {
+	// The control plane usually words its own conflicts; add the prefix and
+	// the way out only when it did not.
+	if strings.HasPrefix(strings.ToLower(e.Msg), "conflict") {
+		return e.Msg
+	}
 	return "conflict: " + e.Msg + " (run `keyway policy history`, then push again, or pass --force)"
 }
 

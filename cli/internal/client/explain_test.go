@@ -29,6 +29,8 @@ func TestExplain(t *testing.T) {
 			"cannot reach the control plane at 127.0.0.1:7700: dial tcp 127.0.0.1:7700: connect: connection refused (is keyway-control running? start one with `make demo`)"},
 		{"conflict", status.Error(codes.Aborted, "head is v3, not v2"),
 			"conflict: head is v3, not v2 (run `keyway policy history`, then push again, or pass --force)"},
+		{"conflict worded by the control plane", status.Error(codes.Aborted, "conflict: the head is v3, the push was based on v2; pull, re-check and push again"),
+			"conflict: the head is v3, the push was based on v2; pull, re-check and push again"},
 		{"invalid argument keeps the position", status.Error(codes.InvalidArgument, "main.star:3:5: undefined: clustr"),
 			"main.star:3:5: undefined: clustr"},
 		{"not found", status.Error(codes.NotFound, "no version v7"), "no version v7"},

@@ -129,7 +129,7 @@ func (s *Server) info(v *keywayv1.PolicyVersion) *keywayv1.PolicyVersionInfo {
 
 func (s *Server) get(n uint64) (*keywayv1.PolicyVersion, error) {
 	if n == 0 || n > s.head() {
-		return nil, status.Errorf(codes.NotFound, "version %d not found", n)
+		return nil, status.Errorf(codes.NotFound, "v%d: not found", n)
 	}
 	return s.versions[n-1], nil
 }

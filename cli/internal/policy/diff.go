@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"keyway.dev/cli/internal/app"
@@ -57,15 +59,24 @@ rendered policy, from V1 to V2.`,
 	}
 }
 
+// notFoundPair words a NotFound answer to a diff, naming the missing
+// version when the control plane's text says which one it was.
 func notFoundPair(err error, from, to uint64) error {
 	var nf *client.NotFound
 	if !errors.As(err, &nf) {
 		return err
 	}
-	if strings.Contains(nf.Msg, Name(from)) || strings.Contains(nf.Msg, Name(to)) {
-		return err
+	mentions := func(v uint64) bool {
+		return regexp.MustCompile(`\b(v|version )` + strconv.FormatUint(v, 10) + `\b`).MatchString(nf.Msg)
 	}
-	return fmt.Errorf("no version %s or %s: %s", Name(from), Name(to), nf.Msg)
+	switch {
+	case mentions(from) && !mentions(to):
+		return fmt.Errorf("no version %s", Name(from))
+	case mentions(to) && !mentions(from):
+		return fmt.Errorf("no version %s", Name(to))
+	default:
+		return fmt.Errorf("no version %s or %s: %s", Name(from), Name(to), nf.Msg)
+	}
 }
 
 func printDiff(a *app.App, from, to uint64, resp *keywayv1.DiffResponse) error {

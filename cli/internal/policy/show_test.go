@@ -55,7 +55,8 @@ func TestDiff(t *testing.T) {
 				"==> rendered: v1 -> v2 <==\n--- v1\n+++ v2\n-rendered old\n+rendered new\n"},
 		},
 		{name: "identical", args: []string{"policy", "diff", "v2", "v2"}, stdout: []string{"v2 and v2 are identical"}},
-		{name: "missing", args: []string{"policy", "diff", "v1", "v9"}, code: 1, stderr: []string{"no version v1 or v9: version 9 not found"}},
+		{name: "missing", args: []string{"policy", "diff", "v1", "v9"}, code: 1, stderr: []string{"error: no version v9\n"}},
+		{name: "missing first", args: []string{"policy", "diff", "v19", "v1"}, code: 1, stderr: []string{"error: no version v19\n"}},
 		{name: "one argument", args: []string{"policy", "diff", "v1"}, code: 2, stderr: []string{"takes 2 argument(s), got 1"}},
 		{name: "bad second", args: []string{"policy", "diff", "v1", "x"}, code: 2, stderr: []string{`bad version "x"`}},
 	} {
