@@ -4,6 +4,7 @@ set -euo pipefail
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 if [ "${1:-}" = "--bench" ]; then
   command -v nutcracker >/dev/null 2>&1 || need+=(nutcracker)
 fi
