@@ -116,7 +116,11 @@ func printShow(a *app.App, resp *keywayv1.GetVersionResponse, rendered bool) err
 	fmt.Fprintf(&b, "version:  %s%s\n", Name(v.GetVersion()), state)
 	fmt.Fprintf(&b, "parent:   %s\n", Name(v.GetParent()))
 	fmt.Fprintf(&b, "author:   %s\n", output.Dash(v.GetAuthor()))
-	fmt.Fprintf(&b, "created:  %s (%s ago)\n", output.Dash(output.Stamp(created)), output.Age(a.Now(), created))
+	if created.IsZero() {
+		b.WriteString("created:  -\n")
+	} else {
+		fmt.Fprintf(&b, "created:  %s (%s ago)\n", output.Stamp(created), output.Age(a.Now(), created))
+	}
 	fmt.Fprintf(&b, "digest:   %s\n", output.Dash(v.GetDigest()))
 	fmt.Fprintf(&b, "domains:  %s\n", output.Dash(strings.Join(info.GetDomains(), ", ")))
 	fmt.Fprintf(&b, "entry:    %s\n", output.Dash(v.GetBundle().GetEntry()))
