@@ -16,8 +16,12 @@ func (s *state) finish() (*keywayv1.Policy, error) {
 		})
 	}
 	upstreams := names(s.policy.GetUpstreams())
+	standalone := map[string]bool{}
+	for _, u := range s.policy.GetUpstreams() {
+		standalone[u.GetName()] = u.GetStandalone() != nil
+	}
 	for _, d := range s.policy.GetDomains() {
-		s.checkLeaves(d.GetRoot(), upstreams)
+		s.checkLeaves(d.GetRoot(), upstreams, standalone)
 	}
 	s.checkRefs(s.upstreamRefs, "upstream", upstreams)
 	s.checkRefs(s.domainRefs, "domain", names(s.policy.GetDomains()))
@@ -29,11 +33,21 @@ func (s *state) finish() (*keywayv1.Policy, error) {
 }
 
 // checkLeaves reports every upstream leaf under e that names no declared
-// upstream, at the position where the name was written.
-func (s *state) checkLeaves(e *keywayv1.Engine, upstreams []string) {
+// upstream, at the position where the name was written, and replica reads
+// asked of a server that has no replicas to read from.
+func (s *state) checkLeaves(e *keywayv1.Engine, upstreams []string, standalone map[string]bool) {
 	walk(e, func(e *keywayv1.Engine) {
 		f := e.GetUpstream()
-		if f == nil || contains(upstreams, f.GetName()) {
+		if f == nil {
+			return
+		}
+		if f.GetReadFromReplicas() && standalone[f.GetName()] {
+			s.errs = append(s.errs, &Error{
+				Pos: e.GetSource(),
+				Msg: fmt.Sprintf("upstream: read_from_replicas needs a redis_cluster upstream; %q is a standalone redis", f.GetName()),
+			})
+		}
+		if contains(upstreams, f.GetName()) {
 			return
 		}
 		s.errs = append(s.errs, &Error{
