@@ -2,7 +2,9 @@ package resp
 
 // Keys appends to dst the indexes in c.Args of the command's keys, in the
 // order Redis's COMMAND GETKEYS lists them, and returns the extended
-// slice. Unknown commands and malformed movable-key arguments (a numkeys
+// slice. The shard channels of SSUBSCRIBE, SUNSUBSCRIBE and SPUBLISH are
+// included: GETKEYS leaves them out, but Redis Cluster routes them by
+// slot like keys. Unknown commands and malformed movable-key arguments (a numkeys
 // that is not a number or exceeds the arguments) have no keys: Redis will
 // refuse them, so there is nothing to route by.
 func (c *Command) Keys(dst []int) []int {
