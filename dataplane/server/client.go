@@ -37,7 +37,6 @@ type client struct {
 	sess    engine.Session
 	libName string
 	libVer  string
-	lastCmd string
 
 	authed bool
 	// identity is the config the session's domain was decided under; a
@@ -124,8 +123,8 @@ func (c *client) request(i int) *engine.Request {
 
 // snapshot returns a copy of the session for readers outside the
 // connection's goroutine.
-func (c *client) snapshot() (engine.Session, string, string, string) {
+func (c *client) snapshot() (engine.Session, string, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.sess, c.libName, c.libVer, c.lastCmd
+	return c.sess, c.libName, c.libVer
 }

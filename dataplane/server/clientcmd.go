@@ -15,11 +15,7 @@ import (
 // refused: the proxy's clients are not Redis's clients.
 func (c *client) clientCmd(_ *engine.State, args [][]byte) bool {
 	sub := strings.ToUpper(string(args[1]))
-	arity := map[string]int{
-		"ID": 2, "GETNAME": 2, "SETNAME": 3, "INFO": 2, "LIST": -2,
-		"SETINFO": 4, "NO-EVICT": 3, "NO-TOUCH": 3, "HELP": 2,
-	}
-	if n, ok := arity[sub]; ok && ((n > 0 && len(args) != n) || (n < 0 && len(args) < -n)) {
+	if n, ok := clientArity[sub]; ok && ((n > 0 && len(args) != n) || (n < 0 && len(args) < -n)) {
 		c.writeError(arityError("client|" + strings.ToLower(sub)))
 		return true
 	}
@@ -72,6 +68,13 @@ func (c *client) clientCmd(_ *engine.State, args [][]byte) bool {
 		c.writeError("ERR unknown subcommand '" + truncate(string(args[1]), 128) + "'. Try CLIENT HELP.")
 	}
 	return true
+}
+
+// clientArity is Redis's arity of the CLIENT subcommands the proxy
+// answers, the container name counted.
+var clientArity = map[string]int{
+	"ID": 2, "GETNAME": 2, "SETNAME": 3, "INFO": 2, "LIST": -2,
+	"SETINFO": 4, "NO-EVICT": 3, "NO-TOUCH": 3, "HELP": 2,
 }
 
 var clientHelp = []string{
@@ -130,7 +133,7 @@ func (c *client) setInfo(attr, value []byte) {
 // infoLine is the connection in CLIENT LIST's format, with the fields the
 // proxy knows and its own domain and listener at the end.
 func (c *client) infoLine(now time.Time) string {
-	sess, lib, ver, cmd := c.snapshot()
+	sess, lib, ver := c.snapshot()
 	laddr := ""
 	if a := c.rc.NetConn().LocalAddr(); a != nil {
 		laddr = a.String()
@@ -139,9 +142,6 @@ func (c *client) infoLine(now time.Time) string {
 	if user == "" {
 		user = "default"
 	}
-	if cmd == "" {
-		cmd = "NULL"
-	}
 	var b strings.Builder
 	b.WriteString("id=" + strconv.FormatUint(sess.ID, 10))
 	b.WriteString(" addr=" + sess.Addr)
@@ -149,7 +149,7 @@ func (c *client) infoLine(now time.Time) string {
 	b.WriteString(" fd=-1 name=" + sess.Name)
 	b.WriteString(" age=" + strconv.FormatInt(int64(now.Sub(c.created)/time.Second), 10))
 	b.WriteString(" idle=0 flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r")
-	b.WriteString(" cmd=" + cmd)
+	b.WriteString(" cmd=NULL")
 	b.WriteString(" user=" + user)
 	b.WriteString(" redir=-1 resp=2")
 	b.WriteString(" lib-name=" + lib + " lib-ver=" + ver)

@@ -5,7 +5,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/tidwall/redcon"
+	"keyway.dev/dataplane/resp"
 )
 
 // errRefused ends a connection whose input broke a limit; the RESP error
@@ -19,7 +19,7 @@ var errRefused = errors.New("request refused")
 // goroutine and its replies forever.
 type guardConn struct {
 	net.Conn
-	scan         scanner
+	scan         *resp.Scanner
 	writeTimeout time.Duration
 	// pending is an error found in an earlier read whose valid prefix
 	// was passed on first, so the commands before it are still answered.
@@ -27,7 +27,8 @@ type guardConn struct {
 }
 
 func newGuardConn(c net.Conn, l Limits) *guardConn {
-	return &guardConn{Conn: c, scan: scanner{limits: l}, writeTimeout: l.WriteTimeout}
+	sl := resp.Limits{MaxBulk: l.MaxBulkLen, MaxArgs: int(l.MaxArgs), MaxRequest: l.MaxQueryBuffer}
+	return &guardConn{Conn: c, scan: resp.NewScanner(sl), writeTimeout: l.WriteTimeout}
 }
 
 // Read implements net.Conn.
@@ -37,7 +38,7 @@ func (g *guardConn) Read(p []byte) (int, error) {
 	}
 	n, err := g.Conn.Read(p)
 	if n > 0 {
-		ok, serr := g.scan.feed(p[:n])
+		ok, serr := g.check(p[:n])
 		if serr != nil {
 			if ok == 0 {
 				return 0, g.refuse(serr)
@@ -49,6 +50,21 @@ func (g *guardConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// check scans p and returns how much of it redcon may see: all of it, or
+// on an error only the commands complete before the bad one, which Redis
+// would still have run.
+func (g *guardConn) check(p []byte) (int, error) {
+	off := 0
+	for off < len(p) {
+		n, _, err := g.scan.Next(p[off:])
+		off += n
+		if err != nil {
+			return max(0, off-int(g.scan.Pending())), err
+		}
+	}
+	return len(p), nil
+}
+
 // refuse tells the client why, the way Redis does, and fails the read so
 // redcon closes the connection. redcon flushes replies before it reads
 // again, so the error lands after every earlier reply.
@@ -57,7 +73,11 @@ func (g *guardConn) refuse(reason error) error {
 	if g.writeTimeout > 0 {
 		_ = g.Conn.SetWriteDeadline(time.Now().Add(g.writeTimeout))
 	}
-	_, _ = g.Conn.Write(redcon.AppendError(nil, "ERR "+reason.Error()))
+	msg := reason.Error()
+	if _, ok := reason.(*resp.QueryError); !ok {
+		msg = "ERR " + msg
+	}
+	_, _ = g.Conn.Write(resp.AppendError(nil, msg))
 	return errRefused
 }
 

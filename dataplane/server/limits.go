@@ -2,10 +2,10 @@ package server
 
 import "time"
 
-// Limits bound what one client may make the proxy hold. The zero value of
-// a field means "no limit" except where noted; DefaultLimits mirrors
-// Redis's defaults so that clients see the same refusals they would see
-// talking to Redis directly.
+// Limits bound what one client may make the proxy hold. DefaultLimits
+// mirrors Redis's defaults so that clients see the same refusals they
+// would see talking to Redis directly. The request limits are enforced by
+// resp.Scanner, where zero means Redis's default; elsewhere zero is off.
 type Limits struct {
 	// MaxBulkLen caps one argument (Redis proto-max-bulk-len).
 	MaxBulkLen int64
@@ -15,8 +15,6 @@ type Limits struct {
 	// MaxQueryBuffer caps the bytes of one request that may be buffered
 	// before it is complete (Redis client-query-buffer-limit).
 	MaxQueryBuffer int64
-	// MaxInline caps an inline (telnet-style) command line.
-	MaxInline int64
 	// MaxClients caps concurrent client connections (Redis maxclients).
 	MaxClients int
 	// IdleTimeout closes connections that send nothing for this long
@@ -40,7 +38,6 @@ func DefaultLimits() Limits {
 		MaxBulkLen:      512 << 20,
 		MaxArgs:         1024 * 1024,
 		MaxQueryBuffer:  1 << 30,
-		MaxInline:       64 << 10,
 		MaxClients:      10000,
 		MaxOutputBuffer: 256 << 20,
 		WriteTimeout:    60 * time.Second,

@@ -10,60 +10,6 @@ import (
 	"keyway.dev/dataplane/engine"
 )
 
-func TestScanner(t *testing.T) {
-	l := DefaultLimits()
-	l.MaxBulkLen = 100
-	l.MaxArgs = 4
-	l.MaxInline = 16
-	l.MaxQueryBuffer = 1000
-	tests := []struct {
-		name string
-		in   string
-		ok   int // bytes accepted
-		err  string
-	}{
-		{"pipeline", "*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", 34, ""},
-		{"inline", "PING\r\nECHO hi\r\n", 15, ""},
-		{"partial body", "*2\r\n$3\r\nGET\r\n$50\r\nabc", 21, ""},
-		{"bulk too long", "*2\r\n$3\r\nGET\r\n$101\r\n", 18, "Protocol error: invalid bulk length"},
-		{"negative bulk", "*1\r\n$-1\r\n", 8, "Protocol error: invalid bulk length"},
-		{"too many args", "*5\r\n", 3, "Protocol error: invalid multibulk length"},
-		{"bad count", "*x\r\n", 3, "Protocol error: invalid multibulk length"},
-		{"missing dollar", "*1\r\n+PING\r\n", 4, "Protocol error: expected '$', got '+'"},
-		{"inline too long", strings.Repeat("a", 17), 16, "Protocol error: too big inline request"},
-		{"null multibulk passes", "*-1\r\n", 5, ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			// Feeding byte by byte must agree with feeding at once.
-			for _, step := range []int{len(tc.in), 1} {
-				s := scanner{limits: l}
-				total, err := 0, error(nil)
-				for i := 0; i < len(tc.in) && err == nil; i += step {
-					var n int
-					n, err = s.feed([]byte(tc.in[i:min(i+step, len(tc.in))]))
-					total += n
-				}
-				if total != tc.ok || (err == nil) != (tc.err == "") || (err != nil && err.Error() != tc.err) {
-					t.Fatalf("step %d: accepted %d, err %v; want %d, %q", step, total, err, tc.ok, tc.err)
-				}
-			}
-		})
-	}
-	t.Run("query buffer", func(t *testing.T) {
-		s := scanner{limits: l}
-		_, err := s.feed([]byte("*1\r\n$100\r\n" + strings.Repeat("x", 100) + "\r\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.limits.MaxQueryBuffer = 50
-		_, err = s.feed([]byte("*2\r\n$3\r\nSET\r\n$100\r\n" + strings.Repeat("x", 60)))
-		if !errors.Is(err, errQueryBuffer) {
-			t.Fatalf("err = %v", err)
-		}
-	})
-}
-
 func TestMalformedClosesOnlyThatClient(t *testing.T) {
 	h, _ := withRedis(t, DefaultLimits())
 	good := dialRaw(t, h.addr)
@@ -73,7 +19,7 @@ func TestMalformedClosesOnlyThatClient(t *testing.T) {
 	tests := []struct{ name, in, want string }{
 		{"bad bulk length", "*1\r\n$x\r\n", "-ERR Protocol error: invalid bulk length\r\n"},
 		{"missing dollar", "*1\r\n:1\r\n", "-ERR Protocol error: expected '$', got ':'\r\n"},
-		{"after a good command", "*1\r\n$4\r\nPING\r\n*1\r\n!", "+PONG\r\n-ERR Protocol error: expected '$', got '!'\r\n"},
+		{"after a good command", "*1\r\n$4\r\nPING\r\n*1\r\n!x\r\n", "+PONG\r\n-ERR Protocol error: expected '$', got '!'\r\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -96,18 +42,29 @@ func TestMalformedClosesOnlyThatClient(t *testing.T) {
 	}
 }
 
-func TestOversizedBulkRefusedBeforeBody(t *testing.T) {
+func TestOversizedRequestRefused(t *testing.T) {
 	l := DefaultLimits()
 	l.MaxBulkLen = 1 << 20
+	l.MaxArgs = 8
+	l.MaxQueryBuffer = 4096
 	h, _ := withRedis(t, l)
-	c := dialRaw(t, h.addr)
-	// Only the header: the refusal must come without the body being sent.
-	c.send("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\n")
-	if got := c.reply(); got != "-ERR Protocol error: invalid bulk length\r\n" {
-		t.Fatalf("got %q", got)
+	tests := []struct{ name, in, want string }{
+		// Only the header is sent: the refusal must not wait for a body.
+		{"bulk header", "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\n", "-ERR Protocol error: invalid bulk length\r\n"},
+		{"argument count", "*9\r\n", "-ERR Protocol error: invalid multibulk length\r\n"},
+		{"request size", "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$8000\r\n" + strings.Repeat("x", 5000), "-ERR Protocol error: too big request\r\n"},
 	}
-	if !c.closed() {
-		t.Fatal("connection still open")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dialRaw(t, h.addr)
+			c.send(tc.in)
+			if got := c.reply(); got != tc.want {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+			if !c.closed() {
+				t.Fatal("connection still open")
+			}
+		})
 	}
 }
 
