@@ -1,0 +1,71 @@
+package reject
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/engines/internal/trie"
+	"keyway.dev/dataplane/resp"
+	keywayv1 "keyway.dev/proto/keyway/v1"
+)
+
+// DefaultMessage is sent when the policy gives none; the renderer sets
+// the same default.
+const DefaultMessage = "command refused by policy"
+
+// Build compiles a Reject. Command names are checked against the command
+// table so a typo ("FLUSHAL") fails the build instead of refusing
+// nothing.
+func Build(b *engine.Builder, cfg *keywayv1.Reject) (engine.Engine, error) {
+	if len(cfg.GetCommands()) == 0 && len(cfg.GetKeyPrefixes()) == 0 {
+		return nil, errors.New("give commands or key_prefixes: this reject refuses nothing")
+	}
+	rj := &Reject{commands: make(map[string]struct{}, len(cfg.GetCommands()))}
+	for _, c := range cfg.GetCommands() {
+		name, err := canonical(c)
+		if err != nil {
+			return nil, err
+		}
+		rj.commands[name] = struct{}{}
+	}
+	for i, p := range cfg.GetKeyPrefixes() {
+		if p == "" {
+			return nil, fmt.Errorf("key_prefixes[%d]: empty prefix would refuse every key", i)
+		}
+	}
+	var err error
+	rj.prefixes = cfg.GetKeyPrefixes()
+	if rj.trie, err = trie.New(rj.prefixes); err != nil {
+		return nil, fmt.Errorf("key_prefixes: %w", err)
+	}
+	msg := cfg.GetMessage()
+	if msg == "" {
+		msg = DefaultMessage
+	}
+	rj.err = errors.New(msg)
+	if rj.next, err = b.Child("next", cfg.GetNext()); err != nil {
+		return nil, err
+	}
+	return rj, nil
+}
+
+// canonical returns the table's name for a listed command ("config|set"
+// -> "CONFIG|SET").
+func canonical(name string) (string, error) {
+	top, sub, hasSub := strings.Cut(name, "|")
+	s := resp.Lookup([]byte(top))
+	if s == nil {
+		return "", fmt.Errorf("commands: unknown command %q", name)
+	}
+	if !hasSub {
+		return s.Name, nil
+	}
+	for _, c := range s.Subcommands {
+		if strings.EqualFold(c.Name, s.Name+"|"+sub) {
+			return c.Name, nil
+		}
+	}
+	return "", fmt.Errorf("commands: %s has no subcommand %q", s.Name, sub)
+}

@@ -1,0 +1,161 @@
+package route
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/multikey"
+)
+
+// split is a request served as several sub-requests, one per child.
+type split struct {
+	parent *engine.Request
+	plan   *multikey.Plan
+	subs   []engine.Request
+}
+
+// serveSplit serves a batch in which some requests span children. Each
+// spanning request becomes one sub-request per child, placed where the
+// request was, so each child still sees the client's order; then the
+// expanded batch is dispatched and the sub-replies merged.
+func (rt *Route) serveSplit(ctx context.Context, b engine.Batch) {
+	expanded := make(engine.Batch, 0, len(b)+4)
+	targets := make(map[*engine.Request]int, len(b)+4)
+	var splits []*split
+	for i := 0; i < len(b); i++ {
+		r := b[i]
+		if is(r, "MULTI") {
+			end := i + 1
+			for end < len(b) && !is(b[end], "EXEC") && !is(b[end], "DISCARD") {
+				end++
+			}
+			end = min(end+1, len(b))
+			expanded = rt.pin(b[i:end], expanded, targets)
+			i = end - 1
+			continue
+		}
+		t, mixed := rt.classify(r)
+		if !mixed {
+			expanded = append(expanded, r)
+			targets[r] = t
+			continue
+		}
+		plan, err := multikey.Split(&r.Cmd, rt.target)
+		if errors.Is(err, multikey.ErrNotSplittable) {
+			r.Fail(engine.KindRefused, rt.crossSlot(r))
+			continue
+		}
+		if err != nil {
+			// Malformed (MSET with a key and no value): let Redis give
+			// its own error by sending the command whole.
+			expanded = append(expanded, r)
+			targets[r] = t
+			continue
+		}
+		s := &split{parent: r, plan: plan, subs: make([]engine.Request, len(plan.Parts))}
+		for j := range plan.Parts {
+			sub := &s.subs[j]
+			sub.Cmd = plan.Parts[j].Cmd
+			sub.Session = r.Session
+			expanded = append(expanded, sub)
+			targets[sub] = plan.Parts[j].Group
+		}
+		splits = append(splits, s)
+	}
+	if len(expanded) == 0 {
+		return // every request was refused
+	}
+	engine.Dispatch(ctx, expanded, func(r *engine.Request) engine.Engine { return rt.targets[targets[r]] })
+	for _, s := range splits {
+		s.merge()
+	}
+}
+
+// merge answers the parent from its sub-replies. A sub-request the proxy
+// failed (timeout, unreachable upstream) fails the parent with the same
+// kind, so telemetry blames the right thing.
+func (s *split) merge() {
+	r := s.parent
+	replies := make([][]byte, len(s.subs))
+	for j := range s.subs {
+		sub := &s.subs[j]
+		if !sub.Done() {
+			r.Fail(engine.KindProxy, errors.New("keyway: part of a split command was left unanswered"))
+			return
+		}
+		if sub.Err() != nil {
+			r.Upstream = sub.Upstream
+			r.Fail(sub.Kind(), sub.Err())
+			return
+		}
+		replies[j] = sub.Raw()
+	}
+	r.Upstream = s.subs[0].Upstream
+	out, err := s.plan.AppendReply(r.ReplyBuffer(), replies)
+	if err != nil {
+		r.Fail(engine.KindProxy, fmt.Errorf("keyway: merge replies of %s: %w", r.Cmd.Name(), err))
+		return
+	}
+	r.SetReplied(out)
+}
+
+// crossSlot is the refusal of a request whose keys span children and
+// which cannot be split without changing what it means.
+func (rt *Route) crossSlot(r *engine.Request) error {
+	keys := r.Cmd.Keys(nil)
+	first := rt.target(r.Cmd.Args[keys[0]])
+	other := first
+	for _, k := range keys[1:] {
+		if t := rt.target(r.Cmd.Args[k]); t != first {
+			other = t
+			break
+		}
+	}
+	return fmt.Errorf("CROSSSLOT keyway: keys of %s route to different engines (%s and %s) and %s cannot be split without losing atomicity",
+		r.Cmd.Name(), rt.name(first), rt.name(other), r.Cmd.Name())
+}
+
+// pin places a transaction (MULTI up to EXEC or DISCARD, or the end of
+// the batch) on the one child all its keys belong to, or the default
+// child when it has none. A transaction whose keys span children cannot
+// run atomically anywhere; it is answered as Redis answers a transaction
+// with a command that failed to queue: the command gets the error and
+// EXEC aborts.
+func (rt *Route) pin(span, expanded engine.Batch, targets map[*engine.Request]int) engine.Batch {
+	t, conflict := -1, -1
+	for _, r := range span {
+		for _, k := range r.Cmd.Keys(nil) {
+			switch kt := rt.target(r.Cmd.Args[k]); {
+			case t < 0:
+				t = kt
+			case kt != t && conflict < 0:
+				conflict = kt
+			}
+		}
+	}
+	if t < 0 {
+		t = rt.def()
+	}
+	if conflict < 0 {
+		for _, r := range span {
+			expanded = append(expanded, r)
+			targets[r] = t
+		}
+		return expanded
+	}
+	err := fmt.Errorf("CROSSSLOT keyway: keys of this transaction route to different engines (%s and %s), so it cannot run atomically",
+		rt.name(t), rt.name(conflict))
+	for _, r := range span {
+		switch {
+		case is(r, "MULTI"), is(r, "DISCARD"):
+			r.Reply([]byte("+OK\r\n"))
+		case is(r, "EXEC"):
+			r.Fail(engine.KindRefused, errors.New("EXECABORT Transaction discarded because of previous errors."))
+		default:
+			r.Fail(engine.KindRefused, err)
+		}
+	}
+	return expanded
+}

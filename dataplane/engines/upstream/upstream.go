@@ -1,0 +1,36 @@
+// Package upstream is the Forward engine: the leaf that sends requests to
+// one upstream of the tree (a Redis server or cluster) through the
+// proxy's shared connection pools.
+package upstream
+
+import (
+	"context"
+
+	"keyway.dev/dataplane/engine"
+)
+
+// Forward sends every request to one upstream.
+type Forward struct {
+	up   engine.Upstream
+	name string
+}
+
+var (
+	_ engine.Engine    = (*Forward)(nil)
+	_ engine.Explainer = (*Forward)(nil)
+)
+
+// Serve names the upstream on each request, for telemetry, and hands the
+// whole batch to the upstream client, which pipelines it.
+func (f *Forward) Serve(ctx context.Context, b engine.Batch) {
+	for _, r := range b {
+		r.Upstream = f.name
+	}
+	f.up.Serve(ctx, b)
+}
+
+// Explain records the upstream reached; Forward is a leaf.
+func (f *Forward) Explain(_ *engine.Request, x *engine.Explanation) engine.Engine {
+	x.Reach(f.name)
+	return nil
+}
