@@ -1,0 +1,66 @@
+// Command keyway-control is Keyway's control plane: it stores policy
+// versions in etcd (embedded by default), serves them to keyway-proxy
+// over ADS, and answers the keyway CLI's admin API, all on one gRPC port.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"keyway.dev/controlplane/server"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "keyway-control:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("keyway-control", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:7700", "gRPC address for ADS, the admin API and telemetry")
+	dataDir := fs.String("data-dir", "./keyway-data", "data directory of the embedded etcd")
+	endpoints := fs.String("etcd-endpoints", "", "comma-separated etcd endpoints; when set no etcd is embedded")
+	fleet := fs.String("fleet", "", "fleet name that namespaces keys in etcd (default \"default\")")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	srv, err := server.New(server.Config{
+		Listen:        *listen,
+		DataDir:       *dataDir,
+		EtcdEndpoints: splitList(*endpoints),
+		Fleet:         *fleet,
+		Logger:        logger,
+	})
+	if err != nil {
+		return err
+	}
+	return srv.Run(ctx)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}

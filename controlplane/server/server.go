@@ -1,0 +1,157 @@
+// Package server wires keyway-control together: the etcd store, the xDS
+// publisher and ADS endpoint, and the admin API, all on one gRPC port.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"keyway.dev/controlplane/admin"
+	"keyway.dev/controlplane/render"
+	"keyway.dev/controlplane/store"
+	"keyway.dev/controlplane/xds"
+	keywayv1 "keyway.dev/proto/keyway/v1"
+)
+
+// Config is keyway-control's configuration.
+type Config struct {
+	// Listen is the gRPC address for ADS, admin and telemetry.
+	Listen string
+	// DataDir holds the embedded etcd's data; unused with EtcdEndpoints.
+	DataDir string
+	// EtcdEndpoints selects an external etcd cluster instead of embedding.
+	EtcdEndpoints []string
+	// Fleet namespaces the keys in etcd; empty is store.DefaultFleet.
+	Fleet string
+	// Render renders pushed bundles; nil means render.Render with its
+	// default limits.
+	Render admin.Renderer
+	// Services registers further gRPC services (telemetry, rollouts) on
+	// the same server.
+	Services []func(grpc.ServiceRegistrar)
+	// ShutdownGrace bounds the graceful stop; zero means 5s.
+	ShutdownGrace time.Duration
+	Logger        *slog.Logger
+}
+
+// Server is a running control plane. Create it with New, then Run it.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	store  *store.Store
+	xds    *xds.Server
+	gs     *grpc.Server
+	health *health.Server
+	lis    net.Listener
+	// stopXDS ends every ADS stream, which GracefulStop would otherwise
+	// wait on forever.
+	stopXDS context.CancelFunc
+}
+
+// New opens the store and the listener; nothing is served until Run.
+func New(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Render == nil {
+		cfg.Render = func(ctx context.Context, b *keywayv1.Bundle) (*keywayv1.Policy, error) {
+			return render.Render(ctx, b, render.Options{})
+		}
+	}
+	if cfg.ShutdownGrace == 0 {
+		cfg.ShutdownGrace = 5 * time.Second
+	}
+	st, err := store.Open(store.Config{DataDir: cfg.DataDir, Endpoints: cfg.EtcdEndpoints, Fleet: cfg.Fleet})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	xctx, stopXDS := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		store:   st,
+		xds:     xds.New(xctx, st, cfg.Logger),
+		gs:      grpc.NewServer(),
+		health:  health.NewServer(),
+		lis:     lis,
+		stopXDS: stopXDS,
+	}
+	s.xds.Register(s.gs)
+	admin.NewPolicy(st, cfg.Render, s.xds.Publisher(), cfg.Logger).Register(s.gs)
+	admin.NewFleet(s.xds.Tracker(), st).Register(s.gs)
+	healthpb.RegisterHealthServer(s.gs, s.health)
+	for _, register := range cfg.Services {
+		register(s.gs)
+	}
+	return s, nil
+}
+
+// Addr is the address the gRPC server listens on.
+func (s *Server) Addr() net.Addr { return s.lis.Addr() }
+
+// Store is the server's store, for services registered alongside.
+func (s *Server) Store() *store.Store { return s.store }
+
+// XDS is the server's ADS endpoint, for services that feed the publisher
+// (flags, rollouts).
+func (s *Server) XDS() *xds.Server { return s.xds }
+
+// Run serves until ctx ends, then stops gracefully: ADS streams are ended,
+// admin calls in flight finish (bounded by ShutdownGrace), and the store
+// is closed.
+func (s *Server) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		_ = s.xds.Publisher().Run(ctx, s.store, func(err error) {
+			s.log.Error("cannot publish the active policy; proxies keep the last good one", "err", err)
+		})
+	}()
+
+	served := make(chan error, 1)
+	go func() { served <- s.gs.Serve(s.lis) }()
+	s.log.Info("keyway-control serving", "addr", s.lis.Addr().String())
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-served:
+		err = fmt.Errorf("grpc server: %w", err)
+	}
+	cancel()
+	s.health.Shutdown()
+	s.stopXDS()
+	stopped := make(chan struct{})
+	go func() {
+		s.gs.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(s.cfg.ShutdownGrace):
+		s.gs.Stop()
+		<-stopped
+	}
+	<-published
+	if cerr := s.store.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
+	}
+	s.log.Info("keyway-control stopped")
+	return err
+}
