@@ -1,0 +1,136 @@
+package upstream
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"keyway.dev/dataplane/engine"
+)
+
+// call is one caller's batch on its way through a connection. Each request
+// is answered exactly once by whoever claims it first: the reader with
+// Redis's reply, the connection with a failure, or the waiting caller when
+// the deadline passes. A claimed-late reply is dropped while its slot in
+// the FIFO still consumes it, which keeps replies aligned.
+//
+// Calls are pooled. The caller and every FIFO item hold a reference; the
+// last one returns the call to the pool, because items may outlive the
+// caller (a request that timed out stays queued until Redis answers).
+type call struct {
+	reqs     engine.Batch
+	claimed  []atomic.Uint32
+	pending  atomic.Int32
+	refs     atomic.Int32
+	done     chan struct{} // one token, sent when pending reaches 0
+	timer    *time.Timer
+	deadline time.Time
+	timeout  time.Duration // the budget, for the error message
+	name     string
+	addr     string
+}
+
+var callPool = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &call{done: make(chan struct{}, 1), timer: t}
+}}
+
+// newCall prepares a call for b with one reference per request plus the
+// caller's.
+func newCall(b engine.Batch, name, addr string, deadline time.Time, timeout time.Duration) *call {
+	c := callPool.Get().(*call)
+	c.reqs = b
+	if cap(c.claimed) < len(b) {
+		c.claimed = make([]atomic.Uint32, len(b))
+	} else {
+		c.claimed = c.claimed[:len(b)]
+		for i := range c.claimed {
+			c.claimed[i].Store(0)
+		}
+	}
+	c.pending.Store(int32(len(b)))
+	c.refs.Store(int32(len(b)) + 1)
+	c.deadline = deadline
+	c.timeout = timeout
+	c.name = name
+	c.addr = addr
+	return c
+}
+
+func (c *call) claim(i int) bool { return c.claimed[i].CompareAndSwap(0, 1) }
+
+func (c *call) finish() {
+	if c.pending.Add(-1) == 0 {
+		c.done <- struct{}{}
+	}
+}
+
+// release drops one reference.
+func (c *call) release() {
+	if c.refs.Add(-1) == 0 {
+		c.reqs = nil
+		callPool.Put(c)
+	}
+}
+
+// reply answers request i with raw, unless it was answered already, and
+// drops the item's reference.
+func (c *call) reply(i int, raw []byte) {
+	if c.claim(i) {
+		c.reqs[i].Reply(raw)
+		c.finish()
+	}
+	c.release()
+}
+
+// fail answers request i with an error of what, unless it was answered
+// already, and drops the item's reference.
+func (c *call) fail(i int, what, cause error) {
+	if c.claim(i) {
+		e := &Error{What: what, Upstream: c.name, Addr: c.addr, Cause: cause, Timeout: c.timeout}
+		c.reqs[i].Fail(e.Kind(), e)
+		c.finish()
+	}
+	c.release()
+}
+
+// wait blocks until every request is answered, failing the unanswered ones
+// itself when the deadline passes or ctx ends: a caller never waits on a
+// node that stopped answering.
+func (c *call) wait(ctx context.Context) {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	c.timer.Reset(time.Until(c.deadline))
+	select {
+	case <-c.done:
+		c.timer.Stop()
+		return
+	case <-c.timer.C:
+		c.expire(ErrTimeout, nil)
+	case <-ctx.Done():
+		c.timer.Stop()
+		if ctx.Err() == context.DeadlineExceeded {
+			c.expire(ErrTimeout, nil)
+		} else {
+			c.expire(ErrCanceled, context.Cause(ctx))
+		}
+	}
+	<-c.done
+}
+
+// expire fails every request not yet claimed. Requests the reader claimed
+// are being copied right now; wait's final receive covers them.
+func (c *call) expire(what, cause error) {
+	for i := range c.reqs {
+		if c.claim(i) {
+			e := &Error{What: what, Upstream: c.name, Addr: c.addr, Cause: cause, Timeout: c.timeout}
+			c.reqs[i].Fail(e.Kind(), e)
+			c.finish()
+		}
+	}
+}

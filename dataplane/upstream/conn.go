@@ -1,0 +1,376 @@
+package upstream
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"keyway.dev/dataplane/resp"
+)
+
+// connState is where a shared connection slot is in its life.
+type connState uint32
+
+const (
+	// stateConnecting: a dial is under way; requests queue for it.
+	stateConnecting connState = iota
+	// stateUp: connected; requests are written and answered.
+	stateUp
+	// stateDown: the last dial failed; requests fail fast until one works.
+	stateDown
+	// stateClosed: the node was closed.
+	stateClosed
+)
+
+// item is one request in a connection's FIFO.
+type item struct {
+	c *call
+	i int
+}
+
+// Buffers larger than this are dropped after use rather than kept, so one
+// huge pipeline does not pin memory for the connection's life.
+const keepBuffer = 1 << 20
+
+// conn is one of a node's shared connection slots. It outlives the TCP
+// connections it runs: when one breaks, the slot redials, and requests
+// queued but not yet written go out on the next connection.
+type conn struct {
+	n     *Node
+	state atomic.Uint32 // connState, read without the lock to pick a slot
+	wake  chan struct{} // the writer has bytes to send
+
+	mu    sync.Mutex
+	cause error    // why the slot is down
+	wbuf  []byte   // encoded commands not yet written
+	fifo  []item   // requests written or queued, awaiting replies
+	head  int      // first live item of fifo
+	queue int      // items at fifo's tail whose bytes are still in wbuf
+	nc    net.Conn // while up
+	rdl   bool     // a read deadline is armed on nc
+}
+
+func newConn(n *Node) *conn {
+	return &conn{n: n, wake: make(chan struct{}, 1)}
+}
+
+// enqueue queues c's batch for writing in one piece, so a batch is never
+// interleaved with other callers' commands, or fails every request of it
+// when the slot cannot take them.
+func (s *conn) enqueue(c *call) {
+	s.mu.Lock()
+	switch connState(s.state.Load()) {
+	case stateDown:
+		cause := s.cause
+		s.mu.Unlock()
+		for i := range c.reqs {
+			c.fail(i, ErrUnavailable, cause)
+		}
+		return
+	case stateClosed:
+		s.mu.Unlock()
+		for i := range c.reqs {
+			c.fail(i, ErrClosed, nil)
+		}
+		return
+	}
+	signal := len(s.wbuf) == 0
+	for i, r := range c.reqs {
+		s.wbuf = resp.AppendCommand(s.wbuf, r.Cmd.Args)
+		s.fifo = append(s.fifo, item{c: c, i: i})
+	}
+	s.queue += len(c.reqs)
+	if !s.rdl && s.nc != nil {
+		s.armLocked(c.deadline)
+	}
+	s.mu.Unlock()
+	if signal {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// armLocked sets the read deadline by which the reader must have heard
+// from Redis: a full timeout after the oldest request's own deadline.
+// Missing it means the connection is stuck, not merely slow, and it is
+// replaced. Deadlines are re-armed lazily, when they fire, so a busy
+// connection does not pay for a timer update per request.
+func (s *conn) armLocked(deadline time.Time) {
+	_ = s.nc.SetReadDeadline(deadline.Add(s.n.opts.Timeout))
+	s.rdl = true
+}
+
+// inflight counts requests queued or awaiting a reply.
+func (s *conn) inflight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.fifo) - s.head
+}
+
+// takeLocked removes the k oldest items and returns them in dst.
+func (s *conn) takeLocked(dst []item, k int) []item {
+	dst = append(dst[:0], s.fifo[s.head:s.head+k]...)
+	clear(s.fifo[s.head : s.head+k])
+	s.head += k
+	switch {
+	case s.head == len(s.fifo):
+		s.fifo = s.fifo[:0]
+		s.head = 0
+		if cap(s.fifo) > keepBuffer/16 {
+			s.fifo = nil
+		}
+	case s.head > 1024 && s.head > len(s.fifo)/2:
+		n := copy(s.fifo, s.fifo[s.head:])
+		clear(s.fifo[n:])
+		s.fifo = s.fifo[:n]
+		s.head = 0
+	}
+	return dst
+}
+
+// run owns the slot's connections: it dials with backoff, serves each
+// connection until it breaks, and returns when the node closes.
+func (s *conn) run() {
+	n := s.n
+	attempt := 0
+	for {
+		select {
+		case <-n.done:
+			s.shutdown()
+			return
+		default:
+		}
+		ok, wait, changed := n.breaker.allow(time.Now())
+		if !ok {
+			_, cause := n.breaker.open()
+			s.setDown(cause)
+			n.sleep(wait, changed)
+			continue
+		}
+		nc, err := n.dialer.dial(n.ctx, n.addr)
+		if err != nil {
+			n.breaker.failure(time.Now(), err)
+			s.setDown(err)
+			attempt++
+			n.sleep(backoff(attempt, n.opts.ReconnectMin, n.opts.ReconnectMax), n.breaker.changes())
+			continue
+		}
+		n.breaker.success()
+		attempt = 0
+		s.serve(nc)
+	}
+}
+
+// setDown fails everything queued and makes new requests fail fast.
+func (s *conn) setDown(cause error) {
+	if cause == nil {
+		cause = errors.New("not connected")
+	}
+	s.mu.Lock()
+	s.state.Store(uint32(stateDown))
+	s.cause = cause
+	items := s.takeLocked(nil, len(s.fifo)-s.head)
+	s.wbuf = s.wbuf[:0]
+	s.queue = 0
+	s.mu.Unlock()
+	for _, it := range items {
+		it.c.fail(it.i, ErrUnavailable, cause)
+	}
+}
+
+// serve runs one connection: this goroutine writes, a second one reads.
+// It returns once the connection broke and the reader has stopped, having
+// failed the requests that were sent on it.
+func (s *conn) serve(nc net.Conn) {
+	s.mu.Lock()
+	s.nc = nc
+	s.rdl = false
+	if s.head < len(s.fifo) {
+		s.armLocked(s.fifo[s.head].c.deadline)
+	}
+	s.state.Store(uint32(stateUp))
+	pending := len(s.wbuf) > 0
+	s.mu.Unlock()
+
+	readErr := make(chan error, 1)
+	go func() { readErr <- s.read(nc) }()
+
+	var spare []byte
+	var err error
+	if pending {
+		spare, err = s.flush(nc, spare)
+	}
+	closing := false
+	for err == nil && !closing {
+		select {
+		case <-s.wake:
+			spare, err = s.flush(nc, spare)
+		case err = <-readErr:
+			readErr <- err // put back for the wait below
+		case <-s.n.done:
+			closing = true
+			err = s.drain(nc, spare)
+		}
+	}
+	_ = nc.Close()
+	<-readErr
+	what := ErrConnLost
+	s.mu.Lock()
+	s.nc = nil
+	if closing {
+		what, err = ErrClosed, nil
+	} else {
+		s.state.Store(uint32(stateConnecting))
+	}
+	sent := s.takeLocked(nil, len(s.fifo)-s.head-s.queue)
+	s.mu.Unlock()
+	for _, it := range sent {
+		it.c.fail(it.i, what, err)
+	}
+}
+
+// flush writes everything queued in one write: every caller that queued
+// since the last flush shares the syscall.
+func (s *conn) flush(nc net.Conn, spare []byte) ([]byte, error) {
+	s.mu.Lock()
+	buf := s.wbuf
+	s.wbuf = spare[:0]
+	s.queue = 0
+	s.mu.Unlock()
+	if len(buf) == 0 {
+		return buf, nil
+	}
+	if _, err := nc.Write(buf); err != nil {
+		return nil, fmt.Errorf("write: %w", err)
+	}
+	if cap(buf) > keepBuffer {
+		return nil, nil
+	}
+	return buf[:0], nil
+}
+
+// drain sends what is queued and waits for replies to what was sent,
+// until no caller can still be waiting for one (the newest request's
+// deadline), so closing a node does not cut off requests in flight.
+func (s *conn) drain(nc net.Conn, spare []byte) error {
+	s.mu.Lock()
+	s.state.Store(uint32(stateClosed))
+	s.mu.Unlock()
+	if _, err := s.flush(nc, spare); err != nil {
+		return err
+	}
+	for {
+		s.mu.Lock()
+		idle := s.head == len(s.fifo)
+		var last time.Time
+		if !idle {
+			last = s.fifo[len(s.fifo)-1].c.deadline
+		}
+		s.mu.Unlock()
+		if idle || time.Now().After(last) {
+			return ErrClosed
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// shutdown fails whatever is still queued once the node is closed.
+func (s *conn) shutdown() {
+	s.mu.Lock()
+	s.state.Store(uint32(stateClosed))
+	items := s.takeLocked(nil, len(s.fifo)-s.head)
+	s.wbuf = nil
+	s.queue = 0
+	s.mu.Unlock()
+	for _, it := range items {
+		it.c.fail(it.i, ErrClosed, nil)
+	}
+}
+
+// read frames replies and hands each to the oldest request, until the
+// connection fails. Replies are matched under one lock per read, not per
+// reply, and copied into requests outside it.
+func (s *conn) read(nc net.Conn) error {
+	buf := make([]byte, 16<<10)
+	start, end := 0, 0
+	var lens []int
+	var got []item
+	for {
+		if start == end {
+			start, end = 0, 0
+			if len(buf) > keepBuffer {
+				buf = make([]byte, 16<<10)
+			}
+		} else if end == len(buf) {
+			if start > 0 {
+				end = copy(buf, buf[start:end])
+				start = 0
+			} else {
+				buf = append(buf, make([]byte, len(buf))...)
+			}
+		}
+		m, err := nc.Read(buf[end:])
+		end += m
+		if err != nil && m == 0 {
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				return fmt.Errorf("read: %w", err)
+			}
+			if err := s.rearm(); err != nil {
+				return err
+			}
+			continue
+		}
+		lens = lens[:0]
+		at := start
+		for {
+			k, err := resp.ReplyLen(buf[at:end])
+			if err != nil {
+				return fmt.Errorf("bad reply from redis: %w", err)
+			}
+			if k == 0 {
+				break
+			}
+			lens = append(lens, k)
+			at += k
+		}
+		if len(lens) == 0 {
+			continue
+		}
+		s.mu.Lock()
+		if sent := len(s.fifo) - s.head - s.queue; len(lens) > sent {
+			s.mu.Unlock()
+			return fmt.Errorf("redis sent %d replies for %d requests", len(lens), sent)
+		}
+		got = s.takeLocked(got, len(lens))
+		s.mu.Unlock()
+		for j, it := range got {
+			it.c.reply(it.i, buf[start:start+lens[j]])
+			start += lens[j]
+			got[j] = item{}
+		}
+	}
+}
+
+// rearm runs when the read deadline fires: it is the only place that
+// decides a connection is stuck.
+func (s *conn) rearm() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.head == len(s.fifo) {
+		_ = s.nc.SetReadDeadline(time.Time{})
+		s.rdl = false
+		return nil
+	}
+	oldest := s.fifo[s.head].c.deadline
+	if time.Since(oldest) >= s.n.opts.Timeout {
+		return fmt.Errorf("no reply for %v after a request's deadline; replacing the connection", s.n.opts.Timeout)
+	}
+	s.armLocked(oldest)
+	return nil
+}

@@ -1,0 +1,260 @@
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"keyway.dev/dataplane/resp"
+)
+
+// Dedicated is a connection to one node that a single client has to
+// itself, for commands that leave state on the connection: MULTI/EXEC and
+// WATCH, blocking pops, SUBSCRIBE, CLIENT TRACKING, HELLO 3.
+//
+// Send and Next may run at the same time as each other (one goroutine
+// reading pushes while another subscribes), but neither concurrently with
+// itself. Release hands the connection back once both have returned.
+type Dedicated struct {
+	pool *dedicatedPool
+	name string
+	addr string
+	nc   net.Conn
+
+	wbuf []byte
+	buf  []byte
+	from int // start of unread bytes in buf
+
+	mu     sync.Mutex
+	broken error
+}
+
+// dedicatedPool bounds a node's dedicated connections and keeps a few
+// idle ones for reuse.
+type dedicatedPool struct {
+	n      *Node
+	mu     sync.Mutex
+	idle   []*Dedicated
+	open   int
+	closed bool
+}
+
+func (p *dedicatedPool) init(n *Node) { p.n = n }
+
+// Dedicated returns a connection for name's exclusive use, reusing an idle
+// one or dialing a new one. When the node's limit is reached it fails at
+// once rather than waiting for one to be released.
+func (n *Node) Dedicated(ctx context.Context, name string) (*Dedicated, error) {
+	p := &n.ded
+	p.mu.Lock()
+	switch {
+	case p.closed:
+		p.mu.Unlock()
+		return nil, &Error{What: ErrClosed, Upstream: name, Addr: n.addr}
+	case len(p.idle) > 0:
+		d := p.idle[len(p.idle)-1]
+		p.idle[len(p.idle)-1] = nil
+		p.idle = p.idle[:len(p.idle)-1]
+		p.mu.Unlock()
+		d.name = name
+		return d, nil
+	case p.open >= n.opts.DedicatedMax:
+		p.mu.Unlock()
+		return nil, &Error{What: ErrNoDedicated, Upstream: name, Addr: n.addr, Limit: n.opts.DedicatedMax}
+	}
+	p.open++
+	p.mu.Unlock()
+	if open, cause := n.breaker.open(); open {
+		p.forget()
+		return nil, &Error{What: ErrUnavailable, Upstream: name, Addr: n.addr, Cause: cause}
+	}
+	nc, err := n.dialer.dial(ctx, n.addr)
+	if err != nil {
+		p.forget()
+		n.breaker.failure(time.Now(), err)
+		return nil, &Error{What: ErrUnavailable, Upstream: name, Addr: n.addr, Cause: err}
+	}
+	return &Dedicated{pool: p, name: name, addr: n.addr, nc: nc, buf: make([]byte, 0, 4096)}, nil
+}
+
+// forget drops a connection from the count.
+func (p *dedicatedPool) forget() {
+	p.mu.Lock()
+	p.open--
+	p.mu.Unlock()
+}
+
+// count returns the open and idle dedicated connections.
+func (p *dedicatedPool) count() (open, idle int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.open, len(p.idle)
+}
+
+// close closes the idle connections; ones in use close on Release.
+func (p *dedicatedPool) close() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.closed = true
+	p.open -= len(idle)
+	p.mu.Unlock()
+	for _, d := range idle {
+		_ = d.nc.Close()
+	}
+}
+
+// Send writes commands, each an argument list, in one write.
+func (d *Dedicated) Send(cmds ...[][]byte) error {
+	if err := d.err(); err != nil {
+		return &Error{What: ErrConnLost, Upstream: d.name, Addr: d.addr, Cause: err}
+	}
+	d.wbuf = d.wbuf[:0]
+	for _, args := range cmds {
+		d.wbuf = resp.AppendCommand(d.wbuf, args)
+	}
+	if _, err := d.nc.Write(d.wbuf); err != nil {
+		return d.fail(fmt.Errorf("write: %w", err))
+	}
+	return nil
+}
+
+// Next returns the next reply or push frame, raw, valid until the next
+// call of Next. It waits until ctx ends; a wait cut short by ctx leaves
+// the connection usable.
+func (d *Dedicated) Next(ctx context.Context) ([]byte, error) {
+	if err := d.err(); err != nil {
+		return nil, &Error{What: ErrConnLost, Upstream: d.name, Addr: d.addr, Cause: err}
+	}
+	if d.from > 0 {
+		d.buf = d.buf[:copy(d.buf, d.buf[d.from:])]
+		d.from = 0
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = d.nc.SetReadDeadline(dl)
+	} else {
+		_ = d.nc.SetReadDeadline(time.Time{})
+	}
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { _ = d.nc.SetReadDeadline(time.Now()) })
+		defer stop()
+	}
+	for {
+		n, err := resp.ReplyLen(d.buf)
+		if err != nil {
+			return nil, d.fail(fmt.Errorf("bad reply from redis: %w", err))
+		}
+		if n > 0 {
+			d.from = n
+			return d.buf[:n], nil
+		}
+		if len(d.buf) == cap(d.buf) {
+			d.buf = append(d.buf, make([]byte, cap(d.buf))...)[:len(d.buf)]
+		}
+		m, err := d.nc.Read(d.buf[len(d.buf):cap(d.buf)])
+		d.buf = d.buf[:len(d.buf)+m]
+		if err != nil && m == 0 {
+			if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil {
+				return nil, fmt.Errorf("waiting for redis: %w", ctx.Err())
+			}
+			return nil, d.fail(fmt.Errorf("read: %w", err))
+		}
+	}
+}
+
+// Close discards the connection instead of returning it to the pool, for
+// a caller that cannot tell what state it is in.
+func (d *Dedicated) Close() {
+	_ = d.fail(errors.New("closed by its user"))
+	d.Release()
+}
+
+// Release resets the connection (RESET drops transactions, watches,
+// subscriptions, tracking, the selected database and the protocol
+// version) and returns it to the pool, or closes it when it is broken, the
+// reset fails, or enough connections are idle already.
+func (d *Dedicated) Release() {
+	p := d.pool
+	if p == nil {
+		return // released twice
+	}
+	d.pool = nil
+	if d.err() == nil {
+		if err := d.reset(p.n); err != nil {
+			_ = d.fail(err)
+		}
+	}
+	p.mu.Lock()
+	if d.err() != nil || p.closed || len(p.idle) >= p.n.opts.DedicatedIdle {
+		p.open--
+		p.mu.Unlock()
+		_ = d.nc.Close()
+		return
+	}
+	d.pool = p
+	d.name = ""
+	p.idle = append(p.idle, d)
+	p.mu.Unlock()
+}
+
+var resetReply = []byte("+RESET\r\n")
+
+// reset sends RESET and skips every frame before its reply (late replies,
+// pub/sub messages). RESET also logs the connection out, so AUTH follows.
+func (d *Dedicated) reset(n *Node) error {
+	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
+	defer cancel()
+	user, pass, err := n.dialer.secrets()
+	if err != nil {
+		return err
+	}
+	d.wbuf = resp.AppendCommand(d.wbuf[:0], [][]byte{[]byte("RESET")})
+	if pass != "" {
+		d.wbuf = appendAuth(d.wbuf, user, pass)
+	}
+	if _, err := d.nc.Write(d.wbuf); err != nil {
+		return fmt.Errorf("reset: %w", err)
+	}
+	for {
+		frame, err := d.Next(ctx)
+		if err != nil {
+			return fmt.Errorf("reset: %w", err)
+		}
+		if bytes.Equal(frame, resetReply) {
+			break
+		}
+	}
+	if pass != "" {
+		frame, err := d.Next(ctx)
+		if err != nil {
+			return fmt.Errorf("reset: auth: %w", err)
+		}
+		if err := replyError(frame); err != nil {
+			return fmt.Errorf("reset: auth: %w", err)
+		}
+	}
+	_ = d.nc.SetReadDeadline(time.Time{})
+	return nil
+}
+
+func (d *Dedicated) err() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.broken
+}
+
+// fail marks the connection broken and returns err labeled with the
+// upstream.
+func (d *Dedicated) fail(err error) error {
+	d.mu.Lock()
+	if d.broken == nil {
+		d.broken = err
+	}
+	d.mu.Unlock()
+	return &Error{What: ErrConnLost, Upstream: d.name, Addr: d.addr, Cause: err}
+}

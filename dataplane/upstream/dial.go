@@ -1,0 +1,215 @@
+package upstream
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"keyway.dev/dataplane/resp"
+	keywayv1 "keyway.dev/proto/keyway/v1"
+)
+
+// dialer opens ready-to-use connections to the nodes of one upstream:
+// TCP, then TLS, then AUTH.
+type dialer struct {
+	tls     *tls.Config // nil for plain TCP
+	creds   *keywayv1.Credentials
+	timeout time.Duration
+}
+
+// newDialer checks everything a connection will need that does not depend
+// on Redis being up (CA bundle, client certificate, secrets), so a policy
+// naming a missing file or variable is refused when it is applied rather
+// than failing every request later.
+func newDialer(u *keywayv1.Upstream, opts Options) (*dialer, error) {
+	d := &dialer{creds: u.GetCredentials(), timeout: opts.ConnectTimeout}
+	if _, _, err := d.secrets(); err != nil {
+		return nil, err
+	}
+	if t := u.GetTls(); t.GetEnabled() {
+		cfg, err := tlsConfig(t)
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		d.tls = cfg
+	}
+	return d, nil
+}
+
+func tlsConfig(t *keywayv1.UpstreamTLS) (*tls.Config, error) {
+	cfg := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         t.GetServerName(),
+		InsecureSkipVerify: t.GetInsecureSkipVerify(), //nolint:gosec // the policy asked for it explicitly
+	}
+	if f := t.GetCaFile(); f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read CA bundle: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA bundle %s holds no PEM certificate", f)
+		}
+		cfg.RootCAs = pool
+	}
+	if t.GetCertFile() != "" || t.GetKeyFile() != "" {
+		cert, err := tls.LoadX509KeyPair(t.GetCertFile(), t.GetKeyFile())
+		if err != nil {
+			return nil, fmt.Errorf("load client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// secrets reads the username and password now, so a rotated file is
+// picked up by the next connection.
+func (d *dialer) secrets() (user, pass string, err error) {
+	if d.creds == nil {
+		return "", "", nil
+	}
+	if ref := d.creds.GetUsername(); ref != nil {
+		if user, err = readSecret(ref); err != nil {
+			return "", "", fmt.Errorf("credentials: username: %w", err)
+		}
+	}
+	if ref := d.creds.GetPassword(); ref != nil {
+		if pass, err = readSecret(ref); err != nil {
+			return "", "", fmt.Errorf("credentials: password: %w", err)
+		}
+	}
+	if user != "" && pass == "" {
+		return "", "", errors.New("credentials: a username needs a password")
+	}
+	return user, pass, nil
+}
+
+// readSecret returns the secret ref names. Errors name where it was
+// looked for, never what was found.
+func readSecret(ref *keywayv1.SecretRef) (string, error) {
+	switch src := ref.GetSource().(type) {
+	case *keywayv1.SecretRef_Env:
+		v, ok := os.LookupEnv(src.Env)
+		if !ok || v == "" {
+			return "", fmt.Errorf("environment variable %s is not set", src.Env)
+		}
+		return v, nil
+	case *keywayv1.SecretRef_File:
+		b, err := os.ReadFile(src.File)
+		if err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err // the path is already in the message
+			}
+			return "", fmt.Errorf("secret file %s: %w", src.File, err)
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return "", fmt.Errorf("secret file %s is empty", src.File)
+		}
+		return v, nil
+	}
+	return "", errors.New("secret reference names neither env nor file")
+}
+
+// dial returns a connection to addr that is authenticated and ready for
+// commands.
+func (d *dialer) dial(ctx context.Context, addr string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	var nd net.Dialer
+	nc, err := nd.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	if d.tls != nil {
+		cfg := d.tls
+		if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+			cfg = cfg.Clone()
+			cfg.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		tc := tls.Client(nc, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			_ = nc.Close()
+			return nil, fmt.Errorf("tls handshake: %w", err)
+		}
+		nc = tc
+	}
+	if err := d.auth(ctx, nc); err != nil {
+		_ = nc.Close()
+		return nil, err
+	}
+	return nc, nil
+}
+
+// auth sends AUTH when the upstream has credentials.
+func (d *dialer) auth(ctx context.Context, nc net.Conn) error {
+	user, pass, err := d.secrets()
+	if err != nil || pass == "" {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = nc.SetDeadline(dl)
+		defer func() { _ = nc.SetDeadline(time.Time{}) }()
+	}
+	if _, err := nc.Write(appendAuth(nil, user, pass)); err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	reply, _, err := readReply(nc, make([]byte, 0, 256))
+	if err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	if err := replyError(reply); err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	return nil
+}
+
+// appendAuth encodes AUTH [user] pass.
+func appendAuth(dst []byte, user, pass string) []byte {
+	if user == "" {
+		return resp.AppendCommand(dst, [][]byte{[]byte("AUTH"), []byte(pass)})
+	}
+	return resp.AppendCommand(dst, [][]byte{[]byte("AUTH"), []byte(user), []byte(pass)})
+}
+
+// readReply reads exactly one reply from nc into buf. It is for the
+// handshake, where nothing else is in flight, so it may return bytes after
+// the reply only in the returned rest.
+func readReply(nc net.Conn, buf []byte) (reply, rest []byte, err error) {
+	for {
+		n, err := resp.ReplyLen(buf)
+		if err != nil {
+			return nil, nil, err
+		}
+		if n > 0 {
+			return buf[:n], buf[n:], nil
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		m, err := nc.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err != nil && m == 0 {
+			return nil, nil, err
+		}
+	}
+}
+
+// replyError turns an error reply into an error carrying Redis's text.
+func replyError(reply []byte) error {
+	if len(reply) > 0 && reply[0] == '-' {
+		return errors.New(strings.TrimRight(string(reply[1:]), "\r\n"))
+	}
+	return nil
+}

@@ -1,0 +1,193 @@
+package upstream
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/resp"
+	keywayv1 "keyway.dev/proto/keyway/v1"
+)
+
+// Node is one Redis server as the proxy sees it: a small fixed set of
+// multiplexed, pipelined connections shared by every caller, a bounded
+// pool of dedicated connections, and a circuit breaker. A standalone
+// Client has one Node; a cluster client keeps one per cluster node.
+//
+// Every request handed to Serve is answered exactly once, within its
+// deadline, whatever the node does: a slow or dead node costs its own
+// callers their timeout and nobody else anything.
+type Node struct {
+	addr    string
+	opts    Options
+	dialer  *dialer
+	breaker *breaker
+	conns   []*conn
+	next    atomic.Uint32
+	ded     dedicatedPool
+
+	ctx    context.Context // canceled by Close, aborts dials
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+	wg     sync.WaitGroup
+}
+
+// NewNode starts connecting to addr with the TLS and credentials of u;
+// opts should already hold u's pool settings (Options.WithPool). It fails
+// only for configuration that can never work (a missing secret, an
+// unreadable CA bundle); Redis being down is a state, not an error.
+func NewNode(u *keywayv1.Upstream, addr string, opts Options) (*Node, error) {
+	opts = opts.withDefaults()
+	d, err := newDialer(u, opts)
+	if err != nil {
+		return nil, err
+	}
+	return newNode(addr, d, opts), nil
+}
+
+func newNode(addr string, d *dialer, opts Options) *Node {
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &Node{
+		addr:    addr,
+		opts:    opts,
+		dialer:  d,
+		breaker: newBreaker(opts.BreakerThreshold, opts.BreakerCooldown),
+		ctx:     ctx,
+		cancel:  cancel,
+		done:    make(chan struct{}),
+	}
+	n.ded.init(n)
+	n.conns = make([]*conn, opts.Connections)
+	for i := range n.conns {
+		n.conns[i] = newConn(n)
+	}
+	n.wg.Add(len(n.conns))
+	for _, c := range n.conns {
+		go func() {
+			defer n.wg.Done()
+			c.run()
+		}()
+	}
+	return n
+}
+
+// Addr is the node's host:port.
+func (n *Node) Addr() string { return n.addr }
+
+// Serve sends b to the node on one shared connection, in order, and
+// returns when every request is answered. name labels errors ("upstream
+// main (10.0.0.1:6379) ..."). Commands that would leave state on a shared
+// connection are refused; they belong on a Dedicated connection.
+func (n *Node) Serve(ctx context.Context, name string, b engine.Batch) {
+	if len(b) == 0 {
+		return
+	}
+	if bad := firstStateful(b); bad >= 0 {
+		b = n.refuseStateful(ctx, name, b, bad)
+		if len(b) == 0 {
+			return
+		}
+	}
+	timeout := n.opts.Timeout
+	deadline := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+		timeout = time.Until(d).Round(time.Millisecond)
+	}
+	c := newCall(b, name, n.addr, deadline, timeout)
+	n.pick().enqueue(c)
+	c.wait(ctx)
+	c.release()
+}
+
+// pick chooses a connection, round robin among those that are up, then
+// among those connecting; if none, a down one, which fails fast with the
+// reason. The breaker acts through the slots: while it is open they are
+// down, so requests fail fast without a check here.
+func (n *Node) pick() *conn {
+	start := int(n.next.Add(1))
+	var connecting *conn
+	for k := range n.conns {
+		c := n.conns[(start+k)%len(n.conns)]
+		switch connState(c.state.Load()) {
+		case stateUp:
+			return c
+		case stateConnecting:
+			if connecting == nil {
+				connecting = c
+			}
+		}
+	}
+	if connecting != nil {
+		return connecting
+	}
+	return n.conns[start%len(n.conns)]
+}
+
+// firstStateful returns the index of the first request that needs a
+// dedicated connection, or -1.
+func firstStateful(b engine.Batch) int {
+	for i, r := range b {
+		if s := r.Cmd.Spec; s != nil && (s.Flags&resp.FlagConnState != 0 || resp.IsBlocking(&r.Cmd)) {
+			return i
+		}
+	}
+	return -1
+}
+
+// refuseStateful fails the stateful requests of b and returns the rest.
+// It allocates, but only on this rare path.
+func (n *Node) refuseStateful(_ context.Context, name string, b engine.Batch, from int) engine.Batch {
+	rest := append(engine.Batch{}, b[:from]...)
+	for _, r := range b[from:] {
+		if s := r.Cmd.Spec; s != nil && (s.Flags&resp.FlagConnState != 0 || resp.IsBlocking(&r.Cmd)) {
+			r.Fail(engine.KindRefused, &Error{What: ErrNeedsDedicated, Upstream: name, Addr: n.addr, Command: s.Name})
+			continue
+		}
+		rest = append(rest, r)
+	}
+	return rest
+}
+
+// Close stops the node: new requests fail, requests in flight get up to
+// one timeout to be answered, then connections close. It waits for the
+// node's goroutines and is safe to call more than once.
+func (n *Node) Close() {
+	n.once.Do(func() {
+		close(n.done)
+		n.cancel()
+		n.wg.Wait()
+		n.ded.close()
+	})
+}
+
+// sleep waits for d, a change of the breaker, or Close.
+func (n *Node) sleep(d time.Duration, changed <-chan struct{}) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-changed:
+	case <-n.done:
+	}
+}
+
+// backoff is the wait before the attempt-th reconnect: exponential from
+// lo, capped at hi, with jitter so a fleet of proxies does not reconnect
+// in step after a Redis restart.
+func backoff(attempt int, lo, hi time.Duration) time.Duration {
+	d := lo
+	for i := 1; i < attempt && d < hi; i++ {
+		d *= 2
+	}
+	d = min(d, hi)
+	return d/2 + rand.N(d/2+1)
+}
+
+// String identifies the node in logs.
+func (n *Node) String() string { return fmt.Sprintf("node %s", n.addr) }
