@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+
+	"keyway.dev/dataplane/resp"
 )
 
 // The few RESP readers merging needs. Replies come from an upstream that
 // already framed them whole, so these only split, they never wait for
-// more bytes.
+// more bytes; an incomplete reply is malformed.
 
 // line returns the header line of b without its type byte and CRLF, and
 // the length of the header including them.
@@ -51,47 +53,15 @@ func arrayHeader(b []byte) (int, []byte, error) {
 	return n, b[h:], nil
 }
 
-// valueLen is the length of the RESP value at the start of b.
+// valueLen is the length of the RESP value at the start of b, which
+// must hold all of it.
 func valueLen(b []byte) (int, error) {
-	if len(b) == 0 {
+	n, err := resp.ReplyLen(b)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrBadReply, err)
+	}
+	if n == 0 {
 		return 0, fmt.Errorf("reply ended early: %w", ErrBadReply)
 	}
-	l, h, err := line(b)
-	if err != nil {
-		return 0, err
-	}
-	switch b[0] {
-	case '+', '-', ':', '_', ',', '#', '(':
-		return h, nil
-	case '$', '=', '!':
-		n, err := strconv.Atoi(string(l))
-		if err != nil {
-			return 0, fmt.Errorf("bulk length %q: %w", l, ErrBadReply)
-		}
-		if n < 0 {
-			return h, nil // null bulk
-		}
-		if len(b) < h+n+2 {
-			return 0, fmt.Errorf("bulk of %d bytes ended early: %w", n, ErrBadReply)
-		}
-		return h + n + 2, nil
-	case '*', '~', '>', '%', '|':
-		n, err := strconv.Atoi(string(l))
-		if err != nil {
-			return 0, fmt.Errorf("aggregate length %q: %w", l, ErrBadReply)
-		}
-		if b[0] == '%' || b[0] == '|' {
-			n *= 2
-		}
-		off := h
-		for range max(n, 0) {
-			m, err := valueLen(b[off:])
-			if err != nil {
-				return 0, err
-			}
-			off += m
-		}
-		return off, nil
-	}
-	return 0, fmt.Errorf("reply type %q: %w", b[0], ErrBadReply)
+	return n, nil
 }
