@@ -4,9 +4,15 @@ package resp
 // longest Redis command or subcommand name is 21 bytes.
 const maxNameLen = 32
 
-// Lookup returns the top-level command named name in any case, or nil.
-// It does not allocate.
-func Lookup(name []byte) *Spec { return lookupIn(commands, name) }
+// Lookup returns the top-level command named name in any case, or nil:
+// Redis's commands, then the proxy's own (KEYWAY.LOCK, ...). It does not
+// allocate.
+func Lookup(name []byte) *Spec {
+	if s := lookupIn(commands, name); s != nil {
+		return s
+	}
+	return lookupIn(proxyCommands, name)
+}
 
 // Resolve returns the spec for args: the subcommand's for container
 // commands (CONFIG GET -> CONFIG|GET), the container's own when the
