@@ -20,6 +20,9 @@ const (
 	ProxyConfigType = "type.googleapis.com/keyway.v1.ProxyConfig"
 )
 
+// DefaultDomain is where connections go that no identity rule claims.
+const DefaultDomain = "default"
+
 // ProxyConfigName is the name of the one ProxyConfig resource.
 const ProxyConfigName = "proxy"
 
@@ -63,9 +66,14 @@ func Domains(version string, p *keywayv1.Policy) []*keywayv1.Domain {
 
 // Proxy returns the ProxyConfig resource of p.
 func Proxy(version string, p *keywayv1.Policy) *keywayv1.ProxyConfig {
-	pc := &keywayv1.ProxyConfig{Name: ProxyConfigName, Version: version}
+	pc := &keywayv1.ProxyConfig{Name: ProxyConfigName, Version: version, Identity: &keywayv1.Identity{}}
 	if p.GetIdentity() != nil {
 		pc.Identity = proto.Clone(p.GetIdentity()).(*keywayv1.Identity)
+	}
+	if pc.Identity.DefaultDomain == "" {
+		// The policy language promises that connections no rule claims
+		// land in the domain named "default".
+		pc.Identity.DefaultDomain = DefaultDomain
 	}
 	for _, l := range p.GetListeners() {
 		pc.Listeners = append(pc.Listeners, proto.Clone(l).(*keywayv1.Listener))
