@@ -33,11 +33,10 @@ func (s *Scanner) inline(p []byte) (int, bool, error) {
 	for i, c := range p {
 		if c == '\n' {
 			l.pendingCR = false // the line's "\r\n": not content
-			bad := l.st == inBad || l.open()
-			s.state = stStart
-			if bad {
+			if l.st == inBad || l.open() {
 				return i + 1, false, ErrUnbalancedQuotes
 			}
+			s.state = stStart
 			return i + 1, l.argc > 0, nil
 		}
 		l.lineLen++

@@ -5,6 +5,7 @@ package resp
 // ...", so the server can reply with it as is.
 type QueryError struct{ msg string }
 
+// Error is the reply text, "ERR Protocol error: ...".
 func (e *QueryError) Error() string { return e.msg }
 
 // Request errors, worded as redis-server 7.0 words them (networking.c),

@@ -61,6 +61,8 @@ func (s *Scanner) Commands() int { return s.count }
 func (s *Scanner) Offset() int64 { return s.off }
 
 // Pending is the number of bytes of the current, incomplete command.
+// After an error it counts the refused command's bytes up to the error,
+// so Offset()-Pending() is where that command began.
 func (s *Scanner) Pending() int64 { return s.cmd }
 
 // Err is the error that stopped the scanner, if any.
@@ -108,7 +110,7 @@ func (s *Scanner) Next(p []byte) (n int, end bool, err error) {
 			m, err = s.header(p[n:])
 		case stCountLF:
 			m = 1
-			done, err = s.countDone()
+			err = s.countDone()
 		case stBulkHeadLF:
 			m = 1
 			err = s.bulkDone()
@@ -188,20 +190,20 @@ func (s *Scanner) digits() []byte {
 }
 
 // countDone judges "*<n>\r" once the byte after '\r' is in (Redis does
-// not look at that byte). It reports whether the command ended, which a
-// count of zero or less does: Redis skips it.
-func (s *Scanner) countDone() (bool, error) {
+// not look at that byte). A count of zero or less is no command: Redis
+// skips it, and so does the scanner.
+func (s *Scanner) countDone() error {
 	n, ok := parseInt(s.digits())
 	if !ok || n > int64(s.lim.MaxArgs) || n > 1<<31-1 {
-		return false, ErrInvalidMultibulkLength
+		return ErrInvalidMultibulkLength
 	}
 	if n <= 0 {
 		s.state = stStart
-		return false, nil
+		return nil
 	}
 	s.args = n
 	s.state = stBulkType
-	return false, nil
+	return nil
 }
 
 // bulkDone judges "$<n>\r" once the byte after '\r' is in.

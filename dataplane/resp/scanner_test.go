@@ -171,6 +171,42 @@ func TestScannerPending(t *testing.T) {
 	}
 }
 
+// TestScannerErrorStart checks that after an error the scanner says where
+// the refused command began, so the server can pass on what came before.
+func TestScannerErrorStart(t *testing.T) {
+	tests := []struct {
+		name  string
+		good  string
+		bad   string
+		limit Limits
+	}{
+		{"unbalanced", "PING\r\n", "GET \"a\r\n", Limits{}},
+		{"expected dollar", "*1\r\n$4\r\nPING\r\n", "*1\r\nGET\r\n", Limits{}},
+		{"bulk length", "PING\r\n", "*2\r\n$3\r\nGET\r\n$x\r\n", Limits{}},
+		{"multibulk length", "PING\r\n*0\r\n", "*x\r\n", Limits{}},
+		{"request too big", "PING\r\n", "*2\r\n$3\r\nGET\r\n$20\r\n", Limits{MaxRequest: 30}},
+		{"too big inline", "PING\r\n", strings.Repeat("x", MaxInline+1), Limits{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := []byte(tt.good + tt.bad)
+			for _, step := range []int{len(in), 1} {
+				s := NewScanner(tt.limit)
+				var err error
+				for i := 0; i < len(in) && err == nil; i += step {
+					err = s.Feed(in[i:min(i+step, len(in))])
+				}
+				if err == nil {
+					t.Fatalf("step %d: no error", step)
+				}
+				if start := s.Offset() - s.Pending(); start != int64(len(tt.good)) {
+					t.Errorf("step %d: refused command starts at %d, want %d", step, start, len(tt.good))
+				}
+			}
+		})
+	}
+}
+
 func TestReadCommand(t *testing.T) {
 	tests := []struct {
 		name string

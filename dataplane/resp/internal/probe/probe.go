@@ -20,6 +20,7 @@ type Conn struct {
 // Error is an error reply; its text is the line after '-'.
 type Error string
 
+// Error is the reply text.
 func (e Error) Error() string { return string(e) }
 
 // Dial connects to addr.
