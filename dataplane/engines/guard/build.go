@@ -1,0 +1,86 @@
+package guard
+
+import (
+	"fmt"
+	"strings"
+
+	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/engines/internal/trie"
+	"keyway.dev/dataplane/resp"
+	keywayv1 "keyway.dev/proto/keyway/v1"
+)
+
+// Build compiles a Guard. Command names are checked against the command
+// table, so a typo fails the build instead of allowing or denying
+// nothing; a name in both lists is a contradiction and fails too.
+func Build(b *engine.Builder, cfg *keywayv1.Guard) (engine.Engine, error) {
+	g := &Guard{
+		maxValue:    cfg.GetMaxValueBytes(),
+		maxKeys:     int(cfg.GetMaxKeys()),
+		maxPipeline: int(cfg.GetMaxPipeline()),
+		audit:       cfg.GetAudit(),
+		domain:      b.Domain,
+		counts:      &Counts{},
+	}
+	var err error
+	if g.allow, err = names("allow_commands", cfg.GetAllowCommands()); err != nil {
+		return nil, err
+	}
+	if g.deny, err = names("deny_commands", cfg.GetDenyCommands()); err != nil {
+		return nil, err
+	}
+	for name := range g.deny {
+		if _, both := g.allow[name]; both {
+			return nil, fmt.Errorf("%s is in both allow_commands and deny_commands", name)
+		}
+	}
+	for i, p := range cfg.GetKeyPrefixes() {
+		if p == "" {
+			return nil, fmt.Errorf("key_prefixes[%d]: empty prefix would allow every key", i)
+		}
+	}
+	g.prefixes = cfg.GetKeyPrefixes()
+	g.prefixList = strings.Join(g.prefixes, ", ")
+	if g.trie, err = trie.New(g.prefixes); err != nil {
+		return nil, fmt.Errorf("key_prefixes: %w", err)
+	}
+	if g.next, err = b.Child("next", cfg.GetNext()); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// names canonicalises a command list; an empty list is nil.
+func names(field string, list []string) (map[string]struct{}, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	set := make(map[string]struct{}, len(list))
+	for _, c := range list {
+		name, err := canonical(c)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", field, err)
+		}
+		set[name] = struct{}{}
+	}
+	return set, nil
+}
+
+// canonical returns the table's name for a listed command ("config|set"
+// -> "CONFIG|SET").
+func canonical(name string) (string, error) {
+	top, sub, hasSub := strings.Cut(name, "|")
+	s := resp.Lookup([]byte(top))
+	if s == nil {
+		return "", fmt.Errorf("unknown command %q", name)
+	}
+	if !hasSub {
+		return s.Name, nil
+	}
+	for _, c := range s.Subcommands {
+		if strings.EqualFold(c.Name, s.Name+"|"+sub) {
+			return c.Name, nil
+		}
+	}
+	return "", fmt.Errorf("%s has no subcommand %q", s.Name, sub)
+}
