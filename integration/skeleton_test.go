@@ -96,6 +96,7 @@ func waitApplied(t *testing.T, cp *harness.Control, v string, proxies ...*harnes
 }
 
 func TestSkeletonEndToEnd(t *testing.T) {
+	outer := t // processes started inside subtests must outlive them
 	ctx := context.Background()
 	ra, rb := redistest.Start(t), redistest.Start(t)
 	cp := harness.StartControl(t, "", "")
@@ -297,7 +298,7 @@ func TestSkeletonEndToEnd(t *testing.T) {
 				t.Fatalf("proxy-2 failed while the control plane was down: %v", err)
 			}
 		}
-		cp2 := harness.StartControl(t, addr, data)
+		cp2 := harness.StartControl(outer, addr, data)
 		*cp = *cp2
 		v4 := harness.WritePolicy(t, map[string]string{"main.star": policyV1(rb.Addr, ra.Addr)}) // swap a and b
 		mustPush(t, cp, v4, "after restart: swap")
