@@ -11,7 +11,13 @@ import (
 type Env struct {
 	// NodeID names this proxy, for hashing and custom commands.
 	NodeID string
-	flags  atomic.Pointer[map[string]uint32]
+	// InFlight counts the requests inside ratelimit engines' children,
+	// proxy-wide; while it is above Saturation (0: the ratelimit
+	// package's default, negative: never) ratelimit engines scale down
+	// the rates of low-priority domains first.
+	InFlight   atomic.Int64
+	Saturation int64
+	flags      atomic.Pointer[map[string]uint32]
 }
 
 // SetFlags installs the flag set distributed by the control plane, keyed
