@@ -26,6 +26,9 @@ const (
 	stateClosed
 )
 
+// errStuck is why a connection that stopped answering is replaced.
+var errStuck = errors.New("connection stuck")
+
 // item is one request in a connection's FIFO.
 type item struct {
 	c *call
@@ -219,8 +222,15 @@ func (s *conn) serve(nc net.Conn) {
 		}
 	}
 	_ = nc.Close()
-	<-readErr
+	if rerr := <-readErr; errors.Is(rerr, errStuck) {
+		err = rerr
+	}
 	what := ErrConnLost
+	if errors.Is(err, errStuck) {
+		// Redis stopped answering: for the requests sent on the
+		// connection, that is a timeout whatever their own deadline.
+		what = ErrTimeout
+	}
 	s.mu.Lock()
 	s.nc = nil
 	if closing {
@@ -369,7 +379,7 @@ func (s *conn) rearm() error {
 	}
 	oldest := s.fifo[s.head].c.deadline
 	if time.Since(oldest) >= s.n.opts.Timeout {
-		return fmt.Errorf("no reply for %v after a request's deadline; replacing the connection", s.n.opts.Timeout)
+		return fmt.Errorf("%w: no reply for %v after a request's deadline", errStuck, s.n.opts.Timeout)
 	}
 	s.armLocked(oldest)
 	return nil

@@ -159,8 +159,14 @@ func (d *Dedicated) Next(ctx context.Context) ([]byte, error) {
 		m, err := d.nc.Read(d.buf[len(d.buf):cap(d.buf)])
 		d.buf = d.buf[:len(d.buf)+m]
 		if err != nil && m == 0 {
-			if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil {
-				return nil, fmt.Errorf("waiting for redis: %w", ctx.Err())
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// Only ctx sets deadlines here; the clock may pass the
+				// deadline a moment before ctx notices.
+				cause := ctx.Err()
+				if cause == nil {
+					cause = context.DeadlineExceeded
+				}
+				return nil, fmt.Errorf("waiting for redis: %w", cause)
 			}
 			return nil, d.fail(fmt.Errorf("read: %w", err))
 		}
