@@ -160,6 +160,17 @@ func (b *Builder) UpstreamConfig(name string) (*keywayv1.Upstream, bool) {
 	return u, ok
 }
 
+// OnRelease registers f to run when the tree is released (or its build
+// failed), in registration order with the upstream references: engines
+// that own goroutines (mirror's shadow worker) stop them here.
+func (b *Builder) OnRelease(f func()) { b.releases = append(b.releases, f) }
+
+// Path is the dotted position of the engine being built
+// ("root.route.default.split"). It is the same on every proxy and across
+// policy versions that keep the tree's shape, so engines use it to salt
+// hashes that must be stable but independent of their siblings'.
+func (b *Builder) Path() string { return strings.Join(b.path, ".") }
+
 // Release drops every upstream reference the builder took. Call it when
 // the built tree is retired, or when the build failed.
 func (b *Builder) Release() func() {
