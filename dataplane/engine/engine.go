@@ -148,9 +148,6 @@ func (r *Request) Kind() ErrorKind { return r.kind }
 // Err is the cause of a failure set with Fail.
 func (r *Request) Err() error { return r.err }
 
-// Refused is the error a guardrail returns; Fail with KindRefused.
-var Refused = errors.New("refused")
-
 // AppendError appends msg as a RESP error, adding "ERR " unless msg starts
 // with an upper-case error code. Line breaks are replaced so the reply
 // stays one line.

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"hash/maphash"
-	"sync"
 	"sync/atomic"
 
 	keywayv1 "keyway.dev/proto/keyway/v1"
@@ -96,9 +95,8 @@ type State struct {
 	// Version describes the snapshot for logs and INFO.
 	Version string
 
-	refs     atomic.Int64
-	retireMu sync.Mutex
-	retired  chan struct{}
+	refs    atomic.Int64
+	retired chan struct{}
 }
 
 // NewState returns a state holding one reference (the installer's). It

@@ -152,6 +152,7 @@ func (rt *Route) pin(span, expanded engine.Batch, targets map[*engine.Request]in
 		case is(r, "MULTI"), is(r, "DISCARD"):
 			r.Reply([]byte("+OK\r\n"))
 		case is(r, "EXEC"):
+			//lint:ignore ST1005 this is Redis's exact reply text
 			r.Fail(engine.KindRefused, errors.New("EXECABORT Transaction discarded because of previous errors."))
 		default:
 			r.Fail(engine.KindRefused, err)
