@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 
@@ -133,5 +134,30 @@ func TestOptionsWithPool(t *testing.T) {
 	}
 	if d := (Options{}).withDefaults(); d.Connections != 2 || d.Timeout != time.Second || d.ConnectTimeout != 500*time.Millisecond || d.DedicatedMax != 64 {
 		t.Fatalf("defaults: %+v", d)
+	}
+}
+
+func TestPoolsCloseStopsGoroutines(t *testing.T) {
+	s := redistest.Start(t)
+	before := runtime.NumGoroutine()
+	p := NewPools(Options{Connections: 4}, nil)
+	u, release, err := p.Acquire(standalone("main", s.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := req("PING")
+	u.Serve(context.Background(), engine.Batch{r})
+	d, err := u.(*Client).Dedicated(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Release()
+	if runtime.NumGoroutine() <= before {
+		t.Fatal("the node started no goroutines")
+	}
+	release()
+	p.Close()
+	if got := runtime.NumGoroutine(); got > before {
+		t.Fatalf("%d goroutines after Close, %d before", got, before)
 	}
 }
