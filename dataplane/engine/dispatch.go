@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"reflect"
 	"sync"
 )
 
@@ -18,22 +19,22 @@ func Dispatch(ctx context.Context, b Batch, pick func(*Request) Engine) {
 		return
 	}
 	var first Engine
-	same := true
+	all := true
 	picks := make([]Engine, len(b))
 	for i, r := range b {
 		e := pick(r)
 		picks[i] = e
 		if e == nil {
-			same = false
+			all = false
 			continue
 		}
 		if first == nil {
 			first = e
-		} else if e != first {
-			same = false
+		} else if !same(e, first) {
+			all = false
 		}
 	}
-	if same && first != nil {
+	if all && first != nil {
 		first.Serve(ctx, b)
 		return
 	}
@@ -47,7 +48,7 @@ func Dispatch(ctx context.Context, b Batch, pick func(*Request) Engine) {
 			continue
 		}
 		j := 0
-		for j < len(parts) && parts[j].e != e {
+		for j < len(parts) && !same(parts[j].e, e) {
 			j++
 		}
 		if j == len(parts) {
@@ -69,4 +70,16 @@ func Dispatch(ctx context.Context, b Batch, pick func(*Request) Engine) {
 	}
 	parts[0].e.Serve(ctx, parts[0].b)
 	wg.Wait()
+}
+
+// same reports whether a and b are the same engine. Engines from a Builder
+// are pointers, but an engine of a func or other uncomparable type would
+// make == panic; such engines are treated as distinct, which is still
+// correct, only less batched.
+func same(a, b Engine) bool {
+	ta := reflect.TypeOf(a)
+	if ta != reflect.TypeOf(b) || !ta.Comparable() {
+		return false
+	}
+	return a == b
 }
