@@ -1,0 +1,144 @@
+package telemetry
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	keywayv1 "keyway.dev/proto/keyway/v1"
+)
+
+// Windows the aggregator answers for.
+const (
+	OneMinute   = time.Minute
+	FiveMinutes = 5 * time.Minute
+)
+
+// retention is the longest window; older reports are discarded.
+const retention = FiveMinutes
+
+// Options configure an Aggregator. Zero values take the defaults.
+type Options struct {
+	// StaleAfter is how long a node's connection gauges count after its
+	// last report; default 30s (several report intervals).
+	StaleAfter time.Duration
+	// Now is the clock, for tests; default time.Now.
+	Now func() time.Time
+}
+
+// Aggregator merges proxies' reports into fleet-wide windows. It is safe
+// for concurrent use.
+type Aggregator struct {
+	now   func() time.Time
+	stale time.Duration
+
+	mu    sync.Mutex
+	nodes map[string]*node
+}
+
+// node is one proxy's recent reports, oldest first.
+type node struct {
+	reports []report
+	last    time.Time
+	// conns is the latest report's per-domain connection gauge.
+	conns  map[string]int64
+	folded uint64
+}
+
+// report is one ingested interval.
+type report struct {
+	at       time.Time     // when it arrived, by our clock
+	covers   time.Duration // end - start, by the proxy's clock
+	commands []*keywayv1.CommandStats
+	hot      []*keywayv1.HotKey
+	folded   uint32
+}
+
+// New returns an empty Aggregator.
+func New(opts Options) *Aggregator {
+	if opts.StaleAfter <= 0 {
+		opts.StaleAfter = 30 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Aggregator{now: opts.Now, stale: opts.StaleAfter, nodes: map[string]*node{}}
+}
+
+// errNoNode refuses reports that do not say who sent them.
+var errNoNode = errors.New("report has no node_id")
+
+// Ingest adds one report. The request is kept, not copied; callers must not
+// modify it afterwards.
+func (a *Aggregator) Ingest(req *keywayv1.ReportRequest) error {
+	if req.GetNodeId() == "" {
+		return errNoNode
+	}
+	now := a.now()
+	r := report{at: now, commands: req.GetCommands(), hot: req.GetHotKeys(), folded: req.GetFoldedIntervals()}
+	if s, e := req.GetStart(), req.GetEnd(); s != nil && e != nil {
+		r.covers = max(e.AsTime().Sub(s.AsTime()), 0)
+	}
+	conns := make(map[string]int64, len(req.GetDomains()))
+	for _, d := range req.GetDomains() {
+		conns[d.GetDomain()] += d.GetConnections()
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := a.nodes[req.GetNodeId()]
+	if n == nil {
+		n = &node{}
+		a.nodes[req.GetNodeId()] = n
+	}
+	n.reports = append(n.reports, r)
+	n.last = now
+	n.conns = conns
+	n.folded += uint64(r.folded)
+	a.pruneLocked(now)
+	return nil
+}
+
+// pruneLocked drops reports older than the longest window and nodes with
+// nothing left to show.
+func (a *Aggregator) pruneLocked(now time.Time) {
+	cutoff := now.Add(-retention)
+	for id, n := range a.nodes {
+		i := 0
+		for i < len(n.reports) && !n.reports[i].at.After(cutoff) {
+			i++
+		}
+		if i > 0 {
+			n.reports = append(n.reports[:0:0], n.reports[i:]...)
+		}
+		if len(n.reports) == 0 && !n.last.After(cutoff) {
+			delete(a.nodes, id)
+		}
+	}
+}
+
+// inWindow returns n's reports that arrived within window before now and
+// the time they cover, for rates: from the start of the first such report
+// to now, at most the window. A node that joined a minute ago has its QPS
+// divided by a minute, not by five.
+func (n *node) inWindow(now time.Time, window time.Duration) ([]report, time.Duration) {
+	cutoff := now.Add(-window)
+	i := len(n.reports)
+	for i > 0 && n.reports[i-1].at.After(cutoff) {
+		i--
+	}
+	rs := n.reports[i:]
+	if len(rs) == 0 {
+		return nil, 0
+	}
+	span := now.Sub(rs[0].at) + rs[0].covers
+	if span > window {
+		span = window
+	}
+	if span <= 0 {
+		span = time.Second
+	}
+	return rs, span
+}
+
+// fresh reports whether n's gauges still count.
+func (a *Aggregator) fresh(n *node, now time.Time) bool { return now.Sub(n.last) <= a.stale }
