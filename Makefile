@@ -3,6 +3,8 @@ SHELL := /bin/bash
 export GOFLAGS := -buildvcs=false
 TOOLS := $(CURDIR)/.tools
 BUF := $(TOOLS)/buf
+STATICCHECK := $(TOOLS)/staticcheck
+STATICCHECK_VERSION := v0.8.2
 MODULES := proto controlplane dataplane cli integration
 
 .PHONY: all build proto proto-check tools deps test test-unit test-race fuzz integration lint demo bench clean tidy
@@ -26,7 +28,10 @@ $(TOOLS)/protoc-gen-go:
 $(TOOLS)/protoc-gen-go-grpc:
 	@mkdir -p $(TOOLS)
 	cd proto && GOWORK=off go build -o $@ google.golang.org/grpc/cmd/protoc-gen-go-grpc
-tools: $(BUF) $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc
+$(STATICCHECK):
+	@mkdir -p $(TOOLS)
+	GOWORK=off GOBIN=$(TOOLS) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+tools: $(BUF) $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc $(STATICCHECK)
 
 ## proto: lint and regenerate the committed Go code from proto/
 proto: tools
@@ -60,9 +65,10 @@ fuzz:
 integration: build
 	cd integration && go test -count=1 -timeout 10m ./...
 
-lint:
+## lint: gofmt, go vet and staticcheck over every module
+lint: $(STATICCHECK)
 	@test -z "$$(gofmt -l $(MODULES))" || { gofmt -l $(MODULES); echo "gofmt: files above need formatting" >&2; exit 1; }
-	for m in $(MODULES); do (cd $$m && go vet ./...) || exit 1; done
+	for m in $(MODULES); do (cd $$m && go vet ./... && $(STATICCHECK) ./...) || exit 1; done
 
 ## demo: control plane + embedded etcd, two redis-servers, one proxy, example policy
 demo: deps build
