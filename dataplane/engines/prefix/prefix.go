@@ -1,0 +1,174 @@
+// Package prefix is the Prefix engine: it puts a domain's keys under a
+// namespace on the way to Redis and takes the namespace off the keys in
+// replies, so tenants that share one Redis never see each other's keys.
+package prefix
+
+import (
+	"bytes"
+	"context"
+	"sync"
+
+	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/resp"
+)
+
+// Prefix rewrites keys for next.
+type Prefix struct {
+	prefix []byte
+	// pattern is prefix with glob metacharacters escaped, what goes in
+	// front of a KEYS or SCAN MATCH pattern so it matches the prefix
+	// literally.
+	pattern []byte
+	next    engine.Engine
+}
+
+var (
+	_ engine.Engine    = (*Prefix)(nil)
+	_ engine.Explainer = (*Prefix)(nil)
+)
+
+// Commands whose patterns or replies are rewritten, compared by spec
+// pointer: one load, no string compare.
+var (
+	specKeys      = resp.Lookup([]byte("KEYS"))
+	specScan      = resp.Lookup([]byte("SCAN"))
+	specRandomKey = resp.Lookup([]byte("RANDOMKEY"))
+)
+
+// keyFirst are the commands whose reply is an array that starts with the
+// key the value came from.
+var keyFirst = map[*resp.Spec]bool{}
+
+func init() {
+	for _, n := range []string{"BLPOP", "BRPOP", "BZPOPMIN", "BZPOPMAX", "LMPOP", "BLMPOP", "ZMPOP", "BZMPOP"} {
+		keyFirst[resp.Lookup([]byte(n))] = true
+	}
+}
+
+// scratch holds one batch's rewritten arguments. Its buffers are sized
+// before they are filled, so the slices handed to next never move.
+type scratch struct {
+	buf   []byte
+	args  [][]byte
+	saved [][][]byte
+	keys  []int
+	out   []byte
+}
+
+var scratches = sync.Pool{New: func() any { return &scratch{} }}
+
+// maxKept bounds the buffers a scratch keeps in the pool, so one huge
+// MSET does not pin its memory forever.
+const maxKept = 1 << 20
+
+var matchArg = []byte("MATCH")
+
+// Serve rewrites every request's keys into a per-batch buffer (the
+// client's own buffers are never written), serves the batch through next,
+// puts the client's arguments back and strips the prefix from replies
+// that carry keys.
+func (p *Prefix) Serve(ctx context.Context, b engine.Batch) {
+	sc := scratches.Get().(*scratch)
+	p.rewrite(sc, b)
+	p.next.Serve(ctx, b)
+	for i, r := range b {
+		r.Cmd.Args = sc.saved[i]
+		p.stripReply(sc, r)
+	}
+	clear(sc.args) // drop references to the client's buffers
+	clear(sc.saved)
+	if cap(sc.buf) > maxKept || cap(sc.out) > maxKept {
+		return
+	}
+	scratches.Put(sc)
+}
+
+// rewrite points every request's Args at a prefixed copy in sc.
+func (p *Prefix) rewrite(sc *scratch, b engine.Batch) {
+	nbytes, nargs := 0, 0
+	for _, r := range b {
+		sc.keys = r.Cmd.Keys(sc.keys[:0])
+		nargs += len(r.Cmd.Args)
+		nbytes += len(sc.keys) * len(p.prefix)
+		for _, k := range sc.keys {
+			nbytes += len(r.Cmd.Args[k])
+		}
+		switch spec := r.Cmd.Spec; {
+		case spec == specKeys && len(r.Cmd.Args) == 2:
+			nbytes += len(p.pattern) + len(r.Cmd.Args[1])
+		case spec == specScan:
+			// A MATCH pattern, or one added: "MATCH" and pattern + "*".
+			nargs += 2
+			nbytes += len(p.pattern) + 1
+			for _, a := range r.Cmd.Args {
+				nbytes += len(a)
+			}
+		}
+	}
+	sc.buf = grow(sc.buf[:0], nbytes)
+	if cap(sc.args) < nargs {
+		sc.args = make([][]byte, nargs)
+	}
+	sc.args = sc.args[:nargs]
+	sc.saved = append(sc.saved[:0], make([][][]byte, len(b))...)
+	off := 0
+	for i, r := range b {
+		n := len(r.Cmd.Args)
+		args := sc.args[off : off+n : len(sc.args)]
+		copy(args, r.Cmd.Args)
+		sc.keys = r.Cmd.Keys(sc.keys[:0])
+		for _, k := range sc.keys {
+			args[k] = p.put(sc, p.prefix, args[k])
+		}
+		switch spec := r.Cmd.Spec; {
+		case spec == specKeys && len(args) == 2:
+			args[1] = p.put(sc, p.pattern, args[1])
+		case spec == specScan:
+			args = p.scanArgs(sc, args)
+		}
+		off += len(args)
+		sc.saved[i] = r.Cmd.Args
+		r.Cmd.Args = args
+	}
+}
+
+// scanArgs prefixes SCAN's MATCH pattern, or adds MATCH prefix* when the
+// client gave none, so SCAN walks only the domain's keys. args has room
+// for two more arguments.
+func (p *Prefix) scanArgs(sc *scratch, args [][]byte) [][]byte {
+	for i := 2; i+1 < len(args); i += 2 {
+		if bytes.EqualFold(args[i], matchArg) {
+			args[i+1] = p.put(sc, p.pattern, args[i+1])
+			return args
+		}
+	}
+	return append(args, matchArg, p.put(sc, p.pattern, []byte("*")))
+}
+
+// put appends head+tail to sc.buf, which has room, and returns it.
+func (p *Prefix) put(sc *scratch, head, tail []byte) []byte {
+	start := len(sc.buf)
+	sc.buf = append(sc.buf, head...)
+	sc.buf = append(sc.buf, tail...)
+	return sc.buf[start:len(sc.buf):len(sc.buf)]
+}
+
+func grow(b []byte, n int) []byte {
+	if cap(b) >= n {
+		return b
+	}
+	return make([]byte, 0, n)
+}
+
+// Explain rewrites r's keys (into new slices; the caller's bytes are not
+// written) so the engines below explain what they would really see.
+func (p *Prefix) Explain(r *engine.Request, x *engine.Explanation) engine.Engine {
+	sc := &scratch{}
+	p.rewrite(sc, engine.Batch{r})
+	if len(sc.keys) == 0 && r.Cmd.Spec != specKeys && r.Cmd.Spec != specScan {
+		x.Note("no keys to prefix with %q", p.prefix)
+		return p.next
+	}
+	x.Note("prefix %q: sent as %q", p.prefix, bytes.Join(r.Cmd.Args, []byte(" ")))
+	return p.next
+}
