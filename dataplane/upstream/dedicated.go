@@ -3,11 +3,13 @@ package upstream
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"keyway.dev/dataplane/resp"
@@ -52,17 +54,23 @@ func (p *dedicatedPool) init(n *Node) { p.n = n }
 func (n *Node) Dedicated(ctx context.Context, name string) (*Dedicated, error) {
 	p := &n.ded
 	p.mu.Lock()
+	for len(p.idle) > 0 && !p.closed {
+		d := p.idle[len(p.idle)-1]
+		p.idle[len(p.idle)-1] = nil
+		p.idle = p.idle[:len(p.idle)-1]
+		if d.alive() {
+			p.mu.Unlock()
+			d.name = name
+			return d, nil
+		}
+		// Redis closed it while idle (its timeout setting, a restart).
+		p.open--
+		_ = d.nc.Close()
+	}
 	switch {
 	case p.closed:
 		p.mu.Unlock()
 		return nil, &Error{What: ErrClosed, Upstream: name, Addr: n.addr}
-	case len(p.idle) > 0:
-		d := p.idle[len(p.idle)-1]
-		p.idle[len(p.idle)-1] = nil
-		p.idle = p.idle[:len(p.idle)-1]
-		p.mu.Unlock()
-		d.name = name
-		return d, nil
 	case p.open >= n.opts.DedicatedMax:
 		p.mu.Unlock()
 		return nil, &Error{What: ErrNoDedicated, Upstream: name, Addr: n.addr, Limit: n.opts.DedicatedMax}
@@ -80,6 +88,37 @@ func (n *Node) Dedicated(ctx context.Context, name string) (*Dedicated, error) {
 		return nil, &Error{What: ErrUnavailable, Upstream: name, Addr: n.addr, Cause: err}
 	}
 	return &Dedicated{pool: p, name: name, addr: n.addr, nc: nc, buf: make([]byte, 0, 4096)}, nil
+}
+
+// alive reports whether an idle connection is still open, by peeking at
+// its socket without blocking: end of file or an error means Redis closed
+// it. (A read with a past deadline would not do: Go fails it before
+// asking the kernel.)
+func (d *Dedicated) alive() bool {
+	nc := d.nc
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	alive := true
+	err = rc.Read(func(fd uintptr) bool {
+		var one [1]byte
+		n, _, err := syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		switch {
+		case errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EINTR):
+		case err != nil || n == 0:
+			alive = false
+		}
+		return true
+	})
+	return alive && err == nil
 }
 
 // forget drops a connection from the count.

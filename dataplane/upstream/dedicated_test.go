@@ -157,3 +157,33 @@ func TestDedicatedBrokenIsClosed(t *testing.T) {
 		t.Fatalf("a broken connection was kept: %d open", st.Dedicated)
 	}
 }
+
+func TestDedicatedIdleClosedByRedisIsReplaced(t *testing.T) {
+	s := redistest.Start(t)
+	n := startNode(t, standalone("main", s.Addr), s.Addr, Options{DedicatedIdle: 1})
+	d, err := n.Dedicated(context.Background(), "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Release()
+	if st := n.Stats(); st.DedicatedIdle != 1 {
+		t.Fatalf("%d idle after release, want 1", st.DedicatedIdle)
+	}
+	s.Do("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+	// The shared connections come back by themselves; the idle dedicated
+	// one does not.
+	eventually(t, "only the shared connections to be back", func() bool {
+		return n.Stats().Connections == DefaultConnections && clients(t, s) == DefaultConnections
+	})
+	d, err = n.Dedicated(context.Background(), "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Release()
+	if got := roundTrip(t, d, "PING"); got != "+PONG\r\n" {
+		t.Fatalf("PING on the connection handed out: %q", got)
+	}
+	if st := n.Stats(); st.Dedicated != 1 {
+		t.Fatalf("%d dedicated connections open, want 1", st.Dedicated)
+	}
+}
