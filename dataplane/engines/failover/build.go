@@ -1,0 +1,45 @@
+package failover
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"keyway.dev/dataplane/engine"
+	keywayv1 "keyway.dev/proto/keyway/v1"
+)
+
+// Defaults, the same as the renderer's.
+const (
+	DefaultFailureThreshold = 5
+	DefaultCooldown         = 5 * time.Second
+)
+
+// Build compiles a Failover.
+func Build(b *engine.Builder, cfg *keywayv1.Failover) (engine.Engine, error) {
+	if len(cfg.GetChildren()) < 2 {
+		return nil, errors.New("children: give at least two engines to fail over between")
+	}
+	threshold := cfg.GetFailureThreshold()
+	if threshold == 0 {
+		threshold = DefaultFailureThreshold
+	}
+	cooldown := DefaultCooldown
+	if d := cfg.GetCooldown(); d != nil {
+		if err := d.CheckValid(); err != nil {
+			return nil, fmt.Errorf("cooldown: %w", err)
+		}
+		if cooldown = d.AsDuration(); cooldown <= 0 {
+			return nil, fmt.Errorf("cooldown must be positive, got %v", cooldown)
+		}
+	}
+	f := &Failover{now: time.Now}
+	for i, c := range cfg.GetChildren() {
+		e, err := b.Child(fmt.Sprintf("children[%d]", i), c)
+		if err != nil {
+			return nil, err
+		}
+		f.children = append(f.children, child{e: e, br: &breaker{threshold: threshold, cooldown: cooldown}})
+	}
+	return f, nil
+}
