@@ -109,7 +109,7 @@ func (f *Failover) Explain(_ *engine.Request, x *engine.Explanation) engine.Engi
 				x.Note("children[%d]: breaker open, cooldown passed: the next batch probes it", i)
 				return c.e
 			}
-			wait := time.Duration(c.br.openedAt.Load()+int64(c.br.cooldown)-now.UnixNano()).Round(time.Millisecond)
+			wait := time.Duration(c.br.openedAt.Load() + int64(c.br.cooldown) - now.UnixNano()).Round(time.Millisecond)
 			x.Note("children[%d]: breaker open after %d consecutive failures, probed again in %v: skipped", i, c.br.failures.Load(), wait)
 		case HalfOpen:
 			x.Note("children[%d]: breaker half-open, a probe is in flight: skipped", i)
