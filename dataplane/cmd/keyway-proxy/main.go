@@ -1,0 +1,116 @@
+// Command keyway-proxy is Keyway's data plane: a RESP proxy that serves
+// Redis clients through the engine trees of the policy it receives from
+// keyway-control, from a local policy file, or, in standalone mode, a
+// single upstream.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"keyway.dev/dataplane/server"
+)
+
+// config is everything the flags set.
+type config struct {
+	listen       string
+	admin        string
+	nodeID       string
+	controlPlane string
+	upstream     string
+	policy       string
+	stateDir     string
+	drainTimeout time.Duration
+	logLevel     string
+	logFormat    string
+	limits       server.Limits
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "keyway-proxy"
+	}
+	cfg := config{limits: server.DefaultLimits()}
+	fs := flag.NewFlagSet("keyway-proxy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:6380", "address for RESP clients")
+	fs.StringVar(&cfg.admin, "admin", "127.0.0.1:9180", "address for /healthz, /readyz and /metrics")
+	fs.StringVar(&cfg.nodeID, "node-id", host, "this proxy's name in the fleet")
+	fs.StringVar(&cfg.controlPlane, "control-plane", "", "keyway-control address to subscribe to (for example 127.0.0.1:7700)")
+	fs.StringVar(&cfg.upstream, "upstream", "", "standalone mode: forward everything to this Redis HOST:PORT, no control plane")
+	fs.StringVar(&cfg.policy, "policy", "", "render this policy file or directory locally instead of subscribing; SIGHUP re-reads it")
+	fs.StringVar(&cfg.stateDir, "state-dir", "", "directory keeping the last good snapshot, served at start while the control plane is down")
+	fs.DurationVar(&cfg.drainTimeout, "drain-timeout", 10*time.Second, "how long in-flight requests may take to finish on shutdown")
+	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&cfg.logFormat, "log-format", "text", "text or json")
+	fs.Int64Var(&cfg.limits.MaxBulkLen, "max-bulk-len", cfg.limits.MaxBulkLen, "largest argument a client may send, in bytes")
+	fs.Int64Var(&cfg.limits.MaxArgs, "max-args", cfg.limits.MaxArgs, "most arguments in one command")
+	fs.Int64Var(&cfg.limits.MaxQueryBuffer, "max-query-buffer", cfg.limits.MaxQueryBuffer, "largest request buffered before it is complete, in bytes")
+	fs.IntVar(&cfg.limits.MaxClients, "max-clients", cfg.limits.MaxClients, "most client connections at once")
+	fs.DurationVar(&cfg.limits.IdleTimeout, "idle-timeout", 0, "close client connections idle this long (0 is never)")
+	fs.Int64Var(&cfg.limits.MaxOutputBuffer, "max-output-buffer", cfg.limits.MaxOutputBuffer, "close a client whose pending replies exceed this many bytes (0 is no limit)")
+	fs.DurationVar(&cfg.limits.WriteTimeout, "client-write-timeout", cfg.limits.WriteTimeout, "close a client that takes no reply bytes for this long (0 is never)")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	modes := 0
+	for _, s := range []string{cfg.controlPlane, cfg.upstream, cfg.policy} {
+		if s != "" {
+			modes++
+		}
+	}
+	if modes > 1 {
+		return cfg, errors.New("choose one of --control-plane, --policy and --upstream")
+	}
+	if modes == 0 {
+		cfg.controlPlane = "127.0.0.1:7700"
+	}
+	return cfg, nil
+}
+
+func newLogger(cfg config, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(cfg.logFormat) {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: %q is neither text nor json", cfg.logFormat)
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "keyway-proxy:", err)
+		os.Exit(2)
+	}
+	log, err := newLogger(cfg, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "keyway-proxy:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, cfg, log); err != nil {
+		log.Error("keyway-proxy failed", "err", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/reload"
+	"keyway.dev/dataplane/server"
+)
+
+// version is the build's version, set with -ldflags "-X main.version=...".
+var version = "dev"
+
+// listenerName names the RESP listener in the policy's listeners, which
+// may give its connections a workload domain.
+const listenerName = "default"
+
+// run serves until ctx ends, then drains and returns. Errors at start
+// (ports taken, a bad policy file) are returned; later failures of the
+// policy source are logged and the proxy keeps serving what it has.
+func run(ctx context.Context, cfg config, log *slog.Logger) error {
+	cur := &engine.Current{}
+	env := &engine.Env{NodeID: cfg.nodeID}
+	pools, closePools := newPools(log)
+	defer closePools()
+	applier := reload.NewApplier(newRegistry(), pools, env, cur, log)
+
+	srv := server.New(server.Config{
+		NodeID:  cfg.nodeID,
+		Current: cur,
+		Limits:  cfg.limits,
+		Logger:  log,
+		Version: version,
+	})
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listen for clients: %w", err)
+	}
+	adminLn, err := net.Listen("tcp", cfg.admin)
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("listen for admin: %w", err)
+	}
+	admin := &http.Server{Handler: adminHandler(srv), ReadHeaderTimeout: 5 * time.Second}
+
+	srcCtx, stopSource := context.WithCancel(ctx)
+	defer stopSource()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	wg.Go(func() {
+		if err := srv.Serve(ln, listenerName); !errors.Is(err, server.ErrServerClosed) {
+			errc <- err
+		}
+	})
+	wg.Go(func() {
+		if err := admin.Serve(adminLn); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("admin: %w", err)
+		}
+	})
+	log.Info("keyway-proxy serving", "listen", ln.Addr().String(), "admin", adminLn.Addr().String(), "node", cfg.nodeID, "version", version)
+
+	srcErr := startSource(srcCtx, cfg, applier, log, &wg)
+	if srcErr == nil {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down", "drain_timeout", cfg.drainTimeout)
+		case srcErr = <-errc:
+		}
+	}
+
+	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.drainTimeout)
+	defer cancel()
+	if err := srv.Shutdown(drainCtx); err != nil {
+		log.Warn("drain cut short", "err", err)
+	}
+	stopSource()
+	if err := admin.Shutdown(drainCtx); err != nil {
+		_ = admin.Close()
+	}
+	wg.Wait()
+	if st := cur.Load(); st != nil {
+		cur.Install(nil)
+	}
+	return srcErr
+}
+
+// adminHandler serves liveness, readiness and a few gauges.
+func adminHandler(srv *server.Server) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !srv.Ready() {
+			http.Error(w, "not ready: no policy applied yet, or draining", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		ready := 0
+		if srv.Ready() {
+			ready = 1
+		}
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprintf(w, "# HELP keyway_server_clients Open client connections.\n# TYPE keyway_server_clients gauge\nkeyway_server_clients %d\n", srv.Clients())
+		fmt.Fprintf(w, "# HELP keyway_server_ready Whether the proxy takes traffic.\n# TYPE keyway_server_ready gauge\nkeyway_server_ready %d\n", ready)
+	})
+	return mux
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"keyway.dev/controlplane/render"
+	"keyway.dev/controlplane/snapshot"
+	"keyway.dev/dataplane/reload"
+	"keyway.dev/dataplane/xdsclient"
+	keywayv1 "keyway.dev/proto/keyway/v1"
+)
+
+// startSource starts whichever source of policy the flags chose. Work
+// that outlives the call runs on wg until ctx ends.
+func startSource(ctx context.Context, cfg config, a *reload.Applier, log *slog.Logger, wg *sync.WaitGroup) error {
+	switch {
+	case cfg.upstream != "":
+		domains, proxy := standalone(cfg.upstream)
+		if err := a.Apply(domains, proxy, "standalone"); err != nil {
+			return fmt.Errorf("standalone upstream %s: %w", cfg.upstream, err)
+		}
+		return nil
+	case cfg.policy != "":
+		if err := applyPolicy(ctx, a, cfg.policy); err != nil {
+			return err
+		}
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		wg.Go(func() {
+			defer signal.Stop(hup)
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-hup:
+					// A bad edit keeps the running policy, as a NACK does.
+					if err := applyPolicy(ctx, a, cfg.policy); err != nil {
+						log.Error("policy reload failed; keeping the running policy", "path", cfg.policy, "err", err)
+					}
+				}
+			}
+		})
+		return nil
+	}
+	snap := reload.NewSnapshot(a, cfg.stateDir)
+	if ok, err := snap.Load(); err != nil {
+		log.Warn("saved snapshot not applied; waiting for the control plane", "dir", cfg.stateDir, "err", err)
+	} else if ok {
+		log.Info("serving the saved snapshot until the control plane answers", "dir", cfg.stateDir)
+	}
+	xc := xdsclient.New(xdsclient.Config{
+		Target:   cfg.controlPlane,
+		NodeID:   cfg.nodeID,
+		Metadata: map[string]string{"listen": cfg.listen, "version": version},
+		TypeURLs: reload.TypeURLs,
+		Handler:  snap,
+		Versions: snap.Versions(),
+		Log:      log,
+	})
+	wg.Go(func() {
+		if err := xc.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Error("control plane subscription ended", "err", err)
+		}
+	})
+	return nil
+}
+
+// applyPolicy renders a local policy with the control plane's own code,
+// so --policy means exactly what a push would, and installs it.
+func applyPolicy(ctx context.Context, a *reload.Applier, path string) error {
+	bundle, err := render.LoadBundle(path)
+	if err != nil {
+		return fmt.Errorf("policy %s: %w", path, err)
+	}
+	p, err := render.Render(ctx, bundle, render.Options{})
+	if err != nil {
+		return fmt.Errorf("policy %s: %w", path, err)
+	}
+	v := "file:" + path
+	if err := a.Apply(snapshot.Domains(v, p), snapshot.Proxy(v, p), v); err != nil {
+		return fmt.Errorf("policy %s: %w", path, err)
+	}
+	return nil
+}
+
+// standalone is the policy of --upstream: one domain, "default", whose
+// tree is a single upstream leaf.
+func standalone(addr string) ([]*keywayv1.Domain, *keywayv1.ProxyConfig) {
+	const name = "redis"
+	tree := &keywayv1.DomainTree{
+		Version: "standalone",
+		Root: &keywayv1.Engine{
+			Label: "standalone",
+			Kind:  &keywayv1.Engine_Upstream{Upstream: &keywayv1.Forward{Name: name}},
+		},
+		Upstreams: []*keywayv1.Upstream{{
+			Name: name,
+			Kind: &keywayv1.Upstream_Standalone{Standalone: &keywayv1.Standalone{Address: addr}},
+		}},
+	}
+	domains := []*keywayv1.Domain{{Name: "default", Stable: tree}}
+	proxy := &keywayv1.ProxyConfig{
+		Name:     snapshot.ProxyConfigName,
+		Version:  "standalone",
+		Identity: &keywayv1.Identity{DefaultDomain: "default"},
+	}
+	return domains, proxy
+}
