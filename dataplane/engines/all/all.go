@@ -5,8 +5,13 @@ package all
 
 import (
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/engines/commands"
+	"keyway.dev/dataplane/engines/guard"
+	"keyway.dev/dataplane/engines/prefix"
+	"keyway.dev/dataplane/engines/ratelimit"
 	"keyway.dev/dataplane/engines/reject"
 	"keyway.dev/dataplane/engines/route"
+	"keyway.dev/dataplane/engines/ttljitter"
 	"keyway.dev/dataplane/engines/upstream"
 )
 
@@ -17,5 +22,10 @@ func Registry() *engine.Registry {
 	engine.Add(r, "upstream", upstream.Build)
 	engine.Add(r, "route", route.Build)
 	engine.Add(r, "reject", reject.Build)
+	engine.Add(r, "guard", guard.Build)
+	engine.Add(r, "ratelimit", ratelimit.Build)
+	engine.Add(r, "prefix", prefix.Build)
+	engine.Add(r, "ttl_jitter", ttljitter.Build)
+	engine.Add(r, "commands", commands.Build)
 	return r
 }
