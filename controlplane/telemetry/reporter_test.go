@@ -220,3 +220,30 @@ func TestReporterDropsPastMaxFold(t *testing.T) {
 		t.Fatalf("delivered %d requests, want only the 1 after the drop", got)
 	}
 }
+
+func TestReporterRunFlushesOnStop(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := New(Options{})
+	serve(t, a, ln)
+	rec := dtel.New(dtel.Options{})
+	rep := dtel.NewReporter(rec, keywayv1.NewTelemetryServiceClient(dial(t, ln.Addr().String())),
+		dtel.ReporterOptions{NodeID: "proxy-1", Interval: time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		rep.Run(ctx)
+	}()
+	// Counts land in whichever ticks happen to run; the final flush on
+	// stop delivers the rest, so the total is exact.
+	observe(rec, "payments", "GET", 500, engine.KindNone)
+	observe(rec, "payments", "GET", 500, engine.KindNone)
+	cancel()
+	<-stopped
+	if got := requests(a, "payments", "GET"); got != 1000 {
+		t.Fatalf("delivered %d requests, want 1000", got)
+	}
+}

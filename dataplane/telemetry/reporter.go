@@ -76,7 +76,7 @@ func (p *Reporter) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.Interval)
+			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.sendTimeout())
 			_ = p.Flush(final) // logged by Flush
 			cancel()
 			return
@@ -226,7 +226,7 @@ func (p *Reporter) send(ctx context.Context, req *keywayv1.ReportRequest) error 
 	if p.client == nil {
 		return errNoClient
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.opts.Interval)
+	ctx, cancel := context.WithTimeout(ctx, p.sendTimeout())
 	defer cancel()
 	stream, err := p.client.Report(ctx)
 	if err != nil {
@@ -244,6 +244,14 @@ func (p *Reporter) send(ctx context.Context, req *keywayv1.ReportRequest) error 
 	}
 	return nil
 }
+
+// minSendTimeout keeps a short Interval from failing sends that only need
+// a round trip or a reconnect.
+const minSendTimeout = 2 * time.Second
+
+// sendTimeout bounds one report: a hung control plane delays the next
+// report, never the data path.
+func (p *Reporter) sendTimeout() time.Duration { return max(p.opts.Interval, minSendTimeout) }
 
 // errNoClient is returned when a Reporter has no client to send to.
 var errNoClient = errors.New("no telemetry client")

@@ -28,7 +28,10 @@ const (
 //
 // TelemetryService receives summaries from proxies.
 type TelemetryServiceClient interface {
-	// Report streams one summary every few seconds for the stream's life.
+	// Report streams summaries, every few seconds. The response is sent when
+	// the proxy closes the stream and confirms that every summary on it was
+	// ingested, so keyway-proxy sends one summary per stream and folds it
+	// into the next when the response does not come.
 	Report(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ReportRequest, ReportResponse], error)
 }
 
@@ -59,7 +62,10 @@ type TelemetryService_ReportClient = grpc.ClientStreamingClient[ReportRequest, R
 //
 // TelemetryService receives summaries from proxies.
 type TelemetryServiceServer interface {
-	// Report streams one summary every few seconds for the stream's life.
+	// Report streams summaries, every few seconds. The response is sent when
+	// the proxy closes the stream and confirms that every summary on it was
+	// ingested, so keyway-proxy sends one summary per stream and folds it
+	// into the next when the response does not come.
 	Report(grpc.ClientStreamingServer[ReportRequest, ReportResponse]) error
 	mustEmbedUnimplementedTelemetryServiceServer()
 }
