@@ -14,8 +14,7 @@ import (
 // unbuilt lists the kinds of keyway.v1.Engine no builder handles yet, so
 // the gap is visible; remove a kind here when registering it.
 var unbuilt = []string{
-	"by_command", "commands", "failover", "flag", "guard", "mirror",
-	"prefix", "ratelimit", "split", "transform", "ttl_jitter",
+	"by_command", "failover", "flag", "mirror", "split", "transform",
 }
 
 func leaf() *keywayv1.Engine {
@@ -24,9 +23,14 @@ func leaf() *keywayv1.Engine {
 
 // minimal gives the smallest valid config of each registered kind.
 var minimal = map[string]*keywayv1.Engine{
-	"upstream": leaf(),
-	"route":    {Kind: &keywayv1.Engine_Route{Route: &keywayv1.Route{Default: leaf()}}},
-	"reject":   {Kind: &keywayv1.Engine_Reject{Reject: &keywayv1.Reject{Commands: []string{"FLUSHALL"}, Next: leaf()}}},
+	"upstream":   leaf(),
+	"route":      {Kind: &keywayv1.Engine_Route{Route: &keywayv1.Route{Default: leaf()}}},
+	"reject":     {Kind: &keywayv1.Engine_Reject{Reject: &keywayv1.Reject{Commands: []string{"FLUSHALL"}, Next: leaf()}}},
+	"guard":      {Kind: &keywayv1.Engine_Guard{Guard: &keywayv1.Guard{Next: leaf()}}},
+	"ratelimit":  {Kind: &keywayv1.Engine_Ratelimit{Ratelimit: &keywayv1.RateLimit{OpsPerSecond: 1, Next: leaf()}}},
+	"prefix":     {Kind: &keywayv1.Engine_Prefix{Prefix: &keywayv1.Prefix{Prefix: "p:", Next: leaf()}}},
+	"ttl_jitter": {Kind: &keywayv1.Engine_TtlJitter{TtlJitter: &keywayv1.TTLJitter{Share: 0.1, Next: leaf()}}},
+	"commands":   {Kind: &keywayv1.Engine_Commands{Commands: &keywayv1.Commands{Locks: leaf(), Next: leaf()}}},
 }
 
 func TestEveryKindIsBuiltOrListed(t *testing.T) {
