@@ -5,12 +5,17 @@ package all
 
 import (
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/engines/bycommand"
 	"keyway.dev/dataplane/engines/commands"
+	"keyway.dev/dataplane/engines/failover"
+	"keyway.dev/dataplane/engines/flag"
 	"keyway.dev/dataplane/engines/guard"
+	"keyway.dev/dataplane/engines/mirror"
 	"keyway.dev/dataplane/engines/prefix"
 	"keyway.dev/dataplane/engines/ratelimit"
 	"keyway.dev/dataplane/engines/reject"
 	"keyway.dev/dataplane/engines/route"
+	"keyway.dev/dataplane/engines/split"
 	"keyway.dev/dataplane/engines/ttljitter"
 	"keyway.dev/dataplane/engines/upstream"
 )
@@ -27,5 +32,10 @@ func Registry() *engine.Registry {
 	engine.Add(r, "prefix", prefix.Build)
 	engine.Add(r, "ttl_jitter", ttljitter.Build)
 	engine.Add(r, "commands", commands.Build)
+	engine.Add(r, "by_command", bycommand.Build)
+	engine.Add(r, "split", split.Build)
+	engine.Add(r, "failover", failover.Build)
+	engine.Add(r, "mirror", mirror.Build)
+	engine.Add(r, "flag", flag.Build)
 	return r
 }

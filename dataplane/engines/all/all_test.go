@@ -14,7 +14,7 @@ import (
 // unbuilt lists the kinds of keyway.v1.Engine no builder handles yet, so
 // the gap is visible; remove a kind here when registering it.
 var unbuilt = []string{
-	"by_command", "failover", "flag", "mirror", "split", "transform",
+	"transform",
 }
 
 func leaf() *keywayv1.Engine {
@@ -31,6 +31,11 @@ var minimal = map[string]*keywayv1.Engine{
 	"prefix":     {Kind: &keywayv1.Engine_Prefix{Prefix: &keywayv1.Prefix{Prefix: "p:", Next: leaf()}}},
 	"ttl_jitter": {Kind: &keywayv1.Engine_TtlJitter{TtlJitter: &keywayv1.TTLJitter{Share: 0.1, Next: leaf()}}},
 	"commands":   {Kind: &keywayv1.Engine_Commands{Commands: &keywayv1.Commands{Locks: leaf(), Next: leaf()}}},
+	"by_command": {Kind: &keywayv1.Engine_ByCommand{ByCommand: &keywayv1.ByCommand{Default: leaf()}}},
+	"split":      {Kind: &keywayv1.Engine_Split{Split: &keywayv1.Split{Children: []*keywayv1.WeightedEngine{{Weight: 1, Engine: leaf()}}}}},
+	"failover":   {Kind: &keywayv1.Engine_Failover{Failover: &keywayv1.Failover{Children: []*keywayv1.Engine{leaf(), leaf()}}}},
+	"mirror":     {Kind: &keywayv1.Engine_Mirror{Mirror: &keywayv1.Mirror{Primary: leaf(), Shadow: leaf()}}},
+	"flag":       {Kind: &keywayv1.Engine_Flag{Flag: &keywayv1.FlagSwitch{Flag: "f", On: leaf(), Off: leaf()}}},
 }
 
 func TestEveryKindIsBuiltOrListed(t *testing.T) {
