@@ -29,6 +29,11 @@ func (f *Forward) Serve(ctx context.Context, b engine.Batch) {
 	f.up.Serve(ctx, b)
 }
 
+// Upstream is the shared client the leaf sends to. The server asks it for
+// a dedicated connection when a client starts MULTI, WATCH or a blocking
+// command on the upstream this leaf chooses.
+func (f *Forward) Upstream() engine.Upstream { return f.up }
+
 // Explain records the upstream reached; Forward is a leaf.
 func (f *Forward) Explain(_ *engine.Request, x *engine.Explanation) engine.Engine {
 	x.Reach(f.name)
