@@ -52,7 +52,8 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 			return
 		}
 		args := cmds[i].Args
-		if h := c.localHandler(args[0]); h != nil {
+		h := c.localHandler(args[0])
+		if h != nil && (c.pin == nil || pinnedLocal(h)) {
 			run = c.flushRun(st, run)
 			if !c.serveLocal(st, h, args) {
 				return
@@ -62,15 +63,19 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 		r := c.request(len(run))
 		r.Cmd.Args = append(r.Cmd.Args, args...)
 		r.Cmd.Spec = resp.Resolve(args)
-		if r.Cmd.Spec == nil || r.Cmd.Spec.Container() || !resp.CheckArity(&r.Cmd) {
+		// A pinned client's mistakes are Redis's to judge: inside MULTI
+		// they must abort the transaction.
+		if c.pin == nil && (r.Cmd.Spec == nil || r.Cmd.Spec.Container() || !resp.CheckArity(&r.Cmd)) {
 			run = c.flushRun(st, run)
 			c.out, _ = resp.AppendRefusal(c.out[:0], &r.Cmd)
 			c.write(c.out)
 			continue
 		}
-		if needsDedicated(&r.Cmd) {
+		if c.pin != nil || needsDedicated(&r.Cmd) {
 			run = c.flushRun(st, run)
-			c.refuseDedicated(r.Cmd.Spec)
+			if !c.servePinned(st, &r.Cmd) {
+				return
+			}
 			continue
 		}
 		r.Session = &c.sess

@@ -54,6 +54,10 @@ type client struct {
 	out     []byte
 	pending int64 // reply bytes written to redcon's buffer, not yet flushed
 	scratch [64]byte
+
+	// pin is the dedicated upstream connection of a transaction or
+	// blocking command in progress.
+	pin *pin
 }
 
 func newClient(s *Server, rc redcon.Conn, listener string) *client {
@@ -108,8 +112,10 @@ func (c *client) forceClose() {
 	_ = c.rc.NetConn().Close()
 }
 
-// release frees what the connection holds beyond its memory.
-func (c *client) release() {}
+// release frees what the connection holds beyond its memory. A pinned
+// connection is closed, not reused: the state on it (an open MULTI) must
+// not leak to the next client.
+func (c *client) release() { c.dropPin() }
 
 // request returns the i-th reusable request of the connection.
 func (c *client) request(i int) *engine.Request {

@@ -146,6 +146,7 @@ func (c *client) reset(*engine.State, [][]byte) bool {
 	c.mu.Unlock()
 	c.authed = false
 	c.forgetDomain()
+	c.dropPin() // RESET ends a transaction and forgets watched keys
 	c.write([]byte("+RESET\r\n"))
 	return true
 }

@@ -289,8 +289,7 @@ func TestLocalCommands(t *testing.T) {
 		args []string
 		want string // regexp
 	}{
-		{[]string{"MULTI"}, `^-ERR keyway: MULTI needs a dedicated upstream connection, which this proxy does not support yet\r\n$`},
-		{[]string{"BLPOP", "q", "0"}, `^-ERR keyway: BLPOP needs a dedicated upstream connection`},
+		{[]string{"MULTI"}, `^-ERR keyway: the policy sends this command to no upstream\r\n$`},
 		{[]string{"XREAD", "STREAMS", "s", "0"}, `^\*-1\r\n$`},
 		{[]string{"CLIENT", "ID"}, `^:\d+\r\n$`},
 		{[]string{"CLIENT", "INFO"}, `^\$\d+\r\nid=\d+ addr=127\.0\.0\.1:\d+ .* domain=default listener=main\n\r\n$`},
