@@ -15,7 +15,9 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"keyway.dev/controlplane/admin"
+	"keyway.dev/controlplane/audit"
 	"keyway.dev/controlplane/render"
+	"keyway.dev/controlplane/rollout"
 	"keyway.dev/controlplane/store"
 	"keyway.dev/controlplane/xds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
@@ -40,6 +42,13 @@ type Config struct {
 	// ShutdownGrace bounds the graceful stop; zero means 5s.
 	ShutdownGrace time.Duration
 	Logger        *slog.Logger
+	// Guards is the telemetry rollout guards read; nil means none, and a
+	// rollout then never sees canary traffic, so it waits at its first
+	// step until promoted or aborted.
+	Guards rollout.Telemetry
+	// ReplicaID names this replica in the rollout-leader election;
+	// empty means hostname and listen address.
+	ReplicaID string
 }
 
 // Server is a running control plane. Create it with New, then Run it.
@@ -54,6 +63,7 @@ type Server struct {
 	// stopXDS ends every ADS stream, which GracefulStop would otherwise
 	// wait on forever.
 	stopXDS context.CancelFunc
+	ops     operations
 }
 
 // New opens the store and the listener; nothing is served until Run.
@@ -79,12 +89,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	xctx, stopXDS := context.WithCancel(context.Background())
+	auditLog := audit.New(st.Client(), cfg.Fleet)
 	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
 		store:   st,
 		xds:     xds.New(xctx, st, cfg.Logger),
-		gs:      grpc.NewServer(),
+		gs:      grpc.NewServer(grpc.ChainUnaryInterceptor(audit.Interceptor(auditLog, cfg.Logger))),
 		health:  health.NewServer(),
 		lis:     lis,
 		stopXDS: stopXDS,
@@ -92,6 +103,7 @@ func New(cfg Config) (*Server, error) {
 	s.xds.Register(s.gs)
 	admin.NewPolicy(st, cfg.Render, s.xds.Publisher(), cfg.Logger).Register(s.gs)
 	admin.NewFleet(s.xds.Tracker(), st).Register(s.gs)
+	s.registerOperations(auditLog)
 	healthpb.RegisterHealthServer(s.gs, s.health)
 	for _, register := range cfg.Services {
 		register(s.gs)
@@ -124,6 +136,8 @@ func (s *Server) Run(ctx context.Context) error {
 		})
 	}()
 
+	operated := s.runOperations(ctx)
+
 	served := make(chan error, 1)
 	go func() { served <- s.gs.Serve(s.lis) }()
 	s.log.Info("keyway-control serving", "addr", s.lis.Addr().String())
@@ -149,6 +163,7 @@ func (s *Server) Run(ctx context.Context) error {
 		<-stopped
 	}
 	<-published
+	operated()
 	if cerr := s.store.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
 	}

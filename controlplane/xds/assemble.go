@@ -20,13 +20,15 @@ type Rollout struct {
 }
 
 // assemble is the one place the fleet's snapshot is put together from the
-// active policy version, the flags and the running rollouts.
-func assemble(active *keywayv1.PolicyVersion, flags []*keywayv1.Flag, rollouts []Rollout) (*Snapshot, error) {
+// active policy version, the domains pinned to other versions, the flags
+// and the running rollouts.
+func assemble(active *keywayv1.PolicyVersion, pins []Pin, flags []*keywayv1.Flag, rollouts []Rollout) (*Snapshot, error) {
 	if active == nil {
 		return nil, errors.New("assemble: no active policy version")
 	}
 	name := snapshot.VersionName(active.GetVersion())
 	domains := snapshot.Domains(name, active.GetRendered())
+	applyPins(domains, active.GetVersion(), pins)
 	for _, r := range rollouts {
 		if err := applyRollout(domains, r); err != nil {
 			return nil, err

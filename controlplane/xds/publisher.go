@@ -19,6 +19,7 @@ type Publisher struct {
 	active   *keywayv1.PolicyVersion
 	flags    []*keywayv1.Flag
 	rollouts []Rollout
+	pins     []Pin
 	snap     *Snapshot
 }
 
@@ -73,14 +74,14 @@ func (p *Publisher) Run(ctx context.Context, src ActiveSource, onErr func(error)
 func (p *Publisher) update(ctx context.Context, change func()) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	active, flags, rollouts := p.active, p.flags, p.rollouts
+	active, flags, rollouts, pins := p.active, p.flags, p.rollouts, p.pins
 	change()
 	if p.active == nil {
 		return nil // nothing to serve yet; proxies wait on their watches
 	}
-	snap, err := assemble(p.active, p.flags, p.rollouts)
+	snap, err := assemble(p.active, p.pins, p.flags, p.rollouts)
 	if err != nil {
-		p.active, p.flags, p.rollouts = active, flags, rollouts
+		p.active, p.flags, p.rollouts, p.pins = active, flags, rollouts, pins
 		return err
 	}
 	if p.snap != nil && sameVersions(p.snap, snap) {
@@ -88,7 +89,7 @@ func (p *Publisher) update(ctx context.Context, change func()) error {
 		return nil
 	}
 	if err := p.cache.SetSnapshot(ctx, nodeHash, snap); err != nil {
-		p.active, p.flags, p.rollouts = active, flags, rollouts
+		p.active, p.flags, p.rollouts, p.pins = active, flags, rollouts, pins
 		return fmt.Errorf("install snapshot: %w", err)
 	}
 	p.snap = snap

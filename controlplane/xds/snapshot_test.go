@@ -52,7 +52,7 @@ func TestSnapshotVersions(t *testing.T) {
 func BenchmarkAssemble(b *testing.B) {
 	v := &keywayv1.PolicyVersion{Version: 3, Rendered: &keywayv1.Policy{Domains: []*keywayv1.DomainPolicy{{Name: "a"}, {Name: "b"}}}}
 	for b.Loop() {
-		if _, err := assemble(v, nil, nil); err != nil {
+		if _, err := assemble(v, nil, nil, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -13,7 +13,11 @@ import (
 	"strings"
 	"syscall"
 
+	"google.golang.org/grpc"
+
+	"keyway.dev/controlplane/rollout"
 	"keyway.dev/controlplane/server"
+	"keyway.dev/controlplane/telemetry"
 )
 
 func main() {
@@ -42,12 +46,16 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	// The aggregator answers `keyway top` and the rollout guards alike.
+	agg := telemetry.New(telemetry.Options{})
 	srv, err := server.New(server.Config{
 		Listen:        *listen,
 		DataDir:       *dataDir,
 		EtcdEndpoints: splitList(*endpoints),
 		Fleet:         *fleet,
 		Logger:        logger,
+		Services:      []func(grpc.ServiceRegistrar){agg.Register},
+		Guards:        rollout.FromTop(agg.Top),
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,83 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+
+	"keyway.dev/controlplane/audit"
+	"keyway.dev/controlplane/flags"
+	"keyway.dev/controlplane/rollout"
+	keywayv1 "keyway.dev/proto/keyway/v1"
+)
+
+// operations are the parts that change the fleet without a push: flags,
+// rollouts and their controller, and the audit log.
+type operations struct {
+	flags    *flags.Store
+	rollouts *rollout.Store
+	audit    *audit.Log
+}
+
+// registerOperations adds FlagService, RolloutService and AuditService.
+func (s *Server) registerOperations(log *audit.Log) {
+	s.ops = operations{
+		flags:    flags.NewStore(s.store.Client(), s.cfg.Fleet),
+		rollouts: rollout.NewStore(s.store.Client(), s.cfg.Fleet),
+		audit:    log,
+	}
+	pub := s.xds.Publisher()
+	flags.NewService(s.ops.flags, log, func() []string {
+		a := pub.Active()
+		if a == nil {
+			return nil
+		}
+		var ds []string
+		for _, d := range a.GetRendered().GetDomains() {
+			ds = append(ds, d.GetName())
+		}
+		slices.Sort(ds)
+		return ds
+	}).Register(s.gs)
+	rollout.NewService(s.ops.rollouts, s.store, log).Register(s.gs)
+	audit.NewService(log).Register(s.gs)
+}
+
+// runOperations starts, until ctx ends, what every replica runs (the flag
+// and rollout watches that feed its publisher) and the election whose
+// winner drives rollouts. The returned func waits for all of it to stop.
+func (s *Server) runOperations(ctx context.Context) (wait func()) {
+	var wg sync.WaitGroup
+	pub := s.xds.Publisher()
+	wg.Go(func() {
+		_ = s.ops.flags.Watch(ctx, func(fs []*keywayv1.Flag) {
+			if err := pub.SetFlags(ctx, fs); err != nil && ctx.Err() == nil {
+				s.log.Error("cannot publish flags; proxies keep the last good ones", "err", err)
+			}
+		})
+	})
+	wg.Go(func() {
+		_ = s.ops.rollouts.Publish(ctx, s.store, pub, func(err error) {
+			s.log.Error("cannot publish rollouts; proxies keep the last good state", "err", err)
+		})
+	})
+	id := s.cfg.ReplicaID
+	if id == "" {
+		host, _ := os.Hostname()
+		id = fmt.Sprintf("%s/%s", host, s.lis.Addr())
+	}
+	ctl := rollout.NewController(s.ops.rollouts, s.cfg.Guards, rollout.Options{Audit: s.ops.audit, Logger: s.log})
+	elector := rollout.NewElector(s.store.Client(), s.cfg.Fleet, id, 0)
+	wg.Go(func() {
+		_ = elector.Run(ctx, func(lctx context.Context) {
+			s.log.Info("driving rollouts", "replica", id)
+			_ = ctl.Run(lctx)
+			s.log.Info("no longer driving rollouts", "replica", id)
+		}, func(err error) {
+			s.log.Warn("rollout leader election", "err", err)
+		})
+	})
+	return wg.Wait
+}
