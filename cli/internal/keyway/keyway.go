@@ -10,8 +10,10 @@ import (
 
 	"keyway.dev/cli/internal/app"
 	"keyway.dev/cli/internal/dispatch"
+	"keyway.dev/cli/internal/explain"
 	"keyway.dev/cli/internal/fleet"
 	"keyway.dev/cli/internal/policy"
+	"keyway.dev/cli/internal/policytest"
 )
 
 // Root returns the whole command tree bound to a. It is built per run so
@@ -32,11 +34,20 @@ wrongly (unknown command or flag, missing or malformed argument).`,
 			"keyway --addr 10.0.0.5:7700 policy history -o json",
 		},
 		Sub: []*dispatch.Command{
-			policy.Command(a),
+			policyCommand(a),
 			fleet.Command(a),
+			explain.Command(a),
 			versionCommand(a),
 		},
 	}
+}
+
+// policyCommand is the policy group with `policy test`, which lives in its
+// own package because it needs the proxy's engines.
+func policyCommand(a *app.App) *dispatch.Command {
+	p := policy.Command(a)
+	p.Sub = append(p.Sub, policytest.Command(a))
+	return p
 }
 
 // Runner returns the dispatcher for a's tree.
