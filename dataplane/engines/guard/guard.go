@@ -173,7 +173,6 @@ func (g *Guard) Explain(r *engine.Request, x *engine.Explanation) engine.Engine 
 		x.Note("audit mode: would refuse by %s: %s", v.rule, msg)
 		return g.next
 	}
-	x.Note("breaks %s", v.rule)
 	x.Refuse(strings.TrimSuffix(string(engine.AppendError(nil, msg)[1:]), "\r\n"))
 	return nil
 }
