@@ -1,0 +1,329 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/multikey"
+	"keyway.dev/dataplane/resp"
+)
+
+// serve answers every request of b. The common batch, whose requests all
+// go to one node, is handed to that node whole and costs no allocation;
+// anything else becomes a job: requests spanning slots are split, the
+// leaves are grouped by node and the groups sent in parallel, so a slow
+// node delays only the replies that wait for it, and redirects and
+// transient cluster errors are retried until the request's deadline.
+func (c *Client) serve(ctx context.Context, name string, b engine.Batch) {
+	if len(b) == 0 {
+		return
+	}
+	start := time.Now()
+	for _, r := range b {
+		r.Upstream = name
+	}
+	t, err := c.topology(ctx)
+	if err != nil {
+		for _, r := range b {
+			r.Fail(engine.KindProxy, err)
+		}
+		return
+	}
+	if tg, ok := c.single(t, b); ok {
+		c.send(ctx, name, tg, b)
+		if !anyRetryable(b) {
+			return
+		}
+		j := newJob(c, name, start)
+		for _, r := range b {
+			slot, sh := classify(r)
+			if sh == keyless {
+				slot = -1
+			}
+			j.leaves = append(j.leaves, leaf{r: r, t: tg, slot: slot})
+		}
+		j.settle(ctx)
+		j.free()
+		return
+	}
+	j := newJob(c, name, start)
+	j.plan(t, b)
+	j.dispatch(ctx, j.all())
+	j.serveKeyspace(ctx, t)
+	j.settle(ctx)
+	j.merge()
+	j.free()
+}
+
+// single reports whether every request of b goes whole to one node, and
+// to which.
+func (c *Client) single(t *topology, b engine.Batch) (tg target, ok bool) {
+	for i, r := range b {
+		s, sh := classify(r)
+		var next target
+		switch sh {
+		case spanning:
+			return target{}, false
+		case keyless:
+			if keyspaceKind(r) != notKeyspace {
+				return target{}, false
+			}
+			next = anyPrimary(t, r)
+		default:
+			var err error
+			if next, err = c.pick(t, s, r, false); err != nil {
+				return target{}, false
+			}
+		}
+		if i > 0 && next != tg {
+			return target{}, false
+		}
+		tg = next
+	}
+	return tg, true
+}
+
+// leaf is one request sent to a node as is: a client's request or one
+// part of a split.
+type leaf struct {
+	r    *engine.Request
+	t    target
+	slot int // -1 for a keyless command
+}
+
+// split is a client's request served as one part per slot.
+type split struct {
+	parent *engine.Request
+	plan   *multikey.Plan
+	subs   []engine.Request
+}
+
+// job is a batch on the slow path.
+type job struct {
+	c        *Client
+	name     string
+	start    time.Time
+	leaves   []leaf
+	splits   []*split
+	keyspace []*engine.Request
+	idx      []int
+}
+
+var jobs = sync.Pool{New: func() any { return &job{} }}
+
+func newJob(c *Client, name string, start time.Time) *job {
+	j := jobs.Get().(*job)
+	j.c, j.name, j.start = c, name, start
+	return j
+}
+
+func (j *job) free() {
+	clear(j.leaves)
+	clear(j.splits)
+	clear(j.keyspace)
+	*j = job{leaves: j.leaves[:0], splits: j.splits[:0], keyspace: j.keyspace[:0], idx: j.idx[:0]}
+	jobs.Put(j)
+}
+
+// all returns the indices of every leaf.
+func (j *job) all() []int {
+	j.idx = j.idx[:0]
+	for i := range j.leaves {
+		j.idx = append(j.idx, i)
+	}
+	return j.idx
+}
+
+// plan turns b into leaves, splits, keyspace commands and refusals.
+func (j *job) plan(t *topology, b engine.Batch) {
+	for _, r := range b {
+		slot, sh := classify(r)
+		switch sh {
+		case keyless:
+			if keyspaceKind(r) != notKeyspace {
+				j.keyspace = append(j.keyspace, r)
+				continue
+			}
+			j.leaves = append(j.leaves, leaf{r: r, t: anyPrimary(t, r), slot: -1})
+		case keyed:
+			tg, err := j.c.pick(t, slot, r, false)
+			if err != nil {
+				r.Fail(engine.KindProxy, err)
+				continue
+			}
+			j.leaves = append(j.leaves, leaf{r: r, t: tg, slot: slot})
+		case spanning:
+			j.planSplit(t, r)
+		}
+	}
+}
+
+// planSplit splits a request whose keys span slots into one part per
+// slot, or refuses it when that would change its meaning.
+func (j *job) planSplit(t *topology, r *engine.Request) {
+	plan, err := multikey.Split(&r.Cmd, Slot)
+	if errors.Is(err, multikey.ErrNotSplittable) {
+		r.Fail(engine.KindRefused, crossSlot(r))
+		return
+	}
+	if err != nil {
+		// Malformed (MSET with a key and no value): Redis gives its own
+		// error for the command sent whole.
+		r.Fail(engine.KindRefused, fmt.Errorf("ERR wrong number of arguments for '%s' command", lower(r.Cmd.Name())))
+		return
+	}
+	s := &split{parent: r, plan: plan, subs: make([]engine.Request, len(plan.Parts))}
+	for i := range plan.Parts {
+		sub := &s.subs[i]
+		sub.Cmd = plan.Parts[i].Cmd
+		sub.Session = r.Session
+		sub.Upstream = r.Upstream
+		tg, err := j.c.pick(t, plan.Parts[i].Group, sub, false)
+		if err != nil {
+			sub.Fail(engine.KindProxy, err)
+			continue
+		}
+		j.leaves = append(j.leaves, leaf{r: sub, t: tg, slot: plan.Parts[i].Group})
+	}
+	j.splits = append(j.splits, s)
+}
+
+// group is the leaves bound for one target.
+type group struct {
+	t target
+	b engine.Batch
+}
+
+// dispatch sends the leaves idx, one batch per target, in parallel, each
+// in the client's order.
+func (j *job) dispatch(ctx context.Context, idx []int) {
+	var groups []group
+	for _, i := range idx {
+		l := &j.leaves[i]
+		g := 0
+		for g < len(groups) && groups[g].t != l.t {
+			g++
+		}
+		if g == len(groups) {
+			groups = append(groups, group{t: l.t})
+		}
+		groups[g].b = append(groups[g].b, l.r)
+	}
+	if len(groups) == 0 {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, g := range groups[1:] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			j.c.send(ctx, j.name, g.t, g.b)
+		}()
+	}
+	j.c.send(ctx, j.name, groups[0].t, groups[0].b)
+	wg.Wait()
+}
+
+// merge answers each split request from its parts' replies.
+func (j *job) merge() {
+	for _, s := range j.splits {
+		s.merge()
+	}
+}
+
+func (s *split) merge() {
+	r := s.parent
+	replies := make([][]byte, len(s.subs))
+	for i := range s.subs {
+		sub := &s.subs[i]
+		if !sub.Done() {
+			r.Fail(engine.KindProxy, errors.New("keyway: part of a split command was left unanswered"))
+			return
+		}
+		if sub.Err() != nil {
+			r.Fail(sub.Kind(), sub.Err())
+			return
+		}
+		replies[i] = sub.Raw()
+	}
+	out, err := s.plan.AppendReply(r.ReplyBuffer(), replies)
+	if err != nil {
+		r.Fail(engine.KindProxy, fmt.Errorf("keyway: merge replies of %s: %w", r.Cmd.Name(), err))
+		return
+	}
+	r.SetReplied(out)
+}
+
+// prefix holds the ASKING and READONLY requests sent ahead of others.
+type prefix struct {
+	reqs []engine.Request
+	b    engine.Batch
+}
+
+var prefixes = sync.Pool{New: func() any { return &prefix{} }}
+
+var (
+	argsAsking   = [][]byte{[]byte("ASKING")}
+	argsReadOnly = [][]byte{[]byte("READONLY")}
+	specAsking   = resp.Lookup([]byte("ASKING"))
+	specReadOnly = resp.Lookup([]byte("READONLY"))
+)
+
+// send serves b on tg's node. A replica's batch starts with READONLY, and
+// under ask every request follows its own ASKING; since a node writes a
+// batch in one piece on one connection, each prefix reaches Redis on the
+// same connection right before what it is for.
+func (c *Client) send(ctx context.Context, name string, tg target, b engine.Batch) {
+	if !tg.replica && !tg.ask {
+		tg.node.Serve(ctx, name, b)
+		return
+	}
+	p := prefixes.Get().(*prefix)
+	n := 0
+	if tg.replica {
+		n++
+	}
+	if tg.ask {
+		n += len(b)
+	}
+	if cap(p.reqs) < n {
+		p.reqs = make([]engine.Request, n)
+	}
+	p.reqs = p.reqs[:n]
+	k := 0
+	add := func(args [][]byte, spec *resp.Spec) {
+		q := &p.reqs[k]
+		k++
+		q.Reset()
+		q.Cmd.Args = append(q.Cmd.Args, args...)
+		q.Cmd.Spec = spec
+		p.b = append(p.b, q)
+	}
+	if tg.replica {
+		add(argsReadOnly, specReadOnly)
+	}
+	for _, r := range b {
+		if tg.ask {
+			add(argsAsking, specAsking)
+		}
+		p.b = append(p.b, r)
+	}
+	tg.node.Serve(ctx, name, p.b)
+	clear(p.b)
+	p.b = p.b[:0]
+	prefixes.Put(p)
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, x := range b {
+		if x >= 'A' && x <= 'Z' {
+			b[i] = x + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
