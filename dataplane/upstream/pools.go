@@ -14,8 +14,22 @@ import (
 )
 
 // ErrClusterUnsupported is returned by Acquire for Redis Cluster upstreams
-// until the cluster client exists.
+// when no ClusterFunc was set.
 var ErrClusterUnsupported = errors.New("redis_cluster upstreams are not supported yet")
+
+// Shared is a client Pools refcounts other than a Node: a Redis Cluster
+// client, which keeps its own nodes. Named returns the view of it that
+// reports name; Close stops it once its requests are answered.
+type Shared interface {
+	Named(name string) engine.Upstream
+	Close()
+}
+
+// ClusterFunc builds the shared client of a Redis Cluster upstream from
+// its declaration and the node options Pools would use. It lives outside
+// this package (dataplane/cluster builds on Node), so the proxy hands it
+// to Pools with SetCluster.
+type ClusterFunc func(u *keywayv1.Upstream, opts Options) (Shared, error)
 
 // Pools hands out upstream clients by identity: kind, addresses, TLS,
 // credential references and pool options, but not the name. Two trees
@@ -23,8 +37,9 @@ var ErrClusterUnsupported = errors.New("redis_cluster upstreams are not supporte
 // change an upstream opens no connection. Clients are refcounted; the last
 // release closes the node once its in-flight requests are answered.
 type Pools struct {
-	opts Options
-	log  *slog.Logger
+	opts    Options
+	log     *slog.Logger
+	cluster ClusterFunc
 
 	mu      sync.Mutex
 	entries map[string]*entry
@@ -35,9 +50,10 @@ type Pools struct {
 var _ engine.Upstreams = (*Pools)(nil)
 
 type entry struct {
-	node  *Node
-	refs  int
-	names map[string]int
+	node   *Node
+	shared Shared // instead of node, for cluster upstreams
+	refs   int
+	names  map[string]int
 }
 
 // NewPools returns an empty set of pools whose nodes use opts, overridden
@@ -49,12 +65,19 @@ func NewPools(opts Options, log *slog.Logger) *Pools {
 	return &Pools{opts: opts, log: log, entries: map[string]*entry{}}
 }
 
+// SetCluster makes Acquire serve Redis Cluster upstreams with f; call it
+// before the first Acquire.
+func (p *Pools) SetCluster(f ClusterFunc) { p.cluster = f }
+
 // Acquire returns the client for u and the func that releases it. Errors
 // are about configuration (a missing secret or CA bundle, an unsupported
 // kind), never about Redis being down, so a snapshot is refused only for
 // what a retry cannot fix.
 func (p *Pools) Acquire(u *keywayv1.Upstream) (engine.Upstream, func(), error) {
 	addr, err := standaloneAddr(u)
+	if errors.Is(err, ErrClusterUnsupported) && p.cluster != nil {
+		err = nil
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -71,19 +94,41 @@ func (p *Pools) Acquire(u *keywayv1.Upstream) (engine.Upstream, func(), error) {
 	}
 	e, ok := p.entries[key]
 	if !ok {
-		node, err := NewNode(u, addr, p.opts.WithPool(u.GetPool()))
-		if err != nil {
-			return nil, nil, err
+		e = &entry{names: map[string]int{}}
+		if u.GetCluster() != nil {
+			shared, err := p.cluster(u, p.opts.WithPool(u.GetPool()))
+			if err != nil {
+				return nil, nil, err
+			}
+			e.shared = shared
+			p.log.Info("upstream cluster opened", "upstream", name, "seeds", u.GetCluster().GetSeeds())
+		} else {
+			node, err := NewNode(u, addr, p.opts.WithPool(u.GetPool()))
+			if err != nil {
+				return nil, nil, err
+			}
+			e.node = node
+			p.log.Info("upstream node opened", "upstream", name, "addr", addr)
 		}
-		e = &entry{node: node, names: map[string]int{}}
 		p.entries[key] = e
-		p.log.Info("upstream node opened", "upstream", name, "addr", addr)
 	}
 	e.refs++
 	e.names[name]++
 	var once sync.Once
 	release := func() { once.Do(func() { p.release(key, e, name) }) }
+	if e.shared != nil {
+		return e.shared.Named(name), release, nil
+	}
 	return NewClient(name, e.node), release, nil
+}
+
+// close stops what e holds.
+func (e *entry) close() {
+	if e.shared != nil {
+		e.shared.Close()
+		return
+	}
+	e.node.Close()
 }
 
 func (p *Pools) release(key string, e *entry, name string) {
@@ -97,11 +142,15 @@ func (p *Pools) release(key string, e *entry, name string) {
 		return
 	}
 	delete(p.entries, key)
-	p.log.Info("upstream node closing", "upstream", name, "addr", e.node.addr)
+	if e.node != nil {
+		p.log.Info("upstream node closing", "upstream", name, "addr", e.node.addr)
+	} else {
+		p.log.Info("upstream cluster closing", "upstream", name)
+	}
 	p.closing.Add(1)
 	go func() {
 		defer p.closing.Done()
-		e.node.Close()
+		e.close()
 	}()
 }
 
@@ -114,6 +163,9 @@ func (p *Pools) Stats() []NodeStats {
 	}
 	nodes := make([]named, 0, len(p.entries))
 	for _, e := range p.entries {
+		if e.node == nil {
+			continue // a cluster's nodes are its own
+		}
 		names := make([]string, 0, len(e.names))
 		for n := range e.names {
 			names = append(names, n)
@@ -142,7 +194,7 @@ func (p *Pools) Close() {
 		p.closing.Add(1)
 		go func() {
 			defer p.closing.Done()
-			e.node.Close()
+			e.close()
 		}()
 	}
 	p.mu.Unlock()
