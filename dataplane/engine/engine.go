@@ -108,6 +108,7 @@ func (r *Request) Reset() {
 func (r *Request) Reply(raw []byte) {
 	r.reply = append(r.reply[:0], raw...)
 	r.done = true
+	r.kind, r.err = KindNone, nil // a retry's reply replaces a failure
 	if len(raw) > 0 && raw[0] == '-' {
 		r.kind = KindUpstream
 	}
@@ -121,6 +122,7 @@ func (r *Request) ReplyBuffer() []byte { return r.reply[:0] }
 func (r *Request) SetReplied(raw []byte) {
 	r.reply = raw
 	r.done = true
+	r.kind, r.err = KindNone, nil
 	if len(raw) > 0 && raw[0] == '-' {
 		r.kind = KindUpstream
 	}
