@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 
+	"keyway.dev/dataplane/cluster"
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/engines/all"
 	"keyway.dev/dataplane/upstream"
@@ -15,5 +16,6 @@ func newRegistry() *engine.Registry { return all.Registry() }
 // closes them once every tree is retired.
 func newPools(log *slog.Logger) (engine.Upstreams, func()) {
 	p := upstream.NewPools(upstream.Options{}, log)
+	p.SetCluster(cluster.NewShared)
 	return p, p.Close
 }
