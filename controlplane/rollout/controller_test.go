@@ -21,7 +21,7 @@ type clock struct {
 	t  time.Time
 }
 
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 // recorder keeps audit events in memory.
@@ -220,4 +220,3 @@ func TestPinTakesTheActiveVersionAsBase(t *testing.T) {
 		t.Errorf("pin %v, want v%d against v7", p, r.GetToVersion())
 	}
 }
-

@@ -174,4 +174,3 @@ func TestPlanNormalize(t *testing.T) {
 		})
 	}
 }
-

@@ -16,7 +16,7 @@ func TestElectorHandsOver(t *testing.T) {
 	var (
 		mu      sync.Mutex
 		leading = map[string]int{} // replica -> terms begun
-		current = 0                 // replicas leading right now
+		current = 0                // replicas leading right now
 		most    = 0
 	)
 	started := make(chan string, 4)
