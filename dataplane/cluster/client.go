@@ -233,10 +233,16 @@ func (v *View) Client() *Client { return v.c }
 // within its deadline, before it returns.
 func (v *View) Serve(ctx context.Context, b engine.Batch) { v.c.serve(ctx, v.name, b) }
 
-// Dedicated returns a connection of its own to the primary owning key's
-// slot, for commands that carry state (MULTI/EXEC, WATCH, blocking pops,
-// SSUBSCRIBE); a nil key picks any primary.
-func (v *View) Dedicated(ctx context.Context, key []byte) (*upstream.Dedicated, error) {
+// Dedicated returns a connection of its own to a primary, for a
+// stateful command without a key (MULTI before any keyed command).
+func (v *View) Dedicated(ctx context.Context) (*upstream.Dedicated, error) {
+	return v.DedicatedFor(ctx, nil)
+}
+
+// DedicatedFor returns a connection of its own to the primary owning
+// key's slot, for commands that carry state (WATCH, MULTI/EXEC, blocking
+// pops); a nil key picks any primary.
+func (v *View) DedicatedFor(ctx context.Context, key []byte) (*upstream.Dedicated, error) {
 	t, err := v.c.topology(ctx)
 	if err != nil {
 		return nil, err

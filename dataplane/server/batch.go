@@ -53,6 +53,9 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 		}
 		args := cmds[i].Args
 		h := c.localHandler(args[0])
+		if h == nil {
+			h = c.emulated(st, args[0]) // clusteremu.go
+		}
 		if h != nil && (c.pin == nil || pinnedLocal(h)) {
 			run = c.flushRun(st, run)
 			if !c.serveLocal(st, h, args) {

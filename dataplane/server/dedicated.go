@@ -106,6 +106,9 @@ func (c *client) openDedicated(st *engine.State, cmd *resp.Command) (*upstream.D
 	if err != nil {
 		return nil, err
 	}
+	if d, ok, err := openForKey(c.srv.ctx, up, cmd); ok { // clusterpin.go
+		return d, err
+	}
 	op, ok := up.(dedicatedOpener)
 	if !ok {
 		return nil, fmt.Errorf("keyway: %s needs a dedicated upstream connection, which upstream %q cannot give", cmd.Spec.Name, up.Name())

@@ -1,0 +1,170 @@
+package server
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"strings"
+
+	"keyway.dev/dataplane/cluster"
+	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/resp"
+	keywayv1 "keyway.dev/proto/keyway/v1"
+)
+
+// Cluster emulation: on a listener whose policy enables it, the proxy
+// answers the CLUSTER commands a cluster-aware client asks as a Redis
+// Cluster whose slots are split over a few virtual nodes, all of them
+// this proxy at the address the client reached. The client spreads its
+// keys over the virtual nodes and sends everything back here, and the
+// proxy, which routes by key itself, never answers MOVED or ASK.
+
+// defaultVirtualNodes is the split when the policy gives none.
+const defaultVirtualNodes = 3
+
+var (
+	clusterLocal = &local{name: "cluster", arity: -2, fn: (*client).cluster}
+	askingLocal  = &local{name: "asking", arity: 1, fn: (*client).ok}
+)
+
+// emulated returns the handler of CLUSTER or ASKING when the client's
+// listener emulates a cluster, else nil and the command is forwarded.
+func (c *client) emulated(st *engine.State, name []byte) *local {
+	var l *local
+	switch {
+	case bytes.EqualFold(name, []byte("CLUSTER")):
+		l = clusterLocal
+	case bytes.EqualFold(name, []byte("ASKING")):
+		l = askingLocal
+	default:
+		return nil
+	}
+	if c.emulation(st) == nil {
+		return nil
+	}
+	return l
+}
+
+// emulation is the cluster emulation of the client's listener, nil when
+// it is off.
+func (c *client) emulation(st *engine.State) *keywayv1.ClusterEmulation {
+	if st == nil {
+		return nil
+	}
+	for _, l := range st.Proxy.GetListeners() {
+		if l.GetName() == c.sess.Listener {
+			if e := l.GetClusterEmulation(); e.GetEnabled() {
+				return e
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// vnode is one virtual node of the emulated cluster.
+type vnode struct {
+	id       string
+	host     string
+	port     int
+	from, to int // slot range, inclusive
+}
+
+// vnodes splits the slots over the listener's virtual nodes, each at the
+// address the client connected to. IDs are stable for a listener and
+// address, as a real node's are across its life.
+func (c *client) vnodes(e *keywayv1.ClusterEmulation) []vnode {
+	n := int(e.GetVirtualNodes())
+	if n <= 0 {
+		n = defaultVirtualNodes
+	}
+	n = min(n, cluster.Slots)
+	host, port := "127.0.0.1", 6380
+	if a, ok := c.rc.NetConn().LocalAddr().(*net.TCPAddr); ok {
+		host, port = a.IP.String(), a.Port
+	}
+	out := make([]vnode, n)
+	for i := range out {
+		sum := sha1.Sum(fmt.Appendf(nil, "keyway/%s/%s:%d/%d", c.sess.Listener, host, port, i))
+		out[i] = vnode{
+			id:   hex.EncodeToString(sum[:]),
+			host: host,
+			port: port,
+			from: i * cluster.Slots / n,
+			to:   (i+1)*cluster.Slots/n - 1,
+		}
+	}
+	return out
+}
+
+// cluster answers the CLUSTER subcommands a cluster client needs; the
+// first virtual node is the one the client is talking to ("myself").
+func (c *client) cluster(st *engine.State, args [][]byte) bool {
+	nodes := c.vnodes(c.emulation(st))
+	b := c.out[:0]
+	switch sub := strings.ToUpper(string(args[1])); sub {
+	case "SLOTS":
+		b = resp.AppendArray(b, len(nodes))
+		for _, n := range nodes {
+			b = resp.AppendArray(b, 3)
+			b = resp.AppendInt(b, int64(n.from))
+			b = resp.AppendInt(b, int64(n.to))
+			b = resp.AppendArray(b, 4)
+			b = resp.AppendBulkString(b, n.host)
+			b = resp.AppendInt(b, int64(n.port))
+			b = resp.AppendBulkString(b, n.id)
+			b = resp.AppendArray(b, 0)
+		}
+	case "SHARDS":
+		b = resp.AppendArray(b, len(nodes))
+		for _, n := range nodes {
+			b = resp.AppendArray(b, 4)
+			b = resp.AppendBulkString(b, "slots")
+			b = resp.AppendArray(b, 2)
+			b = resp.AppendInt(b, int64(n.from))
+			b = resp.AppendInt(b, int64(n.to))
+			b = resp.AppendBulkString(b, "nodes")
+			b = resp.AppendArray(b, 1)
+			b = resp.AppendArray(b, 14)
+			for _, kv := range [][2]string{{"id", n.id}, {"ip", n.host}, {"endpoint", n.host}, {"role", "master"}, {"health", "online"}} {
+				b = resp.AppendBulkString(b, kv[0])
+				b = resp.AppendBulkString(b, kv[1])
+			}
+			b = resp.AppendBulkString(b, "port")
+			b = resp.AppendInt(b, int64(n.port))
+			b = resp.AppendBulkString(b, "replication-offset")
+			b = resp.AppendInt(b, 0)
+		}
+	case "NODES":
+		var s strings.Builder
+		for i, n := range nodes {
+			flags := "master"
+			if i == 0 {
+				flags = "myself,master"
+			}
+			fmt.Fprintf(&s, "%s %s:%d@%d %s - 0 0 %d connected %d-%d\n", n.id, n.host, n.port, n.port, flags, i+1, n.from, n.to)
+		}
+		b = resp.AppendBulkString(b, s.String())
+	case "INFO":
+		b = resp.AppendBulkString(b, fmt.Sprintf("cluster_enabled:1\r\ncluster_state:ok\r\ncluster_slots_assigned:%d\r\ncluster_slots_ok:%d\r\n"+
+			"cluster_slots_pfail:0\r\ncluster_slots_fail:0\r\ncluster_known_nodes:%d\r\ncluster_size:%d\r\n"+
+			"cluster_current_epoch:%d\r\ncluster_my_epoch:1\r\n",
+			cluster.Slots, cluster.Slots, len(nodes), len(nodes), len(nodes)))
+	case "MYID":
+		b = resp.AppendBulkString(b, nodes[0].id)
+	case "KEYSLOT":
+		if len(args) != 3 {
+			c.writeError(arityError("cluster|keyslot"))
+			return true
+		}
+		b = resp.AppendInt(b, int64(cluster.Slot(args[2])))
+	default:
+		c.writeError("ERR keyway: CLUSTER " + truncate(sub, 64) + " is not available through the proxy, which emulates a cluster (SLOTS, SHARDS, NODES, INFO, MYID, KEYSLOT)")
+		return true
+	}
+	c.out = b
+	c.write(b)
+	return true
+}
