@@ -14,10 +14,13 @@ import (
 // Conn is one connection to a control plane.
 type Conn struct {
 	// Addr is the address dialled, repeated in error messages.
-	Addr   string
-	Policy keywayv1.PolicyServiceClient
-	Fleet  keywayv1.FleetServiceClient
-	cc     *grpc.ClientConn
+	Addr     string
+	Policy   keywayv1.PolicyServiceClient
+	Fleet    keywayv1.FleetServiceClient
+	Flags    keywayv1.FlagServiceClient
+	Rollouts keywayv1.RolloutServiceClient
+	Audit    keywayv1.AuditServiceClient
+	cc       *grpc.ClientConn
 }
 
 // Dial prepares a connection to addr. It does not block: grpc connects on
@@ -29,10 +32,13 @@ func Dial(addr string) (*Conn, error) {
 		return nil, fmt.Errorf("connect to the control plane at %s: %w", addr, err)
 	}
 	return &Conn{
-		Addr:   addr,
-		Policy: keywayv1.NewPolicyServiceClient(cc),
-		Fleet:  keywayv1.NewFleetServiceClient(cc),
-		cc:     cc,
+		Addr:     addr,
+		Policy:   keywayv1.NewPolicyServiceClient(cc),
+		Fleet:    keywayv1.NewFleetServiceClient(cc),
+		Flags:    keywayv1.NewFlagServiceClient(cc),
+		Rollouts: keywayv1.NewRolloutServiceClient(cc),
+		Audit:    keywayv1.NewAuditServiceClient(cc),
+		cc:       cc,
 	}, nil
 }
 

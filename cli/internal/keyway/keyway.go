@@ -9,11 +9,14 @@ import (
 	"strings"
 
 	"keyway.dev/cli/internal/app"
+	"keyway.dev/cli/internal/audit"
 	"keyway.dev/cli/internal/dispatch"
 	"keyway.dev/cli/internal/explain"
+	kflag "keyway.dev/cli/internal/flag"
 	"keyway.dev/cli/internal/fleet"
 	"keyway.dev/cli/internal/policy"
 	"keyway.dev/cli/internal/policytest"
+	"keyway.dev/cli/internal/rollout"
 )
 
 // Root returns the whole command tree bound to a. It is built per run so
@@ -37,6 +40,9 @@ wrongly (unknown command or flag, missing or malformed argument).`,
 			policyCommand(a),
 			fleet.Command(a),
 			explain.Command(a),
+			kflag.Command(a),
+			rollout.Command(a),
+			audit.Command(a),
 			versionCommand(a),
 		},
 	}
