@@ -11,9 +11,11 @@ import (
 	"keyway.dev/dataplane/upstream"
 )
 
-// maxRounds bounds how often one batch is re-sent; the deadline usually
-// ends retries first.
-const maxRounds = 16
+// maxRedirects bounds how often one batch follows MOVED and ASK, as
+// cluster clients do, so that two nodes that disagree cannot bounce a
+// request until its deadline. Waiting out a failover is bounded by the
+// deadline alone.
+const maxRedirects = 16
 
 // outcome says what a reply means for the request it answers.
 type outcome uint8
@@ -114,9 +116,10 @@ func (j *job) settle(ctx context.Context) {
 		askAddr string
 	}
 	var pending []retry
-	for round := 0; round < maxRounds; round++ {
+	redirects := 0
+	for round := 0; ; round++ {
 		pending = pending[:0]
-		wait := false
+		wait, redirected := false, false
 		for i := range j.leaves {
 			l := &j.leaves[i]
 			o, slot, addr := judge(l.r)
@@ -130,13 +133,19 @@ func (j *job) settle(ctx context.Context) {
 				c.kickRefresh()
 			case moved:
 				c.moved(slot, addr)
+				redirected = true
+			case ask:
+				redirected = true
 			case busy, down:
 				wait = true
 				c.kickRefresh()
 			}
 			pending = append(pending, retry{i: i, o: o, askAddr: addr})
 		}
-		if len(pending) == 0 {
+		if redirected {
+			redirects++
+		}
+		if len(pending) == 0 || redirects > maxRedirects {
 			return
 		}
 		left := time.Until(deadline)
