@@ -16,6 +16,7 @@ import (
 	"keyway.dev/dataplane/engines/reject"
 	"keyway.dev/dataplane/engines/route"
 	"keyway.dev/dataplane/engines/split"
+	"keyway.dev/dataplane/engines/transform"
 	"keyway.dev/dataplane/engines/ttljitter"
 	"keyway.dev/dataplane/engines/upstream"
 )
@@ -37,5 +38,6 @@ func Registry() *engine.Registry {
 	engine.Add(r, "failover", failover.Build)
 	engine.Add(r, "mirror", mirror.Build)
 	engine.Add(r, "flag", flag.Build)
+	engine.Add(r, "transform", transform.Build)
 	return r
 }
