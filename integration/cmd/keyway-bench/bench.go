@@ -1,0 +1,305 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// workloadTests are the tests of each workload, in the order they run.
+var workloadTests = map[string][]string{
+	"W0": {"GET"},
+	"W1": {"GET", "SET"},
+	"W2": {"GET", "SET"},
+	"W3": {"MGET"},
+	"W5": {"GET", "SET"},
+	"W4": {"storm"},
+}
+
+// bench is one run: the servers it started and what it measured.
+type bench struct {
+	cfg     config
+	log     *slog.Logger
+	ps      *procs
+	redis   *proc
+	targets []target
+	admin   string // keyway-proxy's admin address
+	dataset string
+	records []*record
+}
+
+// requests scales a base request count, never below 1,000.
+func (b *bench) requests(base int) int {
+	return max(1000, int(float64(base)*b.cfg.scale))
+}
+
+// spec is the load of one test of a workload.
+func (b *bench) spec(wl, test string) loadSpec {
+	s := loadSpec{cmd: test, clients: b.cfg.clients, pipeline: 1, keys: b.cfg.keys,
+		valueSize: b.cfg.valueSize, mgetKeys: b.cfg.mgetKeys, timeout: b.cfg.timeout}
+	switch wl {
+	case "W0":
+		s.clients, s.requests = 1, b.requests(20_000)
+	case "W1":
+		s.requests = b.requests(200_000)
+	case "W2":
+		s.pipeline, s.requests = b.cfg.pipeline, b.requests(1_000_000)
+	case "W3":
+		s.requests = b.requests(150_000)
+	case "W5":
+		s.keys, s.valueSize, s.requests = b.cfg.bigKeys, b.cfg.bigSize, b.requests(20_000)
+	}
+	return s
+}
+
+// useDataset fills redis with the data set a workload reads, unless it
+// holds it already.
+func (b *bench) useDataset(wl string) error {
+	want, keys, size := "small", b.cfg.keys, b.cfg.valueSize
+	if wl == "W5" {
+		want, keys, size = "big", b.cfg.bigKeys, b.cfg.bigSize
+	}
+	if b.dataset == want {
+		return nil
+	}
+	b.log.Info("filling redis", "dataset", want, "keys", keys, "value_size", size)
+	if err := fill(b.redis.addr, keys, size); err != nil {
+		return err
+	}
+	b.dataset = want
+	return nil
+}
+
+// run starts everything, runs every workload on every target, prints the
+// tables and writes results.json.
+func run(ctx context.Context, cfg config, taskset string, log *slog.Logger) error {
+	out := cfg.out
+	if out == "" {
+		out = filepath.Join(os.TempDir(), "keyway-bench-"+time.Now().Format("20060102-150405"))
+	}
+	dir := filepath.Join(out, "run")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	b := &bench{cfg: cfg, log: log, ps: &procs{dir: dir, taskset: taskset}}
+	defer b.ps.stopAll()
+	if err := b.startAll(ctx); err != nil {
+		return err
+	}
+	log.Info("servers up", "redis", b.redis.addr, "targets", b.names(), "pinned", taskset != "", "out", out)
+
+	for _, wl := range cfg.workloads {
+		if err := b.useDataset(wl); err != nil {
+			return err
+		}
+		for _, test := range workloadTests[wl] {
+			for rep := range cfg.reps {
+				for _, tg := range rotate(b.targets, rep) {
+					if err := ctx.Err(); err != nil {
+						return fmt.Errorf("interrupted: %w", err)
+					}
+					r, err := b.runTest(ctx, wl, test, tg, rep+1)
+					if err != nil {
+						return err
+					}
+					b.records = append(b.records, r)
+					b.progress(r)
+				}
+			}
+		}
+	}
+	sums := summarize(b.records, b.names())
+	fmt.Println()
+	printTables(os.Stdout, sums)
+	fmt.Println()
+	headline(os.Stdout, sums)
+	path := filepath.Join(out, "results.json")
+	if err := writeResults(path, b, sums); err != nil {
+		return err
+	}
+	fmt.Printf("\nresults: %s\n", path)
+	if cfg.profileDir != "" {
+		return b.profile(ctx)
+	}
+	return nil
+}
+
+// startAll starts redis-server and every target, and leaves out a target
+// that fails the smoke test.
+func (b *bench) startAll(ctx context.Context) error {
+	redisBin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return fmt.Errorf("redis-server not installed (scripts/deps.sh --bench): %w", err)
+	}
+	if b.redis, err = startRedis(ctx, b.ps, redisBin, b.cfg.serverCPUs); err != nil {
+		return err
+	}
+	for _, name := range b.cfg.targets {
+		tg, err := b.startTarget(ctx, name)
+		if err != nil {
+			return err
+		}
+		if err := smoke(tg, b.redis.addr); err != nil {
+			b.log.Warn("target failed the SET/GET/MGET smoke test; left out", "target", name, "err", err)
+			continue
+		}
+		b.targets = append(b.targets, tg)
+	}
+	if len(b.targets) == 0 {
+		return errors.New("no usable target")
+	}
+	return nil
+}
+
+func (b *bench) startTarget(ctx context.Context, name string) (target, error) {
+	switch name {
+	case twemproxy:
+		bin, err := lookSbin("nutcracker")
+		if err != nil {
+			return target{}, fmt.Errorf("nutcracker (twemproxy) not installed (scripts/deps.sh --bench): %w", err)
+		}
+		p, err := startTwemproxy(ctx, b.ps, bin, b.cfg.serverCPUs, b.redis.addr)
+		if err != nil {
+			return target{}, err
+		}
+		return target{name: name, addr: p.addr, pid: p.pid()}, nil
+	case keyway:
+		bin := b.cfg.proxyBin
+		if bin == "" {
+			bin = filepath.Join(repoRoot(), "bin", "keyway-proxy")
+		}
+		if _, err := os.Stat(bin); err != nil {
+			return target{}, fmt.Errorf("keyway-proxy binary (make build): %w", err)
+		}
+		p, admin, err := startKeyway(ctx, b.ps, bin, b.cfg.serverCPUs, b.redis.addr, strings.Fields(b.cfg.proxyArgs))
+		if err != nil {
+			return target{}, err
+		}
+		b.admin = admin
+		return target{name: name, addr: p.addr, pid: p.pid()}, nil
+	}
+	return target{name: direct, addr: b.redis.addr}, nil
+}
+
+// lookSbin finds a program on PATH or in the sbin directories where
+// Debian installs daemons such as nutcracker.
+func lookSbin(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	for _, d := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
+		p := filepath.Join(d, name)
+		if st, err := os.Stat(p); err == nil && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found", name)
+}
+
+func (b *bench) names() []string {
+	n := make([]string, len(b.targets))
+	for i, t := range b.targets {
+		n[i] = t.name
+	}
+	return n
+}
+
+// rotate starts the order at a different target each repetition, so no
+// target always runs first (on a warm or a cold machine).
+func rotate(ts []target, rep int) []target {
+	k := rep % len(ts)
+	return append(slices.Clone(ts[k:]), ts[:k]...)
+}
+
+func (b *bench) runTest(ctx context.Context, wl, test string, tg target, rep int) (*record, error) {
+	if wl == "W4" {
+		memPID := tg.pid
+		if memPID == 0 {
+			memPID = b.redis.pid()
+		}
+		spec := stormSpec{conns: b.cfg.stormConns, gets: b.cfg.stormGets, keys: b.cfg.keys, active: b.spec("W1", "GET")}
+		spec.active.requests = b.requests(20_000)
+		r, err := b.measure(ctx, wl, test, tg, rep, func() (*record, error) {
+			st, err := runStorm(ctx, tg, b.redis.addr, memPID, spec)
+			if err != nil {
+				return nil, err
+			}
+			return &record{Requests: st.OK * spec.gets, Errors: st.Failed, Storm: &st}, nil
+		})
+		// Let the closed sockets leave before the next target's storm.
+		time.Sleep(time.Second)
+		return r, err
+	}
+	spec := b.spec(wl, test)
+	return b.measure(ctx, wl, test, tg, rep, func() (*record, error) {
+		res, err := runLoad(ctx, tg.addr, spec)
+		if err != nil {
+			return nil, err
+		}
+		return loadRecord(res), nil
+	})
+}
+
+func (b *bench) progress(r *record) {
+	attrs := []any{"wl", r.Workload, "test", r.Test, "target", r.Target, "rep", r.Rep,
+		"other_cpu_pct", int(r.otherShare() * 100)}
+	if st := r.Storm; st != nil {
+		attrs = append(attrs, "ok", st.OK, "failed", st.Failed, "open_s", fmt.Sprintf("%.2f", st.OpenSeconds),
+			"upstream_conns", st.UpstreamConns, "kb_per_conn", fmt.Sprintf("%.1f", st.KBPerConn))
+	} else {
+		attrs = append(attrs, "ops", int(r.Ops), "p50_us", int(r.P50Us), "p99_us", int(r.P99Us), "errors", r.Errors)
+		if r.Requests > 0 && r.Target != direct {
+			attrs = append(attrs, "proxy_cpu_us_per_req", fmt.Sprintf("%.2f", r.ProxyCPUS*1e6/float64(r.Requests)))
+		}
+	}
+	b.log.Info("test done", attrs...)
+}
+
+// results is results.json.
+type results struct {
+	Env     map[string]string `json:"env"`
+	Records []*record         `json:"records"`
+	Summary []summary         `json:"summary"`
+}
+
+func writeResults(path string, b *bench, sums []summary) error {
+	env := map[string]string{
+		"date":      time.Now().UTC().Format(time.RFC3339),
+		"go":        runtime.Version(),
+		"cpus":      fmt.Sprint(runtime.NumCPU()),
+		"pinned":    fmt.Sprint(b.ps.taskset != ""),
+		"load_cpus": b.cfg.loadCPUs, "server_cpus": b.cfg.serverCPUs,
+		"reps": fmt.Sprint(b.cfg.reps), "scale": fmt.Sprint(b.cfg.scale),
+		"clients": fmt.Sprint(b.cfg.clients), "pipeline": fmt.Sprint(b.cfg.pipeline),
+		"storm_conns": fmt.Sprint(b.cfg.stormConns),
+	}
+	if host, err := os.Hostname(); err == nil {
+		env["host"] = host
+	}
+	if v, err := exec.Command("redis-server", "--version").Output(); err == nil {
+		env["redis"] = strings.TrimSpace(string(v))
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	enc := json.NewEncoder(f)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(results{Env: env, Records: b.records, Summary: sums}); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("write results: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	return nil
+}
