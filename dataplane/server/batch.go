@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tidwall/redcon"
 
@@ -32,6 +33,7 @@ func (s *Server) serveRESP(rc redcon.Conn, first redcon.Command) {
 	defer c.end()
 	c.cmds = append(c.cmds[:0], first)
 	c.cmds = append(c.cmds, rc.ReadPipeline()...)
+	c.readAt = time.Now()
 	st := s.cfg.Current.Acquire()
 	c.serveBatch(st, c.cmds)
 	if st != nil {
@@ -58,9 +60,14 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 		}
 		if h != nil && (c.pin == nil || pinnedLocal(h)) {
 			run = c.flushRun(st, run)
+			before := c.written
 			if !c.serveLocal(st, h, args) {
 				return
 			}
+			if c.identity == nil && st != nil {
+				c.domainOf(st) // AUTH, SETNAME or RESET may have moved it
+			}
+			c.observeOne(args, len(cmds[i].Raw), before, "", engine.KindRefused)
 			continue
 		}
 		r := c.request(len(run))
@@ -70,18 +77,23 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 		// they must abort the transaction.
 		if c.pin == nil && (r.Cmd.Spec == nil || r.Cmd.Spec.Container() || !resp.CheckArity(&r.Cmd)) {
 			run = c.flushRun(st, run)
+			before := c.written
 			c.out, _ = resp.AppendRefusal(c.out[:0], &r.Cmd)
 			c.write(c.out)
+			c.observeOne(args, len(cmds[i].Raw), before, "", engine.KindRefused)
 			continue
 		}
 		if c.pin != nil || needsDedicated(&r.Cmd) {
 			run = c.flushRun(st, run)
+			before := c.written
 			if !c.servePinned(st, &r.Cmd) {
 				return
 			}
+			c.observeOne(args, len(cmds[i].Raw), before, "", engine.KindUpstream)
 			continue
 		}
 		r.Session = &c.sess
+		c.setSize(len(run), len(cmds[i].Raw))
 		run = append(run, r)
 		if len(run) == maxRun {
 			run = c.flushRun(st, run)
@@ -104,6 +116,7 @@ func (c *client) flushRun(st *engine.State, run engine.Batch) engine.Batch {
 		}
 		size += int64(len(r.Raw()))
 	}
+	c.observeRun(run)
 	if lim := c.srv.cfg.Limits.MaxOutputBuffer; lim > 0 && c.pending+size > lim {
 		c.overflow(c.pending + size)
 		return run[:0]
@@ -160,6 +173,8 @@ func (c *client) treeOf(st *engine.State) *engine.Tree {
 func (c *client) write(raw []byte) {
 	c.rc.WriteRaw(raw)
 	c.pending += int64(len(raw))
+	c.written += int64(len(raw))
+	c.lastError = len(raw) > 0 && raw[0] == '-'
 	if c.pending >= flushAt {
 		if w := redcon.BaseWriter(c.rc); w != nil {
 			_ = w.Flush() // a failure sticks in the writer; redcon closes on it

@@ -58,6 +58,17 @@ type client struct {
 	// pin is the dedicated upstream connection of a transaction or
 	// blocking command in progress.
 	pin *pin
+
+	// Telemetry (observe.go): counted is set once the connection is
+	// counted in a domain; sizes are the request sizes of the run being
+	// built; readAt is when the current pipeline was read; written and
+	// lastError describe the replies written so far.
+	counted   bool
+	sizes     []int
+	keys      []int
+	readAt    time.Time
+	written   int64
+	lastError bool
 }
 
 func newClient(s *Server, rc redcon.Conn, listener string) *client {

@@ -17,6 +17,7 @@ func (c *client) domainOf(st *engine.State) string {
 		d := resolveDomain(st.Proxy, c.sess.Listener, c.sess.User, c.sess.Name)
 		c.identity = st.Proxy
 		if d != c.sess.Domain {
+			c.moved(c.sess.Domain, d)
 			c.mu.Lock()
 			c.sess.Domain = d
 			c.mu.Unlock()

@@ -35,12 +35,16 @@ type Config struct {
 	RedisVersion string
 	// Version is the proxy's own build version, for INFO.
 	Version string
+	// Observer counts commands and connections per domain; nil counts
+	// nothing.
+	Observer Observer
 }
 
 // Server serves RESP clients on any number of listeners.
 type Server struct {
 	cfg    Config
 	log    *slog.Logger
+	obs    Observer
 	ctx    context.Context
 	cancel context.CancelFunc
 	start  time.Time
@@ -70,10 +74,15 @@ func New(cfg Config) *Server {
 	if cfg.Current == nil {
 		cfg.Current = &engine.Current{}
 	}
+	obs := cfg.Observer
+	if obs == nil {
+		obs = nopObserver{}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
+		obs:     obs,
 		ctx:     ctx,
 		cancel:  cancel,
 		start:   time.Now(),
@@ -179,6 +188,7 @@ func (s *Server) accept(rc redcon.Conn, l *listener) bool {
 	}
 	c := newClient(s, rc, l.name)
 	rc.SetContext(c)
+	c.opened(s.cfg.Current.Load())
 	s.mu.Lock()
 	s.clients[c] = struct{}{}
 	s.mu.Unlock()
@@ -202,6 +212,7 @@ func (s *Server) remove(c *client) {
 	if !ok {
 		return
 	}
+	c.gone()
 	c.release()
 	if s.nclients.Add(-1) == 0 && s.draining.Load() {
 		s.markDrained()
