@@ -48,7 +48,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		_ = ln.Close()
 		return fmt.Errorf("listen for admin: %w", err)
 	}
-	admin := &http.Server{Handler: adminHandler(srv), ReadHeaderTimeout: 5 * time.Second}
+	admin := &http.Server{Handler: withPprof(adminHandler(srv), cfg.pprof), ReadHeaderTimeout: 5 * time.Second}
 
 	srcCtx, stopSource := context.WithCancel(ctx)
 	defer stopSource()
