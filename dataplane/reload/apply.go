@@ -26,6 +26,8 @@ type Applier struct {
 	log   *slog.Logger
 
 	mu sync.Mutex
+	// observe, when set, hears the outcome of every Apply (telemetry).
+	observe func(version string, err error)
 }
 
 // NewApplier returns an Applier that builds with reg and pools and
@@ -37,6 +39,12 @@ func NewApplier(reg *engine.Registry, pools engine.Upstreams, env *engine.Env, c
 	return &Applier{reg: reg, pools: pools, env: env, cur: cur, log: log}
 }
 
+// Observe makes f hear the version and outcome of every Apply, under
+// Apply's lock, so a proxy can count reloads and refusals whatever their
+// source (control plane, policy file, saved snapshot). Call it before the
+// first Apply; f must not call back into the Applier.
+func (a *Applier) Observe(f func(version string, err error)) { a.observe = f }
+
 // Current is the Current the applier installs into.
 func (a *Applier) Current() *engine.Current { return a.cur }
 
@@ -45,9 +53,12 @@ func (a *Applier) Current() *engine.Current { return a.cur }
 // its upstream references and any engine state survive the reload. On
 // error nothing is installed, everything acquired is released, and the
 // error names the domain and the engine path: it is the NACK reason.
-func (a *Applier) Apply(domains []*keywayv1.Domain, proxy *keywayv1.ProxyConfig, version string) error {
+func (a *Applier) Apply(domains []*keywayv1.Domain, proxy *keywayv1.ProxyConfig, version string) (err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.observe != nil {
+		defer func() { a.observe(version, err) }()
+	}
 
 	old := a.cur.Acquire() // nil before the first install
 	if old != nil {
