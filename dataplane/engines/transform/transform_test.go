@@ -2,8 +2,11 @@ package transform
 
 import (
 	"bytes"
+	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"keyway.dev/dataplane/engine"
@@ -360,6 +363,37 @@ func TestExplain(t *testing.T) {
 			x := engine.Explain(tr, enginetest.Line(tt.line))
 			if !strings.Contains(x.String(), tt.note) || (x.Refusal != "") != tt.refused {
 				t.Errorf("explain:\n%s refusal=%q", x, x.Refusal)
+			}
+		})
+	}
+}
+
+// TestConcurrentUse shares one engine, its keys and coders between
+// goroutines, as a proxy's connections do; run with -race.
+func TestConcurrentUse(t *testing.T) {
+	for _, c := range []keywayv1.Transform_Compression{keywayv1.Transform_COMPRESSION_ZSTD, keywayv1.Transform_COMPRESSION_LZ4} {
+		t.Run(c.String(), func(t *testing.T) {
+			_, rec := newStore()
+			tr := mustBuild(t, &keywayv1.Transform{KeyPrefixes: []string{"s:"}, Compression: c, Keys: []*keywayv1.EncryptionKey{keyFile(t, "k1")}}, rec)
+			errs := make(chan string, 8)
+			var wg sync.WaitGroup
+			for g := range 8 {
+				wg.Go(func() {
+					key, val := "s:"+strconv.Itoa(g), strings.Repeat(strconv.Itoa(g), 300)
+					for range 50 {
+						b := engine.Batch{enginetest.Req("SET", key, val), enginetest.Req("GET", key)}
+						tr.Serve(t.Context(), b)
+						if got := enginetest.Reply(b[1]); got != bulk(val, true) {
+							errs <- fmt.Sprintf("goroutine %d read %.40q", g, got)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for e := range errs {
+				t.Error(e)
 			}
 		})
 	}
