@@ -34,6 +34,7 @@ type config struct {
 	logFormat    string
 	pprof        bool
 	limits       server.Limits
+	telemetry    telemetryConfig
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -55,6 +56,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "text or json")
 	fs.BoolVar(&cfg.pprof, "pprof", false, "serve Go's /debug/pprof profiles on the admin listener")
+	telemetryFlags(fs, &cfg.telemetry)
 	fs.Int64Var(&cfg.limits.MaxBulkLen, "max-bulk-len", cfg.limits.MaxBulkLen, "largest argument a client may send, in bytes")
 	fs.Int64Var(&cfg.limits.MaxArgs, "max-args", cfg.limits.MaxArgs, "most arguments in one command")
 	fs.Int64Var(&cfg.limits.MaxQueryBuffer, "max-query-buffer", cfg.limits.MaxQueryBuffer, "largest request buffered before it is complete, in bytes")

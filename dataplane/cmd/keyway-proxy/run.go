@@ -13,6 +13,7 @@ import (
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/reload"
 	"keyway.dev/dataplane/server"
+	"keyway.dev/dataplane/telemetry"
 )
 
 // version is the build's version, set with -ldflags "-X main.version=...".
@@ -31,13 +32,19 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	pools, closePools := newPools(log)
 	defer closePools()
 	applier := reload.NewApplier(newRegistry(), pools, env, cur, log)
+	tel, err := newTelemetry(ctx, cfg, pools, log)
+	if err != nil {
+		return err
+	}
+	applier.Observe(tel.applied)
 
 	srv := server.New(server.Config{
-		NodeID:  cfg.nodeID,
-		Current: cur,
-		Limits:  cfg.limits,
-		Logger:  log,
-		Version: version,
+		NodeID:   cfg.nodeID,
+		Current:  cur,
+		Limits:   cfg.limits,
+		Logger:   log,
+		Version:  version,
+		Observer: tel.obs,
 	})
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
@@ -48,7 +55,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		_ = ln.Close()
 		return fmt.Errorf("listen for admin: %w", err)
 	}
-	admin := &http.Server{Handler: withPprof(adminHandler(srv), cfg.pprof), ReadHeaderTimeout: 5 * time.Second}
+	admin := &http.Server{Handler: withPprof(adminHandler(srv, tel.rec), cfg.pprof), ReadHeaderTimeout: 5 * time.Second}
 
 	srcCtx, stopSource := context.WithCancel(ctx)
 	defer stopSource()
@@ -67,6 +74,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	log.Info("keyway-proxy serving", "listen", ln.Addr().String(), "admin", adminLn.Addr().String(), "node", cfg.nodeID, "version", version)
 
 	srcErr := startSource(srcCtx, cfg, applier, log, &wg)
+	if srcErr == nil && cfg.controlPlane != "" {
+		// Stopped with the source, after the drain, so the last report
+		// carries the drained requests.
+		srcErr = tel.report(srcCtx, cfg.controlPlane, &wg)
+	}
 	if srcErr == nil {
 		select {
 		case <-ctx.Done():
@@ -85,14 +97,15 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		_ = admin.Close()
 	}
 	wg.Wait()
+	tel.shutdown(drainCtx)
 	if st := cur.Load(); st != nil {
 		cur.Install(nil)
 	}
 	return srcErr
 }
 
-// adminHandler serves liveness, readiness and a few gauges.
-func adminHandler(srv *server.Server) http.Handler {
+// adminHandler serves liveness, readiness and the metrics of srv and rec.
+func adminHandler(srv *server.Server, rec *telemetry.Recorder) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
@@ -112,6 +125,7 @@ func adminHandler(srv *server.Server) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		fmt.Fprintf(w, "# HELP keyway_server_clients Open client connections.\n# TYPE keyway_server_clients gauge\nkeyway_server_clients %d\n", srv.Clients())
 		fmt.Fprintf(w, "# HELP keyway_server_ready Whether the proxy takes traffic.\n# TYPE keyway_server_ready gauge\nkeyway_server_ready %d\n", ready)
+		_ = rec.WritePrometheus(w) // a scraper that went away is not worth reporting
 	})
 	return mux
 }

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/resp"
+	"keyway.dev/dataplane/server"
+	"keyway.dev/dataplane/telemetry"
+	"keyway.dev/dataplane/upstream"
+	keywayv1 "keyway.dev/proto/keyway/v1"
+)
+
+// telemetryConfig is what the telemetry flags set.
+type telemetryConfig struct {
+	on            bool
+	interval      time.Duration
+	traceEndpoint string
+	traceSample   float64
+	traceInsecure bool
+}
+
+// telemetryFlags registers the telemetry flags on fs.
+func telemetryFlags(fs *flag.FlagSet, c *telemetryConfig) {
+	fs.BoolVar(&c.on, "telemetry", true, "count every command per domain; false keeps /metrics gauges but stops per-command counting (for measuring its cost)")
+	fs.DurationVar(&c.interval, "telemetry-interval", 5*time.Second, "how often to report telemetry to the control plane")
+	fs.StringVar(&c.traceEndpoint, "trace-endpoint", "", "OTLP/gRPC collector HOST:PORT for sampled per-command traces; empty disables tracing")
+	fs.Float64Var(&c.traceSample, "trace-sample", 0.001, "share of commands traced, in (0, 1]")
+	fs.BoolVar(&c.traceInsecure, "trace-insecure", true, "send traces without TLS")
+}
+
+// proxyTelemetry is the proxy's counting, tracing and reporting.
+type proxyTelemetry struct {
+	rec    *telemetry.Recorder
+	tracer *telemetry.Tracer
+	obs    server.Observer
+	cfg    telemetryConfig
+	node   string
+	log    *slog.Logger
+}
+
+// newTelemetry builds the Recorder the server, the reload path and
+// /metrics share, with label cardinality bounded by the command table.
+func newTelemetry(ctx context.Context, cfg config, pools engine.Upstreams, log *slog.Logger) (*proxyTelemetry, error) {
+	t := &proxyTelemetry{cfg: cfg.telemetry, node: cfg.nodeID, log: log}
+	t.rec = telemetry.New(telemetry.Options{KnownCommand: knownCommand})
+	if p, ok := pools.(interface{ Stats() []upstream.NodeStats }); ok {
+		t.rec.SetNodeStats(func() []telemetry.NodeStats { return nodeStats(p.Stats()) })
+	}
+	if !cfg.telemetry.on {
+		return t, nil // obs stays nil: the server counts nothing
+	}
+	t.obs = t.rec
+	if cfg.telemetry.traceEndpoint != "" {
+		tr, err := telemetry.NewTracer(ctx, telemetry.TracingOptions{
+			Endpoint:    cfg.telemetry.traceEndpoint,
+			Insecure:    cfg.telemetry.traceInsecure,
+			SampleRatio: cfg.telemetry.traceSample,
+			NodeID:      cfg.nodeID,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("tracing: %w", err)
+		}
+		t.tracer = tr
+		t.obs = traced{t.rec, tr}
+	}
+	return t, nil
+}
+
+// knownCommand keeps names outside the command table out of the labels.
+// Names arrive canonical ("GET", "CLIENT|SETNAME"), so a subcommand is
+// known when its container is; Lookup does not allocate.
+func knownCommand(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if name[i] == '|' {
+			name = name[:i]
+			break
+		}
+	}
+	return resp.Lookup([]byte(name)) != nil
+}
+
+// nodeStats maps the upstream layer's view to the Recorder's gauges: one
+// row per policy upstream name using the node.
+func nodeStats(in []upstream.NodeStats) []telemetry.NodeStats {
+	out := make([]telemetry.NodeStats, 0, len(in))
+	for _, s := range in {
+		names := s.Upstreams
+		if len(names) == 0 {
+			names = []string{""}
+		}
+		for _, name := range names {
+			out = append(out, telemetry.NodeStats{
+				Upstream:    name,
+				Node:        s.Addr,
+				Conns:       int64(s.Connections + s.Dedicated),
+				Inflight:    int64(s.InFlight),
+				CircuitOpen: s.Breaker == upstream.BreakerOpen,
+			})
+		}
+	}
+	return out
+}
+
+// applied counts a policy the proxy applied or refused.
+func (t *proxyTelemetry) applied(version string, err error) {
+	if err != nil {
+		t.rec.Nacked()
+		return
+	}
+	t.rec.Reloaded()
+	t.rec.SetPolicyVersion(version)
+}
+
+// report streams summaries to the control plane's TelemetryService on wg
+// until ctx ends, then flushes once. It never blocks the data path: a
+// control plane that is down only folds intervals.
+func (t *proxyTelemetry) report(ctx context.Context, target string, wg *sync.WaitGroup) error {
+	cc, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("telemetry client for %s: %w", target, err)
+	}
+	rep := telemetry.NewReporter(t.rec, keywayv1.NewTelemetryServiceClient(cc), telemetry.ReporterOptions{
+		NodeID:   t.node,
+		Interval: t.cfg.interval,
+		Logger:   t.log,
+	})
+	wg.Go(func() {
+		defer cc.Close()
+		rep.Run(ctx)
+	})
+	return nil
+}
+
+// shutdown flushes sampled spans.
+func (t *proxyTelemetry) shutdown(ctx context.Context) {
+	if err := t.tracer.Shutdown(ctx); err != nil {
+		t.log.Warn("traces not flushed", "err", err)
+	}
+}
+
+// traced is the Recorder plus sampled spans.
+type traced struct {
+	*telemetry.Recorder
+	tr *telemetry.Tracer
+}
+
+// Observe counts the command and, when sampled, exports it as a span
+// ending now.
+func (o traced) Observe(domain, track, command, upstream string, kind engine.ErrorKind, reqBytes, replyBytes int, latency time.Duration) {
+	o.Recorder.Observe(domain, track, command, upstream, kind, reqBytes, replyBytes, latency)
+	if o.tr.Sampled() {
+		end := time.Now()
+		o.tr.Record(domain, command, upstream, kind, end.Add(-latency), end)
+	}
+}
