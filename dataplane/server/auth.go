@@ -3,6 +3,7 @@ package server
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tidwall/redcon"
 
@@ -40,10 +41,16 @@ func (c *client) authenticate(st *engine.State, user, pass string, legacy bool) 
 	if st == nil {
 		return errNoPolicy.Error()
 	}
+	src := sourceKey(c.sess.Addr)
+	if msg := c.srv.auth.wait(c.srv.ctx, src); msg != "" {
+		return msg
+	}
 	switch checkAuth(st.Proxy.GetIdentity(), user, pass, legacy) {
 	case authWrong:
+		c.srv.auth.failed(src, time.Now())
 		return wrongPass
 	case authNoPassword:
+		c.srv.auth.failed(src, time.Now())
 		return noPassword
 	}
 	c.authed = true

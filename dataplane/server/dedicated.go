@@ -28,6 +28,9 @@ type pin struct {
 	d     *upstream.Dedicated
 	multi bool
 	watch bool
+	// sub relays pushed messages while the client is subscribed
+	// (pubsub.go).
+	sub *relay
 }
 
 // busy reports whether the upstream connection still holds state of this
@@ -46,9 +49,19 @@ func pinnedLocal(l *local) bool {
 // connection once no state remains on it. It returns false when the
 // client must be closed.
 func (c *client) servePinned(st *engine.State, cmd *resp.Command) bool {
+	if c.pin != nil && c.pin.sub != nil {
+		return c.serveSubscribed(cmd)
+	}
+	if c.pin == nil && c.unauthenticated(st) {
+		c.writeError(errNoAuth.Error())
+		return true
+	}
+	if isSubscribe(cmd.Spec) && (c.pin == nil || !c.pin.multi) {
+		return c.subscribe(st, cmd)
+	}
 	if c.pin == nil {
 		if cmd.Spec.Has(resp.FlagPubSub) {
-			c.refuseDedicated(cmd.Spec)
+			c.unsubscribeIdle(cmd)
 			return true
 		}
 		d, err := c.openDedicated(st, cmd)
@@ -152,6 +165,10 @@ func upstreamFor(root engine.Engine, r *engine.Request) (engine.Upstream, error)
 
 // dropPin closes a dedicated connection whose state is unknown.
 func (c *client) dropPin() {
+	if c.pin != nil && c.pin.sub != nil {
+		c.endSubscription()
+		return
+	}
 	if c.pin != nil {
 		c.pin.d.Close()
 		c.pin = nil

@@ -120,11 +120,3 @@ func TestBlockingCommand(t *testing.T) {
 		t.Fatalf("after blpop: %q", r)
 	}
 }
-
-func TestSubscribeRefused(t *testing.T) {
-	h, _ := withRealUpstream(t)
-	got := dialRaw(t, h.addr).cmd("SUBSCRIBE", "ch")
-	if want := "-ERR keyway: SUBSCRIBE needs a dedicated upstream connection, which this proxy does not support yet\r\n"; got != want {
-		t.Fatalf("got %q", got)
-	}
-}

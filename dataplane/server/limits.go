@@ -28,6 +28,13 @@ type Limits struct {
 	// replies for this long (the soft side of client-output-buffer-limit);
 	// 0 is off.
 	WriteTimeout time.Duration
+	// MaxPubSubOutput caps the pushed messages held for one subscribed
+	// client that it has not read yet (Redis's pubsub class of
+	// client-output-buffer-limit, 32 MB hard); a client over it is
+	// closed. 0 is off.
+	MaxPubSubOutput int64
+	// Auth slows down failed AUTH per source address (authlimit.go).
+	Auth AuthLimits
 }
 
 // DefaultLimits returns Redis's defaults plus output bounds Redis leaves
@@ -41,5 +48,7 @@ func DefaultLimits() Limits {
 		MaxClients:      10000,
 		MaxOutputBuffer: 256 << 20,
 		WriteTimeout:    60 * time.Second,
+		MaxPubSubOutput: 32 << 20,
+		Auth:            DefaultAuthLimits(),
 	}
 }

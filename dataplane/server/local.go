@@ -130,6 +130,7 @@ func (c *client) selectDB(_ *engine.State, args [][]byte) bool {
 }
 
 func (c *client) quit(*engine.State, [][]byte) bool {
+	c.dropPin() // a subscribed client's relay writes nothing after +OK
 	c.write(okReply)
 	c.dead = true
 	_ = c.rc.Close() // flushes +OK first

@@ -49,6 +49,7 @@ type Server struct {
 	cancel context.CancelFunc
 	start  time.Time
 
+	auth     *authLimiter
 	nextID   atomic.Uint64
 	nclients atomic.Int64
 	draining atomic.Bool
@@ -86,6 +87,7 @@ func New(cfg Config) *Server {
 		ctx:     ctx,
 		cancel:  cancel,
 		start:   time.Now(),
+		auth:    newAuthLimiter(cfg.Limits.Auth),
 		clients: map[*client]struct{}{},
 		drained: make(chan struct{}),
 	}

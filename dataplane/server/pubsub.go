@@ -1,0 +1,146 @@
+package server
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/tidwall/redcon"
+
+	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/resp"
+)
+
+// Pub/sub: SUBSCRIBE, PSUBSCRIBE and SSUBSCRIBE pin a dedicated upstream
+// connection for as long as any subscription lives. While subscribed,
+// every command of the client goes to that connection and Redis answers
+// it, so the replies, the refusals of commands not allowed in this
+// context and the pushed messages reach the client in Redis's order and
+// words; a relay (relay.go) copies them to the client as they arrive.
+// After each command that may end the last subscription the proxy asks
+// Redis whether the connection is still subscribed; when it is not, the
+// connection is reset and released and the client is back on the normal
+// path. QUIT and RESET are answered by the proxy as usual, after the
+// relay has handed over what it had.
+
+// subscribe takes the client into pub/sub mode with its first
+// subscribing command. A client holding a connection for WATCH keeps it:
+// Redis lets a watching client subscribe, and the watch survives.
+func (c *client) subscribe(st *engine.State, cmd *resp.Command) bool {
+	if out, refused := resp.AppendRefusal(c.out[:0], cmd); refused {
+		c.out = out
+		c.write(out)
+		return true
+	}
+	p := c.pin
+	if p == nil {
+		d, err := c.openDedicated(st, cmd)
+		if err != nil {
+			c.writeError(err.Error())
+			return true
+		}
+		p = &pin{d: d}
+	}
+	// Replies queued in redcon's buffer go out before the relay starts
+	// writing to the socket directly.
+	if w := redcon.BaseWriter(c.rc); w != nil {
+		if err := w.Flush(); err != nil {
+			c.pin = p
+			c.dropPin()
+			return c.lose(err)
+		}
+	}
+	c.pending = 0
+	p.sub = newRelay(c.srv.ctx, p.d, c.rc.NetConn(), c.srv.cfg.Limits.MaxPubSubOutput)
+	p.sub.start()
+	c.pin = p
+	return c.serveSubscribed(cmd)
+}
+
+// serveSubscribed sends one command of a subscribed client to its
+// connection. Redis's answers come back through the relay.
+func (c *client) serveSubscribed(cmd *resp.Command) bool {
+	r := c.pin.sub
+	change := isSubscriptionChange(cmd.Spec)
+	var err error
+	if change {
+		err = c.pin.d.Send(cmd.Args, r.mark)
+	} else {
+		err = c.pin.d.Send(cmd.Args)
+	}
+	if err != nil {
+		return c.lose(err)
+	}
+	if !change {
+		return true
+	}
+	subscribed, ok := r.await()
+	if !ok {
+		return c.lose(r.err())
+	}
+	if !subscribed {
+		c.unsubscribed()
+	}
+	return true
+}
+
+// unsubscribed returns the client to the normal path once Redis says its
+// connection has no subscription left: the relay writes what it holds,
+// and the connection is reset and released, unless the client still
+// watches keys on it.
+func (c *client) unsubscribed() {
+	p := c.pin
+	p.sub.stop()
+	p.sub = nil
+	if p.busy() {
+		return
+	}
+	p.d.Release()
+	c.pin = nil
+}
+
+// endSubscription stops the relay of a client that leaves, resets or
+// quits while subscribed, and releases its connection: RESET on the
+// connection drops subscriptions and watches alike, so it can serve
+// another client.
+func (c *client) endSubscription() {
+	p := c.pin
+	p.sub.stop()
+	p.sub = nil
+	c.pin = nil
+	p.d.Release()
+}
+
+// lose drops a subscribed client whose upstream connection or socket
+// failed: its messages can no longer be delivered in order, and Redis
+// would have closed it too.
+func (c *client) lose(err error) bool {
+	if err == nil {
+		err = errors.New("relay ended")
+	}
+	c.srv.log.Warn("closing subscribed client", "id", c.sess.ID, "addr", c.sess.Addr, "err", err)
+	c.dead = true
+	_ = c.rc.NetConn().Close()
+	return false
+}
+
+// unsubscribeIdle answers (P|S)UNSUBSCRIBE from a client that is not
+// subscribed, as Redis does: one confirmation per channel named, or one
+// with a null channel, each with a count of zero.
+func (c *client) unsubscribeIdle(cmd *resp.Command) {
+	kind := strings.ToLower(cmd.Spec.Name)
+	b := c.out[:0]
+	if len(cmd.Args) == 1 {
+		b = redcon.AppendArray(b, 3)
+		b = redcon.AppendBulkString(b, kind)
+		b = redcon.AppendNull(b)
+		b = redcon.AppendInt(b, 0)
+	}
+	for _, ch := range cmd.Args[1:] {
+		b = redcon.AppendArray(b, 3)
+		b = redcon.AppendBulkString(b, kind)
+		b = redcon.AppendBulk(b, ch)
+		b = redcon.AppendInt(b, 0)
+	}
+	c.out = b
+	c.write(b)
+}
