@@ -71,6 +71,9 @@ type authLimiter struct {
 	delayed  atomic.Uint64
 	refused  atomic.Uint64
 
+	// after is time.After; tests hold attempts with their own clock.
+	after func(time.Duration) <-chan time.Time
+
 	mu    sync.Mutex
 	addrs map[string]*authEntry
 }
@@ -102,7 +105,7 @@ func newAuthLimiter(l AuthLimits) *authLimiter {
 	if l.MaxAddrs <= 0 {
 		l.MaxAddrs = d.MaxAddrs
 	}
-	return &authLimiter{lim: l, addrs: map[string]*authEntry{}}
+	return &authLimiter{lim: l, after: time.After, addrs: map[string]*authEntry{}}
 }
 
 // delay is how long the next attempt of an address with fails recent
@@ -159,10 +162,8 @@ func (a *authLimiter) wait(ctx context.Context, addr string) string {
 		return ""
 	}
 	a.delayed.Add(1)
-	t := time.NewTimer(d)
-	defer t.Stop()
 	select {
-	case <-t.C:
+	case <-a.after(d):
 		return ""
 	case <-ctx.Done():
 		return errAuthThrottled
