@@ -51,8 +51,10 @@ type step struct {
 	n    int
 }
 
-func send(conn int, n int, args ...string) step { return step{conn: conn, cmds: [][]string{args}, n: n} }
-func recv(conn int, n int) step                 { return step{conn: conn, n: n} }
+func send(conn int, n int, args ...string) step {
+	return step{conn: conn, cmds: [][]string{args}, n: n}
+}
+func recv(conn int, n int) step { return step{conn: conn, n: n} }
 
 // runScript plays steps on fresh connections to addr and returns every
 // raw reply, in order.
