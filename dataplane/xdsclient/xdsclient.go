@@ -29,6 +29,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
+	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
 )
@@ -176,7 +177,13 @@ func (c *Client) Run(ctx context.Context) error {
 		}
 		wait := c.cfg.Backoff.delay(attempt)
 		attempt++
-		c.log.Warn("control plane stream ended; reconnecting", "err", err, "in", wait)
+		if code := grpcstatus.Code(err); code == codes.PermissionDenied || code == codes.Unauthenticated {
+			// Retrying will not help until someone fixes the certificate
+			// or --node-id, so say so loudly.
+			c.log.Error("the control plane refused this proxy; check its certificate and --node-id", "node", c.cfg.NodeID, "err", err, "retry_in", wait)
+		} else {
+			c.log.Warn("control plane stream ended; reconnecting", "err", err, "in", wait)
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
