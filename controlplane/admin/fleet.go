@@ -21,6 +21,18 @@ type Fleet struct {
 
 	local NodeLister
 	store *store.Store
+	stats NodeStats
+}
+
+// NodeStats is a node's recent request rate and open client connections,
+// from telemetry: telemetry.Aggregator.NodeStats.
+type NodeStats func(nodeID string) (qps float64, conns int64)
+
+// WithStats makes ListNodes fill each node's qps and connections from
+// stats; nil leaves them zero. It returns f.
+func (f *Fleet) WithStats(stats NodeStats) *Fleet {
+	f.stats = stats
+	return f
 }
 
 // NewFleet returns the fleet service. st may be nil.
@@ -55,6 +67,16 @@ func (f *Fleet) ListNodes(ctx context.Context, _ *keywayv1.ListNodesRequest) (*k
 		}
 	}
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].GetId() < nodes[j].GetId() })
+	if f.stats != nil {
+		// Both sources hand out copies, so filling them in place is safe.
+		// Telemetry reaches only the replica a proxy reports to; this
+		// replica's view wins over zeros only where it has reports.
+		for _, n := range nodes {
+			if qps, conns := f.stats(n.GetId()); qps != 0 || conns != 0 {
+				n.Qps, n.Connections = qps, conns
+			}
+		}
+	}
 	return &keywayv1.ListNodesResponse{Nodes: nodes}, nil
 }
 
