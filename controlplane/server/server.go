@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,11 +12,13 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"keyway.dev/controlplane/admin"
 	"keyway.dev/controlplane/audit"
+	"keyway.dev/controlplane/auth"
 	"keyway.dev/controlplane/render"
 	"keyway.dev/controlplane/rollout"
 	"keyway.dev/controlplane/store"
@@ -52,6 +55,18 @@ type Config struct {
 	// NodeStats fills keyway fleet's per-node QPS and connections from
 	// telemetry; nil leaves them zero.
 	NodeStats admin.NodeStats
+	// TLS, when set, serves every gRPC service over TLS. When it has
+	// ClientCAs, proxies must present a certificate naming their node
+	// (see auth.Config.NodeCerts).
+	TLS *tls.Config
+	// Auth says when admin callers must authenticate; the zero value,
+	// auth.Auto, enforces once the fleet has a token or CertRoles is set.
+	Auth auth.Mode
+	// CertRoles maps client certificate common names to admin roles.
+	CertRoles map[string]auth.Role
+	// BootstrapTokenFile, when set, receives a new admin token's secret
+	// on a start that finds no token in the fleet.
+	BootstrapTokenFile string
 }
 
 // Server is a running control plane. Create it with New, then Run it.
@@ -93,12 +108,39 @@ func New(cfg Config) (*Server, error) {
 	}
 	xctx, stopXDS := context.WithCancel(context.Background())
 	auditLog := audit.New(st.Client(), cfg.Fleet)
+	tokens := auth.NewTokens(st.Client(), cfg.Fleet)
+	if cfg.BootstrapTokenFile != "" {
+		created, err := auth.Bootstrap(context.Background(), tokens, cfg.BootstrapTokenFile)
+		if err != nil {
+			stopXDS()
+			lis.Close()
+			st.Close()
+			return nil, err
+		}
+		if created {
+			cfg.Logger.Info("wrote a bootstrap admin token", "file", cfg.BootstrapTokenFile)
+		}
+	}
+	authz := auth.New(auth.Config{
+		Mode:      cfg.Auth,
+		Tokens:    tokens,
+		CertRoles: cfg.CertRoles,
+		NodeCerts: cfg.TLS != nil && cfg.TLS.ClientCAs != nil,
+	})
+	// Authorization runs first so the audit interceptor sees the caller.
+	grpcOpts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(authz.Unary(), audit.Interceptor(auditLog, cfg.Logger)),
+		grpc.ChainStreamInterceptor(authz.Stream()),
+	}
+	if cfg.TLS != nil {
+		grpcOpts = append(grpcOpts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
+	}
 	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
 		store:   st,
 		xds:     xds.New(xctx, st, cfg.Logger),
-		gs:      grpc.NewServer(grpc.ChainUnaryInterceptor(audit.Interceptor(auditLog, cfg.Logger))),
+		gs:      grpc.NewServer(grpcOpts...),
 		health:  health.NewServer(),
 		lis:     lis,
 		stopXDS: stopXDS,
@@ -107,6 +149,12 @@ func New(cfg Config) (*Server, error) {
 	admin.NewPolicy(st, cfg.Render, s.xds.Publisher(), cfg.Logger).Register(s.gs)
 	admin.NewFleet(s.xds.Tracker(), st).WithStats(cfg.NodeStats).Register(s.gs)
 	s.registerOperations(auditLog)
+	auth.NewService(tokens, func(ctx context.Context, action, target, detail string) {
+		ev := audit.Event{Who: auth.Identity(ctx), Action: action, Target: target, Detail: detail}
+		if err := auditLog.Record(ctx, ev); err != nil {
+			cfg.Logger.Error("cannot record audit event", "action", action, "target", target, "err", err)
+		}
+	}).Register(s.gs)
 	healthpb.RegisterHealthServer(s.gs, s.health)
 	for _, register := range cfg.Services {
 		register(s.gs)

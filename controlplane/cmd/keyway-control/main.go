@@ -16,11 +16,16 @@ import (
 	"google.golang.org/grpc"
 
 	"keyway.dev/controlplane/rollout"
+	"keyway.dev/controlplane/sandbox"
 	"keyway.dev/controlplane/server"
 	"keyway.dev/controlplane/telemetry"
 )
 
 func main() {
+	// The render sandbox re-executes this binary; see sandbox.Child.
+	if len(os.Args) > 1 && os.Args[1] == sandbox.Subcommand {
+		os.Exit(sandbox.Child(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "keyway-control:", err)
 		os.Exit(1)
@@ -34,6 +39,7 @@ func run(args []string) error {
 	endpoints := fs.String("etcd-endpoints", "", "comma-separated etcd endpoints; when set no etcd is embedded")
 	fleet := fs.String("fleet", "", "fleet name that namespaces keys in etcd (default \"default\")")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	sec := securityFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -42,6 +48,10 @@ func run(args []string) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	secure, err := sec.config(logger)
+	if err != nil {
+		return err
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -57,6 +67,12 @@ func run(args []string) error {
 		Services:      []func(grpc.ServiceRegistrar){agg.Register},
 		Guards:        rollout.FromTop(agg.Top),
 		NodeStats:     agg.NodeStats,
+
+		Render:             secure.render,
+		TLS:                secure.tls,
+		Auth:               secure.mode,
+		CertRoles:          secure.certRoles,
+		BootstrapTokenFile: secure.bootstrapFile,
 	})
 	if err != nil {
 		return err
