@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"keyway.dev/dataplane/server"
+	"keyway.dev/dataplane/xdsclient"
 )
 
 // config is everything the flags set.
@@ -35,6 +36,9 @@ type config struct {
 	pprof        bool
 	limits       server.Limits
 	telemetry    telemetryConfig
+
+	// controlPlaneTLS secures the ADS and telemetry connections.
+	controlPlaneTLS xdsclient.TLSFiles
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -49,6 +53,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.admin, "admin", "127.0.0.1:9180", "address for /healthz, /readyz and /metrics")
 	fs.StringVar(&cfg.nodeID, "node-id", host, "this proxy's name in the fleet")
 	fs.StringVar(&cfg.controlPlane, "control-plane", "", "keyway-control address to subscribe to (for example 127.0.0.1:7700)")
+	fs.StringVar(&cfg.controlPlaneTLS.CA, "control-plane-ca", "", "connect to the control plane over TLS, trusting this PEM CA bundle")
+	fs.StringVar(&cfg.controlPlaneTLS.Cert, "control-plane-cert", "", "PEM client certificate for the control plane; it must name --node-id (CN or SAN); reloaded when the file changes")
+	fs.StringVar(&cfg.controlPlaneTLS.Key, "control-plane-key", "", "PEM key of --control-plane-cert")
 	fs.StringVar(&cfg.upstream, "upstream", "", "standalone mode: forward everything to this Redis HOST:PORT, no control plane")
 	fs.StringVar(&cfg.policy, "policy", "", "render this policy file or directory locally instead of subscribing; SIGHUP re-reads it")
 	fs.StringVar(&cfg.stateDir, "state-dir", "", "directory keeping the last good snapshot, served at start while the control plane is down")

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 
+	"google.golang.org/grpc"
+
 	"keyway.dev/controlplane/render"
 	"keyway.dev/controlplane/snapshot"
 	"keyway.dev/dataplane/reload"
@@ -54,6 +56,10 @@ func startSource(ctx context.Context, cfg config, a *reload.Applier, log *slog.L
 	} else if ok {
 		log.Info("serving the saved snapshot until the control plane answers", "dir", cfg.stateDir)
 	}
+	creds, err := controlPlaneCredentials(cfg)
+	if err != nil {
+		return err
+	}
 	xc := xdsclient.New(xdsclient.Config{
 		Target:   cfg.controlPlane,
 		NodeID:   cfg.nodeID,
@@ -62,6 +68,8 @@ func startSource(ctx context.Context, cfg config, a *reload.Applier, log *slog.L
 		Handler:  snap,
 		Versions: snap.Versions(),
 		Log:      log,
+
+		DialOptions: []grpc.DialOption{creds},
 	})
 	wg.Go(func() {
 		if err := xc.Run(ctx); err != nil && ctx.Err() == nil {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/resp"
@@ -45,12 +44,21 @@ type proxyTelemetry struct {
 	cfg    telemetryConfig
 	node   string
 	log    *slog.Logger
+	// dial secures the connection to the control plane.
+	dial grpc.DialOption
 }
 
 // newTelemetry builds the Recorder the server, the reload path and
 // /metrics share, with label cardinality bounded by the command table.
 func newTelemetry(ctx context.Context, cfg config, pools engine.Upstreams, log *slog.Logger) (*proxyTelemetry, error) {
 	t := &proxyTelemetry{cfg: cfg.telemetry, node: cfg.nodeID, log: log}
+	if cfg.controlPlane != "" {
+		dial, err := controlPlaneCredentials(cfg)
+		if err != nil {
+			return nil, err
+		}
+		t.dial = dial
+	}
 	t.rec = telemetry.New(telemetry.Options{KnownCommand: knownCommand})
 	if p, ok := pools.(interface{ Stats() []upstream.NodeStats }); ok {
 		t.rec.SetNodeStats(func() []telemetry.NodeStats { return nodeStats(p.Stats()) })
@@ -124,7 +132,7 @@ func (t *proxyTelemetry) applied(version string, err error) {
 // until ctx ends, then flushes once. It never blocks the data path: a
 // control plane that is down only folds intervals.
 func (t *proxyTelemetry) report(ctx context.Context, target string, wg *sync.WaitGroup) error {
-	cc, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cc, err := grpc.NewClient(target, t.dial)
 	if err != nil {
 		return fmt.Errorf("telemetry client for %s: %w", target, err)
 	}
