@@ -39,6 +39,7 @@ wrongly (unknown command or flag, missing or malformed argument).`,
 		Sub: []*dispatch.Command{
 			policyCommand(a),
 			fleet.Command(a),
+			topCommand(a),
 			explain.Command(a),
 			kflag.Command(a),
 			rollout.Command(a),
