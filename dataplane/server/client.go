@@ -46,6 +46,10 @@ type client struct {
 	// the listener or default, for the order in identity.go.
 	authDomain string
 	nameDomain string
+	// certs are the names of a verified TLS client certificate, read
+	// once the handshake is done (peercert.go).
+	certs      []string
+	certsKnown bool
 
 	// Reused across batches so a steady-state request allocates nothing.
 	cmds    []redcon.Command

@@ -14,8 +14,12 @@ import (
 // again only when the identity rules changed since the last decision.
 func (c *client) domainOf(st *engine.State) string {
 	if c.identity != st.Proxy || c.identity == nil {
-		d := resolveDomain(st.Proxy, c.sess.Listener, c.sess.User, c.sess.Name)
+		certs, known := c.certNames()
+		d := resolveDomain(st.Proxy, c.sess.Listener, c.sess.User, c.sess.Name, certs)
 		c.identity = st.Proxy
+		if !known {
+			c.identity = nil // decide again once the TLS handshake is done
+		}
 		if d != c.sess.Domain {
 			c.moved(c.sess.Domain, d)
 			c.mu.Lock()
@@ -31,9 +35,10 @@ func (c *client) domainOf(st *engine.State) string {
 func (c *client) forgetDomain() { c.identity = nil }
 
 // resolveDomain decides a connection's workload domain. The most specific
-// evidence wins: an authenticated user, then a self-declared client name
-// (longest matching prefix), then the listener, then the default.
-func resolveDomain(pc *keywayv1.ProxyConfig, listener, user, name string) string {
+// evidence wins: an authenticated user, then a verified TLS client
+// certificate (exact name), then a self-declared client name (longest
+// matching prefix), then the listener, then the default.
+func resolveDomain(pc *keywayv1.ProxyConfig, listener, user, name string, certs []string) string {
 	id := pc.GetIdentity()
 	if user != "" {
 		for _, u := range id.GetUsers() {
@@ -41,6 +46,9 @@ func resolveDomain(pc *keywayv1.ProxyConfig, listener, user, name string) string
 				return u.GetDomain()
 			}
 		}
+	}
+	if d, ok := certDomain(id.GetCertificates(), certs); ok {
+		return d
 	}
 	if name != "" {
 		best, bestLen := "", -1
