@@ -39,6 +39,8 @@ type config struct {
 
 	// controlPlaneTLS secures the ADS and telemetry connections.
 	controlPlaneTLS xdsclient.TLSFiles
+	// clientTLS secures the RESP listeners (clienttls.go).
+	clientTLS clientTLSConfig
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -71,7 +73,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.limits.IdleTimeout, "idle-timeout", 0, "close client connections idle this long (0 is never)")
 	fs.Int64Var(&cfg.limits.MaxOutputBuffer, "max-output-buffer", cfg.limits.MaxOutputBuffer, "close a client whose pending replies exceed this many bytes (0 is no limit)")
 	fs.DurationVar(&cfg.limits.WriteTimeout, "client-write-timeout", cfg.limits.WriteTimeout, "close a client that takes no reply bytes for this long (0 is never)")
+	clientSecurityFlags(fs, &cfg.clientTLS, &cfg.limits)
 	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if err := cfg.clientTLS.check(); err != nil {
 		return cfg, err
 	}
 	modes := 0

@@ -46,13 +46,19 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		Version:  version,
 		Observer: tel.obs,
 	})
-	ln, err := net.Listen("tcp", cfg.listen)
+	tlsFiles, err := cfg.clientTLS.files()
 	if err != nil {
-		return fmt.Errorf("listen for clients: %w", err)
+		return err
+	}
+	lns, err := openListeners(cfg.listen, cfg.clientTLS, tlsFiles)
+	if err != nil {
+		return err
 	}
 	adminLn, err := net.Listen("tcp", cfg.admin)
 	if err != nil {
-		_ = ln.Close()
+		for _, l := range lns {
+			_ = l.ln.Close()
+		}
 		return fmt.Errorf("listen for admin: %w", err)
 	}
 	admin := &http.Server{Handler: withPprof(adminHandler(srv, tel.rec), cfg.pprof), ReadHeaderTimeout: 5 * time.Second}
@@ -60,18 +66,21 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	srcCtx, stopSource := context.WithCancel(ctx)
 	defer stopSource()
 	var wg sync.WaitGroup
-	errc := make(chan error, 2)
-	wg.Go(func() {
-		if err := srv.Serve(ln, listenerName); !errors.Is(err, server.ErrServerClosed) {
-			errc <- err
-		}
-	})
+	errc := make(chan error, 1+len(lns))
+	for _, l := range lns {
+		wg.Go(func() {
+			if err := srv.Serve(l.ln, l.name); !errors.Is(err, server.ErrServerClosed) {
+				errc <- err
+			}
+		})
+	}
+	watchTLS(srcCtx, tlsFiles, cfg.clientTLS.reload, log, &wg)
 	wg.Go(func() {
 		if err := admin.Serve(adminLn); !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("admin: %w", err)
 		}
 	})
-	log.Info("keyway-proxy serving", "listen", ln.Addr().String(), "admin", adminLn.Addr().String(), "node", cfg.nodeID, "version", version)
+	log.Info("keyway-proxy serving", "listen", lns[0].ln.Addr().String(), "tls", tlsFiles != nil, "tls_listen", cfg.clientTLS.listen, "admin", adminLn.Addr().String(), "node", cfg.nodeID, "version", version)
 
 	srcErr := startSource(srcCtx, cfg, applier, log, &wg)
 	if srcErr == nil && cfg.controlPlane != "" {
