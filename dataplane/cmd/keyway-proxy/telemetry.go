@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -125,7 +126,29 @@ func (t *proxyTelemetry) applied(version string, err error) {
 		return
 	}
 	t.rec.Reloaded()
-	t.rec.SetPolicyVersion(version)
+	t.rec.SetPolicyVersion(policyVersion(version))
+}
+
+// policyVersion is the policy version of a resource version: the control
+// plane sends "v3-0123abcd" (policy version, content hash), and `keyway
+// fleet` shows "v3", so the metric says the same. Other sources
+// ("standalone", "file:PATH") are kept whole.
+func policyVersion(v string) string {
+	head, hash, ok := strings.Cut(v, "-")
+	if !ok || len(head) < 2 || head[0] != 'v' || hash == "" {
+		return v
+	}
+	for _, c := range head[1:] {
+		if c < '0' || c > '9' {
+			return v
+		}
+	}
+	for _, c := range hash {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return v
+		}
+	}
+	return head
 }
 
 // report streams summaries to the control plane's TelemetryService on wg

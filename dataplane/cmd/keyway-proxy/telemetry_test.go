@@ -146,3 +146,21 @@ func TestKnownCommand(t *testing.T) {
 		})
 	}
 }
+
+func TestPolicyVersion(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"v3-0123abcd", "v3"},
+		{"v12-020ffafa", "v12"},
+		{"standalone", "standalone"},
+		{"file:/tmp/my-policy", "file:/tmp/my-policy"},
+		{"v3-", "v3-"},
+		{"vx-0123", "vx-0123"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			if got := policyVersion(tc.in); got != tc.want {
+				t.Fatalf("policyVersion(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
