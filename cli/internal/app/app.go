@@ -10,7 +10,10 @@ import (
 	"io"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"keyway.dev/cli/internal/client"
+	"keyway.dev/cli/internal/config"
 	"keyway.dev/cli/internal/output"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
@@ -48,6 +51,10 @@ type App struct {
 	Output  string
 	Timeout time.Duration
 	format  output.Format
+
+	// Credentials and TLS set by the global flags; the environment and
+	// the config file fill what they leave empty (see package config).
+	Token, CA, Cert, Key string
 }
 
 // GlobalFlags registers the flags every command accepts.
@@ -60,6 +67,10 @@ func (a *App) GlobalFlags(fs *flag.FlagSet) {
 	fs.StringVar(&a.Output, "output", "table", "output `format`: table or json")
 	fs.StringVar(&a.Output, "o", "table", "output `format`: table or json")
 	fs.DurationVar(&a.Timeout, "timeout", 10*time.Second, "give up on the control plane after this `duration`")
+	fs.StringVar(&a.Token, "token", "", "bearer `token` for the admin API; env "+config.EnvToken+" or the config file")
+	fs.StringVar(&a.CA, "ca", "", "connect over TLS, verifying the control plane with this PEM CA `file`")
+	fs.StringVar(&a.Cert, "cert", "", "PEM client certificate `file` (with --key) for TLS")
+	fs.StringVar(&a.Key, "key", "", "PEM key `file` of --cert")
 }
 
 // Check validates the global flags once they are parsed.
@@ -78,10 +89,33 @@ func (a *App) Check() error {
 // JSON reports whether -o json was asked for.
 func (a *App) JSON() bool { return a.format == output.JSON }
 
+// dialOptions resolves the address and credentials from flags,
+// environment and config file, and settles a.Addr to the address used.
+func (a *App) dialOptions() ([]grpc.DialOption, error) {
+	flags := config.Settings{Addr: a.Addr, Token: a.Token, TLS: config.TLS{CA: a.CA, Cert: a.Cert, Key: a.Key}}
+	if a.Addr == DefaultAddr {
+		flags.Addr = "" // not chosen by --addr or the environment: the config file may
+	}
+	getenv := a.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	s, err := config.Resolve(flags, getenv, DefaultAddr)
+	if err != nil {
+		return nil, err
+	}
+	a.Addr = s.Addr
+	return s.DialOptions()
+}
+
 // Call dials the control plane, runs fn under --timeout and explains any
 // gRPC failure in plain words.
 func (a *App) Call(ctx context.Context, fn func(ctx context.Context, c *client.Conn) error) error {
-	c, err := client.Dial(a.Addr)
+	opts, err := a.dialOptions()
+	if err != nil {
+		return err
+	}
+	c, err := client.Dial(a.Addr, opts...)
 	if err != nil {
 		return err
 	}

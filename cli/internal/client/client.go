@@ -20,14 +20,16 @@ type Conn struct {
 	Flags    keywayv1.FlagServiceClient
 	Rollouts keywayv1.RolloutServiceClient
 	Audit    keywayv1.AuditServiceClient
+	Tokens   keywayv1.TokenServiceClient
 	cc       *grpc.ClientConn
 }
 
 // Dial prepares a connection to addr. It does not block: grpc connects on
 // the first call, so an unreachable control plane surfaces there as
-// Unavailable, which Explain words for the operator.
-func Dial(addr string) (*Conn, error) {
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+// Unavailable, which Explain words for the operator. opts (TLS, a token)
+// come after the plaintext default and so override it.
+func Dial(addr string, opts ...grpc.DialOption) (*Conn, error) {
+	cc, err := grpc.NewClient(addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to the control plane at %s: %w", addr, err)
 	}
@@ -38,6 +40,7 @@ func Dial(addr string) (*Conn, error) {
 		Flags:    keywayv1.NewFlagServiceClient(cc),
 		Rollouts: keywayv1.NewRolloutServiceClient(cc),
 		Audit:    keywayv1.NewAuditServiceClient(cc),
+		Tokens:   keywayv1.NewTokenServiceClient(cc),
 		cc:       cc,
 	}, nil
 }

@@ -17,6 +17,7 @@ import (
 	"keyway.dev/cli/internal/policy"
 	"keyway.dev/cli/internal/policytest"
 	"keyway.dev/cli/internal/rollout"
+	"keyway.dev/cli/internal/token"
 )
 
 // Root returns the whole command tree bound to a. It is built per run so
@@ -44,6 +45,7 @@ wrongly (unknown command or flag, missing or malformed argument).`,
 			kflag.Command(a),
 			rollout.Command(a),
 			audit.Command(a),
+			token.Command(a),
 			versionCommand(a),
 		},
 	}

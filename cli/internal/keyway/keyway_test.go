@@ -59,7 +59,7 @@ func TestGlobals(t *testing.T) {
 		{name: "bad output", addr: cp.Addr, args: []string{"policy", "history", "-o", "yaml"}, code: 2, stderr: `unknown output format "yaml" (want table or json)`},
 		{name: "bad timeout", addr: cp.Addr, args: []string{"fleet", "--timeout", "0s"}, code: 2, stderr: "--timeout must be positive"},
 		{name: "malformed timeout", addr: cp.Addr, args: []string{"fleet", "--timeout", "soon"}, code: 2, stderr: `invalid value "soon" for flag -timeout`},
-		{name: "no command", addr: cp.Addr, args: nil, code: 2, stderr: "keyway: missing command (one of: policy, fleet, top, explain, flag, rollout, audit, version)"},
+		{name: "no command", addr: cp.Addr, args: nil, code: 2, stderr: "keyway: missing command (one of: policy, fleet, top, explain, flag, rollout, audit, token, version)"},
 		{name: "unknown command", addr: cp.Addr, args: []string{"polcy"}, code: 2, stderr: "error: unknown command \"polcy\" for \"keyway\"\nRun 'keyway --help' for usage.\n"},
 		{name: "help word", addr: cp.Addr, args: []string{"help", "policy"}, stdout: "Commands:\n  validate"},
 		{name: "version", addr: cp.Addr, args: []string{"version"}, stdout: "keyway v0.0.0-test (commit "},
