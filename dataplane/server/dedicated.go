@@ -87,7 +87,7 @@ func (c *client) servePinned(st *engine.State, cmd *resp.Command) bool {
 	ok := len(reply) > 0 && reply[0] != '-'
 	switch cmd.Name() {
 	case "MULTI":
-		p.multi = ok
+		p.multi = p.multi || ok // a nested MULTI fails but the first one stands
 	case "EXEC", "DISCARD":
 		// Either ends the transaction and forgets watched keys, even when
 		// EXEC fails.
