@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -140,4 +141,13 @@ func watchTLS(ctx context.Context, files *server.TLSFiles, every time.Duration, 
 			}
 		}
 	})
+}
+
+// writeAuthMetrics writes the failed-authentication counters in
+// Prometheus text.
+func writeAuthMetrics(w io.Writer, st server.AuthStats) {
+	fmt.Fprintf(w, "# HELP keyway_auth_failures_total Failed AUTH and HELLO AUTH attempts.\n# TYPE keyway_auth_failures_total counter\nkeyway_auth_failures_total %d\n", st.Failures)
+	fmt.Fprintf(w, "# HELP keyway_auth_delayed_total AUTH attempts delayed after repeated failures from their address.\n# TYPE keyway_auth_delayed_total counter\nkeyway_auth_delayed_total %d\n", st.Delayed)
+	fmt.Fprintf(w, "# HELP keyway_auth_refused_total AUTH attempts refused unchecked because their address had too many queued.\n# TYPE keyway_auth_refused_total counter\nkeyway_auth_refused_total %d\n", st.Refused)
+	fmt.Fprintf(w, "# HELP keyway_auth_throttled_addresses Source addresses whose AUTH attempts are delayed now.\n# TYPE keyway_auth_throttled_addresses gauge\nkeyway_auth_throttled_addresses %d\n", st.Throttled)
 }

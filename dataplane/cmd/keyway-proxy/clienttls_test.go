@@ -124,3 +124,26 @@ func TestClientTLSSecondListener(t *testing.T) {
 		t.Fatalf("--tls-listen: %v", err)
 	}
 }
+
+func TestAuthMetrics(t *testing.T) {
+	r := redistest.Start(t)
+	addr, admin, _ := startRun(t, "--upstream", r.Addr)
+	waitHTTP(t, "http://"+admin+"/readyz", http.StatusOK)
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer rdb.Close()
+	// Standalone mode has no users: AUTH fails as Redis fails it.
+	if err := rdb.Do(context.Background(), "AUTH", "nobody", "wrong").Err(); err == nil {
+		t.Fatal("AUTH of an unknown user succeeded")
+	}
+	resp, err := http.Get("http://" + admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{"keyway_auth_failures_total 1\n", "keyway_auth_delayed_total 0\n", "keyway_auth_refused_total 0\n", "keyway_auth_throttled_addresses 0\n"} {
+		if !strings.Contains(string(body), want) {
+			t.Fatalf("/metrics lacks %q", want)
+		}
+	}
+}

@@ -134,6 +134,7 @@ func adminHandler(srv *server.Server, rec *telemetry.Recorder) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		fmt.Fprintf(w, "# HELP keyway_server_clients Open client connections.\n# TYPE keyway_server_clients gauge\nkeyway_server_clients %d\n", srv.Clients())
 		fmt.Fprintf(w, "# HELP keyway_server_ready Whether the proxy takes traffic.\n# TYPE keyway_server_ready gauge\nkeyway_server_ready %d\n", ready)
+		writeAuthMetrics(w, srv.AuthStats())
 		_ = rec.WritePrometheus(w) // a scraper that went away is not worth reporting
 	})
 	return mux
