@@ -19,6 +19,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"keyway.dev/dataplane/redistest"
 	keywayv1 "keyway.dev/proto/keyway/v1"
@@ -363,3 +364,53 @@ func Contains(t testing.TB, what, s string, parts ...string) {
 		}
 	}
 }
+
+// ControlOptions configure StartControlWith.
+type ControlOptions struct {
+	// Addr and DataDir are as for StartControl.
+	Addr, DataDir string
+	// Args are extra keyway-control flags (TLS, auth, render).
+	Args []string
+	// Dial are the options of the harness's own connection; empty means
+	// plaintext. Set them when Args turn TLS on.
+	Dial []grpc.DialOption
+}
+
+// StartControlWith starts keyway-control with extra flags and waits until
+// its health service answers, which needs no credentials, so it works
+// with authentication on.
+func StartControlWith(t testing.TB, o ControlOptions) *Control {
+	t.Helper()
+	bins := Build(t)
+	if o.DataDir == "" {
+		o.DataDir = t.TempDir()
+	}
+	if o.Addr == "" {
+		o.Addr = fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
+	}
+	if len(o.Dial) == 0 {
+		o.Dial = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	}
+	args := append([]string{"--listen", o.Addr, "--data-dir", o.DataDir, "--log-level", "debug"}, o.Args...)
+	p := start(t, "keyway-control", bins.Control, args...)
+	c := &Control{Process: p, Addr: o.Addr, DataDir: o.DataDir}
+	conn, err := grpc.NewClient(o.Addr, o.Dial...)
+	if err != nil {
+		t.Fatalf("harness: dial control plane: %v", err)
+	}
+	c.conn = conn
+	t.Cleanup(func() { _ = conn.Close() })
+	Eventually(t, 30*time.Second, "control plane healthy", func() error {
+		if p.Exited() {
+			t.Fatalf("harness: keyway-control exited:\n%s", p.Log())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		return err
+	})
+	return c
+}
+
+// Pid is the process id, for reading /proc.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
