@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -161,17 +162,27 @@ func (b *bench) startAll(ctx context.Context) error {
 }
 
 func (b *bench) startTarget(ctx context.Context, name string) (target, error) {
+	if name == direct {
+		return target{name: direct, addr: b.redis.addr}, nil
+	}
+	port, err := freePort()
+	if err != nil {
+		return target{}, err
+	}
+	aux, err := freePort() // twemproxy's stats port, keyway-proxy's admin port
+	if err != nil {
+		return target{}, err
+	}
+	var start func(ctx context.Context) (*proc, error)
 	switch name {
 	case twemproxy:
 		bin, err := lookSbin("nutcracker")
 		if err != nil {
 			return target{}, fmt.Errorf("nutcracker (twemproxy) not installed (scripts/deps.sh --bench): %w", err)
 		}
-		p, err := startTwemproxy(ctx, b.ps, bin, b.cfg.serverCPUs, b.redis.addr)
-		if err != nil {
-			return target{}, err
+		start = func(ctx context.Context) (*proc, error) {
+			return startTwemproxy(ctx, b.ps, bin, b.cfg.serverCPUs, b.redis.addr, port, aux)
 		}
-		return target{name: name, addr: p.addr, pid: p.pid()}, nil
 	case keyway:
 		bin := b.cfg.proxyBin
 		if bin == "" {
@@ -180,14 +191,24 @@ func (b *bench) startTarget(ctx context.Context, name string) (target, error) {
 		if _, err := os.Stat(bin); err != nil {
 			return target{}, fmt.Errorf("keyway-proxy binary (make build): %w", err)
 		}
-		p, admin, err := startKeyway(ctx, b.ps, bin, b.cfg.serverCPUs, b.redis.addr, strings.Fields(b.cfg.proxyArgs))
-		if err != nil {
-			return target{}, err
+		b.admin = "127.0.0.1:" + strconv.Itoa(aux)
+		start = func(ctx context.Context) (*proc, error) {
+			return startKeyway(ctx, b.ps, bin, b.cfg.serverCPUs, b.redis.addr, port, aux, strings.Fields(b.cfg.proxyArgs))
 		}
-		b.admin = admin
-		return target{name: name, addr: p.addr, pid: p.pid()}, nil
 	}
-	return target{name: direct, addr: b.redis.addr}, nil
+	p, err := start(ctx)
+	if err != nil {
+		return target{}, err
+	}
+	tg := target{name: name, addr: p.addr, pid: p.pid()}
+	tg.restart = func(ctx context.Context) (int, error) {
+		p.stop()
+		if p, err = start(ctx); err != nil {
+			return 0, err
+		}
+		return p.pid(), nil
+	}
+	return tg, nil
 }
 
 // lookSbin finds a program on PATH or in the sbin directories where
@@ -222,6 +243,20 @@ func rotate(ts []target, rep int) []target {
 
 func (b *bench) runTest(ctx context.Context, wl, test string, tg target, rep int) (*record, error) {
 	if wl == "W4" {
+		// A fresh proxy, so memory an earlier workload left in its heap
+		// does not hide what the idle crowd costs.
+		if tg.restart != nil {
+			pid, err := tg.restart(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("restart %s before W4: %w", tg.name, err)
+			}
+			tg.pid = pid
+			for i := range b.targets {
+				if b.targets[i].name == tg.name {
+					b.targets[i].pid = pid
+				}
+			}
+		}
 		memPID := tg.pid
 		if memPID == 0 {
 			memPID = b.redis.pid()

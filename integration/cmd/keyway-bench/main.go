@@ -85,7 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.timeout, "timeout", 5*time.Minute, "bound on one load run")
 	fs.Float64Var(&noisePct, "noise-max", 30, "re-run a test once when other processes used more than this % of a CPU")
 	fs.IntVar(&cfg.noiseRetries, "noise-retries", 1, "re-runs of a noisy test")
-	fs.StringVar(&cfg.profileDir, "profile", "", "after the run, write CPU profiles of keyway-proxy under W1 GET and W2 GET to this directory (the proxy must serve /debug/pprof; see --proxy-args)")
+	fs.StringVar(&cfg.profileDir, "profile", "", "after the run, write CPU profiles of keyway-proxy under W1 GET, W2 GET and W5 SET to this directory (the proxy must serve /debug/pprof; see --proxy-args)")
 	fs.DurationVar(&cfg.profileFor, "profile-seconds", 10*time.Second, "length of each CPU profile")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err

@@ -70,6 +70,20 @@ func (ps *procs) start(name, cpus string, argv ...string) (*proc, error) {
 	return p, nil
 }
 
+// stop ends p: SIGTERM, then SIGKILL after a grace period.
+func (p *proc) stop() {
+	if p.exited() {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
 // stopAll sends SIGTERM to every started process, then SIGKILL to those
 // still running after a grace period, and waits for all of them.
 func (ps *procs) stopAll() {

@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// profile records a CPU profile of keyway-proxy under W1 GET and under W2
-// GET: it asks the proxy's /debug/pprof/profile for cfg.profileFor and
+// profile records CPU profiles of keyway-proxy under W1 GET, W2 GET and
+// W5 SET: for each it asks the proxy's /debug/pprof/profile for cfg.profileFor and
 // keeps the load running until the profile arrives.
 func (b *bench) profile(ctx context.Context) error {
 	var tg *target
@@ -28,21 +28,21 @@ func (b *bench) profile(ctx context.Context) error {
 	if err := os.MkdirAll(b.cfg.profileDir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", b.cfg.profileDir, err)
 	}
-	if err := b.useDataset("W1"); err != nil {
-		return err
-	}
-	for _, wl := range []string{"W1", "W2"} {
-		path := filepath.Join(b.cfg.profileDir, "keyway-proxy-"+wl+"-GET.pprof")
-		if err := b.profileOne(ctx, *tg, wl, path); err != nil {
+	for _, t := range []testKey{{"W1", "GET"}, {"W2", "GET"}, {"W5", "SET"}} {
+		if err := b.useDataset(t.wl); err != nil {
 			return err
 		}
-		b.log.Info("profile written", "wl", wl, "path", path,
+		path := filepath.Join(b.cfg.profileDir, "keyway-proxy-"+t.wl+"-"+t.test+".pprof")
+		if err := b.profileOne(ctx, *tg, t.wl, t.test, path); err != nil {
+			return err
+		}
+		b.log.Info("profile written", "wl", t.wl, "test", t.test, "path", path,
 			"read", "go tool pprof -top "+path)
 	}
 	return nil
 }
 
-func (b *bench) profileOne(ctx context.Context, tg target, wl, path string) error {
+func (b *bench) profileOne(ctx context.Context, tg target, wl, test, path string) error {
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	got := make(chan error, 1)
@@ -50,7 +50,7 @@ func (b *bench) profileOne(ctx context.Context, tg target, wl, path string) erro
 		got <- fetchProfile(pctx, "http://"+b.admin+"/debug/pprof/profile?seconds="+
 			strconv.Itoa(int(b.cfg.profileFor/time.Second)), path)
 	}()
-	spec := b.spec(wl, "GET")
+	spec := b.spec(wl, test)
 	spec.requests = max(1000, spec.requests/4)
 	for {
 		select {

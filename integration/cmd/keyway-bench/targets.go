@@ -10,11 +10,14 @@ import (
 )
 
 // target is one endpoint under test. pid is the process whose CPU and
-// memory count as the proxy's; 0 for direct redis.
+// memory count as the proxy's; 0 for direct redis. restart, when set,
+// replaces the process with a fresh one on the same address and returns
+// its pid.
 type target struct {
-	name string
-	addr string
-	pid  int
+	name    string
+	addr    string
+	pid     int
+	restart func(ctx context.Context) (int, error)
 }
 
 // Target names.
@@ -56,15 +59,7 @@ func startRedis(ctx context.Context, ps *procs, bin, cpus string) (*proc, error)
 
 // startTwemproxy starts nutcracker in front of redis with one server
 // connection, its default and the way it is usually deployed.
-func startTwemproxy(ctx context.Context, ps *procs, bin, cpus, redisAddr string) (*proc, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	stats, err := freePort()
-	if err != nil {
-		return nil, err
-	}
+func startTwemproxy(ctx context.Context, ps *procs, bin, cpus, redisAddr string, port, stats int) (*proc, error) {
 	conf := fmt.Sprintf(`bench:
   listen: 127.0.0.1:%d
   hash: fnv1a_64
@@ -93,24 +88,15 @@ func startTwemproxy(ctx context.Context, ps *procs, bin, cpus, redisAddr string)
 // startKeyway starts keyway-proxy in standalone mode in front of redis.
 // Its admin listener gets a port of its own so /debug/pprof, when the
 // proxy serves it, can be reached during a run.
-func startKeyway(ctx context.Context, ps *procs, bin, cpus, redisAddr string, extra []string) (*proc, string, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, "", err
-	}
-	admin, err := freePort()
-	if err != nil {
-		return nil, "", err
-	}
-	adminAddr := "127.0.0.1:" + strconv.Itoa(admin)
+func startKeyway(ctx context.Context, ps *procs, bin, cpus, redisAddr string, port, admin int, extra []string) (*proc, error) {
 	args := []string{bin, "--listen", "127.0.0.1:" + strconv.Itoa(port), "--upstream", redisAddr,
-		"--admin", adminAddr, "--log-level", "warn"}
+		"--admin", "127.0.0.1:" + strconv.Itoa(admin), "--log-level", "warn"}
 	p, err := ps.start("keyway-proxy", cpus, append(args, extra...)...)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	p.addr = "127.0.0.1:" + strconv.Itoa(port)
-	return p, adminAddr, waitPing(ctx, p)
+	return p, waitPing(ctx, p)
 }
 
 // smoke refuses a target that does not answer SET, GET and MGET
