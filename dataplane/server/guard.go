@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"keyway.dev/dataplane/resp"
@@ -24,6 +25,9 @@ type guardConn struct {
 	// pending is an error found in an earlier read whose valid prefix
 	// was passed on first, so the commands before it are still answered.
 	pending error
+	// noIdle exempts a subscribed client from the idle timeout, as Redis
+	// exempts pub/sub clients from its timeout (pubsub.go).
+	noIdle atomic.Bool
 }
 
 func newGuardConn(c net.Conn, l Limits) *guardConn {
@@ -89,4 +93,13 @@ func (g *guardConn) Write(p []byte) (int, error) {
 		}
 	}
 	return g.Conn.Write(p)
+}
+
+// SetReadDeadline implements net.Conn. redcon sets the idle deadline
+// before each read; a subscribed client waits on its messages, not idles.
+func (g *guardConn) SetReadDeadline(t time.Time) error {
+	if g.noIdle.Load() {
+		t = time.Time{}
+	}
+	return g.Conn.SetReadDeadline(t)
 }

@@ -53,6 +53,7 @@ func (c *client) subscribe(st *engine.State, cmd *resp.Command) bool {
 	p.sub = newRelay(c.srv.ctx, p.d, c.rc.NetConn(), c.srv.cfg.Limits.MaxPubSubOutput)
 	p.sub.start()
 	c.pin = p
+	c.idleExempt(true)
 	return c.serveSubscribed(cmd)
 }
 
@@ -91,6 +92,7 @@ func (c *client) unsubscribed() {
 	p := c.pin
 	p.sub.stop()
 	p.sub = nil
+	c.idleExempt(false)
 	if p.busy() {
 		return
 	}
@@ -143,4 +145,13 @@ func (c *client) unsubscribeIdle(cmd *resp.Command) {
 	}
 	c.out = b
 	c.write(b)
+}
+
+// idleExempt turns the idle timeout off for a subscribed client and on
+// again when it leaves pub/sub mode; the change applies from the next
+// read on.
+func (c *client) idleExempt(on bool) {
+	if g, ok := c.rc.NetConn().(*guardConn); ok {
+		g.noIdle.Store(on)
+	}
 }

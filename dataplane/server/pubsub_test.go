@@ -356,3 +356,35 @@ func TestSubscribedContextError(t *testing.T) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }
+
+// TestSubscriberNotIdle: the idle timeout closes idle clients but not
+// subscribers waiting for messages, as in Redis, and applies again once
+// the subscription ends.
+func TestSubscriberNotIdle(t *testing.T) {
+	l := DefaultLimits()
+	l.IdleTimeout = 50 * time.Millisecond
+	h, r, _ := withUpstreamLimits(t, l)
+	sub := dialRaw(t, h.addr)
+	if got := sub.cmd("SUBSCRIBE", "quiet"); got != "*3\r\n$9\r\nsubscribe\r\n$5\r\nquiet\r\n:1\r\n" {
+		t.Fatalf("subscribe: %q", got)
+	}
+	idle := dialRaw(t, h.addr)
+	if got := idle.cmd("PING"); got != "+PONG\r\n" {
+		t.Fatalf("ping: %q", got)
+	}
+	if !idle.closed() { // waits for the idle timeout to close it
+		t.Fatal("idle client not closed")
+	}
+	if got := r.Do("PUBLISH", "quiet", "still here"); got != ":1" {
+		t.Fatalf("publish reached %s subscribers after the idle timeout", got)
+	}
+	if got := sub.reply(); got != "*3\r\n$7\r\nmessage\r\n$5\r\nquiet\r\n$10\r\nstill here\r\n" {
+		t.Fatalf("message: %q", got)
+	}
+	if got := sub.cmd("UNSUBSCRIBE"); got != "*3\r\n$11\r\nunsubscribe\r\n$5\r\nquiet\r\n:0\r\n" {
+		t.Fatalf("unsubscribe: %q", got)
+	}
+	if !sub.closed() {
+		t.Fatal("former subscriber not closed when idle")
+	}
+}
