@@ -244,11 +244,12 @@ func exists(t *testing.T, r *redistest.Server, keys ...string) int {
 }
 
 func TestRolloutsAndFlags(t *testing.T) {
+	outer := t // processes started inside subtests must outlive them
 	r1, r2 := redistest.Start(t), redistest.Start(t)
 	broken := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t)) // nothing listens
 	dataDir := t.TempDir()
 	cp := harness.StartControl(t, "", dataDir)
-	p := harness.StartProxy(t, "proxy-1", cp.Addr)
+	p := harness.StartProxy(t, "proxy-1", cp.Addr, "--telemetry-interval", "250ms")
 
 	// v1 is active with a on r1; v2 (a on a closed port), v3 (a on r2) and
 	// v4 (a on r1 again) are stored for rollouts only.
@@ -327,7 +328,7 @@ func TestRolloutsAndFlags(t *testing.T) {
 			return nil
 		})
 		cp.Stop()
-		cp = harness.StartControl(t, cp.Addr, dataDir)
+		cp = harness.StartControl(outer, cp.Addr, dataDir)
 		after := rolloutStatus(t, cp, "a")
 		if after.ID != before.ID || after.Step < before.Step {
 			t.Fatalf("after the restart: %+v, before: %+v", after, before)

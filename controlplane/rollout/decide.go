@@ -17,6 +17,15 @@ type Telemetry interface {
 	TrackReading(domain, track string, window time.Duration) *keywayv1.TrackReading
 }
 
+// SinceTelemetry is a Telemetry that can also leave out traffic from
+// before a point in time. Decide uses it, when the source offers it, so
+// that a rollout is judged only on requests served since it started: the
+// canary track of a domain carries every rollout of that domain, one after
+// the other.
+type SinceTelemetry interface {
+	TrackReadingSince(domain, track string, window time.Duration, since time.Time) *keywayv1.TrackReading
+}
+
 // Action is what the controller decides for a running rollout.
 type Action int
 
@@ -57,8 +66,8 @@ func Decide(r *keywayv1.Rollout, now time.Time, tel Telemetry) Decision {
 	interval := r.GetInterval().AsDuration()
 	g := &keywayv1.GuardReadings{
 		Time:   timestamppb.New(now),
-		Stable: reading(tel, r.GetDomain(), TrackStable, interval),
-		Canary: reading(tel, r.GetDomain(), TrackCanary, interval),
+		Stable: reading(tel, r.GetDomain(), TrackStable, interval, r.GetCreated().AsTime()),
+		Canary: reading(tel, r.GetDomain(), TrackCanary, interval, r.GetCreated().AsTime()),
 	}
 	if reason := Breach(r, g.GetStable(), g.GetCanary()); reason != "" {
 		return Decision{Action: Abort, Reason: reason, Guards: g}
@@ -66,8 +75,9 @@ func Decide(r *keywayv1.Rollout, now time.Time, tel Telemetry) Decision {
 	if InStep(r, now) < interval {
 		return Decision{Action: Hold, Guards: g}
 	}
-	since := max(now.Sub(r.GetStepStarted().AsTime()), 0)
-	if reading(tel, r.GetDomain(), TrackCanary, since).GetRequests() == 0 {
+	stepStart := r.GetStepStarted().AsTime()
+	since := max(now.Sub(stepStart), 0)
+	if reading(tel, r.GetDomain(), TrackCanary, since, stepStart).GetRequests() == 0 {
 		g.Waiting = "no canary traffic observed in this step yet"
 		return Decision{Action: Hold, Reason: g.Waiting, Guards: g}
 	}
@@ -77,8 +87,14 @@ func Decide(r *keywayv1.Rollout, now time.Time, tel Telemetry) Decision {
 	return Decision{Action: Advance, Guards: g}
 }
 
-func reading(tel Telemetry, domain, track string, window time.Duration) *keywayv1.TrackReading {
+func reading(tel Telemetry, domain, track string, window time.Duration, since time.Time) *keywayv1.TrackReading {
 	if tel == nil || window <= 0 {
+		return &keywayv1.TrackReading{}
+	}
+	if st, ok := tel.(SinceTelemetry); ok {
+		if r := st.TrackReadingSince(domain, track, window, since); r != nil {
+			return r
+		}
 		return &keywayv1.TrackReading{}
 	}
 	if r := tel.TrackReading(domain, track, window); r != nil {

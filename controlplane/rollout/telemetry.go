@@ -39,3 +39,24 @@ func (t topTelemetry) TrackReading(domain, track string, window time.Duration) *
 	}
 	return &keywayv1.TrackReading{}
 }
+
+// TopSinceFunc is (*telemetry.Aggregator).TopSince: Top counting only
+// reports whose interval began at or after since.
+type TopSinceFunc func(window time.Duration, since time.Time, domain string) *keywayv1.TopResponse
+
+// FromTopSince is FromTop for a source that can leave out traffic from
+// before a rollout began; keyway-control uses it so that one rollout's
+// canary errors never count against the next one's.
+func FromTopSince(top TopSinceFunc) Telemetry { return topSinceTelemetry(top) }
+
+type topSinceTelemetry TopSinceFunc
+
+// TrackReading implements Telemetry.
+func (t topSinceTelemetry) TrackReading(domain, track string, window time.Duration) *keywayv1.TrackReading {
+	return t.TrackReadingSince(domain, track, window, time.Time{})
+}
+
+// TrackReadingSince implements SinceTelemetry.
+func (t topSinceTelemetry) TrackReadingSince(domain, track string, window time.Duration, since time.Time) *keywayv1.TrackReading {
+	return topTelemetry(func(w time.Duration, d string) *keywayv1.TopResponse { return t(w, since, d) }).TrackReading(domain, track, window)
+}

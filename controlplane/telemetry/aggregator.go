@@ -120,13 +120,22 @@ func (a *Aggregator) pruneLocked(now time.Time) {
 // the time they cover, for rates: from the start of the first such report
 // to now, at most the window. A node that joined a minute ago has its QPS
 // divided by a minute, not by five.
-func (n *node) inWindow(now time.Time, window time.Duration) ([]report, time.Duration) {
+//
+// With a non-zero notBefore, reports whose interval began before it (by
+// arrival minus the time they cover) are left out, so a question about "the
+// time since X" never counts traffic from before X.
+func (n *node) inWindow(now time.Time, window time.Duration, notBefore time.Time) ([]report, time.Duration) {
 	cutoff := now.Add(-window)
 	i := len(n.reports)
 	for i > 0 && n.reports[i-1].at.After(cutoff) {
 		i--
 	}
 	rs := n.reports[i:]
+	if !notBefore.IsZero() {
+		for len(rs) > 0 && rs[0].at.Add(-rs[0].covers).Before(notBefore) {
+			rs = rs[1:]
+		}
+	}
 	if len(rs) == 0 {
 		return nil, 0
 	}

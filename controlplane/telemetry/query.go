@@ -83,6 +83,13 @@ func WindowOf(w keywayv1.Window) time.Duration {
 // domain it answers only that domain, with its commands, tracks and hot
 // keys.
 func (a *Aggregator) Top(window time.Duration, domain string) *keywayv1.TopResponse {
+	return a.TopSince(window, time.Time{}, domain)
+}
+
+// TopSince is Top counting only reports whose interval began at or after
+// since: the rollout controller asks it about the time since a rollout
+// started, so a previous rollout's canary traffic cannot trip its guards.
+func (a *Aggregator) TopSince(window time.Duration, since time.Time, domain string) *keywayv1.TopResponse {
 	now := a.now()
 	resp := &keywayv1.TopResponse{Time: timestamppb.New(now), WindowSeconds: seconds(window)}
 	domains := map[string]*domainAcc{}
@@ -103,7 +110,7 @@ func (a *Aggregator) Top(window time.Duration, domain string) *keywayv1.TopRespo
 	sort.Strings(ids)
 	for _, id := range ids {
 		n := a.nodes[id]
-		rs, span := n.inWindow(now, window)
+		rs, span := n.inWindow(now, window, since)
 		nodeTop := &keywayv1.NodeTop{NodeId: id, LastReport: timestamppb.New(n.last), FoldedIntervals: n.folded}
 		for _, r := range rs {
 			for _, c := range r.commands {
@@ -194,7 +201,7 @@ func (a *Aggregator) NodeStats(nodeID string) (qps float64, conns int64) {
 	if n == nil {
 		return 0, 0
 	}
-	rs, span := n.inWindow(now, OneMinute)
+	rs, span := n.inWindow(now, OneMinute, time.Time{})
 	for _, r := range rs {
 		for _, c := range r.commands {
 			qps += float64(c.GetRequests()) / span.Seconds()

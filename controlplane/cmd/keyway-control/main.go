@@ -65,7 +65,7 @@ func run(args []string) error {
 		Fleet:         *fleet,
 		Logger:        logger,
 		Services:      []func(grpc.ServiceRegistrar){agg.Register},
-		Guards:        rollout.FromTop(agg.Top),
+		Guards:        rollout.FromTopSince(agg.TopSince),
 		NodeStats:     agg.NodeStats,
 
 		Render:             secure.render,
