@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"keyway.dev/controlplane/auth"
 	"keyway.dev/controlplane/store"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
@@ -70,7 +71,18 @@ func New(cli *clientv3.Client, fleet string) *Log {
 // Record stores e stamped with the current time. Keys start with the
 // time in nanoseconds, zero-padded, so etcd's key order is time order; a
 // random suffix keeps two events in the same nanosecond apart.
+//
+// When the call was authenticated, the authenticated identity is who made
+// the change; the name the caller claimed is kept beside it, so the trail
+// cannot be forged by typing another author.
 func (l *Log) Record(ctx context.Context, e Event) error {
+	if id := auth.Identity(ctx); id != "" {
+		if e.Who != "" && e.Who != id {
+			e.Who = id + " (as " + e.Who + ")"
+		} else {
+			e.Who = id
+		}
+	}
 	if e.Who == "" {
 		e.Who = "unknown"
 	}

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"keyway.dev/controlplane/auth"
 	"keyway.dev/controlplane/etcdtest"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
@@ -89,5 +90,38 @@ func TestInterceptorRecordsSuccessfulChanges(t *testing.T) {
 				t.Errorf("recorded %q, want %q", got, c.want)
 			}
 		})
+	}
+}
+
+func TestRecordPrefersTheAuthenticatedIdentity(t *testing.T) {
+	l := New(etcdtest.Start(t).Client(), "")
+	ctx := context.Background()
+	authed := auth.WithIdentity(ctx, "token:ops", auth.Operator)
+	for _, ev := range []struct {
+		ctx  context.Context
+		who  string
+		want string
+	}{
+		{ctx, "alice", "alice"},
+		{ctx, "", "unknown"},
+		{authed, "alice", "token:ops (as alice)"},
+		{authed, "", "token:ops"},
+		{authed, "token:ops", "token:ops"},
+	} {
+		if err := l.Record(ev.ctx, Event{Who: ev.who, Action: FlagSet, Target: ev.want}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, err := l.List(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if e.GetWho() != e.GetTarget() {
+			t.Errorf("who = %q, want %q", e.GetWho(), e.GetTarget())
+		}
+	}
+	if len(evs) != 5 {
+		t.Fatalf("%d events, want 5", len(evs))
 	}
 }
