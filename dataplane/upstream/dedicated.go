@@ -250,7 +250,8 @@ func (d *Dedicated) Release() {
 var resetReply = []byte("+RESET\r\n")
 
 // reset sends RESET and skips every frame before its reply (late replies,
-// pub/sub messages). RESET also logs the connection out, so AUTH follows.
+// pub/sub messages). RESET also logs the connection out, so AUTH follows,
+// and then the on-connect commands.
 func (d *Dedicated) reset(n *Node) error {
 	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
 	defer cancel()
@@ -262,6 +263,8 @@ func (d *Dedicated) reset(n *Node) error {
 	if pass != "" {
 		d.wbuf = appendAuth(d.wbuf, user, pass)
 	}
+	// RESET undoes the on-connect commands too (READONLY among them).
+	d.wbuf = append(d.wbuf, n.dialer.setup...)
 	if _, err := d.nc.Write(d.wbuf); err != nil {
 		return fmt.Errorf("reset: %w", err)
 	}
@@ -281,6 +284,15 @@ func (d *Dedicated) reset(n *Node) error {
 		}
 		if err := replyError(frame); err != nil {
 			return fmt.Errorf("reset: auth: %w", err)
+		}
+	}
+	for range n.dialer.nsetup {
+		frame, err := d.Next(ctx)
+		if err != nil {
+			return fmt.Errorf("reset: on-connect: %w", err)
+		}
+		if err := replyError(frame); err != nil {
+			return fmt.Errorf("reset: on-connect: %w", err)
 		}
 	}
 	_ = d.nc.SetReadDeadline(time.Time{})

@@ -21,6 +21,10 @@ type dialer struct {
 	tls     *tls.Config // nil for plain TCP
 	creds   *keywayv1.Credentials
 	timeout time.Duration
+	// setup is NewNode's onConnect encoded once; nsetup counts its
+	// commands.
+	setup  []byte
+	nsetup int
 }
 
 // newDialer checks everything a connection will need that does not depend
@@ -149,7 +153,54 @@ func (d *dialer) dial(ctx context.Context, addr string) (net.Conn, error) {
 		_ = nc.Close()
 		return nil, err
 	}
+	if err := d.runSetup(ctx, nc); err != nil {
+		_ = nc.Close()
+		return nil, err
+	}
 	return nc, nil
+}
+
+// setOnConnect encodes the on-connect commands once for every dial.
+func (d *dialer) setOnConnect(cmds [][]string) error {
+	for _, words := range cmds {
+		if len(words) == 0 {
+			return errors.New("on-connect command is empty")
+		}
+		args := make([][]byte, len(words))
+		for i, w := range words {
+			args[i] = []byte(w)
+		}
+		d.setup = resp.AppendCommand(d.setup, args)
+		d.nsetup++
+	}
+	return nil
+}
+
+// runSetup sends the on-connect commands in one write and checks every
+// reply, before the connection carries anything else.
+func (d *dialer) runSetup(ctx context.Context, nc net.Conn) error {
+	if d.nsetup == 0 {
+		return nil
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = nc.SetDeadline(dl)
+		defer func() { _ = nc.SetDeadline(time.Time{}) }()
+	}
+	if _, err := nc.Write(d.setup); err != nil {
+		return fmt.Errorf("on-connect: %w", err)
+	}
+	buf := make([]byte, 0, 256)
+	for range d.nsetup {
+		reply, rest, err := readReply(nc, buf)
+		if err != nil {
+			return fmt.Errorf("on-connect: %w", err)
+		}
+		if err := replyError(reply); err != nil {
+			return fmt.Errorf("on-connect: %w", err)
+		}
+		buf = append(buf[:0], rest...)
+	}
+	return nil
 }
 
 // auth sends AUTH when the upstream has credentials.

@@ -38,9 +38,9 @@ func standalone(name, addr string) *keywayv1.Upstream {
 }
 
 // startNode returns a node for addr closed when the test ends.
-func startNode(t testing.TB, u *keywayv1.Upstream, addr string, opts Options) *Node {
+func startNode(t testing.TB, u *keywayv1.Upstream, addr string, opts Options, onConnect ...[]string) *Node {
 	t.Helper()
-	n, err := NewNode(u, addr, opts)
+	n, err := NewNode(u, addr, opts, onConnect...)
 	if err != nil {
 		t.Fatalf("NewNode: %v", err)
 	}

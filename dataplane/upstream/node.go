@@ -41,10 +41,19 @@ type Node struct {
 // opts should already hold u's pool settings (Options.WithPool). It fails
 // only for configuration that can never work (a missing secret, an
 // unreadable CA bundle); Redis being down is a state, not an error.
-func NewNode(u *keywayv1.Upstream, addr string, opts Options) (*Node, error) {
+//
+// onConnect are commands, each a word list, sent on every new connection
+// right after AUTH, and again on a dedicated connection after the RESET
+// that returns it to the pool, since RESET undoes them; each must succeed
+// or the connection counts as failed. A cluster client sends READONLY
+// this way to replicas, so that no batch has to carry it.
+func NewNode(u *keywayv1.Upstream, addr string, opts Options, onConnect ...[]string) (*Node, error) {
 	opts = opts.withDefaults()
 	d, err := newDialer(u, opts)
 	if err != nil {
+		return nil, err
+	}
+	if err := d.setOnConnect(onConnect); err != nil {
 		return nil, err
 	}
 	return newNode(addr, d, opts), nil

@@ -154,28 +154,45 @@ func (p *Pools) release(key string, e *entry, name string) {
 	}()
 }
 
-// Stats describes every open node.
+// StatsReporter is a Shared client that can describe its nodes, as a
+// Redis Cluster client describes every primary and replica it keeps.
+type StatsReporter interface {
+	// Stats describes each node once; Upstreams is left empty.
+	Stats() []NodeStats
+}
+
+// Stats describes every open node, the nodes of cluster upstreams
+// included.
 func (p *Pools) Stats() []NodeStats {
 	p.mu.Lock()
 	type named struct {
-		n     *Node
-		names []string
+		n      *Node
+		shared StatsReporter
+		names  []string
 	}
 	nodes := make([]named, 0, len(p.entries))
 	for _, e := range p.entries {
-		if e.node == nil {
-			continue // a cluster's nodes are its own
+		sr, _ := e.shared.(StatsReporter)
+		if e.node == nil && sr == nil {
+			continue
 		}
 		names := make([]string, 0, len(e.names))
 		for n := range e.names {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		nodes = append(nodes, named{e.node, names})
+		nodes = append(nodes, named{e.node, sr, names})
 	}
 	p.mu.Unlock()
 	out := make([]NodeStats, 0, len(nodes))
 	for _, nn := range nodes {
+		if nn.shared != nil {
+			for _, s := range nn.shared.Stats() {
+				s.Upstreams = nn.names
+				out = append(out, s)
+			}
+			continue
+		}
 		s := nn.n.Stats()
 		s.Upstreams = nn.names
 		out = append(out, s)
