@@ -310,7 +310,7 @@ func writeResults(path string, b *bench, sums []summary) error {
 	env := map[string]string{
 		"date":      time.Now().UTC().Format(time.RFC3339),
 		"go":        runtime.Version(),
-		"cpus":      fmt.Sprint(runtime.NumCPU()),
+		"cpus":      fmt.Sprint(machineCPUs()),
 		"pinned":    fmt.Sprint(b.ps.taskset != ""),
 		"load_cpus": b.cfg.loadCPUs, "server_cpus": b.cfg.serverCPUs,
 		"reps": fmt.Sprint(b.cfg.reps), "scale": fmt.Sprint(b.cfg.scale),
@@ -337,4 +337,14 @@ func writeResults(path string, b *bench, sums []summary) error {
 		return fmt.Errorf("write results: %w", err)
 	}
 	return nil
+}
+
+// machineCPUs counts the machine's CPUs; runtime.NumCPU would count only
+// those the pinned benchmark may use.
+func machineCPUs() int {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.NumCPU()
+	}
+	return strings.Count(string(b), "\nprocessor") + strings.Count(string(b[:min(len(b), 9)]), "processor")
 }
