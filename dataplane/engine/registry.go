@@ -75,6 +75,9 @@ type Builder struct {
 	acquired  map[string]Upstream
 	releases  []func()
 	path      []string
+	// kids collects, per engine being built, the children it builds, so
+	// every Labeled knows its subtree (stats.go walks it).
+	kids [][]*Labeled
 	// Domain is the domain whose tree is built.
 	Domain string
 	// Env gives builders access to proxy-wide services (flags, metrics,
@@ -116,19 +119,21 @@ func (b *Builder) Child(field string, cfg *keywayv1.Engine) (Engine, error) {
 	}
 	b.path = append(b.path, kind)
 	defer func() { b.path = b.path[:len(b.path)-1] }()
+	b.kids = append(b.kids, nil)
 	e, err := build(b, m.Get(fd).Message().Interface())
+	kids := b.kids[len(b.kids)-1]
+	b.kids = b.kids[:len(b.kids)-1]
 	if err != nil {
 		if _, nested := err.(*BuildError); nested {
 			return nil, err
 		}
 		return nil, b.errorf(cfg, "%v", err)
 	}
-	if cfg.GetLabel() != "" || cfg.GetSource() != "" {
-		e = &Labeled{Engine: e, Kind: kind, Label: cfg.GetLabel(), Source: cfg.GetSource()}
-	} else {
-		e = &Labeled{Engine: e, Kind: kind}
+	l := &Labeled{Engine: e, Kind: kind, Label: cfg.GetLabel(), Source: cfg.GetSource(), children: kids}
+	if n := len(b.kids); n > 0 {
+		b.kids[n-1] = append(b.kids[n-1], l)
 	}
-	return e, nil
+	return l, nil
 }
 
 // Upstream returns the shared client of the tree's upstream name.
@@ -211,4 +216,6 @@ type Labeled struct {
 	Kind   string
 	Label  string
 	Source string
+	// children are the engines this one's builder built, in build order.
+	children []*Labeled
 }

@@ -68,6 +68,7 @@ func (r *Recorder) WritePrometheus(out io.Writer) error {
 		fmt.Fprintf(w, "keyway_connections{domain=%s} %d\n", quote(d), conns[d])
 	}
 	r.writeNodes(w)
+	r.writeEngines(w)
 
 	family(w, "keyway_policy_info", "gauge", "The policy version this proxy applied; always 1.")
 	if v := r.PolicyVersion(); v != "" {

@@ -95,6 +95,7 @@ type Recorder struct {
 	reloads       atomic.Uint64
 	nacks         atomic.Uint64
 	nodeStats     atomic.Pointer[func() []NodeStats]
+	engineStats   atomic.Pointer[func() []engine.EngineStat]
 
 	reportsSent    atomic.Uint64
 	reportsFolded  atomic.Uint64

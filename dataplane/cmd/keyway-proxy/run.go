@@ -37,6 +37,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	applier.Observe(tel.applied)
+	tel.rec.SetEngineStats(func() []engine.EngineStat { return engine.CollectCurrent(cur) })
 
 	srv := server.New(server.Config{
 		NodeID:   cfg.nodeID,
