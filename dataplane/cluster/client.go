@@ -30,7 +30,7 @@ type Client struct {
 	top atomic.Pointer[topology]
 
 	mu     sync.Mutex // guards nodes and installs of top
-	nodes  map[string]*upstream.Node
+	nodes  map[nodeKey]*upstream.Node
 	seeds  []string
 	closed bool
 
@@ -77,7 +77,7 @@ func New(u *keywayv1.Upstream, opts upstream.Options) (*Client, error) {
 		cfg:    cfg,
 		opts:   opts.WithPool(u.GetPool()),
 		tls:    u.GetTls().GetEnabled(),
-		nodes:  map[string]*upstream.Node{},
+		nodes:  map[nodeKey]*upstream.Node{},
 		seeds:  cfg.GetSeeds(),
 		next:   make(chan struct{}),
 		kick:   make(chan struct{}, 1),
@@ -121,31 +121,61 @@ func (c *Client) Map() *Map {
 	return nil
 }
 
-// node returns the Node of addr, opening it on first use.
+// nodeKey is a node's address and the role the client uses it in. A
+// replica's connections carry READONLY from the moment they open, and a
+// primary's never do: a primary demoted behind the client's back then
+// answers MOVED instead of serving possibly stale reads, and a change of
+// role swaps the Node at the next install.
+type nodeKey struct {
+	addr    string
+	replica bool
+}
+
+// readOnlySetup is what every connection to a replica sends first, so
+// that it serves reads of its primary's slots instead of redirecting.
+var readOnlySetup = []string{"READONLY"}
+
+// node returns the Node of addr as a primary, opening it on first use.
 func (c *Client) node(addr string) (*upstream.Node, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.nodeLocked(addr)
+	return c.nodeLocked(nodeKey{addr: addr})
 }
 
-func (c *Client) nodeLocked(addr string) (*upstream.Node, error) {
-	if n, ok := c.nodes[addr]; ok {
+// anyNode returns a Node of addr in whatever role the client has one,
+// for commands that any connection answers (CLUSTER SHARDS), so asking a
+// replica does not open primary connections to it.
+func (c *Client) anyNode(addr string) (*upstream.Node, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n, ok := c.nodes[nodeKey{addr: addr, replica: true}]; ok {
+		return n, nil
+	}
+	return c.nodeLocked(nodeKey{addr: addr})
+}
+
+func (c *Client) nodeLocked(k nodeKey) (*upstream.Node, error) {
+	if n, ok := c.nodes[k]; ok {
 		return n, nil
 	}
 	if c.closed {
 		return nil, errors.New("cluster client is closed")
 	}
-	n, err := upstream.NewNode(c.u, addr, c.opts)
+	var setup [][]string
+	if k.replica {
+		setup = append(setup, readOnlySetup)
+	}
+	n, err := upstream.NewNode(c.u, k.addr, c.opts, setup...)
 	if err != nil {
 		return nil, err
 	}
-	c.nodes[addr] = n
+	c.nodes[k] = n
 	return n, nil
 }
 
 // install makes m the slot map and closes the nodes nothing refers to
-// any more (seeds are kept: they are how the client finds the cluster
-// again). Requests that loaded the old topology and reach a closed node
+// any more, including a node's Node for a role it no longer has (seeds
+// are kept: they are how the client finds the cluster again). Requests that loaded the old topology and reach a closed node
 // get ErrClosed, which is retried on the new one.
 func (c *Client) install(m *Map) error {
 	c.mu.Lock()
@@ -158,32 +188,34 @@ func (c *Client) installLocked(m *Map) error {
 		return errors.New("cluster client is closed")
 	}
 	t := &topology{m: m, primaries: make([]*upstream.Node, len(m.Shards)), replicas: make([][]*upstream.Node, len(m.Shards))}
-	used := map[string]bool{}
+	used := map[nodeKey]bool{}
 	for _, s := range c.seeds {
-		used[s] = true
+		used[nodeKey{addr: s}] = true
 	}
 	for i, s := range m.Shards {
-		n, err := c.nodeLocked(s.Primary)
+		k := nodeKey{addr: s.Primary}
+		n, err := c.nodeLocked(k)
 		if err != nil {
 			return err
 		}
 		t.primaries[i] = n
-		used[s.Primary] = true
+		used[k] = true
 		for _, r := range s.Replicas {
-			rn, err := c.nodeLocked(r)
+			k := nodeKey{addr: r, replica: true}
+			rn, err := c.nodeLocked(k)
 			if err != nil {
 				return err
 			}
 			t.replicas[i] = append(t.replicas[i], rn)
-			used[r] = true
+			used[k] = true
 		}
 	}
 	c.top.Store(t)
-	for addr, n := range c.nodes {
-		if used[addr] {
+	for k, n := range c.nodes {
+		if used[k] {
 			continue
 		}
-		delete(c.nodes, addr)
+		delete(c.nodes, k)
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
@@ -200,7 +232,7 @@ func (c *Client) Close() {
 	c.mu.Lock()
 	c.closed = true
 	nodes := c.nodes
-	c.nodes = map[string]*upstream.Node{}
+	c.nodes = map[nodeKey]*upstream.Node{}
 	c.mu.Unlock()
 	for _, n := range nodes {
 		c.wg.Add(1)

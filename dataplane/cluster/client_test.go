@@ -11,6 +11,7 @@ import (
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/redistest"
+	"keyway.dev/dataplane/upstream"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -26,6 +27,7 @@ func TestCluster(t *testing.T) {
 	}
 
 	t.Run("map", func(t *testing.T) { testMap(t, cl, c) })
+	t.Run("stats", func(t *testing.T) { testStats(t, cl, c) })
 	t.Run("commands", func(t *testing.T) { testCommands(t, v) })
 	t.Run("pipeline", func(t *testing.T) { testPipeline(t, v) })
 	t.Run("keyspace", func(t *testing.T) {
@@ -208,8 +210,9 @@ func testKeyspace(t *testing.T, v engine.Engine) {
 	}
 }
 
-// testReplicaReads checks reads reach replicas, with READONLY, when the
-// policy allows it.
+// testReplicaReads checks reads reach replicas when the policy allows
+// it, on connections made READONLY once when they opened rather than
+// before every batch.
 func testReplicaReads(t *testing.T, cl *redistest.Cluster, c *Client) {
 	v := c.Named("replicas")
 	if got := do(v, "SET", "r", "1"); got != "+OK\r\n" {
@@ -223,17 +226,76 @@ func testReplicaReads(t *testing.T, cl *redistest.Cluster, c *Client) {
 			replica = s
 		}
 	}
-	replica.Do("CONFIG", "RESETSTAT")
 	harnessEventually(t, "replica has r", func() error {
 		if got := do(v, "GET", "r"); got != "$1\r\n1\r\n" {
 			return fmt.Errorf("GET = %q", got)
 		}
 		return nil
 	})
-	stats := replica.Do("INFO", "commandstats")
-	if !strings.Contains(stats, "cmdstat_get:calls=") || !strings.Contains(stats, "cmdstat_readonly:calls=") {
-		t.Fatalf("replica %s saw no GET after READONLY:\n%s", replica.Addr, stats)
+	replica.Do("CONFIG", "RESETSTAT")
+	const reads = 20
+	for range reads {
+		if got := do(v, "GET", "r"); got != "$1\r\n1\r\n" {
+			t.Fatalf("GET = %q", got)
+		}
 	}
+	stats := replica.Do("INFO", "commandstats")
+	if got := statField(stats, "cmdstat_get", "calls"); got < reads {
+		t.Fatalf("replica %s ran %d GETs, want %d:\n%s", replica.Addr, got, reads, stats)
+	}
+	if got := statField(stats, "cmdstat_readonly", "calls"); got > 0 {
+		t.Fatalf("replica %s got READONLY %d times during %d reads on open connections", replica.Addr, got, reads)
+	}
+	readonly := 0
+	for _, line := range strings.Split(replica.Do("CLIENT", "LIST"), "\n") {
+		for _, f := range strings.Fields(line) {
+			if flags, ok := strings.CutPrefix(f, "flags="); ok && strings.Contains(flags, "r") {
+				readonly++
+			}
+		}
+	}
+	if readonly == 0 {
+		t.Fatalf("no connection to replica %s is READONLY", replica.Addr)
+	}
+}
+
+// statField reads one numeric field of an INFO commandstats line, 0 when
+// the command was never called.
+func statField(info, cmd, field string) int {
+	for _, line := range strings.Split(info, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), cmd+":")
+		if !ok {
+			continue
+		}
+		for _, kv := range strings.Split(rest, ",") {
+			if k, v, _ := strings.Cut(kv, "="); k == field {
+				n, _ := strconv.Atoi(v)
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// testStats checks every node of the cluster, replicas included, is
+// described once with its connections.
+func testStats(t *testing.T, cl *redistest.Cluster, c *Client) {
+	harnessEventually(t, "every node connected", func() error {
+		stats := c.Stats()
+		if len(stats) != len(cl.Nodes) {
+			return fmt.Errorf("%d nodes described, want %d: %+v", len(stats), len(cl.Nodes), stats)
+		}
+		for i, want := range cl.Nodes {
+			j := slices.IndexFunc(stats, func(s upstream.NodeStats) bool { return s.Addr == want.Addr })
+			if j < 0 {
+				return fmt.Errorf("node %d (%s) missing from %+v", i, want.Addr, stats)
+			}
+			if s := stats[j]; s.Connections == 0 || s.Breaker != upstream.BreakerClosed {
+				return fmt.Errorf("node %s: %+v", s.Addr, s)
+			}
+		}
+		return nil
+	})
 }
 
 // testAskAndMoved migrates one slot by hand, checking the client follows

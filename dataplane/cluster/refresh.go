@@ -128,7 +128,7 @@ var errUnknownCommand = errors.New("unknown command")
 // discover reads the slot map from the node at addr: CLUSTER SHARDS, or
 // CLUSTER SLOTS from servers older than Redis 7.
 func (c *Client) discover(addr string) (*Map, error) {
-	n, err := c.node(addr)
+	n, err := c.anyNode(addr)
 	if err != nil {
 		return nil, err
 	}

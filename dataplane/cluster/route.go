@@ -48,9 +48,8 @@ func classify(r *engine.Request) (slot int, s shape) {
 
 // target is where one request is sent.
 type target struct {
+	// node is a primary, or a replica whose connections are READONLY.
 	node *upstream.Node
-	// replica: a replica's connection, so READONLY goes first.
-	replica bool
 	// ask: the slot is being imported by node, so ASKING goes first.
 	ask bool
 }
@@ -70,7 +69,7 @@ func (c *Client) pick(t *topology, slot int, r *engine.Request, preferReplica bo
 		return target{}, fmt.Errorf("CLUSTERDOWN Hash slot not served (keyway: no node of the cluster serves slot %d)", slot)
 	}
 	if reps := t.replicas[i]; len(reps) > 0 && (c.cfg.GetReadFromReplicas() || preferReplica) && readOnly(r) {
-		return target{node: reps[int(c.rr.Add(1))%len(reps)], replica: true}, nil
+		return target{node: reps[int(c.rr.Add(1))%len(reps)]}, nil
 	}
 	return target{node: t.primaries[i]}, nil
 }

@@ -258,7 +258,7 @@ func (s *split) merge() {
 	r.SetReplied(out)
 }
 
-// prefix holds the ASKING and READONLY requests sent ahead of others.
+// prefix holds the ASKING requests sent ahead of others.
 type prefix struct {
 	reqs []engine.Request
 	b    engine.Batch
@@ -267,50 +267,31 @@ type prefix struct {
 var prefixes = sync.Pool{New: func() any { return &prefix{} }}
 
 var (
-	argsAsking   = [][]byte{[]byte("ASKING")}
-	argsReadOnly = [][]byte{[]byte("READONLY")}
-	specAsking   = resp.Lookup([]byte("ASKING"))
-	specReadOnly = resp.Lookup([]byte("READONLY"))
+	argsAsking = [][]byte{[]byte("ASKING")}
+	specAsking = resp.Lookup([]byte("ASKING"))
 )
 
-// send serves b on tg's node. A replica's batch starts with READONLY, and
-// under ask every request follows its own ASKING; since a node writes a
-// batch in one piece on one connection, each prefix reaches Redis on the
-// same connection right before what it is for.
+// send serves b on tg's node. Under ask every request follows its own
+// ASKING; since a node writes a batch in one piece on one connection,
+// each ASKING reaches Redis on the same connection right before what it
+// is for. (A replica needs no prefix: its connections were made
+// READONLY when they opened.)
 func (c *Client) send(ctx context.Context, name string, tg target, b engine.Batch) {
-	if !tg.replica && !tg.ask {
+	if !tg.ask {
 		tg.node.Serve(ctx, name, b)
 		return
 	}
 	p := prefixes.Get().(*prefix)
-	n := 0
-	if tg.replica {
-		n++
+	if cap(p.reqs) < len(b) {
+		p.reqs = make([]engine.Request, len(b))
 	}
-	if tg.ask {
-		n += len(b)
-	}
-	if cap(p.reqs) < n {
-		p.reqs = make([]engine.Request, n)
-	}
-	p.reqs = p.reqs[:n]
-	k := 0
-	add := func(args [][]byte, spec *resp.Spec) {
-		q := &p.reqs[k]
-		k++
+	p.reqs = p.reqs[:len(b)]
+	for i, r := range b {
+		q := &p.reqs[i]
 		q.Reset()
-		q.Cmd.Args = append(q.Cmd.Args, args...)
-		q.Cmd.Spec = spec
-		p.b = append(p.b, q)
-	}
-	if tg.replica {
-		add(argsReadOnly, specReadOnly)
-	}
-	for _, r := range b {
-		if tg.ask {
-			add(argsAsking, specAsking)
-		}
-		p.b = append(p.b, r)
+		q.Cmd.Args = append(q.Cmd.Args, argsAsking...)
+		q.Cmd.Spec = specAsking
+		p.b = append(p.b, q, r)
 	}
 	tg.node.Serve(ctx, name, p.b)
 	clear(p.b)
