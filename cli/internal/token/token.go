@@ -145,7 +145,7 @@ func revokeCommand(a *app.App) *dispatch.Command {
 		Short:   "Revoke a token; calls carrying it are refused at once",
 		Usage:   "NAME",
 		MinArgs: 1, MaxArgs: 1,
-		Long:    `The last admin token cannot be revoked: create another admin token first.`,
+		Long: `The last admin token cannot be revoked: create another admin token first.`,
 		Examples: []string{
 			"keyway token revoke ci-deploy",
 		},
