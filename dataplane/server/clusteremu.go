@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 
 	"keyway.dev/dataplane/cluster"
@@ -16,10 +17,12 @@ import (
 
 // Cluster emulation: on a listener whose policy enables it, the proxy
 // answers the CLUSTER commands a cluster-aware client asks as a Redis
-// Cluster whose slots are split over a few virtual nodes, all of them
-// this proxy at the address the client reached. The client spreads its
-// keys over the virtual nodes and sends everything back here, and the
-// proxy, which routes by key itself, never answers MOVED or ASK.
+// Cluster whose slots are split over virtual nodes, all of them this
+// proxy: one per address the listener serves (clusteraddrs.go), or,
+// with a single address, the policy's virtual_nodes at the address the
+// client reached. The client spreads its keys over the virtual nodes and
+// sends everything back here, and the proxy, which routes by key itself,
+// never answers MOVED or ASK.
 
 // defaultVirtualNodes is the split when the policy gives none.
 const defaultVirtualNodes = 3
@@ -72,37 +75,52 @@ type vnode struct {
 	from, to int // slot range, inclusive
 }
 
-// vnodes splits the slots over the listener's virtual nodes, each at the
-// address the client connected to. IDs are stable for a listener and
-// address, as a real node's are across its life.
-func (c *client) vnodes(e *keywayv1.ClusterEmulation) []vnode {
-	n := int(e.GetVirtualNodes())
-	if n <= 0 {
-		n = defaultVirtualNodes
-	}
-	n = min(n, cluster.Slots)
-	host, port := "127.0.0.1", 6380
+// vnodes splits the slots evenly over the listener's virtual nodes and
+// returns them with the index of the one the client is connected to
+// ("myself"). When the listener has several addresses (keyway-proxy
+// --cluster-listen), there is one virtual node per address, so cluster
+// clients, which pool connections per address, open parallel ones; with
+// one address, the policy's virtual_nodes all carry it. IDs are stable
+// for a listener and address, as a real node's are across its life.
+func (c *client) vnodes(e *keywayv1.ClusterEmulation) (nodes []vnode, self int) {
+	local := vaddr{host: "127.0.0.1", port: 6380}
+	var ip net.IP
 	if a, ok := c.rc.NetConn().LocalAddr().(*net.TCPAddr); ok {
-		host, port = a.IP.String(), a.Port
+		ip = a.IP
+		local = vaddr{host: a.IP.String(), port: a.Port}
 	}
-	out := make([]vnode, n)
-	for i := range out {
-		sum := sha1.Sum(fmt.Appendf(nil, "keyway/%s/%s:%d/%d", c.sess.Listener, host, port, i))
-		out[i] = vnode{
+	addrs := c.srv.listenerAddrs(c.sess.Listener, ip)
+	if len(addrs) <= 1 {
+		n := int(e.GetVirtualNodes())
+		if n <= 0 {
+			n = defaultVirtualNodes
+		}
+		addrs = slices.Repeat([]vaddr{local}, min(n, cluster.Slots))
+	} else if i := slices.Index(addrs, local); i >= 0 {
+		self = i
+	}
+	n := len(addrs)
+	nodes = make([]vnode, n)
+	for i, a := range addrs {
+		id := fmt.Appendf(nil, "keyway/%s/%s:%d", c.sess.Listener, a.host, a.port)
+		if n > 1 && addrs[0] == addrs[n-1] {
+			id = fmt.Appendf(id, "/%d", i) // one address: tell its nodes apart
+		}
+		sum := sha1.Sum(id)
+		nodes[i] = vnode{
 			id:   hex.EncodeToString(sum[:]),
-			host: host,
-			port: port,
+			host: a.host,
+			port: a.port,
 			from: i * cluster.Slots / n,
 			to:   (i+1)*cluster.Slots/n - 1,
 		}
 	}
-	return out
+	return nodes, self
 }
 
-// cluster answers the CLUSTER subcommands a cluster client needs; the
-// first virtual node is the one the client is talking to ("myself").
+// cluster answers the CLUSTER subcommands a cluster client needs.
 func (c *client) cluster(st *engine.State, args [][]byte) bool {
-	nodes := c.vnodes(c.emulation(st))
+	nodes, self := c.vnodes(c.emulation(st))
 	b := c.out[:0]
 	switch sub := strings.ToUpper(string(args[1])); sub {
 	case "SLOTS":
@@ -141,7 +159,7 @@ func (c *client) cluster(st *engine.State, args [][]byte) bool {
 		var s strings.Builder
 		for i, n := range nodes {
 			flags := "master"
-			if i == 0 {
+			if i == self {
 				flags = "myself,master"
 			}
 			fmt.Fprintf(&s, "%s %s:%d@%d %s - 0 0 %d connected %d-%d\n", n.id, n.host, n.port, n.port, flags, i+1, n.from, n.to)
@@ -153,7 +171,7 @@ func (c *client) cluster(st *engine.State, args [][]byte) bool {
 			"cluster_current_epoch:%d\r\ncluster_my_epoch:1\r\n",
 			cluster.Slots, cluster.Slots, len(nodes), len(nodes), len(nodes)))
 	case "MYID":
-		b = resp.AppendBulkString(b, nodes[0].id)
+		b = resp.AppendBulkString(b, nodes[self].id)
 	case "KEYSLOT":
 		if len(args) != 3 {
 			c.writeError(arityError("cluster|keyslot"))
