@@ -266,20 +266,23 @@ func (v *View) Client() *Client { return v.c }
 func (v *View) Serve(ctx context.Context, b engine.Batch) { v.c.serve(ctx, v.name, b) }
 
 // Dedicated returns a connection of its own to a primary, for a
-// stateful command without a key (MULTI before any keyed command).
+// stateful command without a key (SUBSCRIBE, PSUBSCRIBE, MULTI before
+// any keyed command).
 func (v *View) Dedicated(ctx context.Context) (*upstream.Dedicated, error) {
 	return v.DedicatedFor(ctx, nil)
 }
 
 // DedicatedFor returns a connection of its own to the primary owning
 // key's slot, for commands that carry state (WATCH, MULTI/EXEC, blocking
-// pops); a nil key picks any primary.
+// pops, SSUBSCRIBE); a nil key takes the primaries in turn, which spreads
+// subscribers over the cluster: every node hears every PUBLISH, since
+// the cluster broadcasts it.
 func (v *View) DedicatedFor(ctx context.Context, key []byte) (*upstream.Dedicated, error) {
 	t, err := v.c.topology(ctx)
 	if err != nil {
 		return nil, err
 	}
-	i := 0
+	i := int(v.c.rr.Add(1) % uint32(len(t.primaries)))
 	if key != nil {
 		if i = t.m.Owner(Slot(key)); i < 0 {
 			return nil, fmt.Errorf("CLUSTERDOWN keyway: upstream %s: no node serves slot %d", v.name, Slot(key))
