@@ -41,6 +41,9 @@ type config struct {
 	controlPlaneTLS xdsclient.TLSFiles
 	// clientTLS secures the RESP listeners (clienttls.go).
 	clientTLS clientTLSConfig
+	// clusterListen are more addresses of the default listener, virtual
+	// nodes of cluster emulation (clusterlisten.go).
+	clusterListen []string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -74,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Int64Var(&cfg.limits.MaxOutputBuffer, "max-output-buffer", cfg.limits.MaxOutputBuffer, "close a client whose pending replies exceed this many bytes (0 is no limit)")
 	fs.DurationVar(&cfg.limits.WriteTimeout, "client-write-timeout", cfg.limits.WriteTimeout, "close a client that takes no reply bytes for this long (0 is never)")
 	clientSecurityFlags(fs, &cfg.clientTLS, &cfg.limits)
+	clusterListenFlag(fs, &cfg.clusterListen)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

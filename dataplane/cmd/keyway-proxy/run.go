@@ -55,6 +55,14 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	more, err := openClusterListeners(cfg.clusterListen, cfg.clientTLS, tlsFiles)
+	if err != nil {
+		for _, l := range lns {
+			_ = l.ln.Close()
+		}
+		return err
+	}
+	lns = append(lns, more...)
 	adminLn, err := net.Listen("tcp", cfg.admin)
 	if err != nil {
 		for _, l := range lns {
