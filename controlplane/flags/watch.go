@@ -31,7 +31,8 @@ func (s *Store) Watch(ctx context.Context, fn func([]*keywayv1.Flag)) error {
 			if wr.Err() != nil {
 				break
 			}
-			if rev, err = s.publish(ctx, fn); err != nil {
+			// Any change re-lists; the watch itself goes on from where it is.
+			if _, err = s.publish(ctx, fn); err != nil {
 				break
 			}
 		}

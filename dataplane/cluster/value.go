@@ -93,10 +93,3 @@ func (v value) field(name string) (value, bool) {
 	return value{}, false
 }
 
-// text is v as a string, for bulk, simple and integer values.
-func (v value) text() string {
-	if v.kind == ':' {
-		return strconv.FormatInt(v.num, 10)
-	}
-	return string(v.str)
-}
