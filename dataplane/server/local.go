@@ -24,6 +24,7 @@ type local struct {
 	fn      localFunc
 }
 
+//lint:ignore ST1005 this is Redis's exact reply text
 var errNoAuth = errors.New("NOAUTH Authentication required.")
 
 // locals is keyed by upper-case name. It is filled in init because its
