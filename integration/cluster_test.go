@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -47,8 +50,14 @@ func TestCluster(t *testing.T) {
 	cl := redistest.StartCluster(t, 3, 1)
 	dir := harness.WritePolicy(t, map[string]string{"policy.star": clusterPolicy(cl.Seeds())})
 	path := filepath.Join(dir, "policy.star")
+	// p1 serves two more addresses, so its emulated cluster has one
+	// virtual node per address.
+	vnodes := []string{
+		fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t)),
+		fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t)),
+	}
 	proxies := []*harness.Proxy{
-		harness.StartProxy(t, "p1", "", "--policy", path),
+		harness.StartProxy(t, "p1", "", "--policy", path, "--cluster-listen", strings.Join(vnodes, ",")),
 		harness.StartProxy(t, "p2", "", "--policy", path),
 	}
 	var clients []*redis.Client
@@ -72,7 +81,10 @@ func TestCluster(t *testing.T) {
 		p := cl.Primaries()
 		l.phase(t, func() { cl.Reshard(p[0], p[1], 300) }).expectNone(t)
 	})
-	t.Run("emulation", func(t *testing.T) { testEmulation(t, proxies[0]) })
+	t.Run("emulation", func(t *testing.T) { testEmulation(t, proxies[0], vnodes) })
+	t.Run("one virtual node per address", func(t *testing.T) { testEmulationOneAddress(t, proxies[1]) })
+	t.Run("pubsub", func(t *testing.T) { testClusterPubSub(t, proxies, vnodes) })
+	t.Run("metrics list every node", func(t *testing.T) { testNodeMetrics(t, cl, proxies[0]) })
 	var dead map[int]bool
 	t.Run("kill primary", func(t *testing.T) {
 		victim := cl.Primaries()[2]
@@ -346,8 +358,10 @@ func (l *load) verify(t *testing.T, c *redis.Client, dead map[int]bool) {
 }
 
 // testEmulation checks cluster-aware clients work through the proxy
-// unchanged: go-redis ClusterClient and redis-cli -c.
-func testEmulation(t *testing.T, p *harness.Proxy) {
+// unchanged, go-redis ClusterClient and redis-cli -c, and that the
+// ClusterClient, given one virtual node per address of the proxy's
+// listener, connects to every one of them.
+func testEmulation(t *testing.T, p *harness.Proxy, extra []string) {
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{p.Addr}, MaxRedirects: 0,
 		ReadTimeout: clientDeadline, WriteTimeout: clientDeadline})
 	defer cc.Close()
@@ -357,10 +371,18 @@ func testEmulation(t *testing.T, p *harness.Proxy) {
 	if err != nil || len(slots) != 3 || slots[0].Start != 0 || slots[2].End != cluster.Slots-1 {
 		t.Fatalf("CLUSTER SLOTS = %+v, %v", slots, err)
 	}
+	want := append([]string{p.Addr}, extra...)
+	var got []string
 	for _, s := range slots {
-		if len(s.Nodes) != 1 || s.Nodes[0].Addr != p.Addr {
-			t.Fatalf("virtual node %+v does not point at the proxy %s", s, p.Addr)
+		if len(s.Nodes) != 1 {
+			t.Fatalf("virtual node %+v has replicas", s)
 		}
+		got = append(got, s.Nodes[0].Addr)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("virtual nodes at %v, want one per address of the proxy %v", got, want)
 	}
 	for i := range 50 {
 		k := fmt.Sprintf("emu:%d", i)
@@ -390,20 +412,36 @@ func testEmulation(t *testing.T, p *harness.Proxy) {
 	if got, err := cc.MGet(ctx, "{emu}a", "{emu}b").Result(); err != nil || len(got) != 2 {
 		t.Fatalf("ClusterClient MGET = %v, %v", got, err)
 	}
+	// The proxy's CLIENT LIST shows where each connection came in.
+	plain := redis.NewClient(&redis.Options{Addr: p.Addr})
+	defer plain.Close()
+	list, err := plain.ClientList(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range want {
+		if n := strings.Count(list, "laddr="+a+" "); n == 0 || (a == p.Addr && n < 2) {
+			t.Fatalf("%d connections on virtual node %s:\n%s", n, a, list)
+		}
+	}
 
 	_, port, _ := net.SplitHostPort(p.Addr)
+	_, vport, _ := net.SplitHostPort(extra[0])
 	for _, tc := range []struct {
+		port string
 		args []string
 		want string
 	}{
-		{[]string{"SET", "cli:key", "hello"}, "OK"},
-		{[]string{"GET", "cli:key"}, "hello"},
-		{[]string{"CLUSTER", "KEYSLOT", "cli:key"}, fmt.Sprint(cluster.Slot([]byte("cli:key")))},
-		{[]string{"CLUSTER", "INFO"}, "cluster_state:ok"},
-		{[]string{"MGET", "cli:key", "emu:1", "emu:2"}, "hello\n1\n2"},
+		{port, []string{"SET", "cli:key", "hello"}, "OK"},
+		{port, []string{"GET", "cli:key"}, "hello"},
+		{vport, []string{"GET", "cli:key"}, "hello"},
+		{port, []string{"CLUSTER", "KEYSLOT", "cli:key"}, fmt.Sprint(cluster.Slot([]byte("cli:key")))},
+		{port, []string{"CLUSTER", "INFO"}, "cluster_state:ok"},
+		{port, []string{"MGET", "cli:key", "emu:1", "emu:2"}, "hello\n1\n2"},
+		{vport, []string{"CLUSTER", "NODES"}, extra[0] + "@" + vport + " myself,master"},
 	} {
-		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			out, err := exec.CommandContext(ctx, "redis-cli", append([]string{"-c", "-p", port}, tc.args...)...).CombinedOutput()
+		t.Run(tc.port+" "+strings.Join(tc.args, " "), func(t *testing.T) {
+			out, err := exec.CommandContext(ctx, "redis-cli", append([]string{"-c", "-p", tc.port}, tc.args...)...).CombinedOutput()
 			if err != nil || !strings.Contains(string(out), tc.want) {
 				t.Fatalf("redis-cli -c %v = %q, %v; want %q", tc.args, out, err, tc.want)
 			}
@@ -412,4 +450,100 @@ func testEmulation(t *testing.T, p *harness.Proxy) {
 			}
 		})
 	}
+}
+
+// testEmulationOneAddress checks a proxy whose listener has one address
+// still presents the policy's virtual_nodes, all at that address.
+func testEmulationOneAddress(t *testing.T, p *harness.Proxy) {
+	c := redis.NewClient(&redis.Options{Addr: p.Addr})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	slots, err := c.ClusterSlots(ctx).Result()
+	if err != nil || len(slots) != 3 {
+		t.Fatalf("CLUSTER SLOTS = %+v, %v", slots, err)
+	}
+	for _, s := range slots {
+		if s.Nodes[0].Addr != p.Addr {
+			t.Fatalf("virtual node %+v is not at %s", s, p.Addr)
+		}
+	}
+}
+
+// testClusterPubSub subscribes through one proxy and publishes through
+// the other: SUBSCRIBE hears PUBLISH whichever primary each proxy picked,
+// and a ClusterClient's SSUBSCRIBE, through emulation, hears SPUBLISH on
+// the shard channel's node.
+func testClusterPubSub(t *testing.T, proxies []*harness.Proxy, vnodes []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub := redis.NewClient(&redis.Options{Addr: proxies[1].Addr})
+	defer pub.Close()
+	var subs []*redis.PubSub
+	for _, addr := range append([]string{proxies[0].Addr}, vnodes...) {
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		defer c.Close()
+		ps := c.Subscribe(ctx, "cluster-news")
+		defer ps.Close()
+		if _, err := ps.Receive(ctx); err != nil {
+			t.Fatalf("SUBSCRIBE via %s: %v", addr, err)
+		}
+		subs = append(subs, ps)
+	}
+	if err := pub.Publish(ctx, "cluster-news", "hello").Err(); err != nil {
+		t.Fatalf("PUBLISH: %v", err)
+	}
+	for i, ps := range subs {
+		m, err := ps.ReceiveMessage(ctx)
+		if err != nil || m.Channel != "cluster-news" || m.Payload != "hello" {
+			t.Fatalf("subscriber %d received %+v, %v", i, m, err)
+		}
+	}
+
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{proxies[0].Addr}, MaxRedirects: 0})
+	defer cc.Close()
+	for _, ch := range []string{"shard-a", "shard-b", "shard-c"} {
+		ps := cc.SSubscribe(ctx, ch)
+		if _, err := ps.Receive(ctx); err != nil {
+			t.Fatalf("SSUBSCRIBE %s: %v", ch, err)
+		}
+		// SPUBLISH counts subscribers on the slot's node: 1 only if the
+		// subscription was pinned there.
+		if n, err := pub.SPublish(ctx, ch, "to "+ch).Result(); err != nil || n != 1 {
+			t.Fatalf("SPUBLISH %s = %d, %v; want 1 receiver", ch, n, err)
+		}
+		m, err := ps.ReceiveMessage(ctx)
+		if err != nil || m.Channel != ch || m.Payload != "to "+ch {
+			t.Fatalf("SSUBSCRIBE %s received %+v, %v", ch, m, err)
+		}
+		ps.Close()
+	}
+}
+
+// testNodeMetrics checks the proxy's /metrics describes every node of
+// the cluster, replicas included, under the upstream's name.
+func testNodeMetrics(t *testing.T, cl *redistest.Cluster, p *harness.Proxy) {
+	harness.Eventually(t, 10*time.Second, "every cluster node in /metrics", func() error {
+		resp, err := http.Get("http://" + p.Admin + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		for _, n := range cl.Alive() {
+			series := fmt.Sprintf("keyway_upstream_connections{upstream=%q,node=%q} ", "cache", n.Addr)
+			i := strings.Index(string(body), series)
+			if i < 0 {
+				return fmt.Errorf("no %s", series)
+			}
+			val, _, _ := strings.Cut(string(body[i+len(series):]), "\n")
+			if val == "0" {
+				return fmt.Errorf("%s%s", series, val)
+			}
+		}
+		return nil
+	})
 }
