@@ -117,6 +117,16 @@ func TestSkeletonEndToEnd(t *testing.T) {
 
 	mustPush(t, cp, v1, "v1: sessions on b")
 	waitApplied(t, cp, "v1", p1, p2)
+	nodes, err := cp.Fleet().ListNodes(ctx, &keywayv1.ListNodesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes.GetNodes() {
+		want := map[string]string{p1.NodeID: p1.Addr, p2.NodeID: p2.Addr}[n.GetId()]
+		if len(n.GetListeners()) == 0 || n.GetListeners()[0] != want {
+			t.Errorf("fleet shows %s listening on %v, want %s", n.GetId(), n.GetListeners(), want)
+		}
+	}
 	harness.Eventually(t, 10*time.Second, "proxy ready", p1.Ready)
 
 	t.Run("keys route to the right redis", func(t *testing.T) {

@@ -208,11 +208,18 @@ func policyVersion(applied map[string]string) string {
 }
 
 // listeners reads the client listeners a proxy advertises in its node
-// metadata, as a list of "host:port" strings under "listeners".
+// metadata under "listeners": a list of "host:port" strings, or one string
+// of them separated by commas (keyway-proxy's metadata is flat strings).
 func listeners(n *core.Node) []string {
 	var out []string
-	for _, v := range n.GetMetadata().GetFields()["listeners"].GetListValue().GetValues() {
+	f := n.GetMetadata().GetFields()["listeners"]
+	for _, v := range f.GetListValue().GetValues() {
 		if s := v.GetStringValue(); s != "" {
+			out = append(out, s)
+		}
+	}
+	for _, s := range strings.Split(f.GetStringValue(), ",") {
+		if s = strings.TrimSpace(s); s != "" {
 			out = append(out, s)
 		}
 	}

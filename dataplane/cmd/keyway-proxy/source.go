@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -63,7 +64,7 @@ func startSource(ctx context.Context, cfg config, a *reload.Applier, log *slog.L
 	xc := xdsclient.New(xdsclient.Config{
 		Target:   cfg.controlPlane,
 		NodeID:   cfg.nodeID,
-		Metadata: map[string]string{"listen": cfg.listen, "version": version},
+		Metadata: map[string]string{"listeners": strings.Join(advertised(cfg), ","), "version": version},
 		TypeURLs: reload.TypeURLs,
 		Handler:  snap,
 		Versions: snap.Versions(),
@@ -119,4 +120,14 @@ func standalone(addr string) ([]*keywayv1.Domain, *keywayv1.ProxyConfig) {
 		Identity: &keywayv1.Identity{DefaultDomain: "default"},
 	}
 	return domains, proxy
+}
+
+// advertised lists the client addresses this proxy serves, for `keyway
+// fleet` (the control plane reads them from the node metadata).
+func advertised(cfg config) []string {
+	out := []string{cfg.listen}
+	if cfg.clientTLS.listen != "" {
+		out = append(out, cfg.clientTLS.listen)
+	}
+	return append(out, cfg.clusterListen...)
 }
