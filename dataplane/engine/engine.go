@@ -80,6 +80,9 @@ type Session struct {
 type Request struct {
 	Cmd     resp.Command
 	Session *Session
+	// Pin, when set, is the dedicated connection the request's client
+	// holds; leaves send on it instead of the shared pool (pin.go).
+	Pin Pin
 
 	// Upstream is the name of the upstream that answered, set by leaves
 	// for telemetry.
@@ -96,6 +99,7 @@ func (r *Request) Reset() {
 	r.Cmd.Args = r.Cmd.Args[:0]
 	r.Cmd.Spec = nil
 	r.Session = nil
+	r.Pin = nil
 	r.Upstream = ""
 	r.reply = r.reply[:0]
 	r.kind = KindNone

@@ -58,7 +58,16 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 		if h == nil {
 			h = c.emulated(st, args[0]) // clusteremu.go
 		}
-		if h != nil && (c.pin == nil || pinnedLocal(h)) {
+		if h != nil && c.queuesLocal(h) { // transaction.go
+			run = c.flushRun(st, run)
+			before := c.written
+			if !c.queueLocal(st, h, args) {
+				return
+			}
+			c.observeOne(args, len(cmds[i].Raw), before, "", engine.KindRefused)
+			continue
+		}
+		if h != nil && (c.pin == nil || c.pin.sub == nil || pinnedLocal(h)) {
 			run = c.flushRun(st, run)
 			before := c.written
 			if !c.serveLocal(st, h, args) {
@@ -73,20 +82,21 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 		r := c.request(len(run))
 		r.Cmd.Args = append(r.Cmd.Args, args...)
 		r.Cmd.Spec = resp.Resolve(args)
-		// A pinned client's mistakes are Redis's to judge: inside MULTI
-		// they must abort the transaction.
-		if c.pin == nil && (r.Cmd.Spec == nil || r.Cmd.Spec.Container() || !resp.CheckArity(&r.Cmd)) {
+		// A subscribed client's mistakes are Redis's to judge, in the
+		// words of pub/sub mode.
+		if (c.pin == nil || c.pin.sub == nil) && (r.Cmd.Spec == nil || r.Cmd.Spec.Container() || !resp.CheckArity(&r.Cmd)) {
 			run = c.flushRun(st, run)
 			before := c.written
 			c.out, _ = resp.AppendRefusal(c.out[:0], &r.Cmd)
 			c.write(c.out)
+			c.refusedWhileQueueing() // transaction.go
 			c.observeOne(args, len(cmds[i].Raw), before, "", engine.KindRefused)
 			continue
 		}
 		if c.pin != nil || needsDedicated(&r.Cmd) {
 			run = c.flushRun(st, run)
 			before := c.written
-			if !c.servePinned(st, &r.Cmd) {
+			if !c.servePinned(st, r) {
 				return
 			}
 			c.observeOne(args, len(cmds[i].Raw), before, "", engine.KindUpstream)
@@ -171,6 +181,10 @@ func (c *client) treeOf(st *engine.State) *engine.Tree {
 // write queues one reply, writing the buffer out once it is large so a
 // long pipeline does not accumulate all of its replies.
 func (c *client) write(raw []byte) {
+	if c.capture != nil {
+		*c.capture = append(*c.capture, raw...)
+		return
+	}
 	c.rc.WriteRaw(raw)
 	c.pending += int64(len(raw))
 	c.written += int64(len(raw))

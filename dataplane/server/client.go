@@ -62,6 +62,9 @@ type client struct {
 	// pin is the dedicated upstream connection of a transaction or
 	// blocking command in progress.
 	pin *pin
+	// capture, while set, takes the replies the proxy writes itself, to
+	// answer a local command inside a transaction at EXEC.
+	capture *[]byte
 
 	// Telemetry (observe.go): counted is set once the connection is
 	// counted in a domain; sizes are the request sizes of the run being

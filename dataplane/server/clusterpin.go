@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -18,10 +19,10 @@ type keyedOpener interface {
 
 // openForKey opens a dedicated connection to the node owning cmd's first
 // key when up is a cluster and cmd has a key (WATCH, blocking pops). ok
-// is false when the caller should open one the ordinary way. A MULTI
-// opened before any key goes to an arbitrary primary, so its commands
-// must hash to that node's slots; clients that WATCH first are pinned
-// right.
+// is false when the caller should open one the ordinary way. MULTI is
+// deferred to its first command, so a transaction is pinned to the node
+// of its first key; only a transaction that starts keyless lands on an
+// arbitrary primary.
 func openForKey(ctx context.Context, up engine.Upstream, cmd *resp.Command) (*upstream.Dedicated, bool, error) {
 	ko, isCluster := up.(keyedOpener)
 	if !isCluster {
@@ -36,4 +37,24 @@ func openForKey(ctx context.Context, up engine.Upstream, cmd *resp.Command) (*up
 		return nil, true, fmt.Errorf("keyway: dedicated connection to %s: %w", up.Name(), err)
 	}
 	return d, true, nil
+}
+
+// isRedirect recognises MOVED and ASK: on a pinned node they mean the
+// key lives elsewhere. Inside MULTI Redis has already marked the
+// transaction to abort.
+func isRedirect(raw []byte) bool {
+	return bytes.HasPrefix(raw, movedPrefix) || bytes.HasPrefix(raw, askPrefix)
+}
+
+var (
+	movedPrefix = []byte("-MOVED ")
+	askPrefix   = []byte("-ASK ")
+)
+
+// crossNode is the refusal of a pinned command whose key another node of
+// the cluster owns, in Redis Cluster's words for keys that cannot be
+// served together, with what to do about it.
+func crossNode(r *engine.Request, up string) error {
+	return fmt.Errorf("CROSSSLOT keyway: %s touches a key of another node of upstream %q than the one this transaction or WATCH runs on; put the keys of one transaction in one slot with a {hash tag}",
+		r.Cmd.Spec.Name, up)
 }

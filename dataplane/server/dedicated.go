@@ -21,34 +21,65 @@ type upstreamLeaf interface {
 	Upstream() engine.Upstream
 }
 
-// pin is a dedicated upstream connection held by one client for as long
-// as the connection state it carries lives: a transaction, watched keys,
-// or one blocking command.
+// pin is the state one client keeps on a dedicated upstream connection
+// for as long as it lives: a transaction, watched keys, one blocking
+// command, or subscriptions. The connection itself is opened lazily by
+// the tree's leaf (pinforward.go), so it lands on the upstream, and for a
+// cluster the node, where the first command that needs it is routed.
 type pin struct {
-	d     *upstream.Dedicated
-	multi bool
+	c  *client
+	d  *upstream.Dedicated // nil until a leaf opens it
+	up string              // the upstream d belongs to
+	// cluster is set when d is one node of a cluster upstream, whose
+	// redirections mean a key of another node.
+	cluster bool
+
+	// multi is set from the client's MULTI to its EXEC or DISCARD;
+	// sentMulti once MULTI is queued on d (MULTI is deferred to the
+	// first command, so the transaction runs where that command goes).
+	multi, sentMulti bool
+	// dirty records a command refused while queueing (by the proxy or
+	// the policy), after which EXEC aborts, as Redis does.
+	dirty bool
+	// txn is the transaction's queue as the client sees it.
+	txn   []queued
 	watch bool
+	// watchLost is set when the connection holding watched keys broke:
+	// the next EXEC cannot know whether they changed, so it fails.
+	watchLost bool
+
+	// sent and queued report what Forward did with the request being
+	// served: it reached Redis, and Redis queued it.
+	sent, queued bool
+	// replay, while set, is the reply Forward answers with instead of
+	// sending, so EXEC's results pass back up through the tree
+	// (transaction.go); replayed reports that a leaf took it.
+	replay   []byte
+	replayed bool
+
 	// sub relays pushed messages while the client is subscribed
 	// (pubsub.go).
 	sub *relay
+	one [1]*engine.Request
 }
 
-// busy reports whether the upstream connection still holds state of this
-// client.
+// busy reports whether the client keeps state on the pin between
+// commands.
 func (p *pin) busy() bool { return p.multi || p.watch }
 
-// pinnedLocal are the commands the proxy keeps answering itself while a
-// client is pinned; everything else goes to the pinned connection so that
-// a transaction queues exactly what the client sent.
+// pinnedLocal are the commands the proxy keeps answering itself at once
+// while a client is pinned, even inside a transaction.
 func pinnedLocal(l *local) bool {
 	return l != nil && (l.name == "quit" || l.name == "reset")
 }
 
-// servePinned sends one command on the client's dedicated connection,
-// opening it first if needed, writes the reply and releases the
-// connection once no state remains on it. It returns false when the
+// servePinned serves a command that needs or holds connection state:
+// transaction commands are kept by the proxy, everything else goes
+// through the tree with the client's pin on the request, so the policy
+// applies and only the leaf's last hop changes. It returns false when the
 // client must be closed.
-func (c *client) servePinned(st *engine.State, cmd *resp.Command) bool {
+func (c *client) servePinned(st *engine.State, r *engine.Request) bool {
+	cmd := &r.Cmd
 	if c.pin != nil && c.pin.sub != nil {
 		return c.serveSubscribed(cmd)
 	}
@@ -60,52 +91,86 @@ func (c *client) servePinned(st *engine.State, cmd *resp.Command) bool {
 		return c.subscribe(st, cmd)
 	}
 	if c.pin == nil {
-		if cmd.Spec.Has(resp.FlagPubSub) {
+		switch {
+		case cmd.Spec.Has(resp.FlagPubSub):
 			c.unsubscribeIdle(cmd)
 			return true
-		}
-		d, err := c.openDedicated(st, cmd)
-		if err != nil {
-			c.writeError(err.Error())
+		case cmd.Spec.Name == "EXEC", cmd.Spec.Name == "DISCARD":
+			c.writeError("ERR " + cmd.Spec.Name + " without MULTI")
+			return true
+		case cmd.Spec.Name == "UNWATCH":
+			c.write(okReply) // nothing is watched without a pin
 			return true
 		}
-		c.pin = &pin{d: d}
+		c.pin = &pin{c: c}
 	}
-	p := c.pin
-	if err := p.d.Send(cmd.Args); err != nil {
-		c.dropPin()
-		c.writeError(err.Error())
-		return true
-	}
-	reply, err := p.d.Next(c.srv.ctx)
-	if err != nil {
-		c.dropPin()
-		c.writeError(err.Error())
-		return true
-	}
-	c.write(reply)
-	ok := len(reply) > 0 && reply[0] != '-'
-	switch cmd.Name() {
+	switch cmd.Spec.Name {
 	case "MULTI":
-		p.multi = p.multi || ok // a nested MULTI fails but the first one stands
-	case "EXEC", "DISCARD":
-		// Either ends the transaction and forgets watched keys, even when
-		// EXEC fails.
-		p.multi, p.watch = false, false
-	case "WATCH":
-		p.watch = p.watch || ok
+		c.multi()
+	case "EXEC":
+		c.exec(st)
+	case "DISCARD":
+		c.discard()
 	case "UNWATCH":
-		p.watch = p.watch && !ok
+		c.unwatch()
+	default:
+		c.forwardPinned(st, r)
 	}
-	if !p.busy() {
-		p.d.Release()
-		c.pin = nil
-	}
+	c.settle()
 	return true
 }
 
+// forwardPinned serves r through the tree with the client's pin and
+// answers it as Redis would: inside a transaction, a command Redis
+// queued is +QUEUED, one the proxy or the policy refused marks the
+// transaction dirty, and one an engine answered itself is queued with
+// that answer for EXEC.
+func (c *client) forwardPinned(st *engine.State, r *engine.Request) {
+	p := c.pin
+	r.Session = &c.sess
+	r.Pin = p
+	p.sent, p.queued = false, false
+	p.one[0] = r
+	c.serveRun(st, p.one[:])
+	p.one[0] = nil
+	if !r.Done() {
+		r.Fail(engine.KindProxy, errors.New("keyway: request left unanswered"))
+	}
+	reply := r.Raw()
+	switch {
+	case p.multi && p.queued:
+		p.txn = append(p.txn, queued{args: cloneArgs(r.Cmd.Args)})
+		c.write(queuedReply)
+	case p.multi && !p.sent && isErrorReply(reply):
+		p.dirty = true
+		c.write(reply)
+	case p.multi && !p.sent:
+		p.txn = append(p.txn, queued{local: append([]byte(nil), reply...)})
+		c.write(queuedReply)
+	default:
+		c.write(reply)
+		if r.Cmd.Spec.Name == "WATCH" && !p.multi && p.sent && !isErrorReply(reply) {
+			p.watch, p.watchLost = true, false
+		}
+	}
+	r.Cmd.Args = r.Cmd.Args[:0] // keep no reference to the read buffer
+}
+
+// settle gives the connection back once the client keeps no state on it.
+func (c *client) settle() {
+	p := c.pin
+	if p == nil || p.sub != nil || p.busy() {
+		return
+	}
+	if p.d != nil {
+		p.d.Release()
+	}
+	c.pin = nil
+}
+
 // openDedicated finds the upstream the tree would send cmd to and takes a
-// connection of its own there.
+// connection of its own there; pub/sub uses it, since a subscribed
+// client's commands are answered by Redis on the relay, not by the tree.
 func (c *client) openDedicated(st *engine.State, cmd *resp.Command) (*upstream.Dedicated, error) {
 	if st == nil {
 		return nil, errNoPolicy
@@ -119,14 +184,20 @@ func (c *client) openDedicated(st *engine.State, cmd *resp.Command) (*upstream.D
 	if err != nil {
 		return nil, err
 	}
-	if d, ok, err := openForKey(c.srv.ctx, up, cmd); ok { // clusterpin.go
+	return dedicatedTo(c.srv.ctx, up, cmd)
+}
+
+// dedicatedTo takes a connection of its own on up for cmd: for a cluster,
+// on the node owning cmd's first key.
+func dedicatedTo(ctx context.Context, up engine.Upstream, cmd *resp.Command) (*upstream.Dedicated, error) {
+	if d, ok, err := openForKey(ctx, up, cmd); ok { // clusterpin.go
 		return d, err
 	}
 	op, ok := up.(dedicatedOpener)
 	if !ok {
 		return nil, fmt.Errorf("keyway: %s needs a dedicated upstream connection, which upstream %q cannot give", cmd.Spec.Name, up.Name())
 	}
-	d, err := op.Dedicated(c.srv.ctx)
+	d, err := op.Dedicated(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("keyway: dedicated connection to %s: %w", up.Name(), err)
 	}
@@ -170,7 +241,27 @@ func (c *client) dropPin() {
 		return
 	}
 	if c.pin != nil {
-		c.pin.d.Close()
+		if c.pin.d != nil {
+			c.pin.d.Close()
+		}
 		c.pin = nil
 	}
+}
+
+func isErrorReply(raw []byte) bool { return len(raw) > 0 && raw[0] == '-' }
+
+// cloneArgs copies args out of the client's read buffer, which the next
+// read reuses.
+func cloneArgs(args [][]byte) [][]byte {
+	n := 0
+	for _, a := range args {
+		n += len(a)
+	}
+	buf := make([]byte, 0, n)
+	out := make([][]byte, len(args))
+	for i, a := range args {
+		buf = append(buf, a...)
+		out[i] = buf[len(buf)-len(a) : len(buf) : len(buf)]
+	}
+	return out
 }

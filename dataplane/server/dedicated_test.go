@@ -18,7 +18,7 @@ import (
 
 // withRealUpstream serves a "default" domain compiled by the real
 // registry and pools: one upstream leaf to a real redis-server.
-func withRealUpstream(t *testing.T) (*harness, *redistest.Server) {
+func withRealUpstream(t testing.TB) (*harness, *redistest.Server) {
 	t.Helper()
 	r := redistest.Start(t)
 	h := startServer(t, DefaultLimits())

@@ -63,6 +63,11 @@ func (m *Mirror) eligible(r *engine.Request) string {
 	if why := m.skips(&r.Cmd); why != "" {
 		return why
 	}
+	if r.Pin != nil {
+		// Queued in a transaction (or replayed at its EXEC): a copy would
+		// run on the shadow at once, outside any transaction.
+		return "runs on a dedicated connection"
+	}
 	switch r.Kind() {
 	case engine.KindNone, engine.KindUpstream:
 		return ""

@@ -2,8 +2,6 @@ package transform
 
 import (
 	"bytes"
-
-	"keyway.dev/dataplane/resp"
 )
 
 // shape is where a command's reply carries stored values.
@@ -64,6 +62,9 @@ func init() {
 		// DUMP and RESTORE carry the envelope, not the value; a RESTORE
 		// under another name fails authentication on read, never leaks.
 		"DUMP", "RESTORE",
+		// Transactions run through the tree like any other command, so
+		// WATCH only names keys.
+		"WATCH",
 	} {
 		ops[name] = &op{pass: true}
 	}
@@ -83,12 +84,3 @@ func (o *op) replyOf(args [][]byte) shape {
 	}
 	return replyNone
 }
-
-// pins are the commands after which the server sends a client's commands
-// straight to a dedicated upstream connection, past the engine tree; a
-// transform must refuse them or the values inside a transaction would
-// reach Redis untransformed.
-var pins = map[string]bool{"MULTI": true, "WATCH": true}
-
-// pinned reports whether c would pin the client's connection.
-func pinned(c *resp.Command) bool { return c.Spec != nil && pins[c.Spec.Name] }

@@ -18,7 +18,9 @@ var errMalformed = errors.New("malformed reply")
 // stored bytes.
 func (t *Transform) openReply(sc *scratch, r *engine.Request, s shape) {
 	raw := r.Raw()
-	if len(raw) == 0 || raw[0] == '-' {
+	if len(raw) == 0 || raw[0] == '-' || raw[0] == '+' {
+		// An error, or +QUEUED inside a transaction: the values come
+		// with EXEC, which the server passes back through the tree.
 		return
 	}
 	var out []byte

@@ -133,10 +133,6 @@ func (t *Transform) Serve(ctx context.Context, b engine.Batch) {
 // plan decides what to do with r, rewriting its arguments when it writes
 // values; it answers r and returns false when r is refused.
 func (t *Transform) plan(sc *scratch, r *engine.Request, st *step) bool {
-	if pinned(&r.Cmd) {
-		t.refuse(r, t.pinError(r))
-		return false
-	}
 	d := t.decide(sc, r)
 	if d.err != nil {
 		t.refuse(r, d.err)
@@ -208,10 +204,6 @@ func (t *Transform) cannot(r *engine.Request, prefix string, o *op) error {
 	return fmt.Errorf("keyway: %s cannot work on transformed values under %s (%s)", r.Cmd.Spec.Name, t.scope(prefix), why)
 }
 
-func (t *Transform) pinError(r *engine.Request) error {
-	return fmt.Errorf("keyway: %s is refused where values are %s by policy: commands of a transaction go to Redis unchanged and would bypass it", r.Cmd.Spec.Name, t.what)
-}
-
 // scope names where values are transformed, for messages.
 func (t *Transform) scope(prefix string) string {
 	if t.trie == nil {
@@ -250,10 +242,6 @@ func (t *Transform) sealArgs(sc *scratch, o *op, args [][]byte) [][]byte {
 // Explain records whether r's values would be transformed, and refuses
 // what Serve would refuse.
 func (t *Transform) Explain(r *engine.Request, x *engine.Explanation) engine.Engine {
-	if pinned(&r.Cmd) {
-		x.Refuse(t.pinError(r).Error())
-		return nil
-	}
 	d := t.decide(&scratch{}, r)
 	switch {
 	case d.err != nil:

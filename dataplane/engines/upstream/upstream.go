@@ -21,17 +21,25 @@ var (
 )
 
 // Serve names the upstream on each request, for telemetry, and hands the
-// whole batch to the upstream client, which pipelines it.
+// whole batch to the upstream client, which pipelines it. A batch of a
+// pinned client (a transaction, watched keys, a blocking command) goes to
+// its pin instead: every engine above has already had its say, and only
+// the connection differs. The server never mixes clients in a batch, so
+// the first request speaks for all.
 func (f *Forward) Serve(ctx context.Context, b engine.Batch) {
 	for _, r := range b {
 		r.Upstream = f.name
 	}
+	if len(b) > 0 && b[0].Pin != nil {
+		b[0].Pin.Forward(ctx, f.up, b)
+		return
+	}
 	f.up.Serve(ctx, b)
 }
 
-// Upstream is the shared client the leaf sends to. The server asks it for
-// a dedicated connection when a client starts MULTI, WATCH or a blocking
-// command on the upstream this leaf chooses.
+// Upstream is the shared client the leaf sends to. A pin asks it for a
+// dedicated connection when a client's transaction, WATCH or blocking
+// command first reaches this leaf.
 func (f *Forward) Upstream() engine.Upstream { return f.up }
 
 // Explain records the upstream reached; Forward is a leaf.

@@ -108,3 +108,60 @@ func BenchmarkServe(b *testing.B) {
 type staticUpstream struct{ *enginetest.Static }
 
 func (staticUpstream) Name() string { return "main" }
+
+// recordingPin stands in for a client's dedicated connection.
+type recordingPin struct {
+	ups   []string
+	lines []string
+}
+
+func (p *recordingPin) Forward(_ context.Context, up engine.Upstream, b engine.Batch) {
+	for _, r := range b {
+		p.ups = append(p.ups, up.Name())
+		p.lines = append(p.lines, string(r.Cmd.Args[0])+" "+string(r.Cmd.Args[1]))
+		r.Reply([]byte("+QUEUED\r\n"))
+	}
+}
+
+func TestServePinned(t *testing.T) {
+	tests := []struct {
+		name       string
+		pinned     bool
+		wantShared [][]string
+		wantPinned []string
+		wantReply  string
+	}{
+		{"unpinned goes to the shared upstream", false, [][]string{{"SET a 1"}}, nil, "+OK\r\n"},
+		{"pinned goes to the pin only", true, nil, []string{"SET a"}, "+QUEUED\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pools := enginetest.NewUpstreams()
+			pools.Get("main").Reply = "+OK\r\n"
+			b := engine.NewBuilder(registry(), pools, "test", []*keywayv1.Upstream{standalone("main")}, nil)
+			root, err := b.Build(forward("main", false))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Release()()
+			r := enginetest.Line("SET a 1")
+			p := &recordingPin{}
+			if tt.pinned {
+				r.Pin = p
+			}
+			engine.Do(context.Background(), root, r)
+			if got := enginetest.Reply(r); got != tt.wantReply {
+				t.Errorf("reply = %q, want %q", got, tt.wantReply)
+			}
+			if got := pools.Get("main").Batches(); !reflect.DeepEqual(got, tt.wantShared) {
+				t.Errorf("shared upstream saw %q, want %q", got, tt.wantShared)
+			}
+			if !reflect.DeepEqual(p.lines, tt.wantPinned) {
+				t.Errorf("pin saw %q, want %q", p.lines, tt.wantPinned)
+			}
+			if tt.pinned && (len(p.ups) != 1 || p.ups[0] != "main" || r.Upstream != "main") {
+				t.Errorf("pin told upstream %q, request names %q", p.ups, r.Upstream)
+			}
+		})
+	}
+}
