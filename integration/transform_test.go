@@ -138,18 +138,26 @@ func TestTransformEncryptsAcrossRotation(t *testing.T) {
 		if err := c1.Incr(ctx, "secret:n").Err(); err == nil || !strings.Contains(err.Error(), "INCR cannot work") {
 			t.Errorf("INCR = %v", err)
 		}
-		// A transaction would carry its commands past the transform, so
-		// MULTI is refused; the SET pipelined after it then runs on its
-		// own, through the transform.
-		_, err = c1.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	})
+	t.Run("transactions go through the transform", func(t *testing.T) {
+		var get *redis.StringCmd
+		_, err := c1.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.Set(ctx, "secret:tx", "in the clear", 0)
+			get = p.Get(ctx, "secret:tx")
 			return nil
 		})
-		if err == nil || !strings.Contains(err.Error(), "MULTI is refused") {
-			t.Errorf("MULTI = %v", err)
+		if err != nil || get.Val() != "in the clear" {
+			t.Errorf("transaction = %v, GET in it = %q", err, get.Val())
 		}
-		if got := srv.Do("GET", "secret:tx"); strings.Contains(got, "in the clear") {
-			t.Errorf("transaction put plaintext in redis: %q", got)
+		if got := srv.Do("GET", "secret:tx"); got == "$-1" || strings.Contains(got, "in the clear") {
+			t.Errorf("transaction left %q in redis, want ciphertext", got)
+		}
+		_, err = c1.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Append(ctx, "secret:tx", "x")
+			return nil
+		})
+		if err == nil || !strings.Contains(err.Error(), "EXECABORT") {
+			t.Errorf("transaction with a refused APPEND = %v, want EXECABORT", err)
 		}
 	})
 	sealedK1 := srv.Do("GET", "secret:card")
