@@ -28,6 +28,8 @@ type guardConn struct {
 	// noIdle exempts a subscribed client from the idle timeout, as Redis
 	// exempts pub/sub clients from its timeout (pubsub.go).
 	noIdle atomic.Bool
+	// inl rewrites inline commands into multibulk ones (inline.go).
+	inl inlineRewriter
 }
 
 func newGuardConn(c net.Conn, l Limits) *guardConn {
@@ -37,12 +39,18 @@ func newGuardConn(c net.Conn, l Limits) *guardConn {
 
 // Read implements net.Conn.
 func (g *guardConn) Read(p []byte) (int, error) {
+	if len(g.inl.out) > 0 {
+		return g.inl.pop(p), nil
+	}
 	if g.pending != nil {
 		return 0, g.refuse(g.pending)
 	}
 	n, err := g.Conn.Read(p)
 	if n > 0 {
 		ok, serr := g.check(p[:n])
+		if len(g.inl.out) > 0 {
+			ok = g.inl.pop(p) // inline lines were rewritten
+		}
 		if serr != nil {
 			if ok == 0 {
 				return 0, g.refuse(serr)
@@ -50,21 +58,52 @@ func (g *guardConn) Read(p []byte) (int, error) {
 			g.pending = serr
 			return ok, nil
 		}
+		if ok == 0 && err == nil {
+			// Only part of an inline line came: redcon must not see a
+			// zero-byte read as progress, so wait for the rest here.
+			return g.Read(p)
+		}
+		return ok, err
 	}
 	return n, err
 }
 
 // check scans p and returns how much of it redcon may see: all of it, or
 // on an error only the commands complete before the bad one, which Redis
-// would still have run.
+// would still have run. When p holds inline commands it leaves what
+// redcon may see in g.inl.out instead, rewritten, and returns 0.
 func (g *guardConn) check(p []byte) (int, error) {
 	off := 0
+	var out []byte // non-nil once an inline command was seen
 	for off < len(p) {
+		inline := g.inl.atInline(g.scan, p[off:])
+		if inline && out == nil {
+			out = append(make([]byte, 0, len(p)+64), p[:off]...)
+		}
 		n, _, err := g.scan.Next(p[off:])
+		seg := p[off : off+n]
 		off += n
 		if err != nil {
+			g.inl.line = g.inl.line[:0]
+			if out != nil {
+				g.inl.out = out
+				return 0, err
+			}
 			return max(0, off-int(g.scan.Pending())), err
 		}
+		switch {
+		case inline:
+			g.inl.line = append(g.inl.line, seg...)
+			if g.scan.Pending() == 0 { // the line ended
+				out = g.inl.finish(out)
+			}
+		case out != nil:
+			out = append(out, seg...)
+		}
+	}
+	if out != nil {
+		g.inl.out = out
+		return 0, nil
 	}
 	return len(p), nil
 }

@@ -1,0 +1,67 @@
+package server
+
+import (
+	"io"
+	"net"
+	"testing"
+
+	"github.com/tidwall/redcon"
+)
+
+// chunkConn returns its chunks one Read at a time, then EOF.
+type chunkConn struct {
+	net.Conn
+	chunks []string
+}
+
+func (c *chunkConn) Read(p []byte) (int, error) {
+	if len(c.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.chunks[0])
+	c.chunks[0] = c.chunks[0][n:]
+	if c.chunks[0] == "" {
+		c.chunks = c.chunks[1:]
+	}
+	return n, nil
+}
+
+func TestGuardInline(t *testing.T) {
+	tests := []struct {
+		name   string
+		chunks []string
+		want   [][]string
+	}{
+		{"hex escape", []string{"SET \"in line\" \"a b\\x41\"\r\n"}, [][]string{{"SET", "in line", "a bA"}}},
+		{"escapes", []string{"ECHO \"\\a\\b\\n\" 'it\\'s'\r\n"}, [][]string{{"ECHO", "\a\b\n", "it's"}}},
+		{"tabs separate", []string{"GET\tk\r\n"}, [][]string{{"GET", "k"}}},
+		{"split line", []string{"SET k \"x", "\\x42\"\r", "\n"}, [][]string{{"SET", "k", "xB"}}},
+		{"mixed with multibulk", []string{"*2\r\n$3\r\nGET\r\n$1\r\na\r\nGET b\r\n*2\r\n$3\r\nGET\r\n$1\r\nc\r\n"},
+			[][]string{{"GET", "a"}, {"GET", "b"}, {"GET", "c"}}},
+		{"blank lines skipped", []string{"\r\n\r\nPING\r\n"}, [][]string{{"PING"}}},
+		{"multibulk untouched", []string{"*1\r\n$4\r\nPI", "NG\r\n"}, [][]string{{"PING"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := newGuardConn(&chunkConn{chunks: append([]string(nil), tt.chunks...)}, Limits{})
+			rd := redcon.NewReader(g)
+			for i, want := range tt.want {
+				cmd, err := rd.ReadCommand()
+				if err != nil {
+					t.Fatalf("command %d: %v", i, err)
+				}
+				if len(cmd.Args) != len(want) {
+					t.Fatalf("command %d: got %q, want %q", i, cmd.Args, want)
+				}
+				for j := range want {
+					if string(cmd.Args[j]) != want[j] {
+						t.Fatalf("command %d arg %d: got %q, want %q", i, j, cmd.Args[j], want[j])
+					}
+				}
+			}
+			if cmd, err := rd.ReadCommand(); err == nil {
+				t.Fatalf("extra command %q", cmd.Args)
+			}
+		})
+	}
+}
