@@ -26,9 +26,12 @@ type call struct {
 	done     chan struct{} // one token, sent when pending reaches 0
 	timer    *time.Timer
 	deadline time.Time
-	timeout  time.Duration // the budget, for the error message
-	name     string
-	addr     string
+	// extra extends deadline while a big reply is arriving (transfer.go),
+	// in nanoseconds; the reader raises it, the waiter reads it.
+	extra   atomic.Int64
+	timeout time.Duration // the budget, for the error message
+	name    string
+	addr    string
 }
 
 var callPool = sync.Pool{New: func() any {
@@ -53,6 +56,7 @@ func newCall(b engine.Batch, name, addr string, deadline time.Time, timeout time
 	c.pending.Store(int32(len(b)))
 	c.refs.Store(int32(len(b)) + 1)
 	c.deadline = deadline
+	c.extra.Store(0)
 	c.timeout = timeout
 	c.name = name
 	c.addr = addr
@@ -106,21 +110,45 @@ func (c *call) wait(ctx context.Context) {
 	default:
 	}
 	c.timer.Reset(time.Until(c.deadline))
-	select {
-	case <-c.done:
-		c.timer.Stop()
-		return
-	case <-c.timer.C:
-		c.expire(ErrTimeout, nil)
-	case <-ctx.Done():
-		c.timer.Stop()
-		if ctx.Err() == context.DeadlineExceeded {
+	for {
+		select {
+		case <-c.done:
+			c.timer.Stop()
+			return
+		case <-c.timer.C:
+			if d := c.due(); time.Now().Before(d) {
+				c.timer.Reset(time.Until(d)) // a big reply is arriving
+				continue
+			}
 			c.expire(ErrTimeout, nil)
-		} else {
-			c.expire(ErrCanceled, context.Cause(ctx))
+		case <-ctx.Done():
+			c.timer.Stop()
+			if ctx.Err() == context.DeadlineExceeded {
+				c.expire(ErrTimeout, nil)
+			} else {
+				c.expire(ErrCanceled, context.Cause(ctx))
+			}
+		}
+		<-c.done
+		return
+	}
+}
+
+// due is the deadline with the allowance for a big reply in progress.
+func (c *call) due() time.Time {
+	return c.deadline.Add(time.Duration(c.extra.Load()))
+}
+
+// allow extends the deadline to cover the transfer, at bw bytes per
+// second, of a reply of which n bytes have arrived.
+func (c *call) allow(n, bw int64) {
+	d := int64(transferTime(n, bw))
+	for {
+		cur := c.extra.Load()
+		if d <= cur || c.extra.CompareAndSwap(cur, d) {
+			return
 		}
 	}
-	<-c.done
 }
 
 // expire fails every request not yet claimed. Requests the reader claimed

@@ -350,6 +350,9 @@ func (s *conn) read(nc net.Conn) error {
 			at += k
 		}
 		if len(lens) == 0 {
+			if end-start >= bigReply {
+				s.allowPartial(int64(end - start))
+			}
 			continue
 		}
 		s.mu.Lock()
@@ -364,7 +367,21 @@ func (s *conn) read(nc net.Conn) error {
 			start += lens[j]
 			got[j] = item{}
 		}
+		if end-start >= bigReply {
+			s.allowPartial(int64(end - start))
+		}
 	}
+}
+
+// allowPartial extends the deadline of the request whose reply is
+// arriving, n bytes of it so far, so a big reply is not cut off by a
+// deadline sized for small ones.
+func (s *conn) allowPartial(n int64) {
+	s.mu.Lock()
+	if sent := len(s.fifo) - s.head - s.queue; sent > 0 {
+		s.fifo[s.head].c.allow(n, s.n.opts.MinBandwidth)
+	}
+	s.mu.Unlock()
 }
 
 // rearm runs when the read deadline fires: it is the only place that
@@ -377,7 +394,7 @@ func (s *conn) rearm() error {
 		s.rdl = false
 		return nil
 	}
-	oldest := s.fifo[s.head].c.deadline
+	oldest := s.fifo[s.head].c.due()
 	if time.Since(oldest) >= s.n.opts.Timeout {
 		return fmt.Errorf("%w: no reply for %v after a request's deadline", errStuck, s.n.opts.Timeout)
 	}

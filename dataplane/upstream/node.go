@@ -103,6 +103,9 @@ func (n *Node) Serve(ctx context.Context, name string, b engine.Batch) {
 		}
 	}
 	timeout := n.opts.Timeout
+	if size := requestBytes(b); size >= bigReply {
+		timeout += transferTime(size, n.opts.MinBandwidth)
+	}
 	deadline := time.Now().Add(timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d

@@ -33,6 +33,10 @@ type Options struct {
 	// BreakerCooldown is how long an open breaker fails requests before a
 	// probe connection is tried.
 	BreakerCooldown time.Duration
+	// MinBandwidth, in bytes per second, is the slowest transfer a
+	// request's deadline allows for: big requests and replies get their
+	// size at this rate on top of Timeout (transfer.go).
+	MinBandwidth int64
 	// ReconnectMin and ReconnectMax bound the exponential backoff between
 	// connection attempts.
 	ReconnectMin, ReconnectMax time.Duration
@@ -58,6 +62,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
+	}
+	if o.MinBandwidth <= 0 {
+		o.MinBandwidth = DefaultMinBandwidth
 	}
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = DefaultConnectTimeout
