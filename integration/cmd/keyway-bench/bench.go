@@ -24,6 +24,9 @@ var workloadTests = map[string][]string{
 	"W3": {"MGET"},
 	"W5": {"GET", "SET"},
 	"W4": {"storm"},
+	"C1": {"MGET"},
+	"C2": {"GET", "SET"},
+	"C3": {"GET", "SET"},
 }
 
 // bench is one run: the servers it started and what it measured.
@@ -36,6 +39,12 @@ type bench struct {
 	admin   string // keyway-proxy's admin address
 	dataset string
 	records []*record
+
+	// The cluster workloads' servers, started when the first runs.
+	cluster        *redisCluster
+	clusterTargets []clusterTarget
+	keySet         keySet
+	closers        []func() error // go-redis clients, closed before the servers stop
 }
 
 // requests scales a base request count, never below 1,000.
@@ -93,12 +102,22 @@ func run(ctx context.Context, cfg config, taskset string, log *slog.Logger) erro
 	}
 	b := &bench{cfg: cfg, log: log, ps: &procs{dir: dir, taskset: taskset}}
 	defer b.ps.stopAll()
-	if err := b.startAll(ctx); err != nil {
-		return err
-	}
-	log.Info("servers up", "redis", b.redis.addr, "targets", b.names(), "pinned", taskset != "", "out", out)
+	defer func() {
+		for _, c := range b.closers {
+			_ = c()
+		}
+	}()
 
 	for _, wl := range cfg.workloads {
+		if isCluster(wl) {
+			if err := b.runClusterWorkload(ctx, wl); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := b.ensureStandalone(ctx, out); err != nil {
+			return err
+		}
 		if err := b.useDataset(wl); err != nil {
 			return err
 		}
@@ -118,7 +137,7 @@ func run(ctx context.Context, cfg config, taskset string, log *slog.Logger) erro
 			}
 		}
 	}
-	sums := summarize(b.records, b.names())
+	sums := summarize(b.records, b.rowOrder())
 	fmt.Println()
 	printTables(os.Stdout, sums)
 	fmt.Println()
@@ -129,8 +148,24 @@ func run(ctx context.Context, cfg config, taskset string, log *slog.Logger) erro
 	}
 	fmt.Printf("\nresults: %s\n", path)
 	if cfg.profileDir != "" {
+		if err := b.ensureStandalone(ctx, out); err != nil {
+			return err
+		}
 		return b.profile(ctx)
 	}
+	return nil
+}
+
+// ensureStandalone starts the standalone workloads' servers unless they
+// run already.
+func (b *bench) ensureStandalone(ctx context.Context, out string) error {
+	if b.redis != nil {
+		return nil
+	}
+	if err := b.startAll(ctx); err != nil {
+		return err
+	}
+	b.log.Info("servers up", "redis", b.redis.addr, "targets", b.names(), "pinned", b.ps.taskset != "", "out", out)
 	return nil
 }
 
@@ -226,6 +261,19 @@ func lookSbin(name string) (string, error) {
 	return "", fmt.Errorf("%s not found", name)
 }
 
+// rowOrder is the order of the targets in the tables: the cluster
+// baseline first (it has rows only in cluster workloads), then every
+// other target once.
+func (b *bench) rowOrder() []string {
+	out := []string{clusterClient}
+	for _, n := range append(b.names(), b.clusterNames()...) {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 func (b *bench) names() []string {
 	n := make([]string, len(b.targets))
 	for i, t := range b.targets {
@@ -263,7 +311,7 @@ func (b *bench) runTest(ctx context.Context, wl, test string, tg target, rep int
 		}
 		spec := stormSpec{conns: b.cfg.stormConns, gets: b.cfg.stormGets, keys: b.cfg.keys, active: b.spec("W1", "GET")}
 		spec.active.requests = b.requests(20_000)
-		r, err := b.measure(ctx, wl, test, tg, rep, func() (*record, error) {
+		r, err := b.measure(ctx, wl, test, tg, rep, []int{b.redis.pid()}, func() (*record, error) {
 			st, err := runStorm(ctx, tg, b.redis.addr, memPID, spec)
 			if err != nil {
 				return nil, err
@@ -275,7 +323,7 @@ func (b *bench) runTest(ctx context.Context, wl, test string, tg target, rep int
 		return r, err
 	}
 	spec := b.spec(wl, test)
-	return b.measure(ctx, wl, test, tg, rep, func() (*record, error) {
+	return b.measure(ctx, wl, test, tg, rep, []int{b.redis.pid()}, func() (*record, error) {
 		res, err := runLoad(ctx, tg.addr, spec)
 		if err != nil {
 			return nil, err
@@ -292,7 +340,7 @@ func (b *bench) progress(r *record) {
 			"upstream_conns", st.UpstreamConns, "kb_per_conn", fmt.Sprintf("%.1f", st.KBPerConn))
 	} else {
 		attrs = append(attrs, "ops", int(r.Ops), "p50_us", int(r.P50Us), "p99_us", int(r.P99Us), "errors", r.Errors)
-		if r.Requests > 0 && r.Target != direct {
+		if r.Requests > 0 && r.Target != direct && r.Target != clusterClient {
 			attrs = append(attrs, "proxy_cpu_us_per_req", fmt.Sprintf("%.2f", r.ProxyCPUS*1e6/float64(r.Requests)))
 		}
 	}

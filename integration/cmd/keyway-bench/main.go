@@ -9,6 +9,14 @@
 // 16; W3 MGET of 10 keys; W5 100 KB values; W4 5,000 connections opened
 // at once and held, counting the upstream connections redis sees and the
 // proxy's memory per idle connection.
+//
+// Cluster workloads run against a 3-primary Redis Cluster the benchmark
+// starts, comparing keyway-proxy (a --policy with one redis_cluster
+// upstream, reached with go-redis's plain Client) with go-redis's
+// ClusterClient talking to the nodes itself: C1 MGET of 10 keys across
+// slots (a pipeline of 10 GETs on ClusterClient, which does not split
+// MGET), C2 pipelines of 16 GETs or SETs across slots, C3 single GET and
+// SET, all with 50 clients.
 package main
 
 import (
@@ -29,35 +37,36 @@ import (
 
 // config is everything the flags set.
 type config struct {
-	proxyBin     string
-	proxyArgs    string
-	targets      []string
-	workloads    []string
-	reps         int
-	scale        float64
-	clients      int
-	pipeline     int
-	mgetKeys     int
-	keys         int
-	valueSize    int
-	bigSize      int
-	bigKeys      int
-	stormConns   int
-	stormGets    int
-	out          string
-	pin          bool
-	loadCPUs     string
-	serverCPUs   string
-	timeout      time.Duration
-	noiseMax     float64
-	noiseRetries int
-	profileDir   string
-	profileFor   time.Duration
+	proxyBin       string
+	proxyArgs      string
+	targets        []string
+	clusterTargets []string
+	workloads      []string
+	reps           int
+	scale          float64
+	clients        int
+	pipeline       int
+	mgetKeys       int
+	keys           int
+	valueSize      int
+	bigSize        int
+	bigKeys        int
+	stormConns     int
+	stormGets      int
+	out            string
+	pin            bool
+	loadCPUs       string
+	serverCPUs     string
+	timeout        time.Duration
+	noiseMax       float64
+	noiseRetries   int
+	profileDir     string
+	profileFor     time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var cfg config
-	var targets, workloads string
+	var targets, clusterTargets, workloads string
 	var quick bool
 	var noisePct float64
 	fs := flag.NewFlagSet("keyway-bench", flag.ContinueOnError)
@@ -65,7 +74,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.proxyBin, "proxy-bin", "", "keyway-proxy binary (default: bin/keyway-proxy of the checkout)")
 	fs.StringVar(&cfg.proxyArgs, "proxy-args", "", "extra flags for keyway-proxy, space separated")
 	fs.StringVar(&targets, "targets", "direct,twemproxy,keyway", "targets to compare: direct, twemproxy, keyway")
-	fs.StringVar(&workloads, "workloads", "W0,W1,W2,W3,W5,W4", "workloads to run, in order")
+	fs.StringVar(&clusterTargets, "cluster-targets", clusterClient+","+keyway, "targets of the cluster workloads: clusterclient (go-redis ClusterClient to the nodes), keyway")
+	fs.StringVar(&workloads, "workloads", "W0,W1,W2,W3,W5,W4,C1,C2,C3", "workloads to run, in order (C1-C3 run on a Redis Cluster)")
 	fs.IntVar(&cfg.reps, "reps", 3, "repetitions; the target order rotates each one")
 	fs.Float64Var(&cfg.scale, "scale", 1, "multiplies every request count")
 	fs.BoolVar(&quick, "quick", false, "a smoke run of about a minute: --scale 0.1 --reps 1 --storm-conns 1000 unless set")
@@ -107,6 +117,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	cfg.noiseMax = noisePct / 100
 	cfg.targets = splitList(targets)
 	cfg.workloads = splitList(workloads)
+	cfg.clusterTargets = splitList(clusterTargets)
+	for _, t := range cfg.clusterTargets {
+		if t != clusterClient && t != keyway {
+			return cfg, fmt.Errorf("--cluster-targets: unknown target %q", t)
+		}
+	}
 	for _, t := range cfg.targets {
 		if t != direct && t != twemproxy && t != keyway {
 			return cfg, fmt.Errorf("--targets: unknown target %q", t)

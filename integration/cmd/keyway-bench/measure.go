@@ -46,7 +46,7 @@ type cpuSnap struct {
 	at                       time.Time
 }
 
-func snap(proxyPID, redisPID int) (cpuSnap, error) {
+func snap(proxyPID int, redisPIDs []int) (cpuSnap, error) {
 	s := cpuSnap{at: time.Now()}
 	var err error
 	if s.self, err = cpuSeconds(os.Getpid()); err != nil {
@@ -57,8 +57,12 @@ func snap(proxyPID, redisPID int) (cpuSnap, error) {
 			return s, err
 		}
 	}
-	if s.redis, err = cpuSeconds(redisPID); err != nil {
-		return s, err
+	for _, pid := range redisPIDs {
+		cpu, err := cpuSeconds(pid)
+		if err != nil {
+			return s, err
+		}
+		s.redis += cpu
 	}
 	if s.busy, err = busySeconds(); err != nil {
 		return s, err
@@ -75,12 +79,13 @@ func (r *record) account(a, b cpuSnap) {
 	r.OtherCPUS = max(0, (b.busy-a.busy)-r.LoadCPUS-r.ProxyCPUS-r.RedisCPUS)
 }
 
-// measure runs one test on tg, retrying up to retries times while other
+// measure runs one test on tg, whose requests end at the redis-servers
+// redisPIDs, retrying up to retries times while other
 // processes took more than noiseMax of a CPU, and keeps the quietest try.
-func (b *bench) measure(ctx context.Context, wl, test string, tg target, rep int, run func() (*record, error)) (*record, error) {
+func (b *bench) measure(ctx context.Context, wl, test string, tg target, rep int, redisPIDs []int, run func() (*record, error)) (*record, error) {
 	var best *record
 	for try := 1; try <= 1+b.cfg.noiseRetries; try++ {
-		before, err := snap(tg.pid, b.redis.pid())
+		before, err := snap(tg.pid, redisPIDs)
 		if err != nil {
 			return nil, err
 		}
@@ -88,7 +93,7 @@ func (b *bench) measure(ctx context.Context, wl, test string, tg target, rep int
 		if err != nil {
 			return nil, fmt.Errorf("%s %s on %s: %w", wl, test, tg.name, err)
 		}
-		after, err := snap(tg.pid, b.redis.pid())
+		after, err := snap(tg.pid, redisPIDs)
 		if err != nil {
 			return nil, err
 		}

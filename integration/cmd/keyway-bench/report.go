@@ -19,6 +19,7 @@ type summary struct {
 	Ops          float64 `json:"ops"`
 	XDirect      float64 `json:"x_direct,omitempty"`
 	XTwem        float64 `json:"x_twemproxy,omitempty"`
+	XCluster     float64 `json:"x_clusterclient,omitempty"`
 	P50Us        float64 `json:"p50_us"`
 	P99Us        float64 `json:"p99_us"`
 	AddedP50Us   float64 `json:"added_p50_us,omitempty"`
@@ -67,15 +68,15 @@ func summarize(recs []*record, targets []string) []summary {
 			if len(reps) == 0 {
 				continue
 			}
-			out = append(out, summarizeOne(k, tg, reps, by[k][direct], by[k][twemproxy]))
+			out = append(out, summarizeOne(k, tg, reps, by[k][direct], by[k][twemproxy], by[k][clusterClient]))
 		}
 	}
 	return out
 }
 
-func summarizeOne(k testKey, tg string, reps, dir, twem map[int]*record) summary {
+func summarizeOne(k testKey, tg string, reps, dir, twem, cc map[int]*record) summary {
 	s := summary{Workload: k.wl, Test: k.test, Target: tg, Reps: len(reps)}
-	var ops, xd, xt, p50, p99, added, pcpu, rcpu, lcpu []float64
+	var ops, xd, xt, xc, p50, p99, added, pcpu, rcpu, lcpu []float64
 	var storms []*stormResult
 	for rep, r := range reps {
 		s.Errors += r.Errors
@@ -92,8 +93,11 @@ func summarizeOne(k testKey, tg string, reps, dir, twem map[int]*record) summary
 		if t := twem[rep]; t != nil && t.Ops > 0 {
 			xt = append(xt, r.Ops/t.Ops)
 		}
+		if c := cc[rep]; c != nil && c.Ops > 0 {
+			xc = append(xc, r.Ops/c.Ops)
+		}
 		if r.Requests > 0 {
-			if tg != direct {
+			if tg != direct && tg != clusterClient {
 				pcpu = append(pcpu, r.ProxyCPUS*1e6/float64(r.Requests))
 			}
 			rcpu = append(rcpu, r.RedisCPUS*1e6/float64(r.Requests))
@@ -102,7 +106,7 @@ func summarizeOne(k testKey, tg string, reps, dir, twem map[int]*record) summary
 			lcpu = append(lcpu, r.LoadCPUS/r.WallS*100)
 		}
 	}
-	s.Ops, s.XDirect, s.XTwem = median(ops), median(xd), median(xt)
+	s.Ops, s.XDirect, s.XTwem, s.XCluster = median(ops), median(xd), median(xt), median(xc)
 	s.P50Us, s.P99Us, s.AddedP50Us = median(p50), median(p99), median(added)
 	s.ProxyUsPerOp, s.RedisUsPerOp, s.LoadCPUPct = median(pcpu), median(rcpu), median(lcpu)
 	if len(storms) > 0 {
@@ -150,17 +154,45 @@ func num(v float64, prec int) string {
 	return fmt.Sprintf("%.*f", prec, v)
 }
 
-// printTables writes the throughput table and the W4 table as Markdown,
-// ready for the README.
+// printTables writes the throughput table, the W4 table and the cluster
+// table as Markdown, ready for the README; a table without rows is left
+// out.
 func printTables(w io.Writer, sums []summary) {
+	var plain, storms, clusters []summary
+	for _, s := range sums {
+		switch {
+		case s.Storm != nil:
+			storms = append(storms, s)
+		case isCluster(s.Workload):
+			clusters = append(clusters, s)
+		default:
+			plain = append(plain, s)
+		}
+	}
+	sep := false
+	if len(plain) > 0 {
+		printPlainTable(w, plain)
+		sep = true
+	}
+	if len(storms) > 0 {
+		if sep {
+			fmt.Fprintln(w)
+		}
+		printStormTable(w, storms)
+		sep = true
+	}
+	if len(clusters) > 0 {
+		if sep {
+			fmt.Fprintln(w)
+		}
+		printClusterTable(w, clusters)
+	}
+}
+
+func printPlainTable(w io.Writer, sums []summary) {
 	fmt.Fprintln(w, "| test | target | ops/s | x direct | x twem | p50 µs | p99 µs | +p50 µs | proxy CPU µs/req | redis CPU µs/req | loadgen CPU % | errors |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-	var storms []summary
 	for _, s := range sums {
-		if s.Storm != nil {
-			storms = append(storms, s)
-			continue
-		}
 		added := "-"
 		if s.Target != direct && s.Workload == "W0" {
 			added = fmt.Sprintf("%+.1f", s.AddedP50Us)
@@ -169,10 +201,9 @@ func printTables(w io.Writer, sums []summary) {
 			s.Workload, s.Test, s.Target, s.Ops, ratio(s.XDirect), ratio(s.XTwem), s.P50Us, s.P99Us,
 			added, num(s.ProxyUsPerOp, 2), s.RedisUsPerOp, s.LoadCPUPct, s.Errors)
 	}
-	if len(storms) == 0 {
-		return
-	}
-	fmt.Fprintln(w)
+}
+
+func printStormTable(w io.Writer, storms []summary) {
 	fmt.Fprintln(w, "| W4 target | conns ok/failed | open s | upstream conns | RSS held MB | KB per idle conn | CPU µs/conn | crowd p50/p99 µs |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, s := range storms {
@@ -212,11 +243,29 @@ func headline(w io.Writer, sums []summary) {
 		}
 		lines = append(lines, line)
 	}
+	for _, t := range []testKey{{"C1", "MGET"}, {"C2", "GET"}, {"C2", "SET"}, {"C3", "GET"}, {"C3", "SET"}} {
+		if k := get(t.wl, t.test, keyway); k != nil {
+			lines = append(lines, fmt.Sprintf("%s %s (Redis Cluster): keyway %s x ClusterClient; proxy CPU %.2f µs/req",
+				t.wl, t.test, ratio(k.XCluster), k.ProxyUsPerOp))
+		}
+	}
 	if k := get("W4", "storm", keyway); k != nil && k.Storm != nil {
 		lines = append(lines, fmt.Sprintf("W4: %d client conns held on %d upstream conns, %.1f KB per idle client conn",
 			k.Storm.OK, k.Storm.UpstreamConns, k.Storm.KBPerConn))
 	}
 	if len(lines) > 0 {
 		fmt.Fprintln(w, strings.Join(lines, "\n"))
+	}
+}
+
+// printClusterTable writes the cluster workloads' table: keyway-proxy
+// against go-redis's ClusterClient on the same Redis Cluster.
+func printClusterTable(w io.Writer, sums []summary) {
+	fmt.Fprintln(w, "| cluster test | target | ops/s | x ClusterClient | p50 µs | p99 µs | proxy CPU µs/req | redis CPU µs/req | loadgen CPU % | errors |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, s := range sums {
+		fmt.Fprintf(w, "| %s %s | %s | %.0f | %s | %.1f | %.1f | %s | %.2f | %.0f | %d |\n",
+			s.Workload, s.Test, s.Target, s.Ops, ratio(s.XCluster), s.P50Us, s.P99Us,
+			num(s.ProxyUsPerOp, 2), s.RedisUsPerOp, s.LoadCPUPct, s.Errors)
 	}
 }
