@@ -2,12 +2,17 @@
 # bench.sh: what `make bench` runs. Compares keyway-proxy (standalone,
 # --upstream) with direct redis-server and twemproxy (Debian nutcracker)
 # in one run on loopback, and prints ratios, latency, the proxy's CPU per
-# request and the 5,000-connection storm figures. Results (JSON) and every
-# server's log land in $OUT (default /tmp/keyway-bench-DATE).
+# request and the 5,000-connection storm figures. Then, on a 3-primary
+# Redis Cluster it starts itself, compares keyway-proxy (--policy with a
+# redis_cluster upstream, plain go-redis client) with go-redis's
+# ClusterClient talking to the nodes: C1 MGET of 10 keys across slots, C2
+# 16-deep pipelines across slots, C3 single GET/SET. Results (JSON) and
+# every server's log land in $OUT (default /tmp/keyway-bench-DATE).
 #
-#   make bench                         # full run, 3 repetitions, ~5 minutes
-#   BENCH_ARGS=--quick make bench      # smoke run, about a minute
+#   make bench                         # full run, 3 repetitions, ~7 minutes
+#   BENCH_ARGS=--quick make bench      # smoke run, under two minutes
 #   BENCH_ARGS='--workloads W1,W2 --reps 5' make bench
+#   BENCH_ARGS='--workloads C1,C2' make bench   # the cluster workloads only
 #   bin/keyway-bench -h                # every flag
 #
 # Profiles of the proxy under W1 and W2 (the proxy must serve
@@ -25,6 +30,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# deps.sh installs redis-cli too: the cluster workloads create their
+# cluster with redis-cli --cluster create.
 bash scripts/deps.sh --bench >/dev/null
 export GOFLAGS=-buildvcs=false
 mkdir -p bin
