@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,10 @@ type conn struct {
 	queue int      // items at fifo's tail whose bytes are still in wbuf
 	nc    net.Conn // while up
 	rdl   bool     // a read deadline is armed on nc
+	// writing is set while someone, the writer goroutine or a caller
+	// writing directly (write.go), owns nc's write side.
+	writing bool
+	spare   []byte // an emptied write buffer, for the next wbuf
 }
 
 func newConn(n *Node) *conn {
@@ -81,6 +86,7 @@ func (s *conn) enqueue(c *call) {
 		}
 		return
 	}
+	idle := s.head == len(s.fifo)
 	signal := len(s.wbuf) == 0
 	for i, r := range c.reqs {
 		s.wbuf = resp.AppendCommand(s.wbuf, r.Cmd.Args)
@@ -90,12 +96,13 @@ func (s *conn) enqueue(c *call) {
 	if !s.rdl && s.nc != nil {
 		s.armLocked(c.deadline)
 	}
+	if idle && !s.writing && s.nc != nil {
+		s.writeDirect(c.deadline) // unlocks
+		return
+	}
 	s.mu.Unlock()
 	if signal {
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
+		s.signal()
 	}
 }
 
@@ -246,17 +253,28 @@ func (s *conn) serve(nc net.Conn) {
 }
 
 // flush writes everything queued in one write: every caller that queued
-// since the last flush shares the syscall.
+// since the last flush shares the syscall. It yields first, so that on a
+// busy proxy the callers already runnable queue their requests before
+// the write rather than after it (write.go).
 func (s *conn) flush(nc net.Conn, spare []byte) ([]byte, error) {
+	runtime.Gosched()
 	s.mu.Lock()
+	if s.writing || len(s.wbuf) == 0 {
+		// A caller is writing directly and hands over what is left
+		// when it is done.
+		s.mu.Unlock()
+		return spare, nil
+	}
 	buf := s.wbuf
 	s.wbuf = spare[:0]
 	s.queue = 0
+	s.writing = true
 	s.mu.Unlock()
-	if len(buf) == 0 {
-		return buf, nil
-	}
-	if _, err := nc.Write(buf); err != nil {
+	_, err := nc.Write(buf)
+	s.mu.Lock()
+	s.writing = false
+	s.mu.Unlock()
+	if err != nil {
 		return nil, fmt.Errorf("write: %w", err)
 	}
 	if cap(buf) > keepBuffer {
