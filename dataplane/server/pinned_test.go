@@ -380,3 +380,22 @@ func TestPinnedCluster(t *testing.T) {
 		t.Fatalf("GET %s on its node = %q", far, got)
 	}
 }
+
+// TestPinnedConnectionLost: when Redis goes away mid-transaction the
+// command that finds out gets an error, EXEC aborts, and the client is
+// back on the normal path with nothing pinned.
+func TestPinnedConnectionLost(t *testing.T) {
+	h, r := withRealUpstream(t)
+	c := dialRaw(t, h.addr)
+	runSteps(t, c, []pstep{
+		{"MULTI", `\+OK\r\n`},
+		{"SET a 1", `\+QUEUED\r\n`},
+	})
+	r.Kill()
+	runSteps(t, c, []pstep{
+		{"SET b 2", `-ERR .*\r\n`},
+		{"EXEC", `-EXECABORT Transaction discarded because of previous errors\.\r\n`},
+		{"EXEC", `-ERR EXEC without MULTI\r\n`},
+		{"PING", `\+PONG\r\n`},
+	})
+}

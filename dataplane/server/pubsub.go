@@ -32,13 +32,16 @@ func (c *client) subscribe(st *engine.State, cmd *resp.Command) bool {
 		return true
 	}
 	p := c.pin
-	if p == nil {
+	if p == nil || p.d == nil { // a watch whose connection broke has none
 		d, err := c.openDedicated(st, cmd)
 		if err != nil {
 			c.writeError(err.Error())
 			return true
 		}
-		p = &pin{d: d}
+		if p == nil {
+			p = &pin{c: c}
+		}
+		p.d = d
 	}
 	// Replies queued in redcon's buffer go out before the relay starts
 	// writing to the socket directly.
