@@ -26,7 +26,10 @@ type summary struct {
 	ProxyUsPerOp float64 `json:"proxy_cpu_us_per_req,omitempty"`
 	RedisUsPerOp float64 `json:"redis_cpu_us_per_req"`
 	LoadCPUPct   float64 `json:"loadgen_cpu_pct"`
-	Errors       int     `json:"errors"`
+	// LoadUsPerOp is the load generator's CPU per request: in the
+	// cluster workloads, what the application's client library costs.
+	LoadUsPerOp float64 `json:"loadgen_cpu_us_per_req"`
+	Errors      int     `json:"errors"`
 
 	Storm *stormResult `json:"storm,omitempty"`
 }
@@ -76,7 +79,7 @@ func summarize(recs []*record, targets []string) []summary {
 
 func summarizeOne(k testKey, tg string, reps, dir, twem, cc map[int]*record) summary {
 	s := summary{Workload: k.wl, Test: k.test, Target: tg, Reps: len(reps)}
-	var ops, xd, xt, xc, p50, p99, added, pcpu, rcpu, lcpu []float64
+	var ops, xd, xt, xc, p50, p99, added, pcpu, rcpu, lcpu, lreq []float64
 	var storms []*stormResult
 	for rep, r := range reps {
 		s.Errors += r.Errors
@@ -101,6 +104,7 @@ func summarizeOne(k testKey, tg string, reps, dir, twem, cc map[int]*record) sum
 				pcpu = append(pcpu, r.ProxyCPUS*1e6/float64(r.Requests))
 			}
 			rcpu = append(rcpu, r.RedisCPUS*1e6/float64(r.Requests))
+			lreq = append(lreq, r.LoadCPUS*1e6/float64(r.Requests))
 		}
 		if r.WallS > 0 {
 			lcpu = append(lcpu, r.LoadCPUS/r.WallS*100)
@@ -108,7 +112,7 @@ func summarizeOne(k testKey, tg string, reps, dir, twem, cc map[int]*record) sum
 	}
 	s.Ops, s.XDirect, s.XTwem, s.XCluster = median(ops), median(xd), median(xt), median(xc)
 	s.P50Us, s.P99Us, s.AddedP50Us = median(p50), median(p99), median(added)
-	s.ProxyUsPerOp, s.RedisUsPerOp, s.LoadCPUPct = median(pcpu), median(rcpu), median(lcpu)
+	s.ProxyUsPerOp, s.RedisUsPerOp, s.LoadCPUPct, s.LoadUsPerOp = median(pcpu), median(rcpu), median(lcpu), median(lreq)
 	if len(storms) > 0 {
 		s.Storm = medianStorm(storms)
 	}
@@ -245,8 +249,12 @@ func headline(w io.Writer, sums []summary) {
 	}
 	for _, t := range []testKey{{"C1", "MGET"}, {"C2", "GET"}, {"C2", "SET"}, {"C3", "GET"}, {"C3", "SET"}} {
 		if k := get(t.wl, t.test, keyway); k != nil {
-			lines = append(lines, fmt.Sprintf("%s %s (Redis Cluster): keyway %s x ClusterClient; proxy CPU %.2f µs/req",
-				t.wl, t.test, ratio(k.XCluster), k.ProxyUsPerOp))
+			line := fmt.Sprintf("%s %s (Redis Cluster): keyway %s x ClusterClient; proxy CPU %.2f µs/req, client CPU %.2f µs/req",
+				t.wl, t.test, ratio(k.XCluster), k.ProxyUsPerOp, k.LoadUsPerOp)
+			if c := get(t.wl, t.test, clusterClient); c != nil {
+				line += fmt.Sprintf(" (ClusterClient %.2f)", c.LoadUsPerOp)
+			}
+			lines = append(lines, line)
 		}
 	}
 	if k := get("W4", "storm", keyway); k != nil && k.Storm != nil {
@@ -261,11 +269,11 @@ func headline(w io.Writer, sums []summary) {
 // printClusterTable writes the cluster workloads' table: keyway-proxy
 // against go-redis's ClusterClient on the same Redis Cluster.
 func printClusterTable(w io.Writer, sums []summary) {
-	fmt.Fprintln(w, "| cluster test | target | ops/s | x ClusterClient | p50 µs | p99 µs | proxy CPU µs/req | redis CPU µs/req | loadgen CPU % | errors |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| cluster test | target | ops/s | x ClusterClient | p50 µs | p99 µs | proxy CPU µs/req | redis CPU µs/req | client CPU µs/req | loadgen CPU % | errors |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, s := range sums {
-		fmt.Fprintf(w, "| %s %s | %s | %.0f | %s | %.1f | %.1f | %s | %.2f | %.0f | %d |\n",
+		fmt.Fprintf(w, "| %s %s | %s | %.0f | %s | %.1f | %.1f | %s | %.2f | %.2f | %.0f | %d |\n",
 			s.Workload, s.Test, s.Target, s.Ops, ratio(s.XCluster), s.P50Us, s.P99Us,
-			num(s.ProxyUsPerOp, 2), s.RedisUsPerOp, s.LoadCPUPct, s.Errors)
+			num(s.ProxyUsPerOp, 2), s.RedisUsPerOp, s.LoadUsPerOp, s.LoadCPUPct, s.Errors)
 	}
 }

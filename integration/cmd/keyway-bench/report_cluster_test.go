@@ -12,7 +12,7 @@ func TestSummarizeClusterRatios(t *testing.T) {
 	var recs []*record
 	for rep, base := range []float64{100, 300} {
 		recs = append(recs,
-			&record{Workload: "C1", Test: "MGET", Target: clusterClient, Rep: rep + 1, Ops: base, Requests: 1000, RedisCPUS: 0.05, WallS: 1},
+			&record{Workload: "C1", Test: "MGET", Target: clusterClient, Rep: rep + 1, Ops: base, Requests: 1000, RedisCPUS: 0.05, LoadCPUS: 0.04, WallS: 1},
 			&record{Workload: "C1", Test: "MGET", Target: keyway, Rep: rep + 1, Ops: base * 1.5, Requests: 1000, ProxyCPUS: 0.02, RedisCPUS: 0.03, WallS: 1},
 		)
 	}
@@ -30,6 +30,7 @@ func TestSummarizeClusterRatios(t *testing.T) {
 		{"clusterclient has no proxy cpu", sums[0].ProxyUsPerOp, 0},
 		{"clusterclient redis cpu µs/req", sums[0].RedisUsPerOp, 50},
 		{"no direct ratio", sums[1].XDirect, 0},
+		{"clusterclient client cpu µs/req", sums[0].LoadUsPerOp, 40},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
