@@ -30,6 +30,7 @@ type call struct {
 	// in nanoseconds; the reader raises it, the waiter reads it.
 	extra   atomic.Int64
 	timeout time.Duration // the budget, for the error message
+	size    int           // an upper bound of the batch's encoded size
 	name    string
 	addr    string
 }
@@ -57,6 +58,7 @@ func newCall(b engine.Batch, name, addr string, deadline time.Time, timeout time
 	c.refs.Store(int32(len(b)) + 1)
 	c.deadline = deadline
 	c.extra.Store(0)
+	c.size = 0
 	c.timeout = timeout
 	c.name = name
 	c.addr = addr

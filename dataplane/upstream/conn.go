@@ -50,16 +50,15 @@ type conn struct {
 
 	mu    sync.Mutex
 	cause error    // why the slot is down
-	wbuf  []byte   // encoded commands not yet written
+	wq    wqueue   // encoded commands not yet written
 	fifo  []item   // requests written or queued, awaiting replies
 	head  int      // first live item of fifo
-	queue int      // items at fifo's tail whose bytes are still in wbuf
+	queue int      // items at fifo's tail whose bytes are still in wq
 	nc    net.Conn // while up
 	rdl   bool     // a read deadline is armed on nc
 	// writing is set while someone, the writer goroutine or a caller
 	// writing directly (write.go), owns nc's write side.
 	writing bool
-	spare   []byte // an emptied write buffer, for the next wbuf
 }
 
 func newConn(n *Node) *conn {
@@ -87,9 +86,10 @@ func (s *conn) enqueue(c *call) {
 		return
 	}
 	idle := s.head == len(s.fifo)
-	signal := len(s.wbuf) == 0
+	signal := s.wq.empty()
+	s.wq.reserve(c.size)
 	for i, r := range c.reqs {
-		s.wbuf = resp.AppendCommand(s.wbuf, r.Cmd.Args)
+		s.wq.appendCommand(r.Cmd.Args)
 		s.fifo = append(s.fifo, item{c: c, i: i})
 	}
 	s.queue += len(c.reqs)
@@ -186,7 +186,7 @@ func (s *conn) setDown(cause error) {
 	s.state.Store(uint32(stateDown))
 	s.cause = cause
 	items := s.takeLocked(nil, len(s.fifo)-s.head)
-	s.wbuf = s.wbuf[:0]
+	s.wq.reset()
 	s.queue = 0
 	s.mu.Unlock()
 	for _, it := range items {
@@ -205,27 +205,26 @@ func (s *conn) serve(nc net.Conn) {
 		s.armLocked(s.fifo[s.head].c.deadline)
 	}
 	s.state.Store(uint32(stateUp))
-	pending := len(s.wbuf) > 0
+	pending := !s.wq.empty()
 	s.mu.Unlock()
 
 	readErr := make(chan error, 1)
 	go func() { readErr <- s.read(nc) }()
 
-	var spare []byte
 	var err error
 	if pending {
-		spare, err = s.flush(nc, spare)
+		err = s.flush(nc)
 	}
 	closing := false
 	for err == nil && !closing {
 		select {
 		case <-s.wake:
-			spare, err = s.flush(nc, spare)
+			err = s.flush(nc)
 		case err = <-readErr:
 			readErr <- err // put back for the wait below
 		case <-s.n.done:
 			closing = true
-			err = s.drain(nc, spare)
+			err = s.drain(nc)
 		}
 	}
 	_ = nc.Close()
@@ -256,41 +255,38 @@ func (s *conn) serve(nc net.Conn) {
 // since the last flush shares the syscall. It yields first, so that on a
 // busy proxy the callers already runnable queue their requests before
 // the write rather than after it (write.go).
-func (s *conn) flush(nc net.Conn, spare []byte) ([]byte, error) {
+func (s *conn) flush(nc net.Conn) error {
 	runtime.Gosched()
 	s.mu.Lock()
-	if s.writing || len(s.wbuf) == 0 {
+	if s.writing || s.wq.empty() {
 		// A caller is writing directly and hands over what is left
 		// when it is done.
 		s.mu.Unlock()
-		return spare, nil
+		return nil
 	}
-	buf := s.wbuf
-	s.wbuf = spare[:0]
+	bufs := s.wq.take()
 	s.queue = 0
 	s.writing = true
 	s.mu.Unlock()
-	_, err := nc.Write(buf)
+	err := s.wq.write(nc, bufs)
 	s.mu.Lock()
 	s.writing = false
+	s.wq.recycle(bufs)
 	s.mu.Unlock()
 	if err != nil {
-		return nil, fmt.Errorf("write: %w", err)
+		return fmt.Errorf("write: %w", err)
 	}
-	if cap(buf) > keepBuffer {
-		return nil, nil
-	}
-	return buf[:0], nil
+	return nil
 }
 
 // drain sends what is queued and waits for replies to what was sent,
 // until no caller can still be waiting for one (the newest request's
 // deadline), so closing a node does not cut off requests in flight.
-func (s *conn) drain(nc net.Conn, spare []byte) error {
+func (s *conn) drain(nc net.Conn) error {
 	s.mu.Lock()
 	s.state.Store(uint32(stateClosed))
 	s.mu.Unlock()
-	if _, err := s.flush(nc, spare); err != nil {
+	if err := s.flush(nc); err != nil {
 		return err
 	}
 	for {
@@ -313,7 +309,7 @@ func (s *conn) shutdown() {
 	s.mu.Lock()
 	s.state.Store(uint32(stateClosed))
 	items := s.takeLocked(nil, len(s.fifo)-s.head)
-	s.wbuf = nil
+	s.wq.reset()
 	s.queue = 0
 	s.mu.Unlock()
 	for _, it := range items {

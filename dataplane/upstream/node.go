@@ -103,8 +103,9 @@ func (n *Node) Serve(ctx context.Context, name string, b engine.Batch) {
 		}
 	}
 	timeout := n.opts.Timeout
-	if size := requestBytes(b); size >= bigReply {
-		timeout += transferTime(size, n.opts.MinBandwidth)
+	size := encodedSize(b)
+	if size >= bigReply {
+		timeout += transferTime(int64(size), n.opts.MinBandwidth)
 	}
 	deadline := time.Now().Add(timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
@@ -112,6 +113,7 @@ func (n *Node) Serve(ctx context.Context, name string, b engine.Batch) {
 		timeout = time.Until(d).Round(time.Millisecond)
 	}
 	c := newCall(b, name, n.addr, deadline, timeout)
+	c.size = size
 	n.pick().enqueue(c)
 	c.wait(ctx)
 	c.release()

@@ -25,12 +25,15 @@ func transferTime(n, bw int64) time.Duration {
 	return time.Duration(n * int64(time.Second) / bw)
 }
 
-// requestBytes is the size of b's arguments, for the deadline allowance.
-func requestBytes(b engine.Batch) int64 {
-	var n int64
+// encodedSize bounds the size of b encoded as RESP commands, which is
+// what the deadline allowance is based on and what the write buffer is
+// grown by.
+func encodedSize(b engine.Batch) int {
+	n := 0
 	for _, r := range b {
+		n += 16 // "*<count>\r\n"
 		for _, a := range r.Cmd.Args {
-			n += int64(len(a))
+			n += len(a) + 16 // "$<len>\r\n" + a + "\r\n"
 		}
 	}
 	return n

@@ -22,15 +22,13 @@ import "time"
 // than it would wait for the reply.
 func (s *conn) writeDirect(deadline time.Time) {
 	nc := s.nc
-	buf := s.wbuf
-	s.wbuf = s.spare[:0]
-	s.spare = nil
+	bufs := s.wq.take()
 	s.queue = 0
 	s.writing = true
 	s.mu.Unlock()
 
 	_ = nc.SetWriteDeadline(deadline)
-	_, err := nc.Write(buf)
+	err := s.wq.write(nc, bufs)
 	_ = nc.SetWriteDeadline(time.Time{})
 	if err != nil {
 		// The reader sees the connection fail and serve fails the
@@ -40,10 +38,8 @@ func (s *conn) writeDirect(deadline time.Time) {
 
 	s.mu.Lock()
 	s.writing = false
-	if cap(buf) <= keepBuffer && s.spare == nil {
-		s.spare = buf[:0]
-	}
-	more := len(s.wbuf) > 0
+	s.wq.recycle(bufs)
+	more := !s.wq.empty()
 	s.mu.Unlock()
 	if more {
 		s.signal()

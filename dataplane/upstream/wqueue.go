@@ -1,0 +1,103 @@
+package upstream
+
+import (
+	"net"
+
+	"keyway.dev/dataplane/resp"
+)
+
+// chunkSize is the smallest write chunk; bigger batches get a chunk of
+// their own size.
+const chunkSize = 64 << 10
+
+// keepChunks is how many emptied chunks a connection keeps for reuse.
+const keepChunks = 4
+
+// wqueue holds encoded commands waiting to be written, as a list of
+// chunks written with one writev. A batch that does not fit the current
+// chunk starts a new one instead of growing it: growing a contiguous
+// buffer copies everything queued so far, which with 100 KB values and
+// fifty callers queueing behind a write costs more than the write.
+type wqueue struct {
+	full [][]byte // sealed chunks, oldest first
+	cur  []byte   // the chunk being appended to
+	free [][]byte // emptied chunks for reuse
+	iov  net.Buffers
+	// wv is the writer's copy of what it writes, which writev consumes;
+	// only the holder of conn.writing touches it.
+	wv net.Buffers
+}
+
+// empty reports whether nothing is queued.
+func (q *wqueue) empty() bool { return len(q.cur) == 0 && len(q.full) == 0 }
+
+// reserve makes room for n more bytes without moving queued ones.
+func (q *wqueue) reserve(n int) {
+	if cap(q.cur)-len(q.cur) >= n {
+		return
+	}
+	if len(q.cur) > 0 {
+		q.full = append(q.full, q.cur)
+	}
+	q.cur = q.chunk(n)
+}
+
+// chunk returns an empty chunk with room for n bytes.
+func (q *wqueue) chunk(n int) []byte {
+	for i := len(q.free) - 1; i >= 0; i-- {
+		if c := q.free[i]; cap(c) >= n {
+			q.free[i] = q.free[len(q.free)-1]
+			q.free[len(q.free)-1] = nil
+			q.free = q.free[:len(q.free)-1]
+			return c[:0]
+		}
+	}
+	return make([]byte, 0, max(n, chunkSize))
+}
+
+// appendCommand encodes one command at the tail.
+func (q *wqueue) appendCommand(args [][]byte) {
+	q.cur = resp.AppendCommand(q.cur, args)
+}
+
+// take hands everything queued to a writer, which owns it until it gives
+// it back with recycle.
+func (q *wqueue) take() net.Buffers {
+	bufs := append(q.iov[:0], q.full...)
+	if len(q.cur) > 0 {
+		bufs = append(bufs, q.cur)
+	}
+	clear(q.full)
+	q.full = q.full[:0]
+	q.cur = nil
+	q.iov = nil
+	return bufs
+}
+
+// recycle takes back the chunks of a finished write, keeping a few of
+// them for reuse; bufs is the slice take returned.
+func (q *wqueue) recycle(bufs net.Buffers) {
+	for _, b := range bufs {
+		if b != nil && len(q.free) < keepChunks && cap(b) <= keepBuffer {
+			q.free = append(q.free, b[:0])
+		}
+	}
+	clear(bufs)
+	if q.iov == nil {
+		q.iov = bufs[:0]
+	}
+}
+
+// reset drops everything queued.
+func (q *wqueue) reset() {
+	q.recycle(q.take())
+}
+
+// write writes bufs, a slice take returned, with one writev where the
+// connection supports it. The caller holds conn.writing.
+func (q *wqueue) write(nc net.Conn, bufs net.Buffers) error {
+	q.wv = append(q.wv[:0], bufs...)
+	_, err := q.wv.WriteTo(nc)
+	clear(q.wv[:cap(q.wv)])
+	return err
+}
