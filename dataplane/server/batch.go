@@ -185,16 +185,42 @@ func (c *client) write(raw []byte) {
 		*c.capture = append(*c.capture, raw...)
 		return
 	}
-	c.rc.WriteRaw(raw)
-	c.pending += int64(len(raw))
 	c.written += int64(len(raw))
 	c.lastError = len(raw) > 0 && raw[0] == '-'
+	if len(raw) >= bigReply && c.writeThrough(raw) {
+		return
+	}
+	c.rc.WriteRaw(raw)
+	c.pending += int64(len(raw))
 	if c.pending >= flushAt {
 		if w := redcon.BaseWriter(c.rc); w != nil {
 			_ = w.Flush() // a failure sticks in the writer; redcon closes on it
 		}
 		c.pending = 0
 	}
+}
+
+// bigReply is the size from which a reply is written straight to the
+// socket rather than copied into redcon's buffer first.
+const bigReply = 32 << 10
+
+// writeThrough writes raw to the socket after what redcon has buffered,
+// saving the copy of a big reply; false when the connection is not
+// redcon's own (a detached one), which then buffers as usual.
+func (c *client) writeThrough(raw []byte) bool {
+	w := redcon.BaseWriter(c.rc)
+	if w == nil {
+		return false
+	}
+	if c.pending > 0 {
+		_ = w.Flush() // a failure sticks in the writer; redcon closes on it
+		c.pending = 0
+	}
+	if _, err := c.rc.NetConn().Write(raw); err != nil {
+		// redcon must not go on as if the reply had been sent.
+		_ = c.rc.NetConn().Close()
+	}
+	return true
 }
 
 func (c *client) writeError(msg string) {
