@@ -6,12 +6,16 @@ import (
 	"keyway.dev/dataplane/resp"
 )
 
-// chunkSize is the smallest write chunk; bigger batches get a chunk of
-// their own size.
-const chunkSize = 64 << 10
-
-// keepChunks is how many emptied chunks a connection keeps for reuse.
-const keepChunks = 4
+// chunkSize is the smallest write chunk. A batch bigger than that gets a
+// chunk of at least bigChunk, which holds several 100 KB values, so that
+// the chunks a connection keeps (keepChunks, at most keepBuffer each:
+// about what the single buffer and its spare held before) serve a burst
+// of big values without allocating.
+const (
+	chunkSize  = 64 << 10
+	bigChunk   = 512 << 10
+	keepChunks = 4
+)
 
 // wqueue holds encoded commands waiting to be written, as a list of
 // chunks written with one writev. A batch that does not fit the current
@@ -52,7 +56,10 @@ func (q *wqueue) chunk(n int) []byte {
 			return c[:0]
 		}
 	}
-	return make([]byte, 0, max(n, chunkSize))
+	if n > chunkSize {
+		return make([]byte, 0, max(n, bigChunk))
+	}
+	return make([]byte, 0, chunkSize)
 }
 
 // appendCommand encodes one command at the tail.
