@@ -396,6 +396,7 @@ func (s *conn) allowPartial(n int64) {
 		s.fifo[s.head].c.allow(n, s.n.opts.MinBandwidth)
 	}
 	s.mu.Unlock()
+	s.n.big.note(n, time.Now())
 }
 
 // rearm runs when the read deadline fires: it is the only place that

@@ -29,6 +29,7 @@ type Node struct {
 	conns   []*conn
 	next    atomic.Uint32
 	ded     dedicatedPool
+	big     bigSeen // sizes deadlines allow for (transfer.go)
 
 	ctx    context.Context // canceled by Close, aborts dials
 	cancel context.CancelFunc
@@ -104,10 +105,12 @@ func (n *Node) Serve(ctx context.Context, name string, b engine.Batch) {
 	}
 	timeout := n.opts.Timeout
 	size := encodedSize(b)
-	if size >= bigReply {
-		timeout += transferTime(int64(size), n.opts.MinBandwidth)
+	now := time.Now()
+	n.big.note(int64(size), now)
+	if allow := max(int64(size), n.big.recent(now)); allow >= bigReply {
+		timeout += transferTime(allow, n.opts.MinBandwidth)
 	}
-	deadline := time.Now().Add(timeout)
+	deadline := now.Add(timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 		timeout = time.Until(d).Round(time.Millisecond)

@@ -107,3 +107,29 @@ func slowBulk(ln net.Listener, size, chunks int, pause time.Duration) error {
 	_, err = c.Write([]byte("\r\n"))
 	return err
 }
+
+func TestBigSeen(t *testing.T) {
+	var b bigSeen
+	t0 := time.Unix(1000, 0)
+	for _, tc := range []struct {
+		name string
+		note int64
+		at   time.Duration // after t0
+		want int64
+	}{
+		{"small sizes are not noted", 100, 0, 0},
+		{"a big value is", 100 << 20, time.Second, 100 << 20},
+		{"a smaller big one does not shrink it", 2 << 20, 2 * time.Second, 100 << 20},
+		{"remembered for bigMemory after the last", 0, 2*time.Second + bigMemory, 100 << 20},
+		{"then forgotten", 0, 3*time.Second + bigMemory, 0},
+		{"a new one after forgetting counts alone", 2 << 20, 4*time.Second + bigMemory, 2 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := t0.Add(tc.at)
+			b.note(tc.note, now)
+			if got := b.recent(now); got != tc.want {
+				t.Fatalf("recent = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
