@@ -92,4 +92,3 @@ func (v value) field(name string) (value, bool) {
 	}
 	return value{}, false
 }
-

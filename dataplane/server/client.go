@@ -42,10 +42,6 @@ type client struct {
 	// identity is the config the session's domain was decided under; a
 	// new State with a different one decides again.
 	identity *keywayv1.ProxyConfig
-	// explicit marks a domain decided by AUTH or SETNAME, as opposed to
-	// the listener or default, for the order in identity.go.
-	authDomain string
-	nameDomain string
 	// certs are the names of a verified TLS client certificate, read
 	// once the handshake is done (peercert.go).
 	certs      []string
