@@ -57,30 +57,11 @@ func names(field string, list []string) (map[string]struct{}, error) {
 	}
 	set := make(map[string]struct{}, len(list))
 	for _, c := range list {
-		name, err := canonical(c)
+		name, err := resp.Canonical(c)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", field, err)
 		}
 		set[name] = struct{}{}
 	}
 	return set, nil
-}
-
-// canonical returns the table's name for a listed command ("config|set"
-// -> "CONFIG|SET").
-func canonical(name string) (string, error) {
-	top, sub, hasSub := strings.Cut(name, "|")
-	s := resp.Lookup([]byte(top))
-	if s == nil {
-		return "", fmt.Errorf("unknown command %q", name)
-	}
-	if !hasSub {
-		return s.Name, nil
-	}
-	for _, c := range s.Subcommands {
-		if strings.EqualFold(c.Name, s.Name+"|"+sub) {
-			return c.Name, nil
-		}
-	}
-	return "", fmt.Errorf("%s has no subcommand %q", s.Name, sub)
 }

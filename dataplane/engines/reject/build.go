@@ -3,7 +3,6 @@ package reject
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/engines/internal/trie"
@@ -24,9 +23,9 @@ func Build(b *engine.Builder, cfg *keywayv1.Reject) (engine.Engine, error) {
 	}
 	rj := &Reject{commands: make(map[string]struct{}, len(cfg.GetCommands()))}
 	for _, c := range cfg.GetCommands() {
-		name, err := canonical(c)
+		name, err := resp.Canonical(c)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("commands: %w", err)
 		}
 		rj.commands[name] = struct{}{}
 	}
@@ -49,23 +48,4 @@ func Build(b *engine.Builder, cfg *keywayv1.Reject) (engine.Engine, error) {
 		return nil, err
 	}
 	return rj, nil
-}
-
-// canonical returns the table's name for a listed command ("config|set"
-// -> "CONFIG|SET").
-func canonical(name string) (string, error) {
-	top, sub, hasSub := strings.Cut(name, "|")
-	s := resp.Lookup([]byte(top))
-	if s == nil {
-		return "", fmt.Errorf("commands: unknown command %q", name)
-	}
-	if !hasSub {
-		return s.Name, nil
-	}
-	for _, c := range s.Subcommands {
-		if strings.EqualFold(c.Name, s.Name+"|"+sub) {
-			return c.Name, nil
-		}
-	}
-	return "", fmt.Errorf("commands: %s has no subcommand %q", s.Name, sub)
 }
