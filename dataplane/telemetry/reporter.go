@@ -81,7 +81,10 @@ func (p *Reporter) Run(ctx context.Context) {
 			cancel()
 			return
 		case <-t.C:
-			_ = p.Flush(ctx)
+			// Stopping must not cut a send short: a report the control
+			// plane already ingested would be folded and counted twice.
+			// send bounds it with its own timeout.
+			_ = p.Flush(context.WithoutCancel(ctx))
 		}
 	}
 }
