@@ -7,12 +7,14 @@ package redistest
 import (
 	"bufio"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -27,15 +29,45 @@ type Server struct {
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+//
+// It picks from below the kernel's ephemeral range (32768 and up on
+// Linux): a port the kernel handed out as "free" is exactly the kind the
+// kernel then hands to the next outgoing connection, and with a dozen
+// Redis clients in flight that race was common enough to fail CI. Ports
+// already returned to this test binary are not returned again. Callers
+// that start a process on the port still retry when it is taken by
+// another test binary in the meantime (see Start and the integration
+// harness).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("redistest: free port: %v", err)
+	for attempt := 0; attempt < 200; attempt++ {
+		port := freeLow + rand.IntN(freeHigh-freeLow)
+		handedMu.Lock()
+		taken := handed[port]
+		handedMu.Unlock()
+		if taken {
+			continue
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		_ = ln.Close()
+		handedMu.Lock()
+		handed[port] = true
+		handedMu.Unlock()
+		return port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatalf("redistest: no free port in [%d, %d) after 200 tries", freeLow, freeHigh)
+	return 0
 }
+
+const freeLow, freeHigh = 20000, 32000
+
+var (
+	handedMu sync.Mutex
+	handed   = map[int]bool{}
+)
 
 // Start runs redis-server with extra config lines (e.g. "maxmemory 10mb")
 // and waits until it answers PING. It fails the test if redis-server is

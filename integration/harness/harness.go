@@ -216,27 +216,59 @@ func StartControl(t testing.TB, addr, dataDir string) *Control {
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
-	if addr == "" {
-		addr = fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
-	}
-	p := start(t, "keyway-control", bins.Control, "--listen", addr, "--data-dir", dataDir, "--log-level", "debug")
-	c := &Control{Process: p, Addr: addr, DataDir: dataDir}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatalf("harness: dial control plane: %v", err)
-	}
-	c.conn = conn
-	t.Cleanup(func() { _ = conn.Close() })
-	Eventually(t, 30*time.Second, "control plane answers", func() error {
-		if p.Exited() {
-			t.Fatalf("harness: keyway-control exited:\n%s", p.Log())
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, err := c.Policies().ListVersions(ctx, &keywayv1.ListVersionsRequest{})
-		return err
-	})
+	c := &Control{DataDir: dataDir}
+	c.Process = startListening(t, "keyway-control", bins.Control, addr == "",
+		func() []string {
+			c.Addr = addr
+			if addr == "" {
+				c.Addr = fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
+			}
+			return []string{"--listen", c.Addr, "--data-dir", dataDir, "--log-level", "debug"}
+		},
+		func(p *Process) func() error {
+			conn, err := grpc.NewClient(c.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				t.Fatalf("harness: dial control plane: %v", err)
+			}
+			c.conn = conn
+			t.Cleanup(func() { _ = conn.Close() })
+			return func() error {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				_, err := c.Policies().ListVersions(ctx, &keywayv1.ListVersionsRequest{})
+				return err
+			}
+		})
 	return c
+}
+
+// startListening starts a program that listens on addresses args picks,
+// and waits until ready's check passes. When the harness chose the
+// ports itself (auto) and the program exits because one was taken in
+// the meantime by another test binary, it starts the program again on
+// new ports: FreePort can only say a port was free a moment ago.
+func startListening(t testing.TB, name, bin string, auto bool, args func() []string, ready func(*Process) func() error) *Process {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		p := start(t, name, bin, args()...)
+		check := ready(p)
+		var exited bool
+		Eventually(t, 30*time.Second, name+" answers", func() error {
+			if p.Exited() {
+				exited = true
+				return nil
+			}
+			return check()
+		})
+		if !exited {
+			return p
+		}
+		if auto && attempt < 5 && strings.Contains(p.Log(), "address already in use") {
+			t.Logf("harness: %s lost its port to another process; starting it again on new ports", name)
+			continue
+		}
+		t.Fatalf("harness: %s exited:\n%s", name, p.Log())
+	}
 }
 
 // Policies is a client of the admin PolicyService.
@@ -265,23 +297,19 @@ type Proxy struct {
 func StartProxy(t testing.TB, nodeID, controlAddr string, extra ...string) *Proxy {
 	t.Helper()
 	bins := Build(t)
-	p := &Proxy{
-		NodeID: nodeID,
-		Addr:   fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t)),
-		Admin:  fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t)),
-	}
-	args := []string{"--listen", p.Addr, "--admin", p.Admin, "--node-id", nodeID, "--state-dir", t.TempDir(), "--log-level", "debug"}
-	if controlAddr != "" {
-		args = append(args, "--control-plane", controlAddr)
-	}
-	args = append(args, extra...)
-	p.Process = start(t, "keyway-proxy "+nodeID, bins.Proxy, args...)
-	Eventually(t, 30*time.Second, "proxy "+nodeID+" healthy", func() error {
-		if p.Exited() {
-			t.Fatalf("harness: keyway-proxy %s exited:\n%s", nodeID, p.Log())
-		}
-		return p.get("/healthz")
-	})
+	p := &Proxy{NodeID: nodeID}
+	stateDir := t.TempDir()
+	p.Process = startListening(t, "keyway-proxy "+nodeID, bins.Proxy, true,
+		func() []string {
+			p.Addr = fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
+			p.Admin = fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
+			args := []string{"--listen", p.Addr, "--admin", p.Admin, "--node-id", nodeID, "--state-dir", stateDir, "--log-level", "debug"}
+			if controlAddr != "" {
+				args = append(args, "--control-plane", controlAddr)
+			}
+			return append(args, extra...)
+		},
+		func(*Process) func() error { return func() error { return p.get("/healthz") } })
 	return p
 }
 
@@ -385,30 +413,32 @@ func StartControlWith(t testing.TB, o ControlOptions) *Control {
 	if o.DataDir == "" {
 		o.DataDir = t.TempDir()
 	}
-	if o.Addr == "" {
-		o.Addr = fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
-	}
 	if len(o.Dial) == 0 {
 		o.Dial = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	}
-	args := append([]string{"--listen", o.Addr, "--data-dir", o.DataDir, "--log-level", "debug"}, o.Args...)
-	p := start(t, "keyway-control", bins.Control, args...)
-	c := &Control{Process: p, Addr: o.Addr, DataDir: o.DataDir}
-	conn, err := grpc.NewClient(o.Addr, o.Dial...)
-	if err != nil {
-		t.Fatalf("harness: dial control plane: %v", err)
-	}
-	c.conn = conn
-	t.Cleanup(func() { _ = conn.Close() })
-	Eventually(t, 30*time.Second, "control plane healthy", func() error {
-		if p.Exited() {
-			t.Fatalf("harness: keyway-control exited:\n%s", p.Log())
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
-		return err
-	})
+	c := &Control{DataDir: o.DataDir}
+	c.Process = startListening(t, "keyway-control", bins.Control, o.Addr == "",
+		func() []string {
+			c.Addr = o.Addr
+			if o.Addr == "" {
+				c.Addr = fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
+			}
+			return append([]string{"--listen", c.Addr, "--data-dir", o.DataDir, "--log-level", "debug"}, o.Args...)
+		},
+		func(p *Process) func() error {
+			conn, err := grpc.NewClient(c.Addr, o.Dial...)
+			if err != nil {
+				t.Fatalf("harness: dial control plane: %v", err)
+			}
+			c.conn = conn
+			t.Cleanup(func() { _ = conn.Close() })
+			return func() error {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				_, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+				return err
+			}
+		})
 	return c
 }
 
