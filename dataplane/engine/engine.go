@@ -20,6 +20,10 @@ type Engine interface {
 	// Serve answers every request in b (Reply or Fail, exactly once each)
 	// before returning. It may split b and serve parts concurrently but
 	// never reorders it: b[i] is the client's i-th pipelined command.
+	// The requests and the bytes of their arguments belong to the server
+	// again once Serve returns (it reads the next pipeline into the same
+	// buffer); an engine that keeps them longer, as a mirror's queue
+	// does, copies them.
 	Serve(ctx context.Context, b Batch)
 }
 

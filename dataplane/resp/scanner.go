@@ -65,6 +65,17 @@ func (s *Scanner) Offset() int64 { return s.off }
 // so Offset()-Pending() is where that command began.
 func (s *Scanner) Pending() int64 { return s.cmd }
 
+// Owed is the number of bytes the current bulk still needs, its CRLF
+// included, or 0 outside a bulk's data: a lower bound on what the
+// current command still needs, which lets a reader size its buffer for
+// a big value before the value arrives.
+func (s *Scanner) Owed() int64 {
+	if s.state == stBody {
+		return s.body
+	}
+	return 0
+}
+
 // Err is the error that stopped the scanner, if any.
 func (s *Scanner) Err() error { return s.err }
 

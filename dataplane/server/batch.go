@@ -22,25 +22,74 @@ const flushAt = 64 << 10
 
 var errNoPolicy = errors.New("TRYAGAIN keyway: no policy received yet")
 
-// serveRESP is redcon's handler. redcon calls it for the first command of
-// each read; the rest of the read comes from ReadPipeline, so one call is
-// one client pipeline.
-func (s *Server) serveRESP(rc redcon.Conn, first redcon.Command) {
+// serveRESP is redcon's handler. It is called once per connection, with
+// the detach command guardConn gave redcon in place of the client's first
+// bytes: the connection is detached and served here, by the proxy's own
+// read loop, until it ends.
+func (s *Server) serveRESP(rc redcon.Conn, _ redcon.Command) {
 	c, ok := rc.Context().(*client)
-	if !ok || c.dead || !c.begin() {
+	if !ok || c.detached {
 		return
 	}
-	defer c.end()
-	c.cmds = append(c.cmds[:0], first)
-	c.cmds = append(c.cmds, rc.ReadPipeline()...)
+	c.detached = true
+	c.dc = rc.Detach() // c.rc stays: other goroutines may read it
+	defer s.finish(c)
+	c.loop()
+}
+
+// loop reads the client's pipelines and serves them until the connection
+// ends. One read's complete commands are one pipeline: they are served in
+// order and their replies written together.
+func (c *client) loop() {
+	for !c.dead {
+		if c.srv.cfg.Limits.IdleTimeout > 0 && !c.nc.noIdle.Load() {
+			_ = c.nc.Conn.SetReadDeadline(time.Now().Add(c.srv.cfg.Limits.IdleTimeout))
+		}
+		cmds, err := c.rd.next(c.cmds[:0])
+		c.cmds = cmds
+		if len(cmds) > 0 && !c.servePipeline(cmds) {
+			return
+		}
+		if err != nil {
+			c.refuse(err)
+			return
+		}
+	}
+}
+
+// servePipeline serves one read's commands and writes their replies; false
+// means the connection is done.
+func (c *client) servePipeline(cmds []redcon.Command) bool {
+	if !c.begin() {
+		return false // a drain is closing the connection
+	}
 	c.readAt = time.Now()
-	st := s.cfg.Current.Acquire()
-	c.serveBatch(st, c.cmds)
+	st := c.srv.cfg.Current.Acquire()
+	c.serveBatch(st, cmds)
 	if st != nil {
 		st.Release()
 	}
 	clear(c.cmds) // drop references to this read's buffers
 	c.pending = 0
+	if c.dead {
+		return false
+	}
+	if err := c.dc.Flush(); err != nil {
+		return false
+	}
+	return c.end()
+}
+
+// refuse answers input the reader could not accept the way Redis does,
+// after the replies of every command before it; other errors (the client
+// left, the idle timeout) end the connection silently, as in Redis.
+func (c *client) refuse(err error) {
+	var qe *resp.QueryError
+	if !errors.As(err, &qe) {
+		return
+	}
+	c.rc.WriteRaw(resp.AppendError(nil, qe.Error()))
+	_ = c.dc.Flush()
 }
 
 // serveBatch answers cmds in order: runs of forwarded commands go through
@@ -193,9 +242,7 @@ func (c *client) write(raw []byte) {
 	c.rc.WriteRaw(raw)
 	c.pending += int64(len(raw))
 	if c.pending >= flushAt {
-		if w := redcon.BaseWriter(c.rc); w != nil {
-			_ = w.Flush() // a failure sticks in the writer; redcon closes on it
-		}
+		_ = c.dc.Flush() // a failure sticks in the writer and ends the loop
 		c.pending = 0
 	}
 }
@@ -204,20 +251,15 @@ func (c *client) write(raw []byte) {
 // socket rather than copied into redcon's buffer first.
 const bigReply = 32 << 10
 
-// writeThrough writes raw to the socket after what redcon has buffered,
-// saving the copy of a big reply; false when the connection is not
-// redcon's own (a detached one), which then buffers as usual.
+// writeThrough writes raw to the socket after what the writer has
+// buffered, saving the copy of a big reply.
 func (c *client) writeThrough(raw []byte) bool {
-	w := redcon.BaseWriter(c.rc)
-	if w == nil {
-		return false
-	}
 	if c.pending > 0 {
-		_ = w.Flush() // a failure sticks in the writer; redcon closes on it
+		_ = c.dc.Flush() // a failure sticks in the writer and ends the loop
 		c.pending = 0
 	}
 	if _, err := c.rc.NetConn().Write(raw); err != nil {
-		// redcon must not go on as if the reply had been sent.
+		// The loop must not go on as if the reply had been sent.
 		_ = c.rc.NetConn().Close()
 	}
 	return true

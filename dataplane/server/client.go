@@ -24,8 +24,14 @@ const (
 // redcon runs it on, except those under mu, which CLIENT LIST and INFO
 // read from other connections.
 type client struct {
-	srv      *Server
+	srv *Server
+	// rc is redcon's connection and dc the same once detached, for
+	// Flush; replies go through its writer. nc is the socket below it
+	// and rd the proxy's reader on it (reader.go).
 	rc       redcon.Conn
+	dc       redcon.DetachedConn
+	nc       *guardConn
+	rd       *reader
 	created  time.Time
 	state    atomic.Int32
 	detached bool
@@ -103,27 +109,29 @@ func sessionHash(node string, id uint64) uint64 {
 // closed by a drain and the batch must not start.
 func (c *client) begin() bool { return c.state.CompareAndSwap(stateIdle, stateBusy) }
 
-// end marks the end of a batch and closes the connection after its
-// replies when the server is draining.
-func (c *client) end() {
+// end marks the end of a batch, whose replies have been written, and
+// closes the connection when the server is draining; false then.
+func (c *client) end() bool {
 	c.state.Store(stateIdle)
 	if c.srv.draining.Load() && c.state.CompareAndSwap(stateIdle, stateClosing) {
-		_ = c.rc.Close() // flushes this batch's replies first
+		_ = c.rc.NetConn().Close()
+		return false
 	}
+	return true
 }
 
 // closeIfIdle closes the connection unless a batch is running; a running
 // batch closes it in end.
 func (c *client) closeIfIdle() {
 	if c.state.CompareAndSwap(stateIdle, stateClosing) {
-		_ = c.rc.NetConn().Close()
+		_ = c.nc.Close()
 	}
 }
 
 // forceClose closes the socket whatever runs on it.
 func (c *client) forceClose() {
 	c.state.Store(stateClosing)
-	_ = c.rc.NetConn().Close()
+	_ = c.nc.Close()
 }
 
 // release frees what the connection holds beyond its memory. A pinned

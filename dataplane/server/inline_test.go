@@ -26,7 +26,7 @@ func (c *chunkConn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func TestGuardInline(t *testing.T) {
+func TestReaderInline(t *testing.T) {
 	tests := []struct {
 		name   string
 		chunks []string
@@ -43,13 +43,19 @@ func TestGuardInline(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g := newGuardConn(&chunkConn{chunks: append([]string(nil), tt.chunks...)}, Limits{})
-			rd := redcon.NewReader(g)
-			for i, want := range tt.want {
-				cmd, err := rd.ReadCommand()
-				if err != nil {
-					t.Fatalf("command %d: %v", i, err)
+			rd := newReader(&chunkConn{chunks: append([]string(nil), tt.chunks...)}, Limits{})
+			var cmds []redcon.Command
+			for len(cmds) < len(tt.want) {
+				var err error
+				if cmds, err = rd.next(cmds); err != nil {
+					t.Fatalf("after %d commands: %v", len(cmds), err)
 				}
+			}
+			if len(cmds) != len(tt.want) {
+				t.Fatalf("got %d commands, want %d", len(cmds), len(tt.want))
+			}
+			for i, want := range tt.want {
+				cmd := cmds[i]
 				if len(cmd.Args) != len(want) {
 					t.Fatalf("command %d: got %q, want %q", i, cmd.Args, want)
 				}
@@ -59,8 +65,8 @@ func TestGuardInline(t *testing.T) {
 					}
 				}
 			}
-			if cmd, err := rd.ReadCommand(); err == nil {
-				t.Fatalf("extra command %q", cmd.Args)
+			if more, err := rd.next(nil); err == nil {
+				t.Fatalf("extra commands %q", more)
 			}
 		})
 	}

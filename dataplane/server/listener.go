@@ -5,6 +5,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"keyway.dev/dataplane/rawio"
 )
 
 // listener wraps an accepted listener for two reasons. It wraps every
@@ -31,7 +33,7 @@ func newListener(ln net.Listener, name string, l Limits) *listener {
 func (l *listener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err == nil {
-		return newGuardConn(c, l.limits), nil
+		return newGuardConn(rawio.Wrap(c), l.limits), nil
 	}
 	select {
 	case <-l.closing:

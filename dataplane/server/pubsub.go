@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/tidwall/redcon"
 
@@ -43,14 +44,12 @@ func (c *client) subscribe(st *engine.State, cmd *resp.Command) bool {
 		}
 		p.d = d
 	}
-	// Replies queued in redcon's buffer go out before the relay starts
+	// Replies queued in the writer go out before the relay starts
 	// writing to the socket directly.
-	if w := redcon.BaseWriter(c.rc); w != nil {
-		if err := w.Flush(); err != nil {
-			c.pin = p
-			c.dropPin()
-			return c.lose(err)
-		}
+	if err := c.dc.Flush(); err != nil {
+		c.pin = p
+		c.dropPin()
+		return c.lose(err)
 	}
 	c.pending = 0
 	p.sub = newRelay(c.srv.ctx, p.d, c.rc.NetConn(), c.srv.cfg.Limits.MaxPubSubOutput)
@@ -154,7 +153,8 @@ func (c *client) unsubscribeIdle(cmd *resp.Command) {
 // again when it leaves pub/sub mode; the change applies from the next
 // read on.
 func (c *client) idleExempt(on bool) {
-	if g, ok := c.rc.NetConn().(*guardConn); ok {
-		g.noIdle.Store(on)
+	c.nc.noIdle.Store(on)
+	if on {
+		_ = c.nc.Conn.SetReadDeadline(time.Time{}) // the loop set one before this read
 	}
 }

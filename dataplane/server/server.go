@@ -189,6 +189,8 @@ func (s *Server) accept(rc redcon.Conn, l *listener) bool {
 		return false
 	}
 	c := newClient(s, rc, l.name)
+	c.nc = rc.NetConn().(*guardConn) // listener.Accept wraps every connection
+	c.rd = newReader(c.nc.Conn, s.cfg.Limits)
 	rc.SetContext(c)
 	c.opened(s.cfg.Current.Load())
 	s.mu.Lock()
@@ -197,12 +199,19 @@ func (s *Server) accept(rc redcon.Conn, l *listener) bool {
 	return true
 }
 
-// closed runs when redcon lets go of a connection.
+// closed runs when redcon lets go of a connection. Every connection is
+// detached by then (serveRESP), and finish has removed it.
 func (s *Server) closed(rc redcon.Conn, err error) {
 	c, ok := rc.Context().(*client)
 	if !ok || c.detached {
-		return // a detached connection is removed by its own goroutine
+		return
 	}
+	s.remove(c)
+}
+
+// finish ends a connection whose loop returned.
+func (s *Server) finish(c *client) {
+	_ = c.nc.Close()
 	s.remove(c)
 }
 

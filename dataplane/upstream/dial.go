@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"keyway.dev/dataplane/rawio"
 	"keyway.dev/dataplane/resp"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
@@ -135,6 +136,9 @@ func (d *dialer) dial(ctx context.Context, addr string) (net.Conn, error) {
 	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
+	}
+	if d.tls == nil {
+		nc = rawio.Wrap(nc)
 	}
 	if d.tls != nil {
 		cfg := d.tls
