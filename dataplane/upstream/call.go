@@ -105,11 +105,25 @@ func (c *call) fail(i int, what, cause error) {
 // wait blocks until every request is answered, failing the unanswered ones
 // itself when the deadline passes or ctx ends: a caller never waits on a
 // node that stopped answering.
-func (c *call) wait(ctx context.Context) {
+//
+// watched says that the connection's reader expires the call at its
+// deadline (conn.rearm), which spares a timer per request; a call queued
+// on a connection that is not up keeps its own.
+func (c *call) wait(ctx context.Context, watched bool) {
 	select {
 	case <-c.done:
 		return
 	default:
+	}
+	if watched {
+		select {
+		case <-c.done:
+			return
+		case <-ctx.Done():
+			c.cancel(ctx)
+		}
+		<-c.done
+		return
 	}
 	c.timer.Reset(time.Until(c.deadline))
 	for {
@@ -125,14 +139,19 @@ func (c *call) wait(ctx context.Context) {
 			c.expire(ErrTimeout, nil)
 		case <-ctx.Done():
 			c.timer.Stop()
-			if ctx.Err() == context.DeadlineExceeded {
-				c.expire(ErrTimeout, nil)
-			} else {
-				c.expire(ErrCanceled, context.Cause(ctx))
-			}
+			c.cancel(ctx)
 		}
 		<-c.done
 		return
+	}
+}
+
+// cancel fails what is unanswered when ctx ends before the replies.
+func (c *call) cancel(ctx context.Context) {
+	if ctx.Err() == context.DeadlineExceeded {
+		c.expire(ErrTimeout, nil)
+	} else {
+		c.expire(ErrCanceled, context.Cause(ctx))
 	}
 }
 

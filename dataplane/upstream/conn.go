@@ -68,7 +68,11 @@ func newConn(n *Node) *conn {
 // enqueue queues c's batch for writing in one piece, so a batch is never
 // interleaved with other callers' commands, or fails every request of it
 // when the slot cannot take them.
-func (s *conn) enqueue(c *call) {
+//
+// It returns whether the connection's reader is running and so will
+// expire the call at its deadline (rearm); when not, the caller keeps
+// its own timer.
+func (s *conn) enqueue(c *call) (watched bool) {
 	s.mu.Lock()
 	switch connState(s.state.Load()) {
 	case stateDown:
@@ -77,14 +81,15 @@ func (s *conn) enqueue(c *call) {
 		for i := range c.reqs {
 			c.fail(i, ErrUnavailable, cause)
 		}
-		return
+		return true
 	case stateClosed:
 		s.mu.Unlock()
 		for i := range c.reqs {
 			c.fail(i, ErrClosed, nil)
 		}
-		return
+		return true
 	}
+	watched = s.nc != nil && connState(s.state.Load()) == stateUp
 	idle := s.head == len(s.fifo)
 	signal := s.wq.empty()
 	s.wq.reserve(c.size)
@@ -98,21 +103,22 @@ func (s *conn) enqueue(c *call) {
 	}
 	if idle && !s.writing && s.nc != nil {
 		s.writeDirect(c.deadline) // unlocks
-		return
+		return watched
 	}
 	s.mu.Unlock()
 	if signal {
 		s.signal()
 	}
+	return watched
 }
 
-// armLocked sets the read deadline by which the reader must have heard
-// from Redis: a full timeout after the oldest request's own deadline.
-// Missing it means the connection is stuck, not merely slow, and it is
-// replaced. Deadlines are re-armed lazily, when they fire, so a busy
-// connection does not pay for a timer update per request.
+// armLocked sets the read deadline, at which the reader expires the
+// requests past their own deadlines and checks whether the connection is
+// stuck (rearm). Deadlines are re-armed lazily, when they fire, so a busy
+// connection pays for no timer per request, and neither do its callers
+// (call.wait).
 func (s *conn) armLocked(deadline time.Time) {
-	_ = s.nc.SetReadDeadline(deadline.Add(s.n.opts.Timeout))
+	_ = s.nc.SetReadDeadline(deadline)
 	s.rdl = true
 }
 
@@ -399,8 +405,12 @@ func (s *conn) allowPartial(n int64) {
 	s.n.big.note(n, time.Now())
 }
 
-// rearm runs when the read deadline fires: it is the only place that
-// decides a connection is stuck.
+// rearm runs in the reader when the read deadline fires. It fails the
+// requests whose deadline has passed (their callers stop waiting; the
+// FIFO still consumes their replies), decides whether the connection is
+// stuck, which means the oldest request had no reply a full timeout after
+// its deadline, and arms the next deadline: the earliest among requests
+// still waiting, or the stuck check.
 func (s *conn) rearm() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -409,10 +419,29 @@ func (s *conn) rearm() error {
 		s.rdl = false
 		return nil
 	}
-	oldest := s.fifo[s.head].c.due()
-	if time.Since(oldest) >= s.n.opts.Timeout {
+	now := time.Now()
+	stuckAt := s.fifo[s.head].c.due().Add(s.n.opts.Timeout)
+	if !now.Before(stuckAt) {
 		return fmt.Errorf("%w: no reply for %v after a request's deadline", errStuck, s.n.opts.Timeout)
 	}
-	s.armLocked(oldest)
+	next := stuckAt
+	var last *call
+	for _, it := range s.fifo[s.head:] {
+		c := it.c
+		if c == last || c.pending.Load() == 0 {
+			continue // a call's items are contiguous; answered calls wait for nothing
+		}
+		last = c
+		// Items hold references, and replies are handed out only by this
+		// goroutine, so c cannot be recycled while it is expired here.
+		if due := c.due(); now.Before(due) {
+			if due.Before(next) {
+				next = due
+			}
+		} else {
+			c.expire(ErrTimeout, nil)
+		}
+	}
+	s.armLocked(next)
 	return nil
 }

@@ -117,8 +117,7 @@ func (n *Node) Serve(ctx context.Context, name string, b engine.Batch) {
 	}
 	c := newCall(b, name, n.addr, deadline, timeout)
 	c.size = size
-	n.pick().enqueue(c)
-	c.wait(ctx)
+	c.wait(ctx, n.pick().enqueue(c))
 	c.release()
 }
 
