@@ -91,6 +91,13 @@ type Request struct {
 	// Upstream is the name of the upstream that answered, set by leaves
 	// for telemetry.
 	Upstream string
+	// Replay marks a transaction's result on its way back up the tree at
+	// EXEC: the command already went down once, when it was queued, and
+	// its pin answers it with Redis's result instead of sending it. Only
+	// reply rewriting (transform, prefix) should act on it; engines that
+	// charge, count or delay requests (ratelimit, guard's counters) pass
+	// it through untouched, or it would be counted twice.
+	Replay bool
 
 	reply []byte
 	kind  ErrorKind
@@ -105,6 +112,7 @@ func (r *Request) Reset() {
 	r.Session = nil
 	r.Pin = nil
 	r.Upstream = ""
+	r.Replay = false
 	r.reply = r.reply[:0]
 	r.kind = KindNone
 	r.err = nil

@@ -118,9 +118,10 @@ func (c *client) writeExec(st *engine.State, reply []byte, body int) {
 
 // replayResult passes one of EXEC's results back up through the tree as
 // the reply of the command that queued it. The request is served again
-// with the pin in replay mode, so no leaf sends anything; if no leaf is
-// reached (an engine refused it this time), the result is passed on as
-// Redis gave it.
+// with the pin in replay mode, so no leaf sends anything, and marked as a
+// replay, so engines that count or charge requests do not count it again;
+// if no leaf is reached (an engine refused it this time), the result is
+// passed on as Redis gave it.
 func (c *client) replayResult(st *engine.State, args [][]byte, result []byte) []byte {
 	if st == nil {
 		return result
@@ -130,7 +131,7 @@ func (c *client) replayResult(st *engine.State, args [][]byte, result []byte) []
 		return result
 	}
 	p := c.pin
-	r := &engine.Request{Session: &c.sess, Pin: p}
+	r := &engine.Request{Session: &c.sess, Pin: p, Replay: true}
 	r.Cmd.Args = args
 	r.Cmd.Spec = resp.Resolve(args)
 	p.replay, p.replayed = result, false

@@ -51,6 +51,11 @@ var keyBufs = sync.Pool{New: func() any { b := make([]int, 0, 16); return &b }}
 // Serve refuses (or, in audit mode, counts) what breaks a rule and passes
 // the rest, in order, to next.
 func (g *Guard) Serve(ctx context.Context, b engine.Batch) {
+	if len(b) > 0 && b[0].Replay {
+		// Checked and counted when it was queued (engine.Request.Replay).
+		g.next.Serve(ctx, b)
+		return
+	}
 	if g.maxPipeline > 0 && len(b) > g.maxPipeline {
 		g.counts.add(RuleMaxPipeline, uint64(len(b)))
 		if !g.audit {

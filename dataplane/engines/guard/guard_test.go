@@ -198,3 +198,20 @@ func TestBuild(t *testing.T) {
 		})
 	}
 }
+
+func TestReplayIsNotCheckedAgain(t *testing.T) {
+	// A transaction's result replayed at EXEC was checked and counted
+	// when its command was queued; counting it again would double every
+	// audit figure for transactions.
+	root, pools := build(t, &keywayv1.Guard{Audit: true, DenyCommands: []string{"KEYS"}})
+	root.Serve(context.Background(), enginetest.Lines("KEYS *"))
+	replay := enginetest.Lines("KEYS *")
+	replay[0].Replay = true
+	root.Serve(context.Background(), replay)
+	if got := guardIn(t, root).Counts().Get(RuleDeny); got != 1 {
+		t.Fatalf("deny_commands counted %d times, want 1", got)
+	}
+	if n := len(pools.Get("main").Lines()); n != 2 {
+		t.Fatalf("upstream saw %d requests, want 2", n)
+	}
+}

@@ -57,6 +57,10 @@ type Stats struct {
 // limit, waits in delay mode for the longest admitted reservation, and
 // passes the admitted requests, in order, to next.
 func (l *Limiter) Serve(ctx context.Context, b engine.Batch) {
+	if replays(b) {
+		l.next.Serve(ctx, b) // charged when it was queued (engine.Request.Replay)
+		return
+	}
 	scale := l.scale()
 	var longest time.Duration
 	refused := 0
@@ -180,3 +184,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// replays reports whether b is a transaction result replayed at EXEC,
+// which the server sends alone.
+func replays(b engine.Batch) bool { return len(b) > 0 && b[0].Replay }

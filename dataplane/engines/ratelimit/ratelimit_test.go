@@ -276,3 +276,35 @@ func TestBuild(t *testing.T) {
 		})
 	}
 }
+
+func TestReplayIsNotChargedAgain(t *testing.T) {
+	// A transaction's results pass back up the tree at EXEC; the
+	// commands were charged when they were queued.
+	l, pools, c := build(t, &keywayv1.RateLimit{OpsPerSecond: 2, Mode: keywayv1.RateLimit_MODE_DELAY, MaxDelay: durationpb.New(time.Hour)}, nil)
+	queued := enginetest.Lines("SET a 1", "SET b 2")
+	l.Serve(context.Background(), queued)
+	for i := range 2 {
+		replay := enginetest.Lines([]string{"SET a 1", "SET b 2"}[i])
+		replay[0].Replay = true
+		l.Serve(context.Background(), replay)
+		if got := enginetest.Reply(replay[0]); got != enginetest.OK {
+			t.Fatalf("replay %d: %q", i, got)
+		}
+	}
+	if len(c.sleeps) != 0 {
+		t.Fatalf("replays were delayed: %v", c.sleeps)
+	}
+	if got := l.stats.Admitted.Load(); got != 2 {
+		t.Fatalf("admitted %d, want 2: replays were counted", got)
+	}
+	// The bucket (2 ops) is empty after the two queued commands, not
+	// after four: the next request waits one refill, not more.
+	next := enginetest.Lines("GET a")
+	l.Serve(context.Background(), next)
+	if len(c.sleeps) != 1 || c.sleeps[0] > time.Second {
+		t.Fatalf("sleeps %v, want one of at most 1s", c.sleeps)
+	}
+	if n := len(pools.Get("main").Lines()); n != 5 {
+		t.Fatalf("upstream saw %d requests, want 5 (replays pass through)", n)
+	}
+}
