@@ -31,7 +31,7 @@ func (r *recorder) Record(_ context.Context, e audit.Event) error {
 func TestService(t *testing.T) {
 	e := etcdtest.Start(t)
 	rec := &recorder{}
-	svc := NewService(NewStore(e.Client(), ""), rec, func() []string { return []string{"a", "b"} })
+	svc := NewService(NewStore(e.Client(), ""), rec, func(context.Context) ([]string, error) { return []string{"a", "b"}, nil })
 	ctx := context.Background()
 
 	set := func(domain, flag string, p uint32) (*keywayv1.SetFlagResponse, error) {

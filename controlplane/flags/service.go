@@ -15,10 +15,12 @@ import (
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
-// Domains tells the service which workload domains exist, so a typo in a
-// domain name is refused instead of silently switching nothing. nil means
-// unknown (no active policy yet): every domain is accepted.
-type Domains func() []string
+// Domains tells the service which workload domains the active policy
+// has, so a typo in a domain name is refused instead of silently
+// switching nothing. A nil slice means there is no active policy yet:
+// every domain is accepted. It reads the store, not a replica's cached
+// view, so a flag set right after a push sees the pushed domains.
+type Domains func(ctx context.Context) ([]string, error)
 
 // Service implements keywayv1.FlagServiceServer.
 type Service struct {
@@ -42,7 +44,7 @@ func (s *Service) SetFlag(ctx context.Context, req *keywayv1.SetFlagRequest) (*k
 	if err := Validate(req.GetDomain(), req.GetFlag(), req.GetPercent()); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	if err := s.checkDomain(req.GetDomain()); err != nil {
+	if err := s.checkDomain(ctx, req.GetDomain()); err != nil {
 		return nil, err
 	}
 	rec, prev, err := s.store.Set(ctx, req.GetDomain(), req.GetFlag(), req.GetPercent(), req.GetAuthor())
@@ -92,11 +94,14 @@ func Describe(percent uint32) string {
 	return fmt.Sprintf("%d%%", percent)
 }
 
-func (s *Service) checkDomain(domain string) error {
+func (s *Service) checkDomain(ctx context.Context, domain string) error {
 	if s.domains == nil {
 		return nil
 	}
-	known := s.domains()
+	known, err := s.domains(ctx)
+	if err != nil {
+		return status.Errorf(codes.Unavailable, "read the active policy's domains: %v", err)
+	}
 	if known == nil {
 		return nil
 	}

@@ -28,18 +28,21 @@ func (s *Server) registerOperations(log *audit.Log) {
 		rollouts: rollout.NewStore(s.store.Client(), s.cfg.Fleet),
 		audit:    log,
 	}
-	pub := s.xds.Publisher()
-	flags.NewService(s.ops.flags, log, func() []string {
-		a := pub.Active()
-		if a == nil {
-			return nil
+	flags.NewService(s.ops.flags, log, func(ctx context.Context) ([]string, error) {
+		ptr, err := s.store.Pointers(ctx)
+		if err != nil || ptr.Active == 0 {
+			return nil, err
 		}
-		var ds []string
-		for _, d := range a.GetRendered().GetDomains() {
+		v, err := s.store.Get(ctx, ptr.Active)
+		if err != nil {
+			return nil, err
+		}
+		ds := []string{}
+		for _, d := range v.GetRendered().GetDomains() {
 			ds = append(ds, d.GetName())
 		}
 		slices.Sort(ds)
-		return ds
+		return ds, nil
 	}).Register(s.gs)
 	rollout.NewService(s.ops.rollouts, s.store, log).Register(s.gs)
 	audit.NewService(log).Register(s.gs)
