@@ -337,6 +337,7 @@ domain("default", guard(
     route(routes = {"session:": sessions}, default = main, label = "by key"),
     deny_commands = ["FLUSHALL"],
 ))
+domain("jobs", main)
 `, main.Addr, sessions.Addr)})
 	mustPush(t, cp, dir, "explain")
 	p := harness.StartProxy(t, "explain", cp.Addr)
@@ -357,10 +358,12 @@ domain("default", guard(
 			want: []string{"1. guard", "2. route \"by key\"", "matches no prefix", "3. upstream", "upstream main"}},
 		{name: "refused", args: []string{"--", "FLUSHALL"}, notWant: "upstream",
 			want: []string{"1. guard", `refuse: ERR keyway: command FLUSHALL is in domain "default"'s deny_commands`}},
-		{name: "domain checked", args: []string{"--domain", "default", "--", "GET", "session:1"},
-			want: []string{"domain default: GET session:1", "1. guard", "2. route", "upstream sessions"}},
-		{name: "wrong domain", args: []string{"--domain", "jobs", "--", "GET", "session:1"}, code: 1,
-			wantErr: `put this connection in domain "default", not "jobs"`},
+		{name: "own domain named", args: []string{"--domain", "default", "--", "GET", "session:1"},
+			want: []string{"domain default (stable tree, policy v1)", "1. guard", "2. route", "upstream sessions"}},
+		{name: "another domain", args: []string{"--domain", "jobs", "--", "GET", "session:1"}, notWant: "guard",
+			want: []string{"domain jobs (stable tree, policy v1)", "1. upstream", "upstream main"}},
+		{name: "unknown domain", args: []string{"--domain", "nope", "--", "GET", "session:1"}, code: 1,
+			wantErr: `no workload domain "nope" (domains: default, jobs)`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,7 +5,6 @@ package explain
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -36,14 +35,16 @@ func Command(a *app.App) *dispatch.Command {
 		Usage:   "[--proxy ADDR] [--domain D] -- COMMAND [ARG...]",
 		MinArgs: 1, MaxArgs: -1,
 		Long: `Connects to a keyway-proxy over RESP and sends KEYWAY.EXPLAIN with the
-command: the proxy walks its engine tree for the connection's workload
-domain and answers one line per engine, ending at the upstream the command
-would reach or the refusal it would get. Nothing is sent to Redis.
+command: the proxy walks its engine tree and answers one line per engine,
+ending at the upstream the command would reach or the refusal it would
+get. Nothing is sent to Redis.
 
-The proxy picks a connection's domain itself (by AUTH user, CLIENT SETNAME,
-TLS certificate or listener). --domain checks that the connection landed
-in the domain you meant and fails otherwise; connect to that domain's
-listener with --proxy.`,
+Without --domain the tree is the one of the domain the proxy puts this
+connection in (by AUTH user, CLIENT SETNAME, TLS certificate or
+listener). --domain D explains the command in domain D instead (the
+stable or canary tree this connection would get there during a
+rollout); a proxy whose policy requires AUTH lets a connection explain
+only its own domain.`,
 		Examples: []string{
 			"keyway explain -- GET user:1",
 			"keyway explain --proxy 10.0.0.7:6380 --domain web -- SET web:home x",
@@ -51,7 +52,7 @@ listener with --proxy.`,
 		},
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&proxy, "proxy", DefaultProxy, "keyway-proxy RESP `address` (host:port)")
-			fs.StringVar(&domain, "domain", "", "fail unless the connection's workload `domain` is this one")
+			fs.StringVar(&domain, "domain", "", "explain in this workload `domain` instead of the connection's own")
 		},
 		Run: func(ctx context.Context, args []string) error {
 			return run(ctx, a, proxy, domain, args)
@@ -74,27 +75,21 @@ func run(ctx context.Context, a *app.App, proxy, domain string, args []string) e
 		}
 	}
 	c := newConn(conn)
-	rep := Report{Proxy: proxy, Command: args}
+	rep := Report{Proxy: proxy, Command: args, Domain: domain}
+	cmd := []string{"KEYWAY.EXPLAIN"}
 	if domain != "" {
-		got, err := connectionDomain(c)
-		if err != nil {
-			return err
-		}
-		if got != domain {
-			return fmt.Errorf("the proxy at %s put this connection in domain %q, not %q (it picks the domain by AUTH user, CLIENT SETNAME, certificate or listener; use --proxy with %q's listener)", proxy, got, domain, domain)
-		}
-		rep.Domain = got
+		cmd = append(cmd, "DOMAIN", domain)
 	}
-	lines, err := c.do(append([]string{"KEYWAY.EXPLAIN"}, args...)...)
+	lines, err := c.do(append(cmd, args...)...)
 	if err != nil {
 		return fmt.Errorf("explain at %s: %w", proxy, err)
 	}
 	rep.Path = lines
+	if domain != "" && len(lines) > 0 && strings.HasPrefix(lines[0], "domain ") {
+		rep.Path = lines[1:] // the proxy's header: "domain D (stable tree, policy vN)"
+	}
 	if a.JSON() {
 		return output.WriteJSON(a.Stdout, rep)
-	}
-	if rep.Domain != "" {
-		fmt.Fprintf(a.Stdout, "domain %s: %s\n", rep.Domain, strings.Join(args, " "))
 	}
 	for _, l := range lines {
 		fmt.Fprintln(a.Stdout, l)
@@ -102,19 +97,3 @@ func run(ctx context.Context, a *app.App, proxy, domain string, args []string) e
 	return nil
 }
 
-// connectionDomain reads "domain=" from CLIENT INFO, which keyway-proxy
-// appends to the fields Redis gives.
-func connectionDomain(c *conn) (string, error) {
-	lines, err := c.do("CLIENT", "INFO")
-	if err != nil {
-		return "", fmt.Errorf("client info: %w", err)
-	}
-	for _, l := range lines {
-		for _, f := range strings.Fields(l) {
-			if v, ok := strings.CutPrefix(f, "domain="); ok {
-				return v, nil
-			}
-		}
-	}
-	return "", errors.New("the server did not say which domain this connection is in: is it a keyway-proxy?")
-}

@@ -15,8 +15,9 @@ import (
 	"keyway.dev/cli/internal/explain"
 )
 
-// fakeProxy answers CLIENT INFO and KEYWAY.EXPLAIN the way keyway-proxy
-// does, for connections in domain "web".
+// fakeProxy answers KEYWAY.EXPLAIN the way keyway-proxy does, with the
+// domains "web" and "batch". (The real proxy's answers are tested in
+// dataplane/server and through the CLI in integration/.)
 func fakeProxy(t *testing.T) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -57,11 +58,20 @@ func serve(c net.Conn) {
 			info := "id=7 addr=127.0.0.1:5 name= db=0 domain=web listener=default"
 			out = fmt.Sprintf("$%d\r\n%s\r\n", len(info), info)
 		case "KEYWAY.EXPLAIN":
+			var header []string
+			if len(args) > 2 && strings.EqualFold(args[1], "DOMAIN") {
+				if args[2] != "web" && args[2] != "batch" {
+					out = "-ERR keyway: no workload domain \"" + args[2] + "\" (domains: batch, web)\r\n"
+					break
+				}
+				header = []string{"domain " + args[2] + " (stable tree, policy v1)"}
+				args = append(args[:1:1], args[3:]...)
+			}
 			if len(args) < 3 {
 				out = "-ERR wrong number of arguments for '" + strings.ToLower(args[1]) + "' command\r\n"
 				break
 			}
-			lines := []string{"1. guard: allowed", "2. upstream: upstream main"}
+			lines := append(header, "1. guard: allowed", "2. upstream: upstream main")
 			out = fmt.Sprintf("*%d\r\n", len(lines))
 			for _, l := range lines {
 				out += fmt.Sprintf("$%d\r\n%s\r\n", len(l), l)
@@ -115,10 +125,10 @@ func TestExplain(t *testing.T) {
 	}{
 		{"path", []string{"explain", "--proxy", proxy, "--", "GET", "user:1"}, 0,
 			[]string{"1. guard: allowed\n2. upstream: upstream main\n"}, nil},
-		{"domain checked", []string{"explain", "--proxy", proxy, "--domain", "web", "--", "GET", "user:1"}, 0,
-			[]string{"domain web: GET user:1\n1. guard: allowed"}, nil},
-		{"wrong domain", []string{"explain", "--proxy", proxy, "--domain", "batch", "--", "GET", "user:1"}, 1,
-			nil, []string{`put this connection in domain "web", not "batch"`}},
+		{"another domain", []string{"explain", "--proxy", proxy, "--domain", "batch", "--", "GET", "user:1"}, 0,
+			[]string{"domain batch (stable tree, policy v1)\n1. guard: allowed"}, nil},
+		{"unknown domain", []string{"explain", "--proxy", proxy, "--domain", "nope", "--", "GET", "user:1"}, 1,
+			nil, []string{`no workload domain "nope" (domains: batch, web)`}},
 		{"proxy error", []string{"explain", "--proxy", proxy, "--", "GET"}, 1,
 			nil, []string{"the proxy answered: ERR wrong number of arguments for 'get' command"}},
 		{"unreachable", []string{"explain", "--proxy", dead, "--", "GET", "k"}, 1,
