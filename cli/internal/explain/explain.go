@@ -96,4 +96,3 @@ func run(ctx context.Context, a *app.App, proxy, domain string, args []string) e
 	}
 	return nil
 }
-
