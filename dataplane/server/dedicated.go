@@ -90,6 +90,16 @@ func (c *client) servePinned(st *engine.State, r *engine.Request) bool {
 	if isSubscribe(cmd.Spec) && (c.pin == nil || !c.pin.multi) {
 		return c.subscribe(st, cmd)
 	}
+	if isSubscribe(cmd.Spec) {
+		// Redis would subscribe the connection when EXEC runs, and the
+		// messages would then need a relay that no reply in the EXEC
+		// array starts; rather than lose them silently, the command is
+		// refused and the transaction aborted, as Redis aborts one with a
+		// command it refused while queueing.
+		c.pin.dirty = true
+		c.writeError("ERR keyway: " + cmd.Spec.Name + " inside MULTI is not supported by the proxy; subscribe outside the transaction")
+		return true
+	}
 	if c.pin == nil {
 		switch {
 		case cmd.Spec.Has(resp.FlagPubSub):

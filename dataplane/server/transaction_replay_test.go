@@ -28,3 +28,19 @@ func TestExecChargesRateLimitOnce(t *testing.T) {
 		{"GET k2", `-.*ops/s.*\r\n`}, // now the bucket is empty
 	})
 }
+
+// TestSubscribeInsideMultiRefused: the proxy refuses a subscription queued
+// in a transaction (whose messages it could not relay) and aborts the
+// transaction, instead of answering EXEC and dropping the messages.
+func TestSubscribeInsideMultiRefused(t *testing.T) {
+	r := redistest.Start(t)
+	h := withPolicy(t, forward("a"), standalone("a", r))
+	runSteps(t, dialRaw(t, h.addr), []pstep{
+		{"MULTI", `\+OK\r\n`},
+		{"SET k v", `\+QUEUED\r\n`},
+		{"SUBSCRIBE ch", `-ERR keyway: SUBSCRIBE inside MULTI is not supported by the proxy; subscribe outside the transaction\r\n`},
+		{"EXEC", `-EXECABORT Transaction discarded because of previous errors\.\r\n`},
+		{"GET k", `\$-1\r\n`}, // the SET did not run
+		{"SUBSCRIBE ch", `\*3\r\n\$9\r\nsubscribe\r\n\$2\r\nch\r\n:1\r\n`},
+	})
+}
