@@ -157,7 +157,15 @@ func TestPoolsCloseStopsGoroutines(t *testing.T) {
 	}
 	release()
 	p.Close()
+	// Close returns once every goroutine has signalled it is done; the
+	// last of them may still be running its deferred return, so the count
+	// is polled for a while rather than read once.
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	if got := runtime.NumGoroutine(); got > before {
-		t.Fatalf("%d goroutines after Close, %d before", got, before)
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines after Close, %d before\n%s", got, before, buf[:runtime.Stack(buf, true)])
 	}
 }
