@@ -71,6 +71,13 @@ func (s *Server) runOperations(ctx context.Context) (wait func()) {
 		host, _ := os.Hostname()
 		id = fmt.Sprintf("%s/%s", host, s.lis.Addr())
 	}
+	if share := s.cfg.ShareTelemetry; share != nil {
+		wg.Go(func() {
+			if err := share(ctx, s.store.Client(), s.cfg.Fleet, id); err != nil && ctx.Err() == nil {
+				s.log.Error("telemetry sharing between replicas stopped", "err", err)
+			}
+		})
+	}
 	ctl := rollout.NewController(s.ops.rollouts, s.cfg.Guards, rollout.Options{Audit: s.ops.audit, Logger: s.log})
 	elector := rollout.NewElector(s.store.Client(), s.cfg.Fleet, id, 0)
 	wg.Go(func() {

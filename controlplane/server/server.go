@@ -11,6 +11,7 @@ import (
 	"net"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -55,6 +56,11 @@ type Config struct {
 	// NodeStats fills keyway fleet's per-node QPS and connections from
 	// telemetry; nil leaves them zero.
 	NodeStats admin.NodeStats
+	// ShareTelemetry, when set, runs for as long as the server does and
+	// passes proxies' telemetry reports between the replicas of the fleet
+	// (telemetry.Aggregator.Share), so the rollout leader's guards and
+	// `keyway top` see proxies connected to any replica.
+	ShareTelemetry func(ctx context.Context, cli *clientv3.Client, fleet, replica string) error
 	// TLS, when set, serves every gRPC service over TLS. When it has
 	// ClientCAs, proxies must present a certificate naming their node
 	// (see auth.Config.NodeCerts).

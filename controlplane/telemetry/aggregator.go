@@ -34,6 +34,9 @@ type Aggregator struct {
 
 	mu    sync.Mutex
 	nodes map[string]*node
+
+	// share passes proxies' reports on to the other replicas (share.go).
+	share shareState
 }
 
 // node is one proxy's recent reports, oldest first.
@@ -68,9 +71,19 @@ func New(opts Options) *Aggregator {
 // errNoNode refuses reports that do not say who sent them.
 var errNoNode = errors.New("report has no node_id")
 
-// Ingest adds one report. The request is kept, not copied; callers must not
-// modify it afterwards.
+// Ingest adds one report a proxy sent to this replica, and passes it on
+// to the other replicas when Share runs. The request is kept, not
+// copied; callers must not modify it afterwards.
 func (a *Aggregator) Ingest(req *keywayv1.ReportRequest) error {
+	if err := a.ingest(req); err != nil {
+		return err
+	}
+	a.share.offer(req)
+	return nil
+}
+
+// ingest adds one report, from a proxy or from another replica.
+func (a *Aggregator) ingest(req *keywayv1.ReportRequest) error {
 	if req.GetNodeId() == "" {
 		return errNoNode
 	}

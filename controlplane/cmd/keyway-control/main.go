@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 
 	"keyway.dev/controlplane/rollout"
@@ -67,6 +68,9 @@ func run(args []string) error {
 		Services:      []func(grpc.ServiceRegistrar){agg.Register},
 		Guards:        rollout.FromTopSince(agg.TopSince),
 		NodeStats:     agg.NodeStats,
+		ShareTelemetry: func(ctx context.Context, cli *clientv3.Client, fleet, replica string) error {
+			return agg.Share(ctx, cli, fleet, replica, telemetry.ShareOptions{Logger: logger})
+		},
 
 		Render:             secure.render,
 		TLS:                secure.tls,
