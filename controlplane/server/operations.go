@@ -71,7 +71,9 @@ func (s *Server) runOperations(ctx context.Context) (wait func()) {
 		host, _ := os.Hostname()
 		id = fmt.Sprintf("%s/%s", host, s.lis.Addr())
 	}
-	if share := s.cfg.ShareTelemetry; share != nil {
+	// Only replicas on an external etcd have others to share with: nothing
+	// outside this process reaches an embedded one.
+	if share := s.cfg.ShareTelemetry; share != nil && len(s.cfg.EtcdEndpoints) > 0 {
 		wg.Go(func() {
 			if err := share(ctx, s.store.Client(), s.cfg.Fleet, id); err != nil && ctx.Err() == nil {
 				s.log.Error("telemetry sharing between replicas stopped", "err", err)

@@ -56,10 +56,11 @@ type Config struct {
 	// NodeStats fills keyway fleet's per-node QPS and connections from
 	// telemetry; nil leaves them zero.
 	NodeStats admin.NodeStats
-	// ShareTelemetry, when set, runs for as long as the server does and
-	// passes proxies' telemetry reports between the replicas of the fleet
-	// (telemetry.Aggregator.Share), so the rollout leader's guards and
-	// `keyway top` see proxies connected to any replica.
+	// ShareTelemetry, when set and the store is an external etcd, runs
+	// for as long as the server does and shares what this replica's
+	// proxies report with the other replicas of the fleet, and theirs with
+	// this one (telemetry.Aggregator.Share), so the rollout leader's
+	// guards and `keyway top` see proxies connected to any replica.
 	ShareTelemetry func(ctx context.Context, cli *clientv3.Client, fleet, replica string) error
 	// TLS, when set, serves every gRPC service over TLS. When it has
 	// ClientCAs, proxies must present a certificate naming their node

@@ -34,9 +34,12 @@ type Aggregator struct {
 
 	mu    sync.Mutex
 	nodes map[string]*node
-
-	// share passes proxies' reports on to the other replicas (share.go).
-	share shareState
+	// remote holds the other replicas' slots by replica, while Share
+	// runs (share.go); their reports are slots, oldest first.
+	remote map[string]*node
+	// pending gathers, while Share runs, what this replica's proxies
+	// report until it is written as a slot; nil when not sharing.
+	pending *slotAcc
 }
 
 // node is one proxy's recent reports, oldest first.
@@ -55,6 +58,9 @@ type report struct {
 	commands []*keywayv1.CommandStats
 	hot      []*keywayv1.HotKey
 	folded   uint32
+	// For another replica's slot: its etcd key and its proxies' figures.
+	key   string
+	nodes map[string]slotNode
 }
 
 // New returns an empty Aggregator.
@@ -71,19 +77,10 @@ func New(opts Options) *Aggregator {
 // errNoNode refuses reports that do not say who sent them.
 var errNoNode = errors.New("report has no node_id")
 
-// Ingest adds one report a proxy sent to this replica, and passes it on
-// to the other replicas when Share runs. The request is kept, not
-// copied; callers must not modify it afterwards.
+// Ingest adds one report a proxy sent to this replica; while Share runs,
+// it also goes into the next slot written for the other replicas. The
+// request is kept, not copied; callers must not modify it afterwards.
 func (a *Aggregator) Ingest(req *keywayv1.ReportRequest) error {
-	if err := a.ingest(req); err != nil {
-		return err
-	}
-	a.share.offer(req)
-	return nil
-}
-
-// ingest adds one report, from a proxy or from another replica.
-func (a *Aggregator) ingest(req *keywayv1.ReportRequest) error {
 	if req.GetNodeId() == "" {
 		return errNoNode
 	}
@@ -107,6 +104,9 @@ func (a *Aggregator) ingest(req *keywayv1.ReportRequest) error {
 	n.last = now
 	n.conns = conns
 	n.folded += uint64(r.folded)
+	if a.pending != nil {
+		a.pending.add(req, r, now, conns)
+	}
 	a.pruneLocked(now)
 	return nil
 }
@@ -125,6 +125,18 @@ func (a *Aggregator) pruneLocked(now time.Time) {
 		}
 		if len(n.reports) == 0 && !n.last.After(cutoff) {
 			delete(a.nodes, id)
+		}
+	}
+	for id, n := range a.remote {
+		i := 0
+		for i < len(n.reports) && !n.reports[i].at.After(cutoff) {
+			i++
+		}
+		if i > 0 {
+			n.reports = append(n.reports[:0:0], n.reports[i:]...)
+		}
+		if len(n.reports) == 0 {
+			delete(a.remote, id)
 		}
 	}
 }
@@ -152,15 +164,18 @@ func (n *node) inWindow(now time.Time, window time.Duration, notBefore time.Time
 	if len(rs) == 0 {
 		return nil, 0
 	}
-	span := now.Sub(rs[0].at) + rs[0].covers
-	if span > window {
-		span = window
-	}
+	return rs, spanFrom(now, rs[0].at.Add(-rs[0].covers), window)
+}
+
+// spanFrom is the time rates are over for traffic that began at start:
+// until now, at most the window.
+func spanFrom(now, start time.Time, window time.Duration) time.Duration {
+	span := min(now.Sub(start), window)
 	if span <= 0 {
 		span = time.Second
 	}
-	return rs, span
+	return span
 }
 
-// fresh reports whether n's gauges still count.
-func (a *Aggregator) fresh(n *node, now time.Time) bool { return now.Sub(n.last) <= a.stale }
+// fresh reports whether gauges last reported at last still count.
+func (a *Aggregator) fresh(last, now time.Time) bool { return now.Sub(last) <= a.stale }

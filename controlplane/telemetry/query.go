@@ -1,6 +1,8 @@
 package telemetry
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -89,6 +91,10 @@ func (a *Aggregator) Top(window time.Duration, domain string) *keywayv1.TopRespo
 // TopSince is Top counting only reports whose interval began at or after
 // since: the rollout controller asks it about the time since a rollout
 // started, so a previous rollout's canary traffic cannot trip its guards.
+//
+// While Share runs, it counts the other replicas' slots too; a slot
+// counts only as a whole, so one holding a report that began before
+// since is left out.
 func (a *Aggregator) TopSince(window time.Duration, since time.Time, domain string) *keywayv1.TopResponse {
 	now := a.now()
 	resp := &keywayv1.TopResponse{Time: timestamppb.New(now), WindowSeconds: seconds(window)}
@@ -101,27 +107,19 @@ func (a *Aggregator) TopSince(window time.Duration, since time.Time, domain stri
 		}
 		return d
 	}
-	a.mu.Lock()
-	a.pruneLocked(now)
-	ids := make([]string, 0, len(a.nodes))
-	for id := range a.nodes {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		n := a.nodes[id]
-		rs, span := n.inWindow(now, window, since)
-		nodeTop := &keywayv1.NodeTop{NodeId: id, LastReport: timestamppb.New(n.last), FoldedIntervals: n.folded}
+	count := func(rs []report, span time.Duration) {
 		for _, r := range rs {
 			for _, c := range r.commands {
-				nodeTop.Qps += float64(c.GetRequests()) / span.Seconds()
 				if domain != "" && c.GetDomain() != domain {
 					continue
 				}
 				d := get(c.GetDomain())
 				d.add(c, span)
 				if domain != "" {
-					acc(d.commands, c.GetCommand()).add(c, span)
+					// A slot too large to share per command has none.
+					if c.GetCommand() != "" {
+						acc(d.commands, c.GetCommand()).add(c, span)
+					}
 					acc(d.tracks, c.GetTrack()).add(c, span)
 				}
 			}
@@ -133,19 +131,28 @@ func (a *Aggregator) TopSince(window time.Duration, since time.Time, domain stri
 				}
 			}
 		}
-		if a.fresh(n, now) {
-			for name, c := range n.conns {
+	}
+	a.mu.Lock()
+	a.pruneLocked(now)
+	nodes := a.nodeRowsLocked(now, window, since, "", count)
+	a.mu.Unlock()
+
+	for _, id := range slices.Sorted(maps.Keys(nodes)) {
+		nr := nodes[id]
+		fresh := a.fresh(nr.last, now)
+		nodeTop := &keywayv1.NodeTop{NodeId: id, LastReport: timestamppb.New(nr.last), FoldedIntervals: nr.folded, Qps: nr.qps}
+		if fresh {
+			for name, c := range nr.conns {
 				nodeTop.Connections += c
 				if domain == "" || name == domain {
 					get(name).conns += c
 				}
 			}
 		}
-		if len(rs) > 0 || a.fresh(n, now) {
+		if nr.active || fresh {
 			resp.Nodes = append(resp.Nodes, nodeTop)
 		}
 	}
-	a.mu.Unlock()
 
 	for name, d := range domains {
 		resp.Domains = append(resp.Domains, d.proto(name))
@@ -154,6 +161,98 @@ func (a *Aggregator) TopSince(window time.Duration, since time.Time, domain stri
 		return busier(resp.Domains[i].GetTraffic(), resp.Domains[j].GetTraffic(), resp.Domains[i].GetDomain(), resp.Domains[j].GetDomain())
 	})
 	return resp
+}
+
+// nodeRow is one proxy's figures, gathered from this replica's reports
+// and the other replicas' slots (a proxy that moved has both).
+type nodeRow struct {
+	qps    float64
+	active bool // it has traffic in the window
+	last   time.Time
+	conns  map[string]int64 // its gauges as of last
+	folded uint64
+}
+
+// seen notes a report or slot entry of the proxy made at last.
+func (nr *nodeRow) seen(last time.Time, conns map[string]int64) {
+	if !last.Before(nr.last) {
+		nr.last, nr.conns = last, conns
+	}
+}
+
+// nodeRowsLocked passes count the reports of this replica's proxies and
+// the other replicas' slots within window and since, each with the span
+// its rates are over, and returns each proxy's row; with only, just that
+// proxy's row, without looking at the others'.
+func (a *Aggregator) nodeRowsLocked(now time.Time, window time.Duration, since time.Time, only string, count func([]report, time.Duration)) map[string]*nodeRow {
+	rows := map[string]*nodeRow{}
+	row := func(id string) *nodeRow {
+		nr := rows[id]
+		if nr == nil {
+			nr = &nodeRow{}
+			rows[id] = nr
+		}
+		return nr
+	}
+	ids := []string{only}
+	if only == "" {
+		ids = slices.Sorted(maps.Keys(a.nodes))
+	}
+	for _, id := range ids {
+		n := a.nodes[id]
+		if n == nil {
+			continue
+		}
+		rs, span := n.inWindow(now, window, since)
+		count(rs, span)
+		nr := row(id)
+		for _, r := range rs {
+			for _, c := range r.commands {
+				nr.qps += float64(c.GetRequests()) / span.Seconds()
+			}
+		}
+		nr.active = nr.active || len(rs) > 0
+		nr.seen(n.last, n.conns)
+		nr.folded += n.folded
+	}
+	each := func(r report, fn func(slotNode)) {
+		if only == "" {
+			for _, sn := range r.nodes {
+				fn(sn)
+			}
+		} else if sn, ok := r.nodes[only]; ok {
+			fn(sn)
+		}
+	}
+	for _, replica := range slices.Sorted(maps.Keys(a.remote)) {
+		rep := a.remote[replica]
+		rs, span := rep.inWindow(now, window, since)
+		count(rs, span)
+		// A proxy's rate is over the slots that hold it, from the first.
+		first := map[string]time.Time{}
+		reqs := map[string]uint64{}
+		for _, r := range rs {
+			each(r, func(sn slotNode) {
+				if _, ok := first[sn.id]; !ok {
+					first[sn.id] = r.at.Add(-r.covers)
+				}
+				reqs[sn.id] += sn.requests
+			})
+		}
+		for _, id := range slices.Sorted(maps.Keys(reqs)) {
+			nr := row(id)
+			nr.qps += float64(reqs[id]) / spanFrom(now, first[id], window).Seconds()
+			nr.active = true
+		}
+		for _, r := range rep.reports {
+			each(r, func(sn slotNode) {
+				nr := row(sn.id)
+				nr.seen(sn.last, sn.conns)
+				nr.folded += uint64(sn.folded)
+			})
+		}
+	}
+	return rows
 }
 
 func (d *domainAcc) proto(name string) *keywayv1.DomainTop {
@@ -193,24 +292,20 @@ func busier(a, b *keywayv1.Traffic, an, bn string) bool {
 
 // NodeStats is one node's request rate over the last minute and its open
 // client connections (0 once it has stopped reporting), for the fleet view.
+// It counts the node wherever it reported: to this replica or, while
+// Share runs, to another one.
 func (a *Aggregator) NodeStats(nodeID string) (qps float64, conns int64) {
 	now := a.now()
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	n := a.nodes[nodeID]
-	if n == nil {
+	nr := a.nodeRowsLocked(now, OneMinute, time.Time{}, nodeID, func([]report, time.Duration) {})[nodeID]
+	a.mu.Unlock()
+	if nr == nil {
 		return 0, 0
 	}
-	rs, span := n.inWindow(now, OneMinute, time.Time{})
-	for _, r := range rs {
-		for _, c := range r.commands {
-			qps += float64(c.GetRequests()) / span.Seconds()
-		}
-	}
-	if a.fresh(n, now) {
-		for _, c := range n.conns {
+	if a.fresh(nr.last, now) {
+		for _, c := range nr.conns {
 			conns += c
 		}
 	}
-	return qps, conns
+	return nr.qps, conns
 }
