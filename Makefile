@@ -7,7 +7,7 @@ STATICCHECK := $(TOOLS)/staticcheck
 STATICCHECK_VERSION := v0.8.2
 MODULES := proto controlplane dataplane cli integration
 
-.PHONY: all build proto proto-check tools deps test test-unit test-race fuzz integration lint demo bench clean tidy
+.PHONY: all build proto proto-check tools deps test test-unit test-race fuzz integration lint demo bench compat clean tidy
 
 all: build
 
@@ -77,6 +77,11 @@ demo: deps build
 ## bench: keyway-proxy vs direct redis vs twemproxy, one run, ratios
 bench: deps build
 	@bash scripts/bench.sh
+
+## compat: Redis's own Tcl suite and real clients, direct vs through the proxy
+## (minutes; not part of test). Results in .compat/results.txt
+compat: deps build
+	@bash scripts/compat.sh
 
 tidy:
 	for m in $(MODULES); do (cd $$m && go mod tidy) || exit 1; done
