@@ -17,6 +17,8 @@ type Spec struct {
 	Keys func(args [][]byte, dst []int) []int
 	// Subcommands by upper-case name, for container commands.
 	Subcommands map[string]*Spec
+	// proxy is the command's row of proxyClasses, copied here at init.
+	proxy ProxyClass
 }
 
 // Has reports whether every flag in f is set.

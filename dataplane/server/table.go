@@ -4,8 +4,8 @@ import (
 	"keyway.dev/dataplane/resp"
 )
 
-// needsDedicated reports commands that leave state on the connection or
-// may block it: they cannot share a multiplexed upstream connection.
+// needsDedicated reports commands that must not share a multiplexed
+// upstream connection; resp's class table (proxyclass.go) decides.
 func needsDedicated(cmd *resp.Command) bool {
-	return cmd.Spec.Has(resp.FlagConnState) || resp.IsBlocking(cmd)
+	return resp.NeedsDedicated(cmd)
 }

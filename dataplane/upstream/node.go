@@ -149,7 +149,7 @@ func (n *Node) pick() *conn {
 // dedicated connection, or -1.
 func firstStateful(b engine.Batch) int {
 	for i, r := range b {
-		if s := r.Cmd.Spec; s != nil && (s.Flags&resp.FlagConnState != 0 || resp.IsBlocking(&r.Cmd)) {
+		if resp.NeedsDedicated(&r.Cmd) {
 			return i
 		}
 	}
@@ -161,7 +161,7 @@ func firstStateful(b engine.Batch) int {
 func (n *Node) refuseStateful(_ context.Context, name string, b engine.Batch, from int) engine.Batch {
 	rest := append(engine.Batch{}, b[:from]...)
 	for _, r := range b[from:] {
-		if s := r.Cmd.Spec; s != nil && (s.Flags&resp.FlagConnState != 0 || resp.IsBlocking(&r.Cmd)) {
+		if s := r.Cmd.Spec; resp.NeedsDedicated(&r.Cmd) {
 			r.Fail(engine.KindRefused, &Error{What: ErrNeedsDedicated, Upstream: name, Addr: n.addr, Command: s.Name})
 			continue
 		}
