@@ -34,6 +34,10 @@ func TestCluster(t *testing.T) {
 		all := newClient(t, clusterUpstream(cl, func(cfg *keywayv1.Cluster) { cfg.AllowKeyspaceCommands = true })).Named("all")
 		testKeyspace(t, all)
 	})
+	t.Run("wide", func(t *testing.T) {
+		wc := newClient(t, clusterUpstream(cl, func(cfg *keywayv1.Cluster) { cfg.AllowKeyspaceCommands = true }))
+		testWide(t, cl, wc, wc.Named("wide"))
+	})
 	t.Run("replicas", func(t *testing.T) {
 		rc := newClient(t, clusterUpstream(cl, func(cfg *keywayv1.Cluster) { cfg.ReadFromReplicas = true }))
 		testReplicaReads(t, cl, rc)

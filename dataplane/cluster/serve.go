@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -50,10 +51,35 @@ func (c *Client) serve(ctx context.Context, name string, b engine.Batch) {
 		j.free()
 		return
 	}
+	if !slices.ContainsFunc(b, isWide) {
+		c.serveJob(ctx, name, start, t, b)
+		return
+	}
+	// A cluster-wide command runs after the commands before it and
+	// before those after it, as on one server: DBSIZE after a SET counts
+	// the key.
+	from := 0
+	for i, r := range b {
+		if !isWide(r) {
+			continue
+		}
+		if from < i {
+			c.serveJob(ctx, name, start, t, b[from:i])
+		}
+		c.serveWide(ctx, name, t, r)
+		from = i + 1
+	}
+	if from < len(b) {
+		c.serveJob(ctx, name, start, t, b[from:])
+	}
+}
+
+// serveJob serves b, which holds no cluster-wide command, on the slow
+// path.
+func (c *Client) serveJob(ctx context.Context, name string, start time.Time, t *topology, b engine.Batch) {
 	j := newJob(c, name, start)
 	j.plan(t, b)
 	j.dispatch(ctx, j.all())
-	j.serveKeyspace(ctx, t)
 	j.settle(ctx)
 	j.merge()
 	j.free()
@@ -69,7 +95,7 @@ func (c *Client) single(t *topology, b engine.Batch) (tg target, ok bool) {
 		case spanning:
 			return target{}, false
 		case keyless:
-			if keyspaceKind(r) != notKeyspace {
+			if isWide(r) {
 				return target{}, false
 			}
 			next = anyPrimary(t, r)
@@ -104,13 +130,12 @@ type split struct {
 
 // job is a batch on the slow path.
 type job struct {
-	c        *Client
-	name     string
-	start    time.Time
-	leaves   []leaf
-	splits   []*split
-	keyspace []*engine.Request
-	idx      []int
+	c      *Client
+	name   string
+	start  time.Time
+	leaves []leaf
+	splits []*split
+	idx    []int
 }
 
 var jobs = sync.Pool{New: func() any { return &job{} }}
@@ -124,8 +149,7 @@ func newJob(c *Client, name string, start time.Time) *job {
 func (j *job) free() {
 	clear(j.leaves)
 	clear(j.splits)
-	clear(j.keyspace)
-	*j = job{leaves: j.leaves[:0], splits: j.splits[:0], keyspace: j.keyspace[:0], idx: j.idx[:0]}
+	*j = job{leaves: j.leaves[:0], splits: j.splits[:0], idx: j.idx[:0]}
 	jobs.Put(j)
 }
 
@@ -138,16 +162,12 @@ func (j *job) all() []int {
 	return j.idx
 }
 
-// plan turns b into leaves, splits, keyspace commands and refusals.
+// plan turns b into leaves, splits and refusals.
 func (j *job) plan(t *topology, b engine.Batch) {
 	for _, r := range b {
 		slot, sh := classify(r)
 		switch sh {
 		case keyless:
-			if keyspaceKind(r) != notKeyspace {
-				j.keyspace = append(j.keyspace, r)
-				continue
-			}
 			j.leaves = append(j.leaves, leaf{r: r, t: anyPrimary(t, r), slot: -1})
 		case keyed:
 			tg, err := j.c.pick(t, slot, r, false)
