@@ -78,7 +78,14 @@ type Session struct {
 	Hash uint64
 	// Canary is set when the session runs on its domain's canary tree.
 	Canary bool
+	// Proto is the RESP version the client chose with HELLO: 3, or 2 (0
+	// means 2). Upstream leaves send a RESP3 client's commands on
+	// connections that ran HELLO 3, so Redis itself shapes every reply.
+	Proto uint8
 }
+
+// RESP3 reports whether the session speaks RESP3.
+func (s *Session) RESP3() bool { return s != nil && s.Proto == 3 }
 
 // Request is one client command on its way through an engine tree.
 type Request struct {

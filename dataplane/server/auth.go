@@ -5,9 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tidwall/redcon"
-
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/resp"
 )
 
 // Redis's words for failed authentication.
@@ -61,21 +60,25 @@ func (c *client) authenticate(st *engine.State, user, pass string, legacy bool) 
 	return ""
 }
 
-// hello answers HELLO in RESP2 only: the proxy multiplexes clients onto
-// shared RESP2 upstream connections, so it refuses protocol 3 with the
-// error Redis uses for versions it does not speak, and clients fall back.
+// hello answers HELLO the way Redis does and switches the session's
+// protocol. A RESP3 client's commands go to upstream connections that ran
+// HELLO 3 (upstream.Node keeps a pool per protocol), so what Redis sends
+// reaches it byte for byte; the replies the proxy builds itself take the
+// client's protocol's shape (resp.AppendNull, AppendMap, ...).
 func (c *client) hello(st *engine.State, args [][]byte) bool {
 	next := 1
+	proto := c.proto()
 	if len(args) >= 2 {
 		ver, err := strconv.ParseInt(string(args[1]), 10, 64)
 		if err != nil {
 			c.writeError("ERR Protocol version is not an integer or out of range")
 			return true
 		}
-		if ver != 2 {
+		if ver < 2 || ver > 3 {
 			c.writeError("NOPROTO unsupported protocol version")
 			return true
 		}
+		proto = uint8(ver)
 		next = 2
 	}
 	var user, pass, name []byte
@@ -107,22 +110,67 @@ func (c *client) hello(st *engine.State, args [][]byte) bool {
 	if name != nil && !c.setName(name) {
 		return true
 	}
-	b := redcon.AppendArray(c.out[:0], 14)
-	b = redcon.AppendBulkString(b, "server")
-	b = redcon.AppendBulkString(b, "redis")
-	b = redcon.AppendBulkString(b, "version")
-	b = redcon.AppendBulkString(b, c.srv.cfg.RedisVersion)
-	b = redcon.AppendBulkString(b, "proto")
-	b = redcon.AppendInt(b, 2)
-	b = redcon.AppendBulkString(b, "id")
-	b = redcon.AppendInt(b, int64(c.sess.ID))
-	b = redcon.AppendBulkString(b, "mode")
-	b = redcon.AppendBulkString(b, "standalone")
-	b = redcon.AppendBulkString(b, "role")
-	b = redcon.AppendBulkString(b, "master")
-	b = redcon.AppendBulkString(b, "modules")
-	b = redcon.AppendArray(b, 0)
+	if !c.setProto(proto) {
+		return true
+	}
+	resp3 := proto == 3
+	b := resp.AppendMap(c.out[:0], 7, resp3)
+	b = resp.AppendBulkString(b, "server")
+	b = resp.AppendBulkString(b, "redis")
+	b = resp.AppendBulkString(b, "version")
+	b = resp.AppendBulkString(b, c.srv.cfg.RedisVersion)
+	b = resp.AppendBulkString(b, "proto")
+	b = resp.AppendInt(b, int64(proto))
+	b = resp.AppendBulkString(b, "id")
+	b = resp.AppendInt(b, int64(c.sess.ID))
+	b = resp.AppendBulkString(b, "mode")
+	b = resp.AppendBulkString(b, c.helloMode(st))
+	b = resp.AppendBulkString(b, "role")
+	b = resp.AppendBulkString(b, "master")
+	b = resp.AppendBulkString(b, "modules")
+	b = resp.AppendArray(b, 0)
 	c.out = b
 	c.write(b)
 	return true
+}
+
+// proto is the session's RESP version, 2 or 3.
+func (c *client) proto() uint8 {
+	if c.sess.Proto == 3 {
+		return 3
+	}
+	return 2
+}
+
+// resp3 reports whether the client speaks RESP3.
+func (c *client) resp3() bool { return c.sess.Proto == 3 }
+
+// setProto switches the session to RESP version proto, and the dedicated
+// connection it holds, if any, with it: the state on that connection (a
+// watch) must survive, so the connection is switched rather than
+// replaced. False means the connection was lost and the client closed.
+func (c *client) setProto(proto uint8) bool {
+	if proto == c.proto() {
+		return true
+	}
+	if p := c.pin; p != nil && p.d != nil && p.sub == nil {
+		if err := p.d.Protocol(c.srv.ctx, proto); err != nil {
+			c.dropPin()
+			c.writeError(err.Error())
+			return false
+		}
+	}
+	c.mu.Lock()
+	c.sess.Proto = proto
+	c.mu.Unlock()
+	return true
+}
+
+// helloMode is what HELLO says the server is: a cluster node on a
+// listener that emulates one, as cluster clients that read HELLO expect.
+func (c *client) helloMode(st *engine.State) string {
+	if c.emulation(st) != nil {
+		return "cluster"
+	}
+	return "standalone"
 }

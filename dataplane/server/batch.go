@@ -116,7 +116,7 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 			c.observeOne(args, len(cmds[i].Raw), before, "", engine.KindRefused)
 			continue
 		}
-		if h != nil && (c.pin == nil || c.pin.sub == nil || pinnedLocal(h)) {
+		if h != nil && (c.pin == nil || c.pin.sub == nil || c.resp3() || pinnedLocal(h)) {
 			run = c.flushRun(st, run)
 			before := c.written
 			if !c.serveLocal(st, h, args) {
@@ -133,7 +133,7 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 		r.Cmd.Spec = resp.Resolve(args)
 		// A subscribed client's mistakes are Redis's to judge, in the
 		// words of pub/sub mode.
-		if (c.pin == nil || c.pin.sub == nil) && (r.Cmd.Spec == nil || r.Cmd.Spec.Container() || !resp.CheckArity(&r.Cmd)) {
+		if (c.pin == nil || c.pin.sub == nil || c.resp3()) && (r.Cmd.Spec == nil || r.Cmd.Spec.Container() || !resp.CheckArity(&r.Cmd)) {
 			run = c.flushRun(st, run)
 			before := c.written
 			c.out, _ = resp.AppendRefusal(c.out[:0], &r.Cmd)
@@ -232,6 +232,14 @@ func (c *client) treeOf(st *engine.State) *engine.Tree {
 func (c *client) write(raw []byte) {
 	if c.capture != nil {
 		*c.capture = append(*c.capture, raw...)
+		return
+	}
+	if c.pin != nil && c.pin.sub != nil {
+		// The relay owns the socket while it runs; a reply the proxy
+		// writes joins its queue, in order with Redis's frames.
+		c.written += int64(len(raw))
+		c.lastError = len(raw) > 0 && raw[0] == '-'
+		c.pin.sub.enqueue(raw)
 		return
 	}
 	c.written += int64(len(raw))

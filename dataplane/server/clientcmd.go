@@ -8,6 +8,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/resp"
 )
 
 // clientCmd answers the CLIENT subcommands that describe or name this
@@ -24,7 +25,8 @@ func (c *client) clientCmd(_ *engine.State, args [][]byte) bool {
 		c.writeInt(int64(c.sess.ID))
 	case "GETNAME":
 		if c.sess.Name == "" {
-			c.write(nullBulk)
+			c.out = resp.AppendNull(c.out[:0], c.resp3())
+			c.write(c.out)
 		} else {
 			c.writeBulk([]byte(c.sess.Name))
 		}
@@ -33,7 +35,7 @@ func (c *client) clientCmd(_ *engine.State, args [][]byte) bool {
 			c.write(okReply)
 		}
 	case "INFO":
-		c.writeBulk([]byte(c.infoLine(time.Now()) + "\n"))
+		c.writeVerbatim(c.infoLine(time.Now()) + "\n")
 	case "LIST":
 		now := time.Now()
 		var sb strings.Builder
@@ -41,7 +43,7 @@ func (c *client) clientCmd(_ *engine.State, args [][]byte) bool {
 			sb.WriteString(o.infoLine(now))
 			sb.WriteByte('\n')
 		})
-		c.writeBulk([]byte(sb.String()))
+		c.writeVerbatim(sb.String())
 	case "SETINFO":
 		c.setInfo(args[2], args[3])
 	case "NO-EVICT", "NO-TOUCH":
@@ -151,7 +153,7 @@ func (c *client) infoLine(now time.Time) string {
 	b.WriteString(" idle=0 flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r")
 	b.WriteString(" cmd=NULL")
 	b.WriteString(" user=" + user)
-	b.WriteString(" redir=-1 resp=2")
+	b.WriteString(" redir=-1 resp=" + strconv.Itoa(int(max(sess.Proto, 2))))
 	b.WriteString(" lib-name=" + lib + " lib-ver=" + ver)
 	b.WriteString(" domain=" + sess.Domain + " listener=" + sess.Listener)
 	return b.String()

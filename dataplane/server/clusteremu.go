@@ -121,6 +121,7 @@ func (c *client) vnodes(e *keywayv1.ClusterEmulation) (nodes []vnode, self int) 
 // cluster answers the CLUSTER subcommands a cluster client needs.
 func (c *client) cluster(st *engine.State, args [][]byte) bool {
 	nodes, self := c.vnodes(c.emulation(st))
+	resp3 := c.resp3()
 	b := c.out[:0]
 	switch sub := strings.ToUpper(string(args[1])); sub {
 	case "SLOTS":
@@ -138,14 +139,14 @@ func (c *client) cluster(st *engine.State, args [][]byte) bool {
 	case "SHARDS":
 		b = resp.AppendArray(b, len(nodes))
 		for _, n := range nodes {
-			b = resp.AppendArray(b, 4)
+			b = resp.AppendMap(b, 2, resp3)
 			b = resp.AppendBulkString(b, "slots")
 			b = resp.AppendArray(b, 2)
 			b = resp.AppendInt(b, int64(n.from))
 			b = resp.AppendInt(b, int64(n.to))
 			b = resp.AppendBulkString(b, "nodes")
 			b = resp.AppendArray(b, 1)
-			b = resp.AppendArray(b, 14)
+			b = resp.AppendMap(b, 7, resp3)
 			for _, kv := range [][2]string{{"id", n.id}, {"ip", n.host}, {"endpoint", n.host}, {"role", "master"}, {"health", "online"}} {
 				b = resp.AppendBulkString(b, kv[0])
 				b = resp.AppendBulkString(b, kv[1])
@@ -164,12 +165,12 @@ func (c *client) cluster(st *engine.State, args [][]byte) bool {
 			}
 			fmt.Fprintf(&s, "%s %s:%d@%d %s - 0 0 %d connected %d-%d\n", n.id, n.host, n.port, n.port, flags, i+1, n.from, n.to)
 		}
-		b = resp.AppendBulkString(b, s.String())
+		b = resp.AppendVerbatim(b, s.String(), resp3)
 	case "INFO":
-		b = resp.AppendBulkString(b, fmt.Sprintf("cluster_enabled:1\r\ncluster_state:ok\r\ncluster_slots_assigned:%d\r\ncluster_slots_ok:%d\r\n"+
+		b = resp.AppendVerbatim(b, fmt.Sprintf("cluster_enabled:1\r\ncluster_state:ok\r\ncluster_slots_assigned:%d\r\ncluster_slots_ok:%d\r\n"+
 			"cluster_slots_pfail:0\r\ncluster_slots_fail:0\r\ncluster_known_nodes:%d\r\ncluster_size:%d\r\n"+
 			"cluster_current_epoch:%d\r\ncluster_my_epoch:1\r\n",
-			cluster.Slots, cluster.Slots, len(nodes), len(nodes), len(nodes)))
+			cluster.Slots, cluster.Slots, len(nodes), len(nodes), len(nodes)), resp3)
 	case "MYID":
 		b = resp.AppendBulkString(b, nodes[self].id)
 	case "KEYSLOT":

@@ -12,17 +12,50 @@ import (
 // COMMAND does not show them.
 const hiddenFlags = resp.FlagConnState | resp.FlagDangerous
 
-// command answers COMMAND from the proxy's command table, which is
-// generated from redis-server's own reply, so client libraries that read
-// it (redis-cli, cluster clients) see what Redis would tell them. Key
-// specs, ACL categories and docs are not part of the table and come back
-// empty.
-func (c *client) command(_ *engine.State, args [][]byte) bool {
+// command answers COMMAND with the upstream's own answer when the tree
+// gives one, so client libraries that read it (redis-cli, cluster
+// clients) see exactly what Redis would tell them. When the policy or the
+// upstream gives none, the proxy's command table answers, which is
+// generated from redis-server's own reply; its key specs, ACL categories
+// and docs come back empty.
+func (c *client) command(st *engine.State, args [][]byte) bool {
+	if st != nil && c.commandUpstream(st, args) {
+		return true
+	}
+	return c.commandLocal(args)
+}
+
+// commandUpstream asks the upstream for COMMAND through the tree, so the
+// answer is Redis's own, byte for byte (key specs, ACL categories, docs,
+// and the commands of the server's version). It returns false when the
+// policy or the upstream did not answer, and the proxy's table answers.
+func (c *client) commandUpstream(st *engine.State, args [][]byte) bool {
+	if st.Proxy.GetIdentity().GetRequireAuth() && !c.authed {
+		return false
+	}
+	r := &engine.Request{Session: &c.sess}
+	r.Cmd.Args = args
+	r.Cmd.Spec = resp.Resolve(args)
+	if r.Cmd.Spec == nil {
+		return false
+	}
+	one := [1]*engine.Request{r}
+	c.serveRun(st, one[:])
+	raw := r.Raw()
+	if !r.Done() || r.Kind() == engine.KindRefused || r.Kind() == engine.KindProxy || r.Kind() == engine.KindTimeout || len(raw) == 0 {
+		return false
+	}
+	c.write(raw)
+	return true
+}
+
+// commandLocal answers COMMAND from the proxy's own table.
+func (c *client) commandLocal(args [][]byte) bool {
 	if len(args) == 1 {
 		all := resp.All()
 		b := resp.AppendArray(c.out[:0], len(all))
 		for _, s := range all {
-			b = appendCommandInfo(b, s)
+			b = appendCommandInfo(b, s, c.resp3())
 		}
 		c.out = b
 		c.write(b)
@@ -39,14 +72,14 @@ func (c *client) command(_ *engine.State, args [][]byte) bool {
 	case "INFO":
 		names := args[2:]
 		if len(names) == 0 {
-			return c.command(nil, args[:1])
+			return c.commandLocal(args[:1])
 		}
 		b := resp.AppendArray(c.out[:0], len(names))
 		for _, n := range names {
 			if s := specByName(string(n)); s != nil {
-				b = appendCommandInfo(b, s)
+				b = appendCommandInfo(b, s, c.resp3())
 			} else {
-				b = resp.AppendNullBulk(b)
+				b = resp.AppendNull(b, c.resp3())
 			}
 		}
 		c.out = b
@@ -108,7 +141,7 @@ func specByName(name string) *resp.Spec {
 
 // appendCommandInfo writes one COMMAND INFO entry in Redis 7's ten-field
 // shape.
-func appendCommandInfo(b []byte, s *resp.Spec) []byte {
+func appendCommandInfo(b []byte, s *resp.Spec, resp3 bool) []byte {
 	b = resp.AppendArray(b, 10)
 	b = resp.AppendBulkString(b, strings.ToLower(s.Name))
 	b = resp.AppendInt(b, int64(s.Arity))
@@ -117,24 +150,25 @@ func appendCommandInfo(b []byte, s *resp.Spec) []byte {
 	if shown != 0 {
 		names = strings.Split(shown.String(), "|")
 	}
-	b = resp.AppendArray(b, len(names))
+	b = resp.AppendSet(b, len(names), resp3)
 	for _, n := range names {
 		b = resp.AppendSimple(b, n)
 	}
 	b = resp.AppendInt(b, int64(s.FirstKey))
 	b = resp.AppendInt(b, int64(s.LastKey))
 	b = resp.AppendInt(b, int64(s.Step))
-	b = resp.AppendArray(b, 0) // ACL categories
-	b = resp.AppendArray(b, 0) // tips
-	b = resp.AppendArray(b, 0) // key specs
+	b = resp.AppendSet(b, 0, resp3) // ACL categories
+	// Redis 7.0 sends tips, key specs and subcommands as sets in RESP3.
+	b = resp.AppendSet(b, 0, resp3) // tips
+	b = resp.AppendSet(b, 0, resp3) // key specs
 	subs := make([]*resp.Spec, 0, len(s.Subcommands))
 	for _, sub := range s.Subcommands {
 		subs = append(subs, sub)
 	}
 	sort.Slice(subs, func(i, j int) bool { return subs[i].Name < subs[j].Name })
-	b = resp.AppendArray(b, len(subs))
+	b = resp.AppendSet(b, len(subs), resp3)
 	for _, sub := range subs {
-		b = appendCommandInfo(b, sub)
+		b = appendCommandInfo(b, sub, resp3)
 	}
 	return b
 }

@@ -81,14 +81,14 @@ func pinnedLocal(l *local) bool {
 func (c *client) servePinned(st *engine.State, r *engine.Request) bool {
 	cmd := &r.Cmd
 	if c.pin != nil && c.pin.sub != nil {
-		return c.serveSubscribed(cmd)
+		return c.serveSubscribed(st, r)
 	}
 	if c.pin == nil && c.unauthenticated(st) {
 		c.writeError(errNoAuth.Error())
 		return true
 	}
 	if isSubscribe(cmd.Spec) && (c.pin == nil || !c.pin.multi) {
-		return c.subscribe(st, cmd)
+		return c.subscribe(st, r)
 	}
 	if isSubscribe(cmd.Spec) {
 		// Redis would subscribe the connection when EXEC runs, and the
@@ -141,7 +141,14 @@ func (c *client) forwardPinned(st *engine.State, r *engine.Request) {
 	r.Pin = p
 	p.sent, p.queued = false, false
 	p.one[0] = r
+	blocking := !p.multi && resp.IsBlocking(&r.Cmd)
+	if blocking {
+		c.srv.blocked.Add(1)
+	}
 	c.serveRun(st, p.one[:])
+	if blocking {
+		c.srv.blocked.Add(-1)
+	}
 	p.one[0] = nil
 	if !r.Done() {
 		r.Fail(engine.KindProxy, errors.New("keyway: request left unanswered"))
@@ -194,12 +201,24 @@ func (c *client) openDedicated(st *engine.State, cmd *resp.Command) (*upstream.D
 	if err != nil {
 		return nil, err
 	}
-	return dedicatedTo(c.srv.ctx, up, cmd)
+	return dedicatedTo(c.srv.ctx, up, cmd, c.proto())
 }
 
-// dedicatedTo takes a connection of its own on up for cmd: for a cluster,
-// on the node owning cmd's first key.
-func dedicatedTo(ctx context.Context, up engine.Upstream, cmd *resp.Command) (*upstream.Dedicated, error) {
+// dedicatedTo takes a connection of its own on up for cmd, speaking RESP
+// version proto: for a cluster, on the node owning cmd's first key.
+func dedicatedTo(ctx context.Context, up engine.Upstream, cmd *resp.Command, proto uint8) (*upstream.Dedicated, error) {
+	d, err := openDedicatedTo(ctx, up, cmd)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Protocol(ctx, proto); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func openDedicatedTo(ctx context.Context, up engine.Upstream, cmd *resp.Command) (*upstream.Dedicated, error) {
 	if d, ok, err := openForKey(ctx, up, cmd); ok { // clusterpin.go
 		return d, err
 	}

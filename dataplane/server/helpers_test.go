@@ -146,6 +146,8 @@ type rawConn struct {
 	t  testing.TB
 	c  net.Conn
 	rd *bufio.Reader
+	// rest holds bytes read past the last reply returned.
+	rest []byte
 }
 
 func dialRaw(t testing.TB, addr string) *rawConn {
@@ -180,19 +182,24 @@ func (r *rawConn) cmd(args ...string) string {
 // reply reads one complete raw reply.
 func (r *rawConn) reply() string {
 	r.t.Helper()
-	var buf []byte
+	buf := r.rest
+	r.rest = nil
+	var chunk [64 << 10]byte
 	for {
 		n, err := resp.ReplyLen(buf)
 		if err != nil {
 			r.t.Fatalf("bad reply %q: %v", buf, err)
 		}
 		if n > 0 {
+			r.rest = append([]byte(nil), buf[n:]...)
 			return string(buf[:n])
 		}
-		line, err := r.rd.ReadBytes('\n')
-		buf = append(buf, line...)
-		if err != nil {
-			r.t.Fatalf("read reply (have %q): %v", buf, err)
+		// Read what is there, not a line at a time: ReplyLen rescans
+		// from the start, and a long reply (COMMAND) has many lines.
+		m, err := r.rd.Read(chunk[:])
+		buf = append(buf, chunk[:m]...)
+		if err != nil && m == 0 {
+			r.t.Fatalf("read reply (have %d bytes, %.200q): %v", len(buf), buf, err)
 		}
 	}
 }

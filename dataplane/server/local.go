@@ -8,6 +8,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/resp"
 )
 
 // localFunc answers a command the proxy handles itself. It returns false
@@ -95,7 +96,6 @@ func (c *client) ok(*engine.State, [][]byte) bool {
 var (
 	okReply   = []byte("+OK\r\n")
 	pongReply = []byte("+PONG\r\n")
-	nullBulk  = []byte("$-1\r\n")
 )
 
 func (c *client) ping(_ *engine.State, args [][]byte) bool {
@@ -144,6 +144,7 @@ func (c *client) reset(*engine.State, [][]byte) bool {
 	c.mu.Lock()
 	c.sess.Name = ""
 	c.sess.User = ""
+	c.sess.Proto = 0
 	c.libName, c.libVer = "", ""
 	c.mu.Unlock()
 	c.authed = false
@@ -155,6 +156,13 @@ func (c *client) reset(*engine.State, [][]byte) bool {
 
 func (c *client) writeBulk(b []byte) {
 	c.out = redcon.AppendBulk(c.out[:0], b)
+	c.write(c.out)
+}
+
+// writeVerbatim writes text as Redis writes human-readable text: a
+// verbatim string to a RESP3 client, a bulk string to a RESP2 one.
+func (c *client) writeVerbatim(text string) {
+	c.out = resp.AppendVerbatim(c.out[:0], text, c.resp3())
 	c.write(c.out)
 }
 

@@ -26,7 +26,8 @@ import (
 // subscribe takes the client into pub/sub mode with its first
 // subscribing command. A client holding a connection for WATCH keeps it:
 // Redis lets a watching client subscribe, and the watch survives.
-func (c *client) subscribe(st *engine.State, cmd *resp.Command) bool {
+func (c *client) subscribe(st *engine.State, req *engine.Request) bool {
+	cmd := &req.Cmd
 	if out, refused := resp.AppendRefusal(c.out[:0], cmd); refused {
 		c.out = out
 		c.write(out)
@@ -52,18 +53,40 @@ func (c *client) subscribe(st *engine.State, cmd *resp.Command) bool {
 		return c.lose(err)
 	}
 	c.pending = 0
-	p.sub = newRelay(c.srv.ctx, p.d, c.rc.NetConn(), c.srv.cfg.Limits.MaxPubSubOutput)
+	p.sub = newRelay(c.srv.ctx, p.d, c.rc.NetConn(), c.srv.cfg.Limits.MaxPubSubOutput, c.resp3())
 	p.sub.start()
 	c.pin = p
 	c.idleExempt(true)
-	return c.serveSubscribed(cmd)
+	return c.serveSubscribed(st, req)
 }
 
-// serveSubscribed sends one command of a subscribed client to its
-// connection. Redis's answers come back through the relay.
-func (c *client) serveSubscribed(cmd *resp.Command) bool {
+// serveSubscribed serves one command of a subscribed client. Redis's
+// answers come back through the relay.
+//
+// A RESP2 connection in pub/sub mode takes only pub/sub commands, so
+// every command goes to Redis on the subscribed connection, which judges
+// it in pub/sub mode's words. A RESP3 connection takes any command while
+// subscribed (messages are push frames a client tells from replies): a
+// command that keeps no connection state goes through the tree like any
+// other, so the policy applies, and its reply joins the relay's queue;
+// the rest go to the subscribed connection, followed by the marker, so
+// their replies are in the queue, in order, before the next command is
+// served.
+func (c *client) serveSubscribed(st *engine.State, req *engine.Request) bool {
 	r := c.pin.sub
-	change := isSubscriptionChange(cmd.Spec)
+	cmd := &req.Cmd
+	if r.resp3 && !cmd.Spec.Has(resp.FlagPubSub) && !needsDedicated(cmd) {
+		one := [1]*engine.Request{req}
+		req.Session = &c.sess
+		c.serveRun(st, one[:])
+		if !req.Done() {
+			req.Fail(engine.KindProxy, errors.New("keyway: request left unanswered"))
+		}
+		c.write(req.Raw())
+		req.Cmd.Args = req.Cmd.Args[:0] // keep no reference to the read buffer
+		return r.err() == nil || c.lose(r.err())
+	}
+	change := isSubscriptionChange(cmd.Spec) || r.resp3
 	var err error
 	if change {
 		err = c.pin.d.Send(cmd.Args, r.mark)
@@ -132,15 +155,16 @@ func (c *client) lose(err error) bool {
 // with a null channel, each with a count of zero.
 func (c *client) unsubscribeIdle(cmd *resp.Command) {
 	kind := strings.ToLower(cmd.Spec.Name)
+	resp3 := c.resp3()
 	b := c.out[:0]
 	if len(cmd.Args) == 1 {
-		b = redcon.AppendArray(b, 3)
+		b = resp.AppendPush(b, 3, resp3)
 		b = redcon.AppendBulkString(b, kind)
-		b = redcon.AppendNull(b)
+		b = resp.AppendNull(b, resp3)
 		b = redcon.AppendInt(b, 0)
 	}
 	for _, ch := range cmd.Args[1:] {
-		b = redcon.AppendArray(b, 3)
+		b = resp.AppendPush(b, 3, resp3)
 		b = redcon.AppendBulkString(b, kind)
 		b = redcon.AppendBulk(b, ch)
 		b = redcon.AppendInt(b, 0)

@@ -41,6 +41,15 @@ type relay struct {
 	markOff []byte
 	marks   chan bool // read → client goroutine: still subscribed?
 
+	// resp3 relays a RESP3 connection, where PING answers the same
+	// whether subscribed or not; the read goroutine counts subscriptions
+	// from Redis's confirmations instead (subs: channels and patterns,
+	// shards: shard channels, as Redis counts them) and the marker only
+	// says that every confirmation before it has been read.
+	resp3  bool
+	subs   int64
+	shards int64
+
 	ctx       context.Context
 	cancel    context.CancelFunc
 	readDone  chan struct{}
@@ -61,7 +70,7 @@ type relay struct {
 var errRelayOverflow = errors.New("pub/sub output over the limit")
 
 // newRelay prepares a relay; start runs it.
-func newRelay(ctx context.Context, d *upstream.Dedicated, nc net.Conn, limit int64) *relay {
+func newRelay(ctx context.Context, d *upstream.Dedicated, nc net.Conn, limit int64, resp3 bool) *relay {
 	var raw [16]byte
 	_, _ = rand.Read(raw[:]) // crypto/rand.Read never fails
 	token := []byte("keyway-mark-" + hex.EncodeToString(raw[:]))
@@ -69,6 +78,7 @@ func newRelay(ctx context.Context, d *upstream.Dedicated, nc net.Conn, limit int
 		d:         d,
 		nc:        nc,
 		limit:     limit,
+		resp3:     resp3,
 		mark:      [][]byte{[]byte("PING"), token},
 		marks:     make(chan bool, 1),
 		readDone:  make(chan struct{}),
@@ -103,6 +113,15 @@ func (r *relay) read() {
 			return
 		}
 		switch {
+		case r.resp3 && bytes.Equal(frame, r.markOff):
+			subscribed := r.subs > 0 || r.shards > 0
+			r.signal(subscribed)
+			if !subscribed {
+				return
+			}
+			continue
+		case r.resp3 && len(frame) > 0 && frame[0] == '>':
+			r.count(frame)
 		case bytes.Equal(frame, r.markSub):
 			r.signal(true)
 			continue
@@ -117,6 +136,56 @@ func (r *relay) read() {
 		}
 	}
 }
+
+// count notes the subscription count of a RESP3 confirmation push:
+// [kind, channel, count].
+func (r *relay) count(frame []byte) {
+	kind, rest, ok := pushKind(frame)
+	if !ok {
+		return
+	}
+	n, ok := lastInt(rest)
+	if !ok {
+		return
+	}
+	switch kind {
+	case "subscribe", "psubscribe", "unsubscribe", "punsubscribe":
+		r.subs = n
+	case "ssubscribe", "sunsubscribe":
+		r.shards = n
+	}
+}
+
+// pushKind reads the first element of a push frame, a bulk string, and
+// returns it with the bytes after it.
+func pushKind(frame []byte) (string, []byte, bool) {
+	i := bytes.Index(frame, crlf)
+	if i < 0 || i+2 >= len(frame) || frame[i+2] != '$' {
+		return "", nil, false
+	}
+	b := frame[i+2:]
+	j := bytes.Index(b, crlf)
+	if j < 0 {
+		return "", nil, false
+	}
+	n, err := strconv.Atoi(string(b[1:j]))
+	if err != nil || n < 0 || j+2+n+2 > len(b) || n > 16 {
+		return "", nil, false
+	}
+	return string(b[j+2 : j+2+n]), b[j+2+n+2:], true
+}
+
+// lastInt reads the integer that ends a confirmation, after the channel.
+func lastInt(rest []byte) (int64, bool) {
+	n, err := resp.ReplyLen(rest)
+	if err != nil || n == 0 || n >= len(rest) || rest[n] != ':' {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(string(bytes.TrimRight(rest[n+1:], "\r\n")), 10, 64)
+	return v, err == nil
+}
+
+var crlf = []byte("\r\n")
 
 // signal hands a marker's answer to the client goroutine, which sends at
 // most one marker at a time and waits for it.

@@ -52,6 +52,9 @@ type Server struct {
 	auth     *authLimiter
 	nextID   atomic.Uint64
 	nclients atomic.Int64
+	// blocked counts clients waiting in a blocking command, for INFO's
+	// blocked_clients.
+	blocked  atomic.Int64
 	draining atomic.Bool
 
 	mu        sync.Mutex

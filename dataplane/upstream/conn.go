@@ -45,6 +45,7 @@ const keepBuffer = 1 << 20
 // queued but not yet written go out on the next connection.
 type conn struct {
 	n     *Node
+	proto uint8         // RESP version the slot's connections speak
 	state atomic.Uint32 // connState, read without the lock to pick a slot
 	wake  chan struct{} // the writer has bytes to send
 
@@ -61,8 +62,8 @@ type conn struct {
 	writing bool
 }
 
-func newConn(n *Node) *conn {
-	return &conn{n: n, wake: make(chan struct{}, 1)}
+func newConn(n *Node, proto uint8) *conn {
+	return &conn{n: n, proto: proto, wake: make(chan struct{}, 1)}
 }
 
 // enqueue queues c's batch for writing in one piece, so a batch is never
@@ -169,7 +170,7 @@ func (s *conn) run() {
 			n.sleep(wait, changed)
 			continue
 		}
-		nc, err := n.dialer.dial(n.ctx, n.addr)
+		nc, err := n.dialer.dial(n.ctx, n.addr, s.proto)
 		if err != nil {
 			n.breaker.failure(time.Now(), err)
 			s.setDown(err)

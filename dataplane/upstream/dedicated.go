@@ -28,9 +28,10 @@ type Dedicated struct {
 	addr string
 	nc   net.Conn
 
-	wbuf []byte
-	buf  []byte
-	from int // start of unread bytes in buf
+	wbuf  []byte
+	buf   []byte
+	from  int   // start of unread bytes in buf
+	proto uint8 // RESP version, 0 for 2 (RESET returns to it)
 
 	mu     sync.Mutex
 	broken error
@@ -81,7 +82,7 @@ func (n *Node) Dedicated(ctx context.Context, name string) (*Dedicated, error) {
 		p.forget()
 		return nil, &Error{What: ErrUnavailable, Upstream: name, Addr: n.addr, Cause: cause}
 	}
-	nc, err := n.dialer.dial(ctx, n.addr)
+	nc, err := n.dialer.dial(ctx, n.addr, 2)
 	if err != nil {
 		p.forget()
 		n.breaker.failure(time.Now(), err)
@@ -296,6 +297,41 @@ func (d *Dedicated) reset(n *Node) error {
 		}
 	}
 	_ = d.nc.SetReadDeadline(time.Time{})
+	d.proto = 0
+	return nil
+}
+
+// Protocol makes the connection speak RESP version proto (2 or 3), with
+// HELLO when it speaks the other, so a client's dedicated connection
+// answers in the client's protocol. Call it before Send and Next are in
+// use.
+func (d *Dedicated) Protocol(ctx context.Context, proto uint8) error {
+	if proto != 3 {
+		proto = 0
+	}
+	if d.proto == proto {
+		return nil
+	}
+	if err := d.err(); err != nil {
+		return &Error{What: ErrConnLost, Upstream: d.name, Addr: d.addr, Cause: err}
+	}
+	if d.pool != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.pool.n.opts.Timeout)
+		defer cancel()
+	}
+	if _, err := d.nc.Write(helloCommand(nil, proto)); err != nil {
+		return d.fail(fmt.Errorf("hello: %w", err))
+	}
+	reply, err := d.Next(ctx)
+	if err != nil {
+		return d.fail(fmt.Errorf("hello: %w", err))
+	}
+	_ = d.nc.SetReadDeadline(time.Time{})
+	if err := replyError(reply); err != nil {
+		return fmt.Errorf("keyway: upstream %s (%s) refused HELLO %d: %w", d.name, d.addr, max(proto, 2), err)
+	}
+	d.proto = proto
 	return nil
 }
 

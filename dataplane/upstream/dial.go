@@ -124,9 +124,9 @@ func readSecret(ref *keywayv1.SecretRef) (string, error) {
 	return "", errors.New("secret reference names neither env nor file")
 }
 
-// dial returns a connection to addr that is authenticated and ready for
-// commands.
-func (d *dialer) dial(ctx context.Context, addr string) (net.Conn, error) {
+// dial returns a connection to addr that is authenticated, speaks RESP
+// version proto (2 or 3), and is ready for commands.
+func (d *dialer) dial(ctx context.Context, addr string, proto uint8) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	var nd net.Dialer
@@ -157,11 +157,50 @@ func (d *dialer) dial(ctx context.Context, addr string) (net.Conn, error) {
 		_ = nc.Close()
 		return nil, err
 	}
+	if proto == 3 {
+		if err := hello(ctx, nc, 3); err != nil {
+			_ = nc.Close()
+			return nil, err
+		}
+	}
 	if err := d.runSetup(ctx, nc); err != nil {
 		_ = nc.Close()
 		return nil, err
 	}
 	return nc, nil
+}
+
+// hello switches nc to RESP version proto. Redis answers HELLO with a
+// description of itself, which the proxy does not need.
+func hello(ctx context.Context, nc net.Conn, proto uint8) error {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = nc.SetDeadline(dl)
+		defer func() { _ = nc.SetDeadline(time.Time{}) }()
+	}
+	if _, err := nc.Write(helloCommand(nil, proto)); err != nil {
+		return fmt.Errorf("hello %d: %w", proto, err)
+	}
+	reply, _, err := readReply(nc, make([]byte, 0, 512))
+	if err != nil {
+		return fmt.Errorf("hello %d: %w", proto, err)
+	}
+	if err := replyError(reply); err != nil {
+		return fmt.Errorf("hello %d: %w", proto, err)
+	}
+	return nil
+}
+
+var helloArgs = [...][][]byte{
+	2: {[]byte("HELLO"), []byte("2")},
+	3: {[]byte("HELLO"), []byte("3")},
+}
+
+// helloCommand appends HELLO proto.
+func helloCommand(dst []byte, proto uint8) []byte {
+	if proto != 3 {
+		proto = 2
+	}
+	return resp.AppendCommand(dst, helloArgs[proto])
 }
 
 // setOnConnect encodes the on-connect commands once for every dial.

@@ -26,7 +26,13 @@ type Node struct {
 	opts    Options
 	dialer  *dialer
 	breaker *breaker
-	conns   []*conn
+	conns   []*conn // RESP2
+	// conns3 are the RESP3 connections, started by the first RESP3
+	// client: replies pass through byte for byte, so a RESP3 client
+	// needs connections that ran HELLO 3, and a fleet of RESP2 clients
+	// never pays for them.
+	conns3  atomic.Pointer[[]*conn]
+	mu3     sync.Mutex
 	next    atomic.Uint32
 	ded     dedicatedPool
 	big     bigSeen // sizes deadlines allow for (transfer.go)
@@ -74,7 +80,7 @@ func newNode(addr string, d *dialer, opts Options) *Node {
 	n.ded.init(n)
 	n.conns = make([]*conn, opts.Connections)
 	for i := range n.conns {
-		n.conns[i] = newConn(n)
+		n.conns[i] = newConn(n, 2)
 	}
 	n.wg.Add(len(n.conns))
 	for _, c := range n.conns {
@@ -117,7 +123,7 @@ func (n *Node) Serve(ctx context.Context, name string, b engine.Batch) {
 	}
 	c := newCall(b, name, n.addr, deadline, timeout)
 	c.size = size
-	c.wait(ctx, n.pick().enqueue(c))
+	c.wait(ctx, n.pick(n.pool(b[0].Session.RESP3())).enqueue(c))
 	c.release()
 }
 
@@ -125,11 +131,11 @@ func (n *Node) Serve(ctx context.Context, name string, b engine.Batch) {
 // among those connecting; if none, a down one, which fails fast with the
 // reason. The breaker acts through the slots: while it is open they are
 // down, so requests fail fast without a check here.
-func (n *Node) pick() *conn {
+func (n *Node) pick(conns []*conn) *conn {
 	start := int(n.next.Add(1))
 	var connecting *conn
-	for k := range n.conns {
-		c := n.conns[(start+k)%len(n.conns)]
+	for k := range conns {
+		c := conns[(start+k)%len(conns)]
 		switch connState(c.state.Load()) {
 		case stateUp:
 			return c
@@ -142,7 +148,49 @@ func (n *Node) pick() *conn {
 	if connecting != nil {
 		return connecting
 	}
-	return n.conns[start%len(n.conns)]
+	return conns[start%len(conns)]
+}
+
+// pool returns the shared connections of a protocol, starting the RESP3
+// ones on first use.
+func (n *Node) pool(resp3 bool) []*conn {
+	if !resp3 {
+		return n.conns
+	}
+	if p := n.conns3.Load(); p != nil {
+		return *p
+	}
+	n.mu3.Lock()
+	defer n.mu3.Unlock()
+	if p := n.conns3.Load(); p != nil {
+		return *p
+	}
+	select {
+	case <-n.done:
+		return n.conns // closed: these fail every request with the reason
+	default:
+	}
+	conns := make([]*conn, len(n.conns))
+	for i := range conns {
+		conns[i] = newConn(n, 3)
+	}
+	n.wg.Add(len(conns))
+	for _, c := range conns {
+		go func() {
+			defer n.wg.Done()
+			c.run()
+		}()
+	}
+	n.conns3.Store(&conns)
+	return conns
+}
+
+// shared returns every shared connection started so far.
+func (n *Node) shared() []*conn {
+	if p := n.conns3.Load(); p != nil {
+		return append(append([]*conn(nil), n.conns...), *p...)
+	}
+	return n.conns
 }
 
 // firstStateful returns the index of the first request that needs a
@@ -175,7 +223,9 @@ func (n *Node) refuseStateful(_ context.Context, name string, b engine.Batch, fr
 // node's goroutines and is safe to call more than once.
 func (n *Node) Close() {
 	n.once.Do(func() {
+		n.mu3.Lock() // no RESP3 pool starts after this
 		close(n.done)
+		n.mu3.Unlock()
 		n.cancel()
 		n.wg.Wait()
 		n.ded.close()

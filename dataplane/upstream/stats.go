@@ -19,7 +19,7 @@ type NodeStats struct {
 // Stats describes the node; Upstreams is left empty.
 func (n *Node) Stats() NodeStats {
 	s := NodeStats{Addr: n.addr, Breaker: n.breaker.State()}
-	for _, c := range n.conns {
+	for _, c := range n.shared() {
 		if connState(c.state.Load()) == stateUp {
 			s.Connections++
 		}
