@@ -2,8 +2,8 @@ package integration
 
 import (
 	"crypto/sha1"
-	"fmt"
 	"encoding/hex"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"

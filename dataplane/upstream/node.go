@@ -31,11 +31,11 @@ type Node struct {
 	// client: replies pass through byte for byte, so a RESP3 client
 	// needs connections that ran HELLO 3, and a fleet of RESP2 clients
 	// never pays for them.
-	conns3  atomic.Pointer[[]*conn]
-	mu3     sync.Mutex
-	next    atomic.Uint32
-	ded     dedicatedPool
-	big     bigSeen // sizes deadlines allow for (transfer.go)
+	conns3 atomic.Pointer[[]*conn]
+	mu3    sync.Mutex
+	next   atomic.Uint32
+	ded    dedicatedPool
+	big    bigSeen // sizes deadlines allow for (transfer.go)
 
 	ctx    context.Context // canceled by Close, aborts dials
 	cancel context.CancelFunc
