@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"os"
 	"sort"
 	"strconv"
@@ -8,96 +9,189 @@ import (
 	"time"
 
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/infotext"
 	"keyway.dev/dataplane/resp"
 )
 
-// infoSections are the sections INFO knows, in the order it prints them.
-var infoSections = []string{"server", "clients", "keyway"}
+// INFO through the proxy is the upstream's INFO (a cluster upstream
+// merges its primaries', cluster/merge.go), corrected where the proxy
+// knows better: the clients are the proxy's, and whether this listener
+// is a cluster is the listener's business; then a "# Keyway" section of
+// the proxy's own. The upstream's INFO goes through the domain's tree,
+// so the policy applies to it as to any command; if the tree refuses it
+// or the upstream is down, the proxy answers its own sections: INFO
+// never fails, since clients and tools read it on connect.
 
-// info answers INFO with the sections that describe the proxy. It says
-// plainly that it is a proxy (keyway_proxy:1), so an operator reading
-// INFO is not misled into thinking it is looking at a Redis server.
+// ownSections are the sections the proxy writes when the upstream's
+// INFO is not available, in Redis's order.
+var ownSections = []string{"server", "clients", "cluster", "keyway"}
+
+// info answers INFO [section ...].
 func (c *client) info(st *engine.State, args [][]byte) bool {
 	want := map[string]bool{}
+	every := len(args) == 1
 	for _, a := range args[1:] {
 		switch s := strings.ToLower(string(a)); s {
 		case "all", "everything", "default":
-			for _, n := range infoSections {
-				want[n] = true
-			}
+			every = true
 		default:
 			want[s] = true
 		}
 	}
-	if len(args) == 1 {
-		for _, n := range infoSections {
-			want[n] = true
+	wants := func(sec string) bool { return every || want[sec] }
+	emulated := c.emulation(st) != nil
+
+	var info *infotext.Info
+	// Redis sends INFO to a RESP3 client as a verbatim string; the
+	// upstream's reply, when there is one, shows the shape to keep.
+	verbatim := c.resp3()
+	if every || len(want) > 1 || !want["keyway"] {
+		if raw := c.upstreamInfo(st, args); raw != nil {
+			text, isVerbatim, ok := infoText(raw)
+			if ok {
+				info, verbatim = infotext.Parse(text), isVerbatim
+			}
 		}
 	}
-	var b strings.Builder
-	for _, sec := range infoSections {
-		if !want[sec] {
-			continue
+	if info == nil {
+		info = &infotext.Info{}
+		for _, sec := range ownSections[:3] {
+			if wants(sec) {
+				info.Ensure(sectionTitle(sec), "")
+			}
 		}
-		if b.Len() > 0 {
-			b.WriteString("\r\n")
-		}
-		switch sec {
-		case "server":
-			c.infoServer(&b)
-		case "clients":
-			c.infoClients(&b)
-		case "keyway":
-			c.infoKeyway(&b, st)
+		if s := info.Section("Server"); s != nil {
+			c.infoServer(s)
 		}
 	}
-	c.out = resp.AppendBulkString(c.out[:0], b.String())
+	if s := info.Section("Server"); s != nil {
+		mode := "standalone"
+		if emulated {
+			mode = "cluster"
+		}
+		s.Set("redis_mode", mode)
+	}
+	if s := info.Section("Clients"); s != nil {
+		c.infoClients(s)
+	}
+	if wants("cluster") {
+		enabled := "0"
+		if emulated {
+			enabled = "1"
+		}
+		info.Ensure("Cluster", "Errorstats").Set("cluster_enabled", enabled)
+	}
+	if wants("keyway") {
+		info.Remove("Keyway")
+		c.infoKeyway(info.Ensure("Keyway", ""), st)
+	}
+	text := info.String()
+	if verbatim {
+		c.out = append(c.out[:0], '=')
+		c.out = strconv.AppendInt(c.out, int64(len(text)+4), 10)
+		c.out = append(c.out, "\r\ntxt:"...)
+		c.out = append(c.out, text...)
+		c.out = append(c.out, '\r', '\n')
+	} else {
+		c.out = resp.AppendBulkString(c.out[:0], text)
+	}
 	c.write(c.out)
 	return true
 }
 
-func infoLine(b *strings.Builder, k, v string) {
-	b.WriteString(k)
-	b.WriteByte(':')
-	b.WriteString(v)
-	b.WriteString("\r\n")
+// upstreamInfo sends the client's INFO through its domain's tree and
+// returns the reply, or nil when there is none to use.
+func (c *client) upstreamInfo(st *engine.State, args [][]byte) []byte {
+	if st == nil {
+		return nil
+	}
+	r := &engine.Request{Session: &c.sess}
+	for _, a := range args {
+		r.Cmd.Args = append(r.Cmd.Args, bytes.Clone(a))
+	}
+	r.Cmd.Spec = resp.Resolve(r.Cmd.Args)
+	c.serveRun(st, engine.Batch{r})
+	if !r.Done() || r.Err() != nil || isErrorReply(r.Raw()) {
+		return nil
+	}
+	return r.Raw()
 }
 
-func (c *client) infoServer(b *strings.Builder) {
+// infoText reads INFO's reply: a bulk string, or the verbatim string
+// Redis sends a RESP3 client.
+func infoText(raw []byte) (text string, verbatim, ok bool) {
+	if len(raw) == 0 || (raw[0] != '$' && raw[0] != '=') {
+		return "", false, false
+	}
+	nl := bytes.Index(raw, []byte("\r\n"))
+	if nl < 0 {
+		return "", false, false
+	}
+	n, err := strconv.Atoi(string(raw[1:nl]))
+	if err != nil || n < 0 || nl+2+n > len(raw) {
+		return "", false, false
+	}
+	body := raw[nl+2 : nl+2+n]
+	if raw[0] == '=' {
+		if len(body) < 4 {
+			return "", false, false
+		}
+		body = body[4:] // "txt:"
+	}
+	return string(body), raw[0] == '=', true
+}
+
+// sectionTitle is how Redis capitalises a section's header.
+func sectionTitle(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// infoServer fills "# Server" when the upstream's is not available.
+func (c *client) infoServer(sec *infotext.Section) {
 	s := c.srv
 	up := time.Since(s.start)
-	b.WriteString("# Server\r\n")
-	infoLine(b, "redis_version", s.cfg.RedisVersion)
-	infoLine(b, "redis_mode", "standalone")
-	infoLine(b, "keyway_proxy", "1")
-	infoLine(b, "keyway_version", s.cfg.Version)
-	infoLine(b, "keyway_node", s.cfg.NodeID)
-	infoLine(b, "process_id", strconv.Itoa(os.Getpid()))
-	infoLine(b, "uptime_in_seconds", strconv.FormatInt(int64(up/time.Second), 10))
-	infoLine(b, "uptime_in_days", strconv.FormatInt(int64(up/(24*time.Hour)), 10))
+	sec.Set("redis_version", s.cfg.RedisVersion)
+	sec.Set("redis_mode", "standalone")
+	sec.Set("process_id", strconv.Itoa(os.Getpid()))
+	sec.Set("uptime_in_seconds", strconv.FormatInt(int64(up/time.Second), 10))
+	sec.Set("uptime_in_days", strconv.FormatInt(int64(up/(24*time.Hour)), 10))
 }
 
-func (c *client) infoClients(b *strings.Builder) {
+// infoClients counts the proxy's clients: the upstream's connections are
+// the proxy's own, shared by many clients, and say nothing a client of
+// the proxy can use.
+func (c *client) infoClients(sec *infotext.Section) {
 	s := c.srv
-	b.WriteString("# Clients\r\n")
-	infoLine(b, "connected_clients", strconv.FormatInt(s.nclients.Load(), 10))
-	infoLine(b, "maxclients", strconv.Itoa(s.cfg.Limits.MaxClients))
+	sec.Set("connected_clients", strconv.FormatInt(s.nclients.Load(), 10))
+	sec.Set("blocked_clients", strconv.FormatInt(s.blocked.Load(), 10))
+	sec.Set("maxclients", strconv.Itoa(s.cfg.Limits.MaxClients))
 }
 
-func (c *client) infoKeyway(b *strings.Builder, st *engine.State) {
-	b.WriteString("# Keyway\r\n")
+// infoKeyway says plainly that this is a proxy (keyway_proxy:1), so an
+// operator reading INFO is not misled into thinking the upstream's
+// sections describe one Redis server the client is connected to.
+func (c *client) infoKeyway(sec *infotext.Section, st *engine.State) {
+	s := c.srv
+	sec.Set("keyway_proxy", "1")
+	sec.Set("keyway_version", s.cfg.Version)
+	sec.Set("keyway_node", s.cfg.NodeID)
+	sec.Set("keyway_process_id", strconv.Itoa(os.Getpid()))
+	sec.Set("keyway_uptime_in_seconds", strconv.FormatInt(int64(time.Since(s.start)/time.Second), 10))
 	if st == nil {
-		infoLine(b, "policy_applied", "0")
+		sec.Set("policy_applied", "0")
 		return
 	}
-	infoLine(b, "policy_applied", "1")
-	infoLine(b, "policy_version", st.Version)
+	sec.Set("policy_applied", "1")
+	sec.Set("policy_version", st.Version)
 	names := make([]string, 0, len(st.Domains))
 	for n := range st.Domains {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	infoLine(b, "domains", strings.Join(names, ","))
+	sec.Set("domains", strings.Join(names, ","))
 	for _, n := range names {
 		d := st.Domains[n]
 		v := ""
@@ -108,7 +202,7 @@ func (c *client) infoKeyway(b *strings.Builder, st *engine.State) {
 		if d.Canary != nil {
 			line += ",canary=" + d.Canary.Version + ",canary_percent=" + strconv.FormatUint(uint64(d.CanaryPercent), 10)
 		}
-		infoLine(b, "domain_"+n, line)
+		sec.Set("domain_"+n, line)
 	}
-	infoLine(b, "connection_domain", c.domainOf(st))
+	sec.Set("connection_domain", c.domainOf(st))
 }
