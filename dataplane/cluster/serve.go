@@ -288,7 +288,10 @@ var prefixes = sync.Pool{New: func() any { return &prefix{} }}
 
 var (
 	argsAsking = [][]byte{[]byte("ASKING")}
-	specAsking = resp.Lookup([]byte("ASKING"))
+	// specAsking is the table's ASKING without its proxy class: a
+	// client's ASKING needs a connection of its own, but the client's
+	// own ASKING is written together with the one request it is for.
+	specAsking = &resp.Spec{Name: "ASKING", Arity: 1, Flags: resp.FlagFast}
 )
 
 // send serves b on tg's node. Under ask every request follows its own
