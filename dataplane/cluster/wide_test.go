@@ -217,6 +217,14 @@ func testWide(t *testing.T, cl *redistest.Cluster, c *Client, v engine.Engine) {
 		mustDo("+OK\r\n", "MEMORY", "PURGE")
 	})
 
+	t.Run("wait reaches every primary", func(t *testing.T) {
+		// WAIT blocks, so the shared connections would refuse it; every
+		// primary of the test cluster has one replica.
+		mustDo("+OK\r\n", "SET", keyOn(0), "1")
+		mustDo(":1\r\n", "WAIT", "1", "2000")
+		mustDo(":1\r\n", "WAIT", "5", "10") // the smallest count after the timeout
+	})
+
 	t.Run("wide commands keep pipeline order", func(t *testing.T) {
 		mustDo("+OK\r\n", "FLUSHALL")
 		got := pipeline(v, []string{"SET", keyOn(1), "1"}, []string{"DBSIZE"}, []string{"SET", keyOn(2), "1"}, []string{"DBSIZE"})
