@@ -48,6 +48,9 @@ func Tree(version string, p *keywayv1.Policy, domain string) *keywayv1.DomainTre
 			Version:   version,
 			Root:      proto.Clone(d.GetRoot()).(*keywayv1.Engine),
 			Upstreams: ups,
+			// The allowance travels with the tree, so a canary tree from
+			// another version carries its own.
+			AllowAdminCommands: append([]string(nil), d.GetAllowAdminCommands()...),
 		}
 	}
 	return nil

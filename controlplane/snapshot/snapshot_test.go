@@ -52,3 +52,21 @@ func TestProxyDefaultsTheDefaultDomain(t *testing.T) {
 		t.Fatalf("default domain = %q, want web", got)
 	}
 }
+
+// The allowance is per tree, so a canary from another version carries
+// its own and the proxy reads it from the tree a connection runs on.
+func TestTreeCarriesAllowedAdminCommands(t *testing.T) {
+	p := &keywayv1.Policy{
+		Upstreams: []*keywayv1.Upstream{{Name: "a"}},
+		Domains: []*keywayv1.DomainPolicy{
+			{Name: "ops", Root: leaf("a"), AllowAdminCommands: []string{"SHUTDOWN", "CLUSTER|FAILOVER"}},
+			{Name: "default", Root: leaf("a")},
+		},
+	}
+	if got := Tree("v1", p, "ops").GetAllowAdminCommands(); len(got) != 2 || got[0] != "SHUTDOWN" || got[1] != "CLUSTER|FAILOVER" {
+		t.Errorf("ops allows %v", got)
+	}
+	if got := Tree("v1", p, "default").GetAllowAdminCommands(); len(got) != 0 {
+		t.Errorf("default allows %v", got)
+	}
+}

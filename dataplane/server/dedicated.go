@@ -79,6 +79,9 @@ func pinnedLocal(l *local) bool {
 // applies and only the leaf's last hop changes. It returns false when the
 // client must be closed.
 func (c *client) servePinned(st *engine.State, r *engine.Request) bool {
+	if c.serveAdmin(st, r) { // rawrelay.go
+		return !c.dead
+	}
 	cmd := &r.Cmd
 	if c.pin != nil && c.pin.sub != nil {
 		return c.serveSubscribed(st, r)

@@ -99,7 +99,7 @@ func applyPolicy(ctx context.Context, a *reload.Applier, path string) error {
 }
 
 // standalone is the policy of --upstream: one domain, "default", whose
-// tree is a single upstream leaf.
+// tree is a single upstream leaf and which may run every admin command.
 func standalone(addr string) ([]*keywayv1.Domain, *keywayv1.ProxyConfig) {
 	const name = "redis"
 	tree := &keywayv1.DomainTree{
@@ -112,6 +112,9 @@ func standalone(addr string) ([]*keywayv1.Domain, *keywayv1.ProxyConfig) {
 			Name: name,
 			Kind: &keywayv1.Upstream_Standalone{Standalone: &keywayv1.Standalone{Address: addr}},
 		}},
+		// No policy means the proxy stands in for the server itself:
+		// everything Redis allows works as it does direct.
+		AllowAdminCommands: []string{"*"},
 	}
 	domains := []*keywayv1.Domain{{Name: "default", Stable: tree}}
 	proxy := &keywayv1.ProxyConfig{

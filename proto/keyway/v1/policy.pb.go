@@ -159,12 +159,14 @@ func (x *Policy) GetTests() []*PolicyTest {
 // DomainPolicy is one domain's tree as declared; the upstreams it uses are
 // the policy's.
 type DomainPolicy struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Root          *Engine                `protobuf:"bytes,2,opt,name=root,proto3" json:"root,omitempty"`
-	Source        string                 `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Root   *Engine                `protobuf:"bytes,2,opt,name=root,proto3" json:"root,omitempty"`
+	Source string                 `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
+	// Admin commands the domain may run; see DomainTree.allow_admin_commands.
+	AllowAdminCommands []string `protobuf:"bytes,4,rep,name=allow_admin_commands,json=allowAdminCommands,proto3" json:"allow_admin_commands,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *DomainPolicy) Reset() {
@@ -216,6 +218,13 @@ func (x *DomainPolicy) GetSource() string {
 		return x.Source
 	}
 	return ""
+}
+
+func (x *DomainPolicy) GetAllowAdminCommands() []string {
+	if x != nil {
+		return x.AllowAdminCommands
+	}
+	return nil
 }
 
 // PolicyTest is one offline test case of a bundle.
@@ -529,11 +538,12 @@ const file_keyway_v1_policy_proto_rawDesc = "" +
 	"\adomains\x18\x02 \x03(\v2\x17.keyway.v1.DomainPolicyR\adomains\x12/\n" +
 	"\bidentity\x18\x03 \x01(\v2\x13.keyway.v1.IdentityR\bidentity\x121\n" +
 	"\tlisteners\x18\x04 \x03(\v2\x13.keyway.v1.ListenerR\tlisteners\x12+\n" +
-	"\x05tests\x18\x05 \x03(\v2\x15.keyway.v1.PolicyTestR\x05tests\"a\n" +
+	"\x05tests\x18\x05 \x03(\v2\x15.keyway.v1.PolicyTestR\x05tests\"\x93\x01\n" +
 	"\fDomainPolicy\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
 	"\x04root\x18\x02 \x01(\v2\x11.keyway.v1.EngineR\x04root\x12\x16\n" +
-	"\x06source\x18\x03 \x01(\tR\x06source\"\xb6\x01\n" +
+	"\x06source\x18\x03 \x01(\tR\x06source\x120\n" +
+	"\x14allow_admin_commands\x18\x04 \x03(\tR\x12allowAdminCommands\"\xb6\x01\n" +
 	"\n" +
 	"PolicyTest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +

@@ -110,11 +110,18 @@ func (x *Domain) GetRolloutId() string {
 type DomainTree struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Policy version the tree was rendered from, e.g. "v3".
-	Version       string      `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
-	Root          *Engine     `protobuf:"bytes,2,opt,name=root,proto3" json:"root,omitempty"`
-	Upstreams     []*Upstream `protobuf:"bytes,3,rep,name=upstreams,proto3" json:"upstreams,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Version   string      `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	Root      *Engine     `protobuf:"bytes,2,opt,name=root,proto3" json:"root,omitempty"`
+	Upstreams []*Upstream `protobuf:"bytes,3,rep,name=upstreams,proto3" json:"upstreams,omitempty"`
+	// Admin commands (server-mutating and relay ones: SHUTDOWN, REPLICAOF,
+	// FAILOVER, DEBUG, SYNC, MONITOR, CLUSTER mutations, ...) the domain's
+	// clients may run, by canonical name ("SHUTDOWN", "CLUSTER|FAILOVER");
+	// a container name ("CLUSTER") allows all its subcommands and "*" every
+	// admin command. The proxy refuses the others: one client must not
+	// change the server under every other.
+	AllowAdminCommands []string `protobuf:"bytes,4,rep,name=allow_admin_commands,json=allowAdminCommands,proto3" json:"allow_admin_commands,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *DomainTree) Reset() {
@@ -164,6 +171,13 @@ func (x *DomainTree) GetRoot() *Engine {
 func (x *DomainTree) GetUpstreams() []*Upstream {
 	if x != nil {
 		return x.Upstreams
+	}
+	return nil
+}
+
+func (x *DomainTree) GetAllowAdminCommands() []string {
+	if x != nil {
+		return x.AllowAdminCommands
 	}
 	return nil
 }
@@ -1177,12 +1191,13 @@ const file_keyway_v1_snapshot_proto_rawDesc = "" +
 	"\x06canary\x18\x03 \x01(\v2\x15.keyway.v1.DomainTreeR\x06canary\x12%\n" +
 	"\x0ecanary_percent\x18\x04 \x01(\rR\rcanaryPercent\x12\x1d\n" +
 	"\n" +
-	"rollout_id\x18\x05 \x01(\tR\trolloutId\"\x80\x01\n" +
+	"rollout_id\x18\x05 \x01(\tR\trolloutId\"\xb2\x01\n" +
 	"\n" +
 	"DomainTree\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12%\n" +
 	"\x04root\x18\x02 \x01(\v2\x11.keyway.v1.EngineR\x04root\x121\n" +
-	"\tupstreams\x18\x03 \x03(\v2\x13.keyway.v1.UpstreamR\tupstreams\"\xb0\x02\n" +
+	"\tupstreams\x18\x03 \x03(\v2\x13.keyway.v1.UpstreamR\tupstreams\x120\n" +
+	"\x14allow_admin_commands\x18\x04 \x03(\tR\x12allowAdminCommands\"\xb0\x02\n" +
 	"\bUpstream\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x127\n" +
 	"\n" +
