@@ -79,6 +79,22 @@ func compatScripts() []script {
 		{"blocking", blockingSteps()},
 		{"protocol_types", protocolSteps()},
 		{"pubsub_with_commands", pubsubCommandSteps()},
+		{"client_reply", clientReplySteps()},
+	}
+}
+
+// clientReplySteps turns replies off and on: OFF and SKIP are not
+// answered, and the commands still run.
+func clientReplySteps() []step {
+	return []step{
+		{conn: 0, cmds: [][]string{
+			{"CLIENT", "REPLY", "SKIP"}, {"SET", "a", "1"}, {"GET", "a"},
+			{"CLIENT", "REPLY", "OFF"}, {"SET", "b", "2"}, {"GET", "b"}, {"CLIENT", "REPLY", "SKIP"}, {"PING"},
+			{"CLIENT", "REPLY", "ON"}, {"GET", "b"}, {"CLIENT", "REPLY", "BOGUS"},
+		}, read: 4},
+		// SKIP's own reply and GET's are never sent: MGET's is the one.
+		{conn: 0, cmds: [][]string{{"CLIENT", "REPLY", "SKIP"}, {"GET", "a"}, {"MGET", "a", "b"}}, read: 1},
+		do("GET", "a"),
 	}
 }
 

@@ -102,6 +102,13 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 		if c.dead {
 			return
 		}
+		if c.replyOff || c.skipNext || c.muted {
+			// CLIENT REPLY is in effect: serve each command alone, so
+			// which replies are dropped is exact.
+			run = c.flushRun(st, run)
+			c.muted = c.replyOff || c.skipNext
+			c.skipNext = false
+		}
 		args := cmds[i].Args
 		h := c.localHandler(args[0])
 		if h == nil {
@@ -142,6 +149,13 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 			c.observeOne(args, len(cmds[i].Raw), before, "", engine.KindRefused)
 			continue
 		}
+		if c.tracker != nil && c.pin == nil && !needsDedicated(&r.Cmd) {
+			run = c.flushRun(st, run)
+			before := c.written
+			c.serveTracked(st, r) // tracking.go
+			c.observeOne(args, len(cmds[i].Raw), before, "", engine.KindUpstream)
+			continue
+		}
 		if c.pin != nil || needsDedicated(&r.Cmd) {
 			run = c.flushRun(st, run)
 			before := c.written
@@ -159,6 +173,7 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 		}
 	}
 	c.batch = c.flushRun(st, run)
+	c.muted = false
 }
 
 // flushRun serves run and writes its replies in order; it returns run
@@ -234,12 +249,15 @@ func (c *client) write(raw []byte) {
 		*c.capture = append(*c.capture, raw...)
 		return
 	}
-	if c.pin != nil && c.pin.sub != nil {
-		// The relay owns the socket while it runs; a reply the proxy
-		// writes joins its queue, in order with Redis's frames.
+	if c.muted {
+		return // CLIENT REPLY OFF or SKIP
+	}
+	if c.box != nil {
+		// The outbox owns the socket while it runs; a reply joins its
+		// queue, in order with the frames Redis pushed.
 		c.written += int64(len(raw))
 		c.lastError = len(raw) > 0 && raw[0] == '-'
-		c.pin.sub.enqueue(raw)
+		c.box.enqueue(raw)
 		return
 	}
 	c.written += int64(len(raw))

@@ -64,6 +64,20 @@ type client struct {
 	// pin is the dedicated upstream connection of a transaction or
 	// blocking command in progress.
 	pin *pin
+	// box, while set, writes to the socket for this goroutine, because
+	// Redis may push frames at any time (outbox.go); boxRef is the same
+	// for other goroutines that deliver to this client (tracking.go).
+	box    *outbox
+	boxRef atomic.Pointer[outbox]
+	// track is the client's CLIENT TRACKING state, nil when off.
+	tracker *tracking
+	// CLIENT REPLY: replyOff drops every reply until ON; skipNext drops
+	// the next command's; muted drops the replies of the command being
+	// served (batch.go serves each command alone while any is set).
+	replyOff, skipNext, muted bool
+	// closedFlag is set once the connection is gone, for clients that
+	// redirect their invalidations to it.
+	closedFlag atomic.Bool
 	// capture, while set, takes the replies the proxy writes itself, to
 	// answer a local command inside a transaction at EXEC.
 	capture *[]byte
@@ -137,7 +151,16 @@ func (c *client) forceClose() {
 // release frees what the connection holds beyond its memory. A pinned
 // connection is closed, not reused: the state on it (an open MULTI) must
 // not leak to the next client.
-func (c *client) release() { c.dropPin() }
+func (c *client) release() {
+	c.closedFlag.Store(true)
+	c.dropPin()
+	c.trackingOff()
+	if c.box != nil { // a subscription's outbox outlived its pin
+		c.boxRef.Store(nil)
+		c.box.stop()
+		c.box = nil
+	}
+}
 
 // request returns the i-th reusable request of the connection.
 func (c *client) request(i int) *engine.Request {

@@ -14,7 +14,7 @@ import (
 // clientCmd answers the CLIENT subcommands that describe or name this
 // connection. Those that act on other connections or on the server are
 // refused: the proxy's clients are not Redis's clients.
-func (c *client) clientCmd(_ *engine.State, args [][]byte) bool {
+func (c *client) clientCmd(st *engine.State, args [][]byte) bool {
 	sub := strings.ToUpper(string(args[1]))
 	if n, ok := clientArity[sub]; ok && ((n > 0 && len(args) != n) || (n < 0 && len(args) < -n)) {
 		c.writeError(arityError("client|" + strings.ToLower(sub)))
@@ -62,8 +62,16 @@ func (c *client) clientCmd(_ *engine.State, args [][]byte) bool {
 		}
 		c.out = b
 		c.write(b)
-	case "TRACKING", "CACHING", "REPLY", "GETREDIR", "TRACKINGINFO":
-		c.writeError("ERR keyway: CLIENT " + sub + " needs a dedicated upstream connection, which this proxy does not support yet")
+	case "TRACKING":
+		c.clientTracking(st, args)
+	case "CACHING":
+		c.clientCaching(args)
+	case "GETREDIR":
+		c.clientGetRedir()
+	case "TRACKINGINFO":
+		c.clientTrackingInfo()
+	case "REPLY":
+		c.clientReply(args)
 	case "KILL", "PAUSE", "UNPAUSE", "UNBLOCK":
 		c.writeError("ERR keyway: CLIENT " + sub + " is not supported by the proxy")
 	default:
@@ -77,6 +85,7 @@ func (c *client) clientCmd(_ *engine.State, args [][]byte) bool {
 var clientArity = map[string]int{
 	"ID": 2, "GETNAME": 2, "SETNAME": 3, "INFO": 2, "LIST": -2,
 	"SETINFO": 4, "NO-EVICT": 3, "NO-TOUCH": 3, "HELP": 2,
+	"TRACKING": -3, "CACHING": 3, "GETREDIR": 2, "TRACKINGINFO": 2, "REPLY": 3,
 }
 
 var clientHelp = []string{
@@ -87,7 +96,32 @@ var clientHelp = []string{
 	"LIST", "    Return information about client connections of this proxy.",
 	"SETNAME <name>", "    Assign the name <name> to the current connection.",
 	"SETINFO <LIB-NAME|LIB-VER> <value>", "    Record the client library's name or version.",
+	"REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
+	"TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]] [OPTIN] [OPTOUT] [NOLOOP]",
+	"    Control server assisted client side caching.",
+	"CACHING (YES|NO)", "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+	"GETREDIR", "    Return the client ID we are redirecting to when tracking is enabled.",
+	"TRACKINGINFO", "    Report tracking status for the current connection.",
 	"HELP", "    Print this help.",
+}
+
+// clientReply answers CLIENT REPLY ON|OFF|SKIP as Redis does: OFF and
+// SKIP are not answered, SKIP drops the next command's reply, OFF every
+// reply until ON. The commands still run.
+func (c *client) clientReply(args [][]byte) {
+	switch strings.ToUpper(string(args[2])) {
+	case "ON":
+		c.replyOff, c.skipNext, c.muted = false, false, false
+		c.write(okReply)
+	case "OFF":
+		c.replyOff, c.muted = true, true
+	case "SKIP":
+		if !c.replyOff {
+			c.skipNext, c.muted = true, true
+		}
+	default:
+		c.writeError("ERR syntax error")
+	}
 }
 
 // setName validates and sets the connection name, answering the error

@@ -150,6 +150,8 @@ func (c *client) reset(*engine.State, [][]byte) bool {
 	c.authed = false
 	c.forgetDomain()
 	c.dropPin() // RESET ends a transaction and forgets watched keys
+	c.trackingOff()
+	c.replyOff, c.skipNext = false, false
 	c.write([]byte("+RESET\r\n"))
 	return true
 }

@@ -45,18 +45,14 @@ func (c *client) subscribe(st *engine.State, req *engine.Request) bool {
 		}
 		p.d = d
 	}
-	// Replies queued in the writer go out before the relay starts
-	// writing to the socket directly.
-	if err := c.dc.Flush(); err != nil {
+	if err := c.startOutbox(); err != nil {
 		c.pin = p
 		c.dropPin()
 		return c.lose(err)
 	}
-	c.pending = 0
-	p.sub = newRelay(c.srv.ctx, p.d, c.rc.NetConn(), c.srv.cfg.Limits.MaxPubSubOutput, c.resp3())
+	p.sub = newRelay(c.srv.ctx, p.d, c.box, c.resp3())
 	p.sub.start()
 	c.pin = p
-	c.idleExempt(true)
 	return c.serveSubscribed(st, req)
 }
 
@@ -84,7 +80,7 @@ func (c *client) serveSubscribed(st *engine.State, req *engine.Request) bool {
 		}
 		c.write(req.Raw())
 		req.Cmd.Args = req.Cmd.Args[:0] // keep no reference to the read buffer
-		return r.err() == nil || c.lose(r.err())
+		return c.box.err() == nil || c.lose(c.box.err())
 	}
 	change := isSubscriptionChange(cmd.Spec) || r.resp3
 	var err error
@@ -101,7 +97,7 @@ func (c *client) serveSubscribed(st *engine.State, req *engine.Request) bool {
 	}
 	subscribed, ok := r.await()
 	if !ok {
-		return c.lose(r.err())
+		return c.lose(c.box.err())
 	}
 	if !subscribed {
 		c.unsubscribed()
@@ -117,7 +113,7 @@ func (c *client) unsubscribed() {
 	p := c.pin
 	p.sub.stop()
 	p.sub = nil
-	c.idleExempt(false)
+	c.stopOutbox()
 	if p.busy() {
 		return
 	}
@@ -134,6 +130,7 @@ func (c *client) endSubscription() {
 	p.sub.stop()
 	p.sub = nil
 	c.pin = nil
+	c.stopOutbox()
 	p.d.Release()
 }
 

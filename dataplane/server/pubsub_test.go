@@ -299,14 +299,6 @@ func TestPubSubSlowReaderDropped(t *testing.T) {
 	}
 }
 
-func TestClientTrackingRefused(t *testing.T) {
-	h, _, _ := withUpstreamLimits(t, DefaultLimits())
-	got := dialRaw(t, h.addr).cmd("CLIENT", "TRACKING", "on")
-	if !strings.HasPrefix(got, "-ERR keyway: CLIENT TRACKING ") {
-		t.Fatalf("got %q", got)
-	}
-}
-
 func BenchmarkPubSubRelay(b *testing.B) {
 	r := redistest.Start(b)
 	h := startServer(b, DefaultLimits())

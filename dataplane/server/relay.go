@@ -5,31 +5,20 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"net"
 	"strconv"
-	"sync"
 
 	"keyway.dev/dataplane/resp"
 	"keyway.dev/dataplane/upstream"
 )
 
-// relay carries one subscribed client's pushes from its dedicated
-// upstream connection to its socket. Two goroutines run per relay: read
-// takes frames from Redis as they arrive and queues them, write hands the
-// queue to the socket in as few writes as it can. The queue is what the
-// client has not taken yet; when it would pass the limit the client is
-// dropped, as Redis drops a pub/sub client over its
-// client-output-buffer-limit, so a client that stops reading cannot grow
-// the proxy's memory.
-//
-// While a relay runs it is the only writer of replies to the client:
-// every command of a subscribed client is answered by Redis on the
-// dedicated connection, in order with the messages.
+// relay carries one subscribed client's frames from its dedicated
+// upstream connection to the client's outbox (outbox.go), which writes
+// them to the socket: its read goroutine takes frames from Redis as they
+// arrive. Every command of a RESP2 subscribed client is answered by Redis
+// on the dedicated connection, in order with the messages.
 type relay struct {
-	d     *upstream.Dedicated
-	nc    net.Conn
-	limit int64
+	d   *upstream.Dedicated
+	out *outbox
 
 	// mark is the PING the client goroutine sends after each command that
 	// may change the subscriptions. Redis answers it in the pub/sub shape
@@ -50,41 +39,23 @@ type relay struct {
 	subs   int64
 	shards int64
 
-	ctx       context.Context
-	cancel    context.CancelFunc
-	readDone  chan struct{}
-	writeDone chan struct{}
-	stopWrite chan struct{} // closed to make write drain the queue and return
-	wake      chan struct{}
-
-	mu     sync.Mutex
-	out    []byte // queued frames, not yet handed to write
-	queued int64  // bytes in out plus bytes write is writing
-	// lost is why the relay dropped the client (overflow, a dead
-	// upstream or socket), nil while it is healthy.
-	lost error
+	ctx      context.Context
+	cancel   context.CancelFunc
+	readDone chan struct{}
 }
 
-// errRelayOverflow is why a client that does not read its messages is
-// dropped.
-var errRelayOverflow = errors.New("pub/sub output over the limit")
-
 // newRelay prepares a relay; start runs it.
-func newRelay(ctx context.Context, d *upstream.Dedicated, nc net.Conn, limit int64, resp3 bool) *relay {
+func newRelay(ctx context.Context, d *upstream.Dedicated, out *outbox, resp3 bool) *relay {
 	var raw [16]byte
 	_, _ = rand.Read(raw[:]) // crypto/rand.Read never fails
 	token := []byte("keyway-mark-" + hex.EncodeToString(raw[:]))
 	r := &relay{
-		d:         d,
-		nc:        nc,
-		limit:     limit,
-		resp3:     resp3,
-		mark:      [][]byte{[]byte("PING"), token},
-		marks:     make(chan bool, 1),
-		readDone:  make(chan struct{}),
-		writeDone: make(chan struct{}),
-		stopWrite: make(chan struct{}),
-		wake:      make(chan struct{}, 1),
+		d:        d,
+		out:      out,
+		resp3:    resp3,
+		mark:     [][]byte{[]byte("PING"), token},
+		marks:    make(chan bool, 1),
+		readDone: make(chan struct{}),
 	}
 	bulk := append([]byte("$"+strconv.Itoa(len(token))+"\r\n"), token...)
 	bulk = append(bulk, "\r\n"...)
@@ -94,11 +65,8 @@ func newRelay(ctx context.Context, d *upstream.Dedicated, nc net.Conn, limit int
 	return r
 }
 
-// start runs the two goroutines; stop ends them.
-func (r *relay) start() {
-	go r.read()
-	go r.write()
-}
+// start runs the read goroutine; stop ends it.
+func (r *relay) start() { go r.read() }
 
 // read relays frames until the connection leaves pub/sub mode, the
 // context ends, or the relay fails.
@@ -108,7 +76,7 @@ func (r *relay) read() {
 		frame, err := r.d.Next(r.ctx)
 		if err != nil {
 			if r.ctx.Err() == nil {
-				r.fail(err)
+				r.out.fail(err)
 			}
 			return
 		}
@@ -131,7 +99,7 @@ func (r *relay) read() {
 			r.signal(false)
 			return
 		}
-		if !r.enqueue(frame) {
+		if !r.out.enqueue(frame) {
 			return
 		}
 	}
@@ -196,88 +164,6 @@ func (r *relay) signal(subscribed bool) {
 	}
 }
 
-// enqueue adds frame to the queue, or fails the relay when the client
-// has left too much unread.
-func (r *relay) enqueue(frame []byte) bool {
-	r.mu.Lock()
-	if r.lost != nil {
-		r.mu.Unlock()
-		return false
-	}
-	if r.limit > 0 && r.queued+int64(len(frame)) > r.limit {
-		r.mu.Unlock()
-		r.fail(errRelayOverflow)
-		return false
-	}
-	r.out = append(r.out, frame...)
-	r.queued += int64(len(frame))
-	r.mu.Unlock()
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-	return true
-}
-
-// write hands queued frames to the socket until stopWrite, then writes
-// what is left and returns.
-func (r *relay) write() {
-	defer close(r.writeDone)
-	var buf []byte
-	for {
-		stopping := false
-		select {
-		case <-r.wake:
-		case <-r.stopWrite:
-			stopping = true
-		}
-		r.mu.Lock()
-		buf, r.out = r.out, buf[:0]
-		r.mu.Unlock()
-		if len(buf) > 0 {
-			_, err := r.nc.Write(buf)
-			r.mu.Lock()
-			r.queued -= int64(len(buf))
-			r.mu.Unlock()
-			if err != nil {
-				r.fail(err)
-				return
-			}
-		}
-		if cap(buf) > maxRelayBuffer {
-			buf = nil // a burst passed; do not hold its memory
-		}
-		if stopping {
-			return
-		}
-	}
-}
-
-// maxRelayBuffer is the largest write buffer a relay keeps between
-// bursts.
-const maxRelayBuffer = 1 << 20
-
-// fail records why the relay gave up and closes the client's socket, so
-// the client's own goroutine sees the end and releases the connection.
-func (r *relay) fail(err error) {
-	r.mu.Lock()
-	first := r.lost == nil
-	if first {
-		r.lost = err
-	}
-	r.mu.Unlock()
-	if first {
-		_ = r.nc.Close()
-	}
-}
-
-// err returns why the relay failed, or nil.
-func (r *relay) err() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.lost
-}
-
 // await waits for the answer to the marker just sent: whether the
 // connection is still subscribed. ok is false when the relay ended
 // without one (the upstream or the client went away).
@@ -296,13 +182,10 @@ func (r *relay) await() (subscribed, ok bool) {
 }
 
 // stop ends the relay: reading stops at once (a frame half read stays in
-// the connection's buffer, so the connection can still be reset), and
-// everything already queued is written before stop returns.
+// the connection's buffer, so the connection can still be reset).
 func (r *relay) stop() {
 	r.cancel()
 	<-r.readDone
-	close(r.stopWrite)
-	<-r.writeDone
 }
 
 // isSubscriptionChange reports the commands that add or remove
