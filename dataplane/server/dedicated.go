@@ -58,8 +58,10 @@ type pin struct {
 	replayed bool
 
 	// sub relays pushed messages while the client is subscribed
-	// (pubsub.go).
+	// (pubsub.go); fan, on a cluster, the other nodes' notifications
+	// (clustersub.go).
 	sub *relay
+	fan *fanout
 	one [1]*engine.Request
 }
 
@@ -191,20 +193,22 @@ func (c *client) settle() {
 // openDedicated finds the upstream the tree would send cmd to and takes a
 // connection of its own there; pub/sub uses it, since a subscribed
 // client's commands are answered by Redis on the relay, not by the tree.
-func (c *client) openDedicated(st *engine.State, cmd *resp.Command) (*upstream.Dedicated, error) {
+// It returns the upstream too.
+func (c *client) openDedicated(st *engine.State, cmd *resp.Command) (*upstream.Dedicated, engine.Upstream, error) {
 	if st == nil {
-		return nil, errNoPolicy
+		return nil, nil, errNoPolicy
 	}
 	tree := c.treeOf(st)
 	if tree == nil {
-		return nil, fmt.Errorf("keyway: workload domain %q has no policy", c.sess.Domain)
+		return nil, nil, fmt.Errorf("keyway: workload domain %q has no policy", c.sess.Domain)
 	}
 	r := &engine.Request{Cmd: *cmd, Session: &c.sess}
 	up, err := upstreamFor(tree.Root, r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return dedicatedTo(c.srv.ctx, up, cmd, c.proto())
+	d, err := dedicatedTo(c.srv.ctx, up, cmd, c.proto())
+	return d, up, err
 }
 
 // dedicatedTo takes a connection of its own on up for cmd, speaking RESP
@@ -296,4 +300,11 @@ func cloneArgs(args [][]byte) [][]byte {
 		out[i] = buf[len(buf)-len(a) : len(buf) : len(buf)]
 	}
 	return out
+}
+
+// openDedicatedOnly is openDedicated for callers that need only the
+// connection.
+func (c *client) openDedicatedOnly(st *engine.State, cmd *resp.Command) (*upstream.Dedicated, error) {
+	d, _, err := c.openDedicated(st, cmd)
+	return d, err
 }

@@ -35,7 +35,7 @@ func (c *client) subscribe(st *engine.State, req *engine.Request) bool {
 	}
 	p := c.pin
 	if p == nil || p.d == nil { // a watch whose connection broke has none
-		d, err := c.openDedicated(st, cmd)
+		d, up, err := c.openDedicated(st, cmd)
 		if err != nil {
 			c.writeError(err.Error())
 			return true
@@ -44,6 +44,7 @@ func (c *client) subscribe(st *engine.State, req *engine.Request) bool {
 			p = &pin{c: c}
 		}
 		p.d = d
+		p.fan = newFanout(up, d.Addr())
 	}
 	if err := c.startOutbox(); err != nil {
 		c.pin = p
@@ -99,6 +100,11 @@ func (c *client) serveSubscribed(st *engine.State, req *engine.Request) bool {
 	if !ok {
 		return c.lose(c.box.err())
 	}
+	if c.pin.fan != nil {
+		if err := c.pin.fan.apply(c, cmd); err != nil {
+			return c.lose(err)
+		}
+	}
 	if !subscribed {
 		c.unsubscribed()
 	}
@@ -113,6 +119,8 @@ func (c *client) unsubscribed() {
 	p := c.pin
 	p.sub.stop()
 	p.sub = nil
+	p.fan.stop()
+	p.fan = nil
 	c.stopOutbox()
 	if p.busy() {
 		return
@@ -129,6 +137,8 @@ func (c *client) endSubscription() {
 	p := c.pin
 	p.sub.stop()
 	p.sub = nil
+	p.fan.stop()
+	p.fan = nil
 	c.pin = nil
 	c.stopOutbox()
 	p.d.Release()

@@ -76,7 +76,7 @@ func (c *client) adminRefusal(st *engine.State, s *resp.Spec, class resp.ProxyCl
 // it, the shutdown went ahead, and the client's connection is closed
 // too, as Redis closes it: clients (redis-cli) take that as success.
 func (c *client) shutdown(st *engine.State, r *engine.Request) {
-	d, err := c.openDedicated(st, &r.Cmd)
+	d, err := c.openDedicatedOnly(st, &r.Cmd)
 	if err != nil {
 		c.writeError(err.Error())
 		return
@@ -104,7 +104,7 @@ func (c *client) shutdown(st *engine.State, r *engine.Request) {
 // Replication and MONITOR are streams, not replies, so nothing in
 // between parses them.
 func (c *client) rawRelay(st *engine.State, r *engine.Request) {
-	d, err := c.openDedicated(st, &r.Cmd)
+	d, err := c.openDedicatedOnly(st, &r.Cmd)
 	if err != nil {
 		c.writeError(err.Error())
 		return

@@ -38,6 +38,9 @@ type relay struct {
 	resp3  bool
 	subs   int64
 	shards int64
+	// extra relays one of a cluster's other nodes, for the channels each
+	// node publishes alone (clustersub.go): only messages pass.
+	extra bool
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -99,6 +102,9 @@ func (r *relay) read() {
 			r.signal(false)
 			return
 		}
+		if r.extra && !isMessage(frame) {
+			continue // the client's own connection confirms and replies
+		}
 		if !r.out.enqueue(frame) {
 			return
 		}
@@ -154,6 +160,13 @@ func lastInt(rest []byte) (int64, bool) {
 }
 
 var crlf = []byte("\r\n")
+
+// isMessage reports a published message, as opposed to a confirmation
+// or a reply.
+func isMessage(frame []byte) bool {
+	kind, _, ok := pushKind(frame)
+	return ok && (kind == "message" || kind == "pmessage")
+}
 
 // signal hands a marker's answer to the client goroutine, which sends at
 // most one marker at a time and waits for it.

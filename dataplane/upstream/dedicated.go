@@ -91,6 +91,9 @@ func (n *Node) Dedicated(ctx context.Context, name string) (*Dedicated, error) {
 	return &Dedicated{pool: p, name: name, addr: n.addr, nc: nc, buf: make([]byte, 0, 4096)}, nil
 }
 
+// Addr is the node's address.
+func (d *Dedicated) Addr() string { return d.addr }
+
 // alive reports whether an idle connection is still open, by peeking at
 // its socket without blocking: end of file or an error means Redis closed
 // it. (A read with a past deadline would not do: Go fails it before
