@@ -10,8 +10,11 @@ import (
 var _ engine.Pin = (*pin)(nil)
 
 var (
-	multiArgs   = [][]byte{[]byte("MULTI")}
-	queuedReply = []byte("+QUEUED\r\n")
+	// waitMarkArgs is a PUBLISH, which a standalone Redis propagates to
+	// its replicas whether or not anyone listens.
+	waitMarkArgs = [][]byte{[]byte("PUBLISH"), []byte("__keyway:wait"), []byte("")}
+	multiArgs    = [][]byte{[]byte("MULTI")}
+	queuedReply  = []byte("+QUEUED\r\n")
 )
 
 // Forward is the last hop of a pinned client's request: the leaf of up
@@ -49,12 +52,27 @@ func (p *pin) Forward(_ context.Context, up engine.Upstream, b engine.Batch) {
 	if deferred {
 		cmds = append(cmds, multiArgs)
 	}
+	// WAIT counts the replicas that acknowledged the writes of the
+	// connection it runs on, and the client's writes went over shared
+	// connections: a write that Redis propagates goes first, so WAIT
+	// waits for the replication offset of the moment it is served, which
+	// covers every write the client had acknowledged before it.
+	marked := !p.multi && !p.cluster && len(b) == 1 && b[0].Cmd.Spec.Name == "WAIT"
+	if marked {
+		cmds = append(cmds, waitMarkArgs)
+	}
 	for _, r := range b {
 		cmds = append(cmds, r.Cmd.Args)
 	}
 	if err := p.d.Send(cmds...); err != nil {
 		p.lost(b, err)
 		return
+	}
+	if marked {
+		if _, err := p.d.Next(ctx); err != nil {
+			p.lost(b, err)
+			return
+		}
 	}
 	if deferred {
 		reply, err := p.d.Next(ctx)
