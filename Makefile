@@ -11,12 +11,21 @@ MODULES := proto controlplane dataplane cli integration
 
 all: build
 
-## build: the three binaries in bin/
+# Version stamping (keyway.dev/proto/buildinfo): `git describe` and the
+# commit when git and a repository are at hand, "dev" and nothing when not
+# (a tarball, a machine without git); the date always.
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+BUILDINFO := keyway.dev/proto/buildinfo
+LDFLAGS := -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).commit=$(COMMIT) -X $(BUILDINFO).date=$(BUILD_DATE)
+
+## build: the three binaries in bin/, stamped with version, commit and date
 build:
 	@mkdir -p bin
-	cd controlplane && go build -o ../bin/keyway-control ./cmd/keyway-control
-	cd dataplane && go build -o ../bin/keyway-proxy ./cmd/keyway-proxy
-	cd cli && go build -o ../bin/keyway ./cmd/keyway
+	cd controlplane && go build -ldflags '$(LDFLAGS)' -o ../bin/keyway-control ./cmd/keyway-control
+	cd dataplane && go build -ldflags '$(LDFLAGS)' -o ../bin/keyway-proxy ./cmd/keyway-proxy
+	cd cli && go build -ldflags '$(LDFLAGS)' -o ../bin/keyway ./cmd/keyway
 
 ## tools: buf and the protoc plugins, pinned by tools/go.mod and proto/go.mod
 $(BUF):

@@ -13,10 +13,8 @@ import (
 	"keyway.dev/cli/internal/app"
 	"keyway.dev/cli/internal/keyway"
 	"keyway.dev/cli/internal/local"
+	"keyway.dev/proto/buildinfo"
 )
-
-// version is stamped at release with -ldflags "-X main.version=v1.2.3".
-var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -27,7 +25,7 @@ func main() {
 		Now:      time.Now,
 		Hostname: os.Hostname,
 		Renderer: local.Renderer{},
-		Version:  version,
+		Build:    buildinfo.Get(),
 	}
 	code := keyway.Main(ctx, a, os.Args[1:])
 	stop()

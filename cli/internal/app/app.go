@@ -15,6 +15,7 @@ import (
 	"keyway.dev/cli/internal/client"
 	"keyway.dev/cli/internal/config"
 	"keyway.dev/cli/internal/output"
+	"keyway.dev/proto/buildinfo"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -43,8 +44,8 @@ type App struct {
 	// Hostname names this machine for the default push author.
 	Hostname func() (string, error)
 	Renderer Renderer
-	// Version is this build's version string.
-	Version string
+	// Build is this binary's version, commit and build date.
+	Build buildinfo.Info
 
 	// Set by the global flags.
 	Addr    string

@@ -1,6 +1,8 @@
 package clitest
 
 import (
+	"keyway.dev/proto/buildinfo"
+
 	"bytes"
 	"context"
 	"net"
@@ -39,7 +41,7 @@ func RunWith(t testing.TB, r app.Renderer, addr string, args ...string) Result {
 		Now:      func() time.Time { return Epoch },
 		Hostname: func() (string, error) { return "host1", nil },
 		Renderer: r,
-		Version:  "v0.0.0-test",
+		Build:    buildinfo.Info{Version: "v0.0.0-test", Commit: "0123456789abcdef", Date: "2026-01-02T15:04:05Z", Go: "go1.26"},
 	}
 	code := keyway.Main(context.Background(), a, args)
 	return Result{Code: code, Stdout: out.String(), Stderr: errb.String()}

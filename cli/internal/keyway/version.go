@@ -3,58 +3,38 @@ package keyway
 import (
 	"context"
 	"fmt"
-	"runtime"
-	"runtime/debug"
 
 	"keyway.dev/cli/internal/app"
 	"keyway.dev/cli/internal/dispatch"
 	"keyway.dev/cli/internal/output"
+	"keyway.dev/proto/buildinfo"
 )
 
 // VersionJSON is the JSON form of `keyway version`.
-type VersionJSON struct {
-	Version string `json:"version"`
-	Commit  string `json:"commit"`
-	Go      string `json:"go"`
-}
+type VersionJSON = buildinfo.Info
 
 func versionCommand(a *app.App) *dispatch.Command {
 	return &dispatch.Command{
-		Name:    "version",
-		Short:   "Print keyway's version",
-		Usage:   "[flags]",
+		Name:  "version",
+		Short: "Print keyway's version, commit and build date",
+		Usage: "[flags]",
+		Long: `The version is ` + "`git describe --always --dirty`" + ` of the tree it was built
+from by ` + "`make build`" + `, "dev" for a plain ` + "`go build`" + `.`,
 		MaxArgs: 0,
 		Examples: []string{
 			"keyway version",
 			"keyway version -o json",
 		},
 		Run: func(context.Context, []string) error {
-			v := VersionJSON{Version: a.Version, Commit: commit(), Go: runtime.Version()}
+			v := a.Build
 			if v.Version == "" {
-				v.Version = "dev"
+				v = buildinfo.Get()
 			}
 			if a.JSON() {
 				return output.WriteJSON(a.Stdout, v)
 			}
-			_, err := fmt.Fprintf(a.Stdout, "keyway %s (commit %s, %s)\n", v.Version, output.Dash(v.Commit), v.Go)
+			_, err := fmt.Fprintln(a.Stdout, "keyway "+v.String())
 			return err
 		},
 	}
-}
-
-// commit is the VCS revision stamped by the go command, when it was.
-func commit() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return ""
-	}
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" {
-			if len(s.Value) > 12 {
-				return s.Value[:12]
-			}
-			return s.Value
-		}
-	}
-	return ""
 }

@@ -5,8 +5,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -20,38 +22,103 @@ import (
 	"keyway.dev/controlplane/sandbox"
 	"keyway.dev/controlplane/server"
 	"keyway.dev/controlplane/telemetry"
+	"keyway.dev/proto/buildinfo"
+	"keyway.dev/proto/envflag"
 )
+
+// envPrefix prefixes the environment variable of every flag:
+// KEYWAY_CONTROL_LISTEN sets --listen.
+const envPrefix = "KEYWAY_CONTROL"
+
+// usageHead opens --help.
+const usageHead = `usage: keyway-control [flags]
+
+keyway-control stores Keyway policy versions in etcd (embedded by default),
+serves them to keyway-proxy over ADS and answers the keyway CLI's admin
+API, all on one gRPC port. Every flag may also be set by its environment
+variable or in a --config file; the command line wins over the
+environment, which wins over the file.
+
+Exit status: 0 after a clean shutdown, 1 when the server failed, 2 when it
+was called wrongly.
+
+Flags:
+`
 
 func main() {
 	// The render sandbox re-executes this binary; see sandbox.Child.
 	if len(os.Args) > 1 && os.Args[1] == sandbox.Subcommand {
 		os.Exit(sandbox.Child(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
 	}
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "keyway-control:", err)
-		os.Exit(1)
+	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+// usageError is a command line or setting the server cannot start with;
+// it exits 2.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+// realMain runs the server and returns the exit status: 0 after --help,
+// --version or a clean shutdown, 1 on failure, 2 on misuse.
+func realMain(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	err := run(args, stdout, getenv)
+	if errors.Is(err, flag.ErrHelp) || errors.Is(err, errVersion) {
+		return 0
+	}
+	var u usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &u):
+		fmt.Fprintf(stderr, "keyway-control: %v\nRun 'keyway-control --help' for usage.\n", err)
+		return 2
+	default:
+		fmt.Fprintln(stderr, "keyway-control:", err)
+		return 1
 	}
 }
 
-func run(args []string) error {
+// errVersion ends run after --version.
+var errVersion = errors.New("version printed")
+
+func run(args []string, stdout io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("keyway-control", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
 	listen := fs.String("listen", "127.0.0.1:7700", "gRPC address for ADS, the admin API and telemetry")
 	dataDir := fs.String("data-dir", "./keyway-data", "data directory of the embedded etcd")
 	endpoints := fs.String("etcd-endpoints", "", "comma-separated etcd endpoints; when set no etcd is embedded")
 	fleet := fs.String("fleet", "", "fleet name that namespaces keys in etcd (default \"default\")")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	sec := securityFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
+	version := fs.Bool("version", false, "print the version, commit and build date, and exit")
+	envflag.Register(fs, envPrefix)
+	if err := envflag.Parse(fs, args, envPrefix, getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fmt.Fprint(stdout, usageHead)
+			fs.PrintDefaults()
+			return err
+		}
+		return usageError{err}
+	}
+	if *version {
+		fmt.Fprintln(stdout, buildinfo.Line("keyway-control"))
+		return errVersion
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q (keyway-control takes only flags)", fs.Arg(0))}
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
+		return usageError{fmt.Errorf("--log-level: %w", err)}
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	logger.Info("keyway-control starting", "version", buildinfo.Get().Version, "commit", buildinfo.Get().Commit)
 	secure, err := sec.config(logger)
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

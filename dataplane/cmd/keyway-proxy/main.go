@@ -19,7 +19,32 @@ import (
 
 	"keyway.dev/dataplane/server"
 	"keyway.dev/dataplane/xdsclient"
+	"keyway.dev/proto/buildinfo"
+	"keyway.dev/proto/envflag"
 )
+
+// envPrefix prefixes the environment variable of every flag:
+// KEYWAY_PROXY_LISTEN sets --listen.
+const envPrefix = "KEYWAY_PROXY"
+
+// usageHead opens --help.
+const usageHead = `usage: keyway-proxy [flags]
+
+keyway-proxy serves Redis clients through the engine trees of the policy
+it receives from keyway-control (--control-plane, the default), renders
+from a local file (--policy), or forwards everything to one Redis
+(--upstream). Every flag may also be set by its environment variable or in
+a --config file; the command line wins over the environment, which wins
+over the file.
+
+Exit status: 0 after a clean shutdown, 1 when the proxy failed, 2 when it
+was called wrongly.
+
+Flags:
+`
+
+// errVersion ends parseFlags after --version was printed.
+var errVersion = errors.New("version printed")
 
 // config is everything the flags set.
 type config struct {
@@ -46,14 +71,21 @@ type config struct {
 	clusterListen []string
 }
 
-func parseFlags(args []string, stderr io.Writer) (config, error) {
+// parseFlags parses the command line, then the environment and --config;
+// --help and --version print to stdout and return flag.ErrHelp and
+// errVersion.
+func parseFlags(args []string, stdout io.Writer) (config, error) {
+	return parseFlagsEnv(args, stdout, os.Getenv)
+}
+
+func parseFlagsEnv(args []string, stdout io.Writer, getenv func(string) string) (config, error) {
 	host, _ := os.Hostname()
 	if host == "" {
 		host = "keyway-proxy"
 	}
 	cfg := config{limits: server.DefaultLimits()}
 	fs := flag.NewFlagSet("keyway-proxy", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:6380", "address for RESP clients")
 	fs.StringVar(&cfg.admin, "admin", "127.0.0.1:9180", "address for /healthz, /readyz and /metrics")
 	fs.StringVar(&cfg.nodeID, "node-id", host, "this proxy's name in the fleet")
@@ -78,8 +110,22 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.limits.WriteTimeout, "client-write-timeout", cfg.limits.WriteTimeout, "close a client that takes no reply bytes for this long (0 is never)")
 	clientSecurityFlags(fs, &cfg.clientTLS, &cfg.limits)
 	clusterListenFlag(fs, &cfg.clusterListen)
-	if err := fs.Parse(args); err != nil {
+	version := fs.Bool("version", false, "print the version, commit and build date, and exit")
+	envflag.Register(fs, envPrefix)
+	if err := envflag.Parse(fs, args, envPrefix, getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usageHead)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+		}
 		return cfg, err
+	}
+	if *version {
+		fmt.Fprintln(stdout, buildinfo.Line("keyway-proxy"))
+		return cfg, errVersion
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q (keyway-proxy takes only flags)", fs.Arg(0))
 	}
 	if err := cfg.clientTLS.check(); err != nil {
 		return cfg, err
@@ -114,20 +160,30 @@ func newLogger(cfg config, w io.Writer) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format: %q is neither text nor json", cfg.logFormat)
 }
 
+// checkArgs parses the command line for main and says how to exit when
+// the proxy should not start: 0 after --help or --version, 2 on misuse.
+func checkArgs(args []string, stdout, stderr io.Writer, getenv func(string) string) (config, *slog.Logger, int, bool) {
+	cfg, err := parseFlagsEnv(args, stdout, getenv)
+	if errors.Is(err, flag.ErrHelp) || errors.Is(err, errVersion) {
+		return cfg, nil, 0, false
+	}
+	var log *slog.Logger
+	if err == nil {
+		log, err = newLogger(cfg, stderr)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "keyway-proxy: %v\nRun 'keyway-proxy --help' for usage.\n", err)
+		return cfg, nil, 2, false
+	}
+	return cfg, log, 0, true
+}
+
 func main() {
-	cfg, err := parseFlags(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
+	cfg, log, code, start := checkArgs(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	if !start {
+		os.Exit(code)
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "keyway-proxy:", err)
-		os.Exit(2)
-	}
-	log, err := newLogger(cfg, os.Stderr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "keyway-proxy:", err)
-		os.Exit(2)
-	}
+	log.Info("keyway-proxy starting", "version", buildinfo.Get().Version, "commit", buildinfo.Get().Commit)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := run(ctx, cfg, log); err != nil {

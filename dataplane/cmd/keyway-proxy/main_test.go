@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,5 +144,45 @@ domain("default", cache)
 	}
 	if got := r.Do("GET", "p"); got != "1" {
 		t.Fatalf("redis has %q", got)
+	}
+}
+
+// TestCommandLine checks what an operator sees before the proxy starts:
+// --help and --version exit 0 on stdout, misuse exits 2 on stderr, and
+// KEYWAY_PROXY_* variables set flags the command line leaves alone.
+func TestCommandLine(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		env    map[string]string
+		code   int
+		start  bool
+		stdout string
+		stderr string
+	}{
+		{"help", []string{"--help"}, nil, 0, false, "(env KEYWAY_PROXY_LISTEN)", ""},
+		{"version", []string{"--version"}, nil, 0, false, "keyway-proxy ", ""},
+		{"unknown flag", []string{"--bogus"}, nil, 2, false, "", "flag provided but not defined: -bogus"},
+		{"argument", []string{"run"}, nil, 2, false, "", `unexpected argument "run"`},
+		{"bad format", []string{"--log-format", "xml"}, nil, 2, false, "", "--log-format"},
+		{"bad env", nil, map[string]string{"KEYWAY_PROXY_MAX_CLIENTS": "many"}, 2, false, "", "KEYWAY_PROXY_MAX_CLIENTS"},
+		{"env", nil, map[string]string{"KEYWAY_PROXY_UPSTREAM": "127.0.0.1:1"}, 0, true, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			cfg, _, code, start := checkArgs(tc.args, &stdout, &stderr, func(k string) string { return tc.env[k] })
+			if code != tc.code || start != tc.start {
+				t.Fatalf("code %d start %v, want %d %v; stderr:\n%s", code, start, tc.code, tc.start, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tc.stdout) {
+				t.Errorf("stdout lacks %q:\n%s", tc.stdout, stdout.String())
+			}
+			if tc.stderr != "" && (!strings.Contains(stderr.String(), tc.stderr) || !strings.Contains(stderr.String(), "Run 'keyway-proxy --help'")) {
+				t.Errorf("stderr = %q, want %q and a pointer to --help", stderr.String(), tc.stderr)
+			}
+			if tc.name == "env" && (cfg.upstream != "127.0.0.1:1" || cfg.controlPlane != "") {
+				t.Errorf("KEYWAY_PROXY_UPSTREAM gave upstream %q control plane %q", cfg.upstream, cfg.controlPlane)
+			}
+		})
 	}
 }
