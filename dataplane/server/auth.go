@@ -163,6 +163,17 @@ func (c *client) setProto(proto uint8) bool {
 	c.mu.Lock()
 	c.sess.Proto = proto
 	c.mu.Unlock()
+	if t := c.tracker; t != nil {
+		t.reopen()
+		if t.pushes() {
+			if err := c.startOutbox(); err != nil {
+				c.dead = true
+				return false
+			}
+		} else {
+			c.stopOutbox()
+		}
+	}
 	return true
 }
 

@@ -319,12 +319,12 @@ func (t *tracking) conn(node *upstream.Node, name string) (*tconn, error) {
 	}
 	tc.d = d
 	if err := d.Protocol(ctx, t.c.proto()); err != nil {
-		tc.close()
+		tc.discard()
 		return nil, err
 	}
 	if t.redirect != 0 {
 		if err := tc.openSink(ctx, name); err != nil {
-			tc.close()
+			tc.discard()
 			return nil, err
 		}
 	}
@@ -340,7 +340,7 @@ func (t *tracking) conn(node *upstream.Node, name string) (*tconn, error) {
 		err = errors.New(trimReply(reply))
 	}
 	if err != nil {
-		tc.close()
+		tc.discard()
 		return nil, err
 	}
 	t.conns[node] = tc
@@ -497,10 +497,26 @@ func (tc *tconn) close() {
 	}
 }
 
+// discard closes a tconn that never tracked anything: no gap to report.
+func (tc *tconn) discard() {
+	tc.once.Do(func() { close(tc.dead) })
+	tc.close()
+}
+
 // close ends tracking on every node.
 func (t *tracking) close() {
 	for node, tc := range t.conns {
-		tc.once.Do(func() { close(tc.dead) }) // a deliberate end is no gap
+		tc.discard() // a deliberate end is no gap
+		delete(t.conns, node)
+	}
+}
+
+// reopen drops every tconn, as when the client switches protocol: the
+// next command opens new ones in the new protocol, and the client is told
+// to flush, since Redis forgets what the old connections tracked.
+func (t *tracking) reopen() {
+	for node, tc := range t.conns {
+		tc.fail()
 		tc.close()
 		delete(t.conns, node)
 	}

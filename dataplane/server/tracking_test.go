@@ -253,3 +253,26 @@ func TestTrackingGapFlushes(t *testing.T) {
 	admin.cmd("SET", "k", "v")
 	expectFrame(t, c, invalidate("k"))
 }
+
+// TestTrackingFollowsHello switches a tracking client from RESP2 to
+// RESP3: its reads are tracked again on connections in the new protocol
+// and the invalidations arrive as pushes.
+func TestTrackingFollowsHello(t *testing.T) {
+	r := redistest.Start(t)
+	h := withPolicy(t, forward("main"), standalone("main", r))
+	c := dialRaw(t, h.addr)
+	if got := c.cmd("CLIENT", "TRACKING", "ON"); got != "+OK\r\n" {
+		t.Fatalf("CLIENT TRACKING ON = %q", got)
+	}
+	if got := c.cmd("GET", "k"); got != "$-1\r\n" {
+		t.Fatalf("GET in RESP2 = %q", got)
+	}
+	if got := c.cmd("HELLO", "3"); got[0] != '%' {
+		t.Fatalf("HELLO 3 = %q", got)
+	}
+	if got := c.cmd("GET", "k"); got != "_\r\n" {
+		t.Fatalf("GET in RESP3 = %q", got)
+	}
+	dialRaw(t, r.Addr).cmd("SET", "k", "v")
+	expectFrame(t, c, invalidate("k"))
+}
