@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"google.golang.org/grpc"
@@ -87,6 +88,17 @@ func (a *App) Check() error {
 	return nil
 }
 
+// Terminal reports whether Stdout is a terminal, where live views may
+// redraw the screen; into a pipe or a file they print plain frames.
+func (a *App) Terminal() bool {
+	f, ok := a.Stdout.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
 // JSON reports whether -o json was asked for.
 func (a *App) JSON() bool { return a.format == output.JSON }
 
@@ -109,14 +121,22 @@ func (a *App) dialOptions() ([]grpc.DialOption, error) {
 	return s.DialOptions()
 }
 
+// Dial connects to the control plane with the address, token and TLS
+// settings of the flags, the environment and the config file. It is the
+// one way every command reaches the control plane; the caller closes the
+// connection.
+func (a *App) Dial() (*client.Conn, error) {
+	opts, err := a.dialOptions()
+	if err != nil {
+		return nil, err
+	}
+	return client.Dial(a.Addr, opts...)
+}
+
 // Call dials the control plane, runs fn under --timeout and explains any
 // gRPC failure in plain words.
 func (a *App) Call(ctx context.Context, fn func(ctx context.Context, c *client.Conn) error) error {
-	opts, err := a.dialOptions()
-	if err != nil {
-		return err
-	}
-	c, err := client.Dial(a.Addr, opts...)
+	c, err := a.Dial()
 	if err != nil {
 		return err
 	}

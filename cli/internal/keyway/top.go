@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"keyway.dev/cli/internal/app"
-	"keyway.dev/cli/internal/client"
 	"keyway.dev/cli/internal/dispatch"
 	"keyway.dev/cli/internal/top"
 )
@@ -32,7 +31,9 @@ the control plane from every proxy's reports (sent every few seconds):
 QPS, error rate, p50/p99 latency, bytes in and out and open connections,
 busiest first, with per-node load below. --domain drills into one domain's
 commands, rollout tracks (stable, canary) and hot keys. --once prints one
-snapshot and exits; -o json needs --once and is for scripts.`,
+snapshot and exits; -o json needs --once and is for scripts. When stdout
+is not a terminal the frames follow one another, without the codes that
+clear the screen.`,
 		Examples: []string{
 			"keyway top",
 			"keyway top --domain payments --window 5m",
@@ -62,11 +63,14 @@ snapshot and exits; -o json needs --once and is for scripts.`,
 // runTop runs top.Run and turns its exit code and stderr into the error
 // the dispatcher prints, so failures read like every other command's.
 func runTop(ctx context.Context, a *app.App, args []string) error {
-	c, err := client.Dial(a.Addr)
+	c, err := a.Dial()
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	if !a.Terminal() {
+		args = append(args, "--plain")
+	}
 	var stderr bytes.Buffer
 	code := top.Run(ctx, c.GRPC(), args, a.Stdout, &stderr)
 	if code == dispatch.ExitOK {

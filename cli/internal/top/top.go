@@ -15,6 +15,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"keyway.dev/cli/internal/client"
 	"keyway.dev/cli/internal/output"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
@@ -50,7 +51,10 @@ type options struct {
 	window   keywayv1.Window
 	interval time.Duration
 	once     bool
-	format   output.Format
+	// plain prints frames one after another, without clearing the
+	// screen: stdout is a pipe or a file, not a terminal.
+	plain  bool
+	format output.Format
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
@@ -62,6 +66,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&window, "window", "1m", "sliding window: 1m or 5m")
 	fs.DurationVar(&o.interval, "interval", 2*time.Second, "refresh interval")
 	fs.BoolVar(&o.once, "once", false, "print one snapshot and exit")
+	fs.BoolVar(&o.plain, "plain", false, "print frames one after another without terminal control codes")
 	fs.StringVar(&format, "o", "table", "output format: table or json")
 	fs.StringVar(&format, "output", "table", "output format: table or json")
 	if err := fs.Parse(args); err != nil {
@@ -107,14 +112,14 @@ func Run(ctx context.Context, conn *grpc.ClientConn, args []string, stdout, stde
 		fmt.Fprintf(stderr, "keyway top: %v\n\n%s", err, Usage)
 		return exitUsage
 	}
-	client := keywayv1.NewTelemetryQueryServiceClient(conn)
+	tc := keywayv1.NewTelemetryQueryServiceClient(conn)
 	req := &keywayv1.TopRequest{Window: o.window, Domain: o.domain}
 	target := conn.Target()
 
 	if o.once {
-		resp, err := client.Top(ctx, req)
+		resp, err := tc.Top(ctx, req)
 		if err != nil {
-			fmt.Fprintf(stderr, "keyway top: query %s: %v\n", target, err)
+			fmt.Fprintf(stderr, "keyway top: %v\n", client.Explain(err, target))
 			return exitError
 		}
 		if o.format == output.JSON {
@@ -132,17 +137,25 @@ func Run(ctx context.Context, conn *grpc.ClientConn, args []string, stdout, stde
 	t := time.NewTicker(o.interval)
 	defer t.Stop()
 	var frame bytes.Buffer
+	first := true
 	for {
 		frame.Reset()
-		frame.WriteString(clearScreen)
-		resp, err := client.Top(ctx, req)
+		if o.plain {
+			if !first {
+				frame.WriteString("\n")
+			}
+		} else {
+			frame.WriteString(clearScreen)
+		}
+		first = false
+		resp, err := tc.Top(ctx, req)
 		if ctx.Err() != nil {
 			return exitOK
 		}
 		if err != nil {
 			// Keep refreshing: a control plane restart should not end
 			// the view an operator is watching during an incident.
-			fmt.Fprintf(&frame, "keyway top  %s  query failed: %v\n", target, err)
+			fmt.Fprintf(&frame, "keyway top  %s  query failed: %v\n", target, client.Explain(err, target))
 		} else if err := render(&frame, target, o, resp); err != nil {
 			fmt.Fprintf(stderr, "keyway top: %v\n", err)
 			return exitError

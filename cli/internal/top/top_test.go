@@ -213,6 +213,28 @@ func TestLiveRedrawsUntilCancelled(t *testing.T) {
 	}
 }
 
+// TestLivePlain: into a pipe (--plain, which keyway top sets when stdout
+// is not a terminal) frames follow one another without control codes.
+func TestLivePlain(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := &fake{onTop: func(calls int) {
+		if calls == 2 {
+			cancel()
+		}
+	}}
+	var out, errOut bytes.Buffer
+	if code := Run(ctx, start(t, f), []string{"--interval", "1ms", "--plain"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	}
+	if strings.Contains(out.String(), "\x1b") {
+		t.Fatalf("plain frames hold terminal control codes: %q", out.String())
+	}
+	if n := strings.Count(out.String(), "keyway top  "); n < 1 {
+		t.Fatalf("no frame drawn:\n%s", out.String())
+	}
+}
+
 func TestErrors(t *testing.T) {
 	tests := []struct {
 		name string
