@@ -46,7 +46,11 @@ type Reporter struct {
 	failing bool
 }
 
-// NewReporter returns a Reporter of rec's counts to client.
+// NewReporter returns a Reporter of rec's counts to client. client's
+// connection should carry gRPC keepalive (keyway-proxy dials it with
+// xdsclient.DefaultKeepalive): each report is a short RPC with a timeout,
+// and without pings a half-open connection would fail every report until
+// the kernel gave up on it, minutes later.
 func NewReporter(rec *Recorder, client keywayv1.TelemetryServiceClient, opts ReporterOptions) *Reporter {
 	if opts.Interval <= 0 {
 		opts.Interval = 5 * time.Second

@@ -29,6 +29,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -77,7 +78,20 @@ type Config struct {
 	DialOptions []grpc.DialOption
 	Log         *slog.Logger
 	Backoff     Backoff
+	// Keepalive is how the connection proves it is alive; the zero value
+	// means DefaultKeepalive.
+	Keepalive keepalive.ClientParameters
 }
+
+// DefaultKeepalive pings the control plane after 15s without a frame
+// from it and gives up on the connection 5s later, so a stream that went
+// half-open (a control plane that died without a FIN or RST, a NAT or
+// load balancer that dropped the flow) is noticed within 20s and the
+// proxy reconnects, instead of waiting for pushes that never come. The
+// pings go even with no RPC open, which keeps the telemetry connection
+// (one short RPC per interval) honest too. keyway-control permits a ping
+// every 5s (its keepalive enforcement), so these are never refused.
+var DefaultKeepalive = keepalive.ClientParameters{Time: 15 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}
 
 // Client is an ADS subscription. Run it once.
 type Client struct {
@@ -103,6 +117,9 @@ func New(cfg Config) *Client {
 	}
 	if cfg.Cluster == "" {
 		cfg.Cluster = "keyway"
+	}
+	if cfg.Keepalive == (keepalive.ClientParameters{}) {
+		cfg.Keepalive = DefaultKeepalive
 	}
 	log := cfg.Log
 	if log == nil {
@@ -153,6 +170,7 @@ func (c *Client) Run(ctx context.Context) error {
 			Backoff:           backoff.Config{BaseDelay: c.cfg.Backoff.Min, Multiplier: 1.6, Jitter: 0.2, MaxDelay: c.cfg.Backoff.Max},
 			MinConnectTimeout: c.cfg.Backoff.Max,
 		}),
+		grpc.WithKeepaliveParams(c.cfg.Keepalive),
 	}
 	opts = append(opts, c.cfg.DialOptions...)
 	cc, err := grpc.NewClient(c.cfg.Target, opts...)

@@ -16,6 +16,7 @@ import (
 	"keyway.dev/dataplane/server"
 	"keyway.dev/dataplane/telemetry"
 	"keyway.dev/dataplane/upstream"
+	"keyway.dev/dataplane/xdsclient"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -155,7 +156,9 @@ func policyVersion(v string) string {
 // until ctx ends, then flushes once. It never blocks the data path: a
 // control plane that is down only folds intervals.
 func (t *proxyTelemetry) report(ctx context.Context, target string, wg *sync.WaitGroup) error {
-	cc, err := grpc.NewClient(target, t.dial)
+	// The same keepalive as the ADS connection: without it a half-open
+	// connection fails every report until the kernel gives up on it.
+	cc, err := grpc.NewClient(target, t.dial, grpc.WithKeepaliveParams(xdsclient.DefaultKeepalive))
 	if err != nil {
 		return fmt.Errorf("telemetry client for %s: %w", target, err)
 	}
