@@ -48,7 +48,8 @@ func (a *Applier) Observe(f func(version string, err error)) { a.observe = f }
 // Current is the Current the applier installs into.
 func (a *Applier) Current() *engine.Current { return a.cur }
 
-// Apply builds a State from domains and proxy and installs it. A domain
+// Apply builds a State from domains and proxy and installs it, if every
+// domain proxy's identity rules can place a connection in has a tree. A domain
 // tree equal to one the installed State runs is reused, not rebuilt, so
 // its upstream references and any engine state survive the reload. On
 // error nothing is installed, everything acquired is released, and the
@@ -78,6 +79,12 @@ func (a *Applier) Apply(domains []*keywayv1.Domain, proxy *keywayv1.ProxyConfig,
 			return err
 		}
 		built[d.GetName()] = nd
+	}
+	if err := servable(built, proxy); err != nil {
+		for _, b := range built {
+			unref(b)
+		}
+		return err
 	}
 	a.cur.Install(engine.NewState(built, proxy, version))
 	a.log.Info("policy applied", "version", version, "domains", len(built))
@@ -149,4 +156,45 @@ func unref(d *engine.Domain) {
 	if d.Canary != nil {
 		d.Canary.Unref()
 	}
+}
+
+// servable returns an error naming a domain that proxy's identity rules
+// can place connections in but that has no tree in built: installing
+// such a State would fail every command of those connections.
+func servable(built map[string]*engine.Domain, proxy *keywayv1.ProxyConfig) error {
+	id := proxy.GetIdentity()
+	check := func(what, d string) error {
+		if built[d] == nil {
+			return fmt.Errorf("identity: %s sends connections to domain %q, which has no tree in this version", what, d)
+		}
+		return nil
+	}
+	if err := check("default_domain", id.GetDefaultDomain()); err != nil {
+		return err
+	}
+	for _, u := range id.GetUsers() {
+		if d := u.GetDomain(); d != "" {
+			if err := check(fmt.Sprintf("user %q", u.GetName()), d); err != nil {
+				return err
+			}
+		}
+	}
+	for _, r := range id.GetClientNames() {
+		if err := check(fmt.Sprintf("client name %q", r.GetMatch()), r.GetDomain()); err != nil {
+			return err
+		}
+	}
+	for _, r := range id.GetCertificates() {
+		if err := check(fmt.Sprintf("certificate %q", r.GetMatch()), r.GetDomain()); err != nil {
+			return err
+		}
+	}
+	for _, l := range proxy.GetListeners() {
+		if d := l.GetDomain(); d != "" {
+			if err := check(fmt.Sprintf("listener %q", l.GetName()), d); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

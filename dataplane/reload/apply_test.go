@@ -206,15 +206,55 @@ func TestRetireReleasesEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := f.cur.Load()
-	if err := f.a.Apply(nil, proxy, "empty"); err != nil {
+	if err := f.a.Apply([]*keywayv1.Domain{domain("a", tree("v3", "third"))}, proxy, "v3"); err != nil {
 		t.Fatal(err)
 	}
 	<-old.Retired()
-	if held := f.pools.Held(); len(held) != 0 {
-		t.Errorf("references held with no domains: %v", held)
+	if held := f.pools.Held(); len(held) != 1 || held[0] != "third" {
+		t.Errorf("references held after the old state retired: %v, want [third]", held)
 	}
 	if d := f.pools.DoubleReleases(); len(d) != 0 {
 		t.Errorf("released twice: %v", d)
+	}
+}
+
+// TestApplyRefusesUnservableIdentity covers a version whose identity
+// rules send connections to a domain it has no tree for: refused whole,
+// the installed State and its references untouched.
+func TestApplyRefusesUnservableIdentity(t *testing.T) {
+	f := newFixture()
+	if err := f.a.Apply([]*keywayv1.Domain{domain("a", tree("v1", "main"))}, proxy, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	installed := f.cur.Load()
+	withID := func(id *keywayv1.Identity, ls ...*keywayv1.Listener) *keywayv1.ProxyConfig {
+		return &keywayv1.ProxyConfig{Name: "proxy", Identity: id, Listeners: ls}
+	}
+	tests := []struct {
+		name  string
+		proxy *keywayv1.ProxyConfig
+		want  string
+	}{
+		{"default", withID(&keywayv1.Identity{DefaultDomain: "web"}), `default_domain sends connections to domain "web"`},
+		{"no default", withID(&keywayv1.Identity{}), `default_domain sends connections to domain ""`},
+		{"user", withID(&keywayv1.Identity{DefaultDomain: "a", Users: []*keywayv1.User{{Name: "u", Domain: "web"}}}), `user "u"`},
+		{"client name", withID(&keywayv1.Identity{DefaultDomain: "a", ClientNames: []*keywayv1.NameRule{{Match: "w", Domain: "web"}}}), `client name "w"`},
+		{"certificate", withID(&keywayv1.Identity{DefaultDomain: "a", Certificates: []*keywayv1.NameRule{{Match: "cn", Domain: "web"}}}), `certificate "cn"`},
+		{"listener", withID(&keywayv1.Identity{DefaultDomain: "a"}, &keywayv1.Listener{Name: "l", Domain: "web"}), `listener "l"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := f.a.Apply([]*keywayv1.Domain{domain("a", tree("v2", "other"))}, tt.proxy, "v2")
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+			if f.cur.Load() != installed {
+				t.Error("a refused version replaced the state")
+			}
+			if held := f.pools.Held(); len(held) != 1 || held[0] != "main" {
+				t.Errorf("references held after the refusal: %v, want [main]", held)
+			}
+		})
 	}
 }
 

@@ -3,11 +3,13 @@ package reload
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"keyway.dev/dataplane/xdsclient"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -24,13 +26,19 @@ const (
 // are requested.
 var TypeURLs = []string{ProxyConfigType, DomainType, FlagType}
 
-// Snapshot tracks the latest accepted resources per type URL and drives
-// an Applier: Domain or ProxyConfig changes rebuild the State, Flag
-// changes only swap the flag set. It is the xdsclient handler of a proxy.
+// Snapshot tracks the resources a proxy runs per type URL and drives an
+// Applier; it is the xdsclient handler of a proxy.
 //
-// The first State is built once both Domain and ProxyConfig resources
-// have arrived, since a State without its ProxyConfig cannot place
-// connections in domains.
+// A policy version is applied whole or not at all. Its ProxyConfig and
+// its Domains arrive as separate responses, in either order, so the
+// first to arrive is held (xdsclient.ErrHeld: neither ACKed nor NACKed)
+// until the other one of the same policy version does; then the two are
+// validated and built together, and both are ACKed, or both NACKed with
+// nothing changed, in memory and on disk. The policy version of a
+// resource version is its part before the first "-" ("v3" of
+// "v3-0123abcd"), so a Domain update within one version (a rollout step)
+// applies on its own. Flags are versioned apart from policies and apply
+// on their own.
 type Snapshot struct {
 	applier *Applier
 	file    string
@@ -38,16 +46,36 @@ type Snapshot struct {
 	mu       sync.Mutex
 	domains  []*keywayv1.Domain
 	proxy    *keywayv1.ProxyConfig
-	flags    []*keywayv1.Flag
 	raw      map[string][]*anypb.Any
 	versions map[string]string
+	// held is the response per type URL waiting for the rest of its
+	// policy version; settled are verdicts on held responses not yet
+	// collected by Settled.
+	held    map[string]*pending
+	settled map[string]xdsclient.Verdict
 }
+
+// pending is a decoded response not yet applied.
+type pending struct {
+	version   string
+	resources []*anypb.Any
+	domains   []*keywayv1.Domain
+	proxy     *keywayv1.ProxyConfig
+}
+
+var _ xdsclient.Settler = (*Snapshot)(nil)
 
 // NewSnapshot returns a Snapshot applying through a. When dir is not
 // empty, every applied snapshot is saved to a file in it, and Load
 // restores it.
 func NewSnapshot(a *Applier, dir string) *Snapshot {
-	s := &Snapshot{applier: a, raw: map[string][]*anypb.Any{}, versions: map[string]string{}}
+	s := &Snapshot{
+		applier:  a,
+		raw:      map[string][]*anypb.Any{},
+		versions: map[string]string{},
+		held:     map[string]*pending{},
+		settled:  map[string]xdsclient.Verdict{},
+	}
 	if dir != "" {
 		s.file = stateFile(dir)
 	}
@@ -56,8 +84,9 @@ func NewSnapshot(a *Applier, dir string) *Snapshot {
 
 // OnResources accepts the full set of resources of typeURL at version, as
 // a state-of-the-world response carries it. A nil error means applied
-// (ACK); an error means rejected (NACK), and the previous resources stay
-// in force.
+// (ACK); xdsclient.ErrHeld means held until the rest of its policy
+// version arrives; any other error means rejected (NACK), and what was
+// in force stays in force.
 func (s *Snapshot) OnResources(typeURL, version string, resources []*anypb.Any) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -68,54 +97,106 @@ func (s *Snapshot) OnResources(typeURL, version string, resources []*anypb.Any) 
 	return nil
 }
 
+// Settled returns and forgets the verdicts on held responses.
+func (s *Snapshot) Settled() map[string]xdsclient.Verdict {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.settled
+	s.settled = map[string]xdsclient.Verdict{}
+	return out
+}
+
 func (s *Snapshot) accept(typeURL, version string, resources []*anypb.Any) error {
 	switch typeURL {
 	case DomainType:
 		domains, err := decodeDomains(resources)
 		if err != nil {
-			return err
+			return s.refuse(typeURL, version, err)
 		}
-		if err := s.apply(domains, s.proxy, typeURL, version); err != nil {
-			return err
-		}
-		s.domains = domains
+		return s.stage(typeURL, &pending{version: version, resources: resources, domains: domains})
 	case ProxyConfigType:
 		proxy, err := decodeProxy(resources)
 		if err != nil {
-			return err
+			return s.refuse(typeURL, version, err)
 		}
-		if err := s.apply(s.domains, proxy, typeURL, version); err != nil {
-			return err
-		}
-		s.proxy = proxy
+		return s.stage(typeURL, &pending{version: version, resources: resources, proxy: proxy})
 	case FlagType:
 		flags, err := decodeFlags(resources)
 		if err != nil {
 			return err
 		}
 		s.applier.ApplyFlags(flags)
-		s.flags = flags
+		s.raw[typeURL] = resources
+		s.versions[typeURL] = version
+		return nil
 	default:
 		return fmt.Errorf("unknown resource type %q", typeURL)
 	}
-	s.raw[typeURL] = resources
-	s.versions[typeURL] = version
+}
+
+// partner is the other half of a policy version.
+func partner(typeURL string) string {
+	if typeURL == DomainType {
+		return ProxyConfigType
+	}
+	return DomainType
+}
+
+// stage holds p, the Domains or ProxyConfig of a policy version, and
+// applies it with its partner of the same policy version: the one held,
+// else the one in force. Without such a partner p stays held.
+func (s *Snapshot) stage(typeURL string, p *pending) error {
+	other := partner(typeURL)
+	o := s.held[other]
+	if o == nil || policyOf(o.version) != policyOf(p.version) {
+		o = nil
+		if v, ok := s.versions[other]; ok && policyOf(v) == policyOf(p.version) {
+			o = &pending{version: v, resources: s.raw[other], domains: s.domains, proxy: s.proxy}
+		}
+	}
+	if o == nil {
+		s.held[typeURL] = p
+		return xdsclient.ErrHeld
+	}
+	delete(s.held, typeURL)
+	_, heldOther := s.held[other]
+	if heldOther && s.held[other].version == o.version {
+		delete(s.held, other)
+	} else {
+		heldOther = false
+	}
+	dp, pp := p, o
+	if typeURL == ProxyConfigType {
+		dp, pp = o, p
+	}
+	err := s.apply(dp.domains, pp.proxy, dp.version)
+	if heldOther {
+		s.settled[other] = xdsclient.Verdict{Version: o.version, Err: err}
+	}
+	if err != nil {
+		return err
+	}
+	s.domains, s.proxy = dp.domains, pp.proxy
+	s.raw[DomainType], s.versions[DomainType] = dp.resources, dp.version
+	s.raw[ProxyConfigType], s.versions[ProxyConfigType] = pp.resources, pp.version
 	return nil
 }
 
-// apply rebuilds the State when domains or proxy differ from what is
-// installed, once both have been received.
-func (s *Snapshot) apply(domains []*keywayv1.Domain, proxy *keywayv1.ProxyConfig, typeURL, version string) error {
-	_, haveDomains := s.versions[DomainType]
-	_, haveProxy := s.versions[ProxyConfigType]
-	if typeURL == DomainType {
-		haveDomains = true
-	} else {
-		haveProxy = true
+// refuse rejects a response that cannot be decoded, and with it a held
+// partner of the same policy version.
+func (s *Snapshot) refuse(typeURL, version string, err error) error {
+	delete(s.held, typeURL)
+	other := partner(typeURL)
+	if o := s.held[other]; o != nil && policyOf(o.version) == policyOf(version) {
+		delete(s.held, other)
+		s.settled[other] = xdsclient.Verdict{Version: o.version, Err: err}
 	}
-	if !haveDomains || !haveProxy {
-		return nil
-	}
+	return err
+}
+
+// apply rebuilds the State unless domains and proxy are what is
+// installed.
+func (s *Snapshot) apply(domains []*keywayv1.Domain, proxy *keywayv1.ProxyConfig, version string) error {
 	unchanged := s.applier.Current().Load() != nil &&
 		proto.Equal(proxy, s.proxy) &&
 		slices.EqualFunc(domains, s.domains, func(a, b *keywayv1.Domain) bool { return proto.Equal(a, b) })
@@ -123,6 +204,13 @@ func (s *Snapshot) apply(domains []*keywayv1.Domain, proxy *keywayv1.ProxyConfig
 		return nil
 	}
 	return s.applier.Apply(domains, proxy, version)
+}
+
+// policyOf is the policy version of a resource version: "v3" of the
+// control plane's "v3-0123abcd", a version without "-" whole.
+func policyOf(version string) string {
+	head, _, _ := strings.Cut(version, "-")
+	return head
 }
 
 // Versions returns the accepted version per type URL, to resume a

@@ -1,6 +1,8 @@
 package reload
 
 import (
+	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"keyway.dev/dataplane/xdsclient"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -25,12 +28,18 @@ func anys(t *testing.T, ms ...proto.Message) []*anypb.Any {
 	return out
 }
 
+// held fails unless err says the response is held back.
+func held(t *testing.T, err error) {
+	t.Helper()
+	if !errors.Is(err, xdsclient.ErrHeld) {
+		t.Fatalf("err = %v, want the response held", err)
+	}
+}
+
 func TestSnapshotWaitsForBothTypes(t *testing.T) {
 	f := newFixture()
 	s := NewSnapshot(f.a, "")
-	if err := s.OnResources(DomainType, "v1", anys(t, domain("a", tree("v1", "main")))); err != nil {
-		t.Fatal(err)
-	}
+	held(t, s.OnResources(DomainType, "v1", anys(t, domain("a", tree("v1", "main")))))
 	if f.cur.Load() != nil {
 		t.Fatal("installed a state before the proxy config arrived")
 	}
@@ -41,6 +50,12 @@ func TestSnapshotWaitsForBothTypes(t *testing.T) {
 	if st == nil || st.Domains["a"] == nil || st.Proxy.GetIdentity().GetDefaultDomain() != "a" {
 		t.Fatalf("state after both types = %+v", st)
 	}
+	if got := s.Settled(); len(got) != 1 || got[DomainType].Version != "v1" || got[DomainType].Err != nil {
+		t.Errorf("settled = %v, want the held domains accepted", got)
+	}
+	if got := s.Settled(); len(got) != 0 {
+		t.Errorf("settled again = %v, want nothing", got)
+	}
 
 	// The same resources again (a resend after reconnect) change nothing.
 	if err := s.OnResources(DomainType, "v1", anys(t, domain("a", tree("v1", "main")))); err != nil {
@@ -48,6 +63,15 @@ func TestSnapshotWaitsForBothTypes(t *testing.T) {
 	}
 	if f.cur.Load() != st {
 		t.Error("identical resources installed a new state")
+	}
+
+	// Domains of the same policy version with another hash (a rollout
+	// step) apply on their own.
+	if err := s.OnResources(DomainType, "v1-b", anys(t, domain("a", tree("v1", "other")))); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.reaches(t, "a"); got != "other" {
+		t.Errorf("after the rollout step domain a reaches %q, want other", got)
 	}
 }
 
@@ -60,24 +84,20 @@ func TestSnapshotRejectKeepsAccepted(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(s.OnResources(ProxyConfigType, "v1", anys(t, proxy)))
+	held(t, s.OnResources(ProxyConfigType, "v1", anys(t, proxy)))
 	must(s.OnResources(DomainType, "v1", anys(t, domain("a", tree("v1", "main")))))
 	installed := f.cur.Load()
 
-	err := s.OnResources(DomainType, "v2", anys(t, domain("a", tree("v2", "nope", "main"))))
+	held(t, s.OnResources(DomainType, "v2", anys(t, domain("a", tree("v2", "nope", "main")))))
+	err := s.OnResources(ProxyConfigType, "v2", anys(t, proxy))
 	if err == nil || !strings.Contains(err.Error(), `unknown upstream "nope"`) {
 		t.Fatalf("bad domain: err = %v", err)
 	}
-	if f.cur.Load() != installed || s.Versions()[DomainType] != "v1" {
-		t.Fatalf("rejected resources replaced the state or the version (%v)", s.Versions())
+	if got := s.Settled()[DomainType]; got.Version != "v2" || got.Err == nil {
+		t.Errorf("held domains settled as %+v, want refused", got)
 	}
-
-	// A later proxy config combines with the accepted domains, not the
-	// rejected ones.
-	p2 := &keywayv1.ProxyConfig{Name: "proxy", Version: "v3", Identity: &keywayv1.Identity{DefaultDomain: "a"}}
-	must(s.OnResources(ProxyConfigType, "v3", anys(t, p2)))
-	if got := f.reaches(t, "a"); got != "main" {
-		t.Errorf("after the proxy config update domain a reaches %q, want main", got)
+	if f.cur.Load() != installed || s.Versions()[DomainType] != "v1" || s.Versions()[ProxyConfigType] != "v1" {
+		t.Fatalf("rejected resources replaced the state or the version (%v)", s.Versions())
 	}
 
 	tests := []struct {
@@ -99,6 +119,68 @@ func TestSnapshotRejectKeepsAccepted(t *testing.T) {
 	}
 }
 
+// TestSnapshotRefusesVersionWhole is issue 18's repro at the proxy: v2's
+// ProxyConfig arrives first and sends every connection to "web", whose
+// tree cannot be built. Both halves are refused, and the State, the
+// versions and the saved file stay v1's.
+func TestSnapshotRefusesVersionWhole(t *testing.T) {
+	dir := t.TempDir()
+	f := newFixture()
+	f.pools.Fail("locked", errors.New(`credentials: environment variable "UNSET" is not set`))
+	s := NewSnapshot(f.a, dir)
+	held(t, s.OnResources(ProxyConfigType, "v1-p1", anys(t, proxy)))
+	if err := s.OnResources(DomainType, "v1-d1", anys(t, domain("a", tree("v1", "main")))); err != nil {
+		t.Fatal(err)
+	}
+	installed := f.cur.Load()
+	saved, err := os.ReadFile(filepath.Join(dir, stateFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	web := &keywayv1.ProxyConfig{Name: "proxy", Identity: &keywayv1.Identity{DefaultDomain: "web"}}
+	held(t, s.OnResources(ProxyConfigType, "v2-p2", anys(t, web)))
+	if f.cur.Load() != installed || s.Versions()[ProxyConfigType] != "v1-p1" {
+		t.Fatal("a held proxy config changed the state or the version")
+	}
+	err = s.OnResources(DomainType, "v2-d2", anys(t, domain("a", tree("v2", "main")), domain("web", tree("v2", "locked"))))
+	if err == nil || !strings.Contains(err.Error(), `"UNSET"`) {
+		t.Fatalf("v2 domains: err = %v, want the credentials error", err)
+	}
+	if got := s.Settled()[ProxyConfigType]; got.Version != "v2-p2" || got.Err == nil {
+		t.Errorf("held proxy config settled as %+v, want refused", got)
+	}
+	if f.cur.Load() != installed {
+		t.Error("the refused version replaced the state")
+	}
+	if v := s.Versions(); v[DomainType] != "v1-d1" || v[ProxyConfigType] != "v1-p1" {
+		t.Errorf("versions after the refusal = %v, want v1's", v)
+	}
+	if now, err := os.ReadFile(filepath.Join(dir, stateFileName)); err != nil || !bytes.Equal(now, saved) {
+		t.Errorf("the saved snapshot changed on a refusal (err %v)", err)
+	}
+	if got := f.reaches(t, "a"); got != "main" {
+		t.Errorf("domain a reaches %q, want main", got)
+	}
+
+	// A version whose trees build but whose identity names a domain it
+	// lacks is refused too, whichever half arrives first.
+	held(t, s.OnResources(DomainType, "v3-d3", anys(t, domain("a", tree("v3", "other")))))
+	err = s.OnResources(ProxyConfigType, "v3-p3", anys(t, web))
+	if err == nil || !strings.Contains(err.Error(), `domain "web", which has no tree`) {
+		t.Fatalf("v3: err = %v", err)
+	}
+	if f.cur.Load() != installed || s.Settled()[DomainType].Err == nil {
+		t.Error("v3 was not refused whole")
+	}
+
+	// A proxy config whose domains never come changes nothing.
+	held(t, s.OnResources(ProxyConfigType, "v4-p4", anys(t, web)))
+	if f.cur.Load() != installed || s.Versions()[ProxyConfigType] != "v1-p1" {
+		t.Error("an unpaired proxy config was applied")
+	}
+}
+
 func TestSnapshotFlags(t *testing.T) {
 	f := newFixture()
 	s := NewSnapshot(f.a, "")
@@ -114,7 +196,7 @@ func TestSaveAndLoad(t *testing.T) {
 	dir := t.TempDir()
 	f := newFixture()
 	s := NewSnapshot(f.a, dir)
-	for _, step := range []struct {
+	for i, step := range []struct {
 		t   string
 		v   string
 		res []*anypb.Any
@@ -123,7 +205,7 @@ func TestSaveAndLoad(t *testing.T) {
 		{DomainType, "v4", anys(t, domain("a", tree("v4", "main")), domain("b", tree("v4", "other")))},
 		{FlagType, "v4", anys(t, &keywayv1.Flag{Name: "a/x", Domain: "a", Flag: "x", Percent: 7})},
 	} {
-		if err := s.OnResources(step.t, step.v, step.res); err != nil {
+		if err := s.OnResources(step.t, step.v, step.res); err != nil && (i != 0 || !errors.Is(err, xdsclient.ErrHeld)) {
 			t.Fatal(err)
 		}
 	}
@@ -188,9 +270,7 @@ func TestLoadRejected(t *testing.T) {
 	dir := t.TempDir()
 	f := newFixture()
 	s := NewSnapshot(f.a, dir)
-	if err := s.OnResources(ProxyConfigType, "v1", anys(t, proxy)); err != nil {
-		t.Fatal(err)
-	}
+	held(t, s.OnResources(ProxyConfigType, "v1", anys(t, proxy)))
 	if err := s.OnResources(DomainType, "v1", anys(t, domain("a", tree("v1", "main")))); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+
+	"keyway.dev/dataplane/xdsclient"
 )
 
 // The state file is a sequence of DiscoveryResponse messages, one per
@@ -120,8 +122,12 @@ func (s *Snapshot) Load() (bool, error) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The file holds one applied version, its ProxyConfig first: the
+	// ProxyConfig is held until its Domains arrive.
+	defer func() { clear(s.held); clear(s.settled) }()
 	for _, r := range responses {
-		if err := s.accept(r.GetTypeUrl(), r.GetVersionInfo(), r.GetResources()); err != nil {
+		err := s.accept(r.GetTypeUrl(), r.GetVersionInfo(), r.GetResources())
+		if err != nil && !errors.Is(err, xdsclient.ErrHeld) {
 			// Claim no version, so the control plane sends everything.
 			clear(s.versions)
 			return false, fmt.Errorf("apply saved snapshot %s: %w", s.file, err)

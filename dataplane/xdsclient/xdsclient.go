@@ -44,6 +44,31 @@ type Handler interface {
 	OnResources(typeURL, version string, resources []*anypb.Any) error
 }
 
+// ErrHeld, returned (or wrapped) by OnResources, neither ACKs nor NACKs
+// the response yet: the handler holds it until a response of another
+// type completes it (a policy version's ProxyConfig waits for the same
+// version's Domains, so that the two are applied or refused together).
+// A Handler that holds responses must implement Settler.
+var ErrHeld = errors.New("held until the rest of its version arrives")
+
+// Settler is a Handler that holds responses back. After every response
+// the client asks it for the verdicts it has reached on held ones and
+// sends their ACKs or NACKs, before the ACK or NACK of the response
+// that settled them.
+type Settler interface {
+	Handler
+	// Settled returns, and forgets, the verdicts reached since the last
+	// call on responses it held, by type URL.
+	Settled() map[string]Verdict
+}
+
+// Verdict is a Settler's answer on a held response: the version it
+// settles and nil to accept it, an error to refuse it.
+type Verdict struct {
+	Version string
+	Err     error
+}
+
 // HandlerFunc adapts a function to Handler.
 type HandlerFunc func(typeURL, version string, resources []*anypb.Any) error
 
@@ -237,22 +262,49 @@ func (c *Client) stream(ctx context.Context, ads discovery.AggregatedDiscoverySe
 	c.connected.Store(true)
 	c.log.Info("subscribed to the control plane", "types", c.cfg.TypeURLs, "versions", c.Versions())
 	received := false
+	// held is the response per type URL the handler holds back, still to
+	// be answered; a newer response of the type replaces it.
+	held := map[string]*discovery.DiscoveryResponse{}
 	for {
 		resp, err := s.Recv()
 		if err != nil {
 			return received, fmt.Errorf("receive: %w", err)
 		}
 		received = true
-		if err := s.Send(c.handle(resp)); err != nil {
-			return received, fmt.Errorf("acknowledge %s %s: %w", resp.GetTypeUrl(), resp.GetVersionInfo(), err)
+		t := resp.GetTypeUrl()
+		delete(held, t)
+		err = c.cfg.Handler.OnResources(t, resp.GetVersionInfo(), resp.GetResources())
+		if errors.Is(err, ErrHeld) {
+			held[t] = resp
+			c.log.Info("holding config until the rest of its version arrives", "type", t, "version", resp.GetVersionInfo())
+		}
+		// Answer what this response settled first, so the control plane
+		// hears the response that decided last (its NACK names the cause).
+		if st, ok := c.cfg.Handler.(Settler); ok {
+			for ht, v := range st.Settled() {
+				h := held[ht]
+				if h == nil || h.GetVersionInfo() != v.Version {
+					continue
+				}
+				delete(held, ht)
+				if err := s.Send(c.answer(h, v.Err)); err != nil {
+					return received, fmt.Errorf("acknowledge %s %s: %w", ht, v.Version, err)
+				}
+			}
+		}
+		if errors.Is(err, ErrHeld) {
+			continue
+		}
+		if err := s.Send(c.answer(resp, err)); err != nil {
+			return received, fmt.Errorf("acknowledge %s %s: %w", t, resp.GetVersionInfo(), err)
 		}
 	}
 }
 
-// handle applies one response and returns its ACK or NACK.
-func (c *Client) handle(resp *discovery.DiscoveryResponse) *discovery.DiscoveryRequest {
+// answer records the handler's verdict err on resp and returns its ACK
+// (nil) or NACK.
+func (c *Client) answer(resp *discovery.DiscoveryResponse, err error) *discovery.DiscoveryRequest {
 	t, v := resp.GetTypeUrl(), resp.GetVersionInfo()
-	err := c.cfg.Handler.OnResources(t, v, resp.GetResources())
 	c.mu.Lock()
 	if err == nil {
 		c.versions[t] = v

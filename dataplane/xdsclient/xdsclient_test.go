@@ -323,3 +323,77 @@ func TestRunNeedsHandler(t *testing.T) {
 		t.Fatal("Run without a handler succeeded")
 	}
 }
+
+// pairing holds the first of a version's two types until the other
+// arrives, then accepts both, or refuses both when the version is reject.
+type pairing struct {
+	mu      sync.Mutex
+	reject  string
+	held    map[string]string // type URL → version
+	settled map[string]Verdict
+}
+
+func (h *pairing) OnResources(t, v string, _ []*anypb.Any) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	other := domainType
+	if t == domainType {
+		other = proxyType
+	}
+	if h.held[other] != v {
+		h.held[t] = v
+		return ErrHeld
+	}
+	delete(h.held, other)
+	var err error
+	if v == h.reject {
+		err = fmt.Errorf("version %s refused", v)
+	}
+	h.settled[other] = Verdict{Version: v, Err: err}
+	return err
+}
+
+func (h *pairing) Settled() map[string]Verdict {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := h.settled
+	h.settled = map[string]Verdict{}
+	return out
+}
+
+// TestHeldUntilSettled checks that a held response is answered only
+// once settled, with the verdict of the response that settled it, and
+// before that response's own answer.
+func TestHeldUntilSettled(t *testing.T) {
+	cp := startControlPlane(t, "127.0.0.1:0", newSnap("v1", "a"))
+	h := &pairing{reject: "v2", held: map[string]string{}, settled: map[string]Verdict{}}
+	c := runClient(t, cp.addr, h, nil)
+	for _, typ := range []string{domainType, proxyType} {
+		waitFor(t, "v1 ACK of "+typ, func() bool { return len(cp.requests(ack(typ, "v1"))) > 0 })
+	}
+
+	cp.set(newSnap("v2", "a", "b"))
+	nack := func(r *discovery.DiscoveryRequest) bool { return r.GetErrorDetail() != nil }
+	// This server has no NACK parking, so it resends v2 after each NACK.
+	waitFor(t, "two NACKs", func() bool { return len(cp.requests(nack)) >= 2 })
+	nacks := cp.requests(nack)[:2]
+	if nacks[0].GetTypeUrl() == nacks[1].GetTypeUrl() {
+		t.Fatalf("both NACKs are of %s", nacks[0].GetTypeUrl())
+	}
+	for _, r := range nacks {
+		if r.GetVersionInfo() != "v1" || !strings.Contains(r.GetErrorDetail().GetMessage(), "version v2 refused") {
+			t.Errorf("NACK of %s: version %q reason %q", r.GetTypeUrl(), r.GetVersionInfo(), r.GetErrorDetail().GetMessage())
+		}
+	}
+	if got := c.Versions(); got[domainType] != "v1" || got[proxyType] != "v1" {
+		t.Errorf("Versions() after the refusal = %v", got)
+	}
+
+	cp.set(newSnap("v3", "a", "c"))
+	for _, typ := range []string{domainType, proxyType} {
+		waitFor(t, "v3 ACK of "+typ, func() bool { return len(cp.requests(ack(typ, "v3"))) > 0 })
+	}
+	if n := len(cp.requests(ack(proxyType, "v2"))) + len(cp.requests(ack(domainType, "v2"))); n != 0 {
+		t.Errorf("%d ACKs of the refused v2", n)
+	}
+}
