@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 
+	"keyway.dev/controlplane/snapshot"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -25,6 +26,9 @@ func (s *state) finish() (*keywayv1.Policy, error) {
 	}
 	s.checkRefs(s.upstreamRefs, "upstream", upstreams)
 	s.checkRefs(s.domainRefs, "domain", names(s.policy.GetDomains()))
+	if len(s.errs) == 0 {
+		s.checkDefaultDomain()
+	}
 	if len(s.errs) > 0 {
 		sortErrors(s.errs)
 		return nil, s.errs
@@ -54,6 +58,29 @@ func (s *state) checkLeaves(e *keywayv1.Engine, upstreams []string, standalone m
 			Pos: e.GetSource(),
 			Msg: fmt.Sprintf("unknown upstream %q%s", f.GetName(), didYouMean(f.GetName(), upstreams)),
 		})
+	})
+}
+
+// checkDefaultDomain reports a policy whose connections that no identity
+// rule claims would land in a domain it does not declare: without
+// identity(default_domain=...) that is the domain named "default", and a
+// proxy would fail every command of such a connection, so it refuses the
+// version; refusing it here says so at push. It is checked once the
+// policy is otherwise valid, since it is a property of the whole policy.
+// (An undeclared explicit default_domain is an unknown domain reference,
+// reported by checkRefs.)
+func (s *state) checkDefaultDomain() {
+	if s.policy.GetIdentity().GetDefaultDomain() != "" || len(s.policy.GetDomains()) == 0 ||
+		contains(names(s.policy.GetDomains()), snapshot.DefaultDomain) {
+		return
+	}
+	pos := s.identity
+	if pos == "" {
+		pos = s.bundle.GetEntry() + ":1:1"
+	}
+	s.errs = append(s.errs, &Error{
+		Pos: pos,
+		Msg: fmt.Sprintf("connections no identity rule claims go to the domain %q, which this policy does not declare: declare domain(%q, ...) or set identity(default_domain = ...)", snapshot.DefaultDomain, snapshot.DefaultDomain),
 	})
 }
 

@@ -24,8 +24,8 @@ func bundle(src string) *keywayv1.Bundle {
 }
 
 const (
-	policyV1  = "main = redis(\"main\", \"127.0.0.1:6401\")\ndomain(\"web\", main)\n"
-	policyV2  = "main = redis(\"main\", \"127.0.0.1:6401\")\ndomain(\"web\", main)\ndomain(\"api\", main)\n"
+	policyV1  = "main = redis(\"main\", \"127.0.0.1:6401\")\ndomain(\"web\", main)\nidentity(default_domain = \"web\")\n"
+	policyV2  = "main = redis(\"main\", \"127.0.0.1:6401\")\ndomain(\"web\", main)\ndomain(\"api\", main)\nidentity(default_domain = \"web\")\n"
 	policyBad = "main = redis(\"main\", \"127.0.0.1:6401\")\ndomain(\"web\", mian)\n"
 )
 

@@ -37,7 +37,7 @@ func startControl(t *testing.T) string {
 		t.Fatal(err)
 	}
 	defer cc.Close()
-	src := "a = redis(\"a\", address = \"127.0.0.1:1\")\ndomain(\"a\", a)\ndomain(\"b\", a)\n"
+	src := "a = redis(\"a\", address = \"127.0.0.1:1\")\ndomain(\"a\", a)\ndomain(\"b\", a)\nidentity(default_domain = \"a\")\n"
 	b := &keywayv1.Bundle{Entry: "main.star", Files: map[string][]byte{"main.star": []byte(src)}}
 	if _, err := keywayv1.NewPolicyServiceClient(cc).Push(context.Background(), &keywayv1.PushRequest{Bundle: b, Message: "m", Author: "alice"}); err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ domain("web", guard(
     deny_commands = ["FLUSHALL"],
     key_prefixes = ["session:", "user:"],
 ))
+identity(default_domain = "web")
 
 test("sessions", "web", ["GET", "session:1"], expect_upstream = sessions)
 test("users", "web", ["GET", "user:1"], expect_upstream = "main")
@@ -47,14 +48,14 @@ func TestPolicyTest(t *testing.T) {
 		stderr []string
 	}{
 		{"all pass", []string{"policy", "test", good}, 0,
-			[]string{"PASS  main.star:9:5  sessions  (web: GET session:1)", "PASS  main.star:11:5  no flushing", "3 passed, 0 failed"}, nil},
+			[]string{"PASS  main.star:10:5  sessions  (web: GET session:1)", "PASS  main.star:12:5  no flushing", "3 passed, 0 failed"}, nil},
 		{"failures with reasons and paths", []string{"policy", "test", bad}, 1,
 			[]string{
-				"FAIL  main.star:13:5  wrong upstream",
+				"FAIL  main.star:14:5  wrong upstream",
 				`expected the command to reach upstream "main", but it reached "sessions"`,
 				"path:",
 				"upstream sessions",
-				"FAIL  main.star:14:5  outside prefixes",
+				"FAIL  main.star:15:5  outside prefixes",
 				`but it was refused: ERR keyway: key "cart:1" is outside this domain's key prefixes (session:, user:)`,
 				"3 passed, 2 failed",
 			},
@@ -94,7 +95,7 @@ func TestPolicyTest(t *testing.T) {
 			t.Fatalf("report %+v", rep)
 		}
 		f := rep.Results[3]
-		if f.Pass || f.Name != "wrong upstream" || f.Source != "main.star:13:5" || f.Upstream != "sessions" || len(f.Path) == 0 {
+		if f.Pass || f.Name != "wrong upstream" || f.Source != "main.star:14:5" || f.Upstream != "sessions" || len(f.Path) == 0 {
 			t.Errorf("failed case %+v", f)
 		}
 	})

@@ -20,6 +20,7 @@ const policy = `
 a = redis("a", address = "127.0.0.1:1")
 domain("a", a)
 domain("b", a)
+identity(default_domain = "a")
 `
 
 // startControl runs a real control plane in-process with v1 active and v2
