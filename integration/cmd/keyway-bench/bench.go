@@ -55,7 +55,7 @@ func (b *bench) requests(base int) int {
 // spec is the load of one test of a workload.
 func (b *bench) spec(wl, test string) loadSpec {
 	s := loadSpec{cmd: test, clients: b.cfg.clients, pipeline: 1, keys: b.cfg.keys,
-		valueSize: b.cfg.valueSize, mgetKeys: b.cfg.mgetKeys, timeout: b.cfg.timeout}
+		valueSize: b.cfg.valueSize, mgetKeys: b.cfg.mgetKeys, timeout: b.cfg.timeout, resp3: b.cfg.resp3}
 	switch wl {
 	case "W0":
 		s.clients, s.requests = 1, b.requests(20_000)

@@ -24,6 +24,10 @@ type loadSpec struct {
 	valueSize int
 	mgetKeys  int
 	timeout   time.Duration // bounds the whole load
+	// resp3 makes every client connection say HELLO 3 before the load;
+	// the workloads' replies (bulk strings, +OK, arrays of bulks) have the
+	// same bytes in both protocols.
+	resp3 bool
 }
 
 // loadResult is what a load measured.
@@ -110,6 +114,51 @@ func readHeader(r *bufio.Reader) (byte, int, error) {
 	return line[0], n, nil
 }
 
+// hello3 switches c to RESP3 and reads HELLO's map.
+func hello3(c net.Conn) error {
+	if _, err := c.Write([]byte("*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n")); err != nil {
+		return err
+	}
+	r := bufio.NewReaderSize(c, 512)
+	if err := skipReply(r); err != nil {
+		return err
+	}
+	if r.Buffered() > 0 {
+		return fmt.Errorf("%w: bytes after HELLO's reply", errShape)
+	}
+	return nil
+}
+
+// skipReply reads one reply of any RESP2 or RESP3 type.
+func skipReply(r *bufio.Reader) error {
+	t, n, err := readHeader(r)
+	if err != nil {
+		return err
+	}
+	switch t {
+	case '-':
+		return fmt.Errorf("error reply")
+	case '$', '=', '!':
+		if n >= 0 {
+			_, err = r.Discard(n + 2)
+		}
+		return err
+	case '*', '~', '>':
+		for range max(n, 0) {
+			if err := skipReply(r); err != nil {
+				return err
+			}
+		}
+	case '%', '|':
+		for range 2 * n {
+			if err := skipReply(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // checkReply reads one reply to spec's command and reports whether it
 // has the shape a correct server gives (every key exists after the fill).
 func checkReply(r *bufio.Reader, spec *loadSpec) (bool, error) {
@@ -168,6 +217,11 @@ func runLoad(ctx context.Context, addr string, spec loadSpec) (loadResult, error
 		}
 		_ = c.SetDeadline(deadline)
 		conns = append(conns, c)
+		if spec.resp3 {
+			if err := hello3(c); err != nil {
+				return loadResult{}, fmt.Errorf("HELLO 3 on %s: %w", addr, err)
+			}
+		}
 	}
 	// A cancelled run unblocks every worker at once.
 	stop := context.AfterFunc(ctx, func() {

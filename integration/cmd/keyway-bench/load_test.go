@@ -27,6 +27,7 @@ func TestRunLoadAgainstRedis(t *testing.T) {
 		{"set pipelined", loadSpec{cmd: "SET", clients: 2, pipeline: 16, requests: 1000, keys: 100, valueSize: 64}, false, 1000},
 		{"uneven last batch", loadSpec{cmd: "GET", clients: 4, pipeline: 7, requests: 1001, keys: 100, valueSize: 64}, false, 1001},
 		{"mget", loadSpec{cmd: "MGET", clients: 2, pipeline: 1, requests: 300, keys: 100, valueSize: 64, mgetKeys: 10}, false, 300},
+		{"resp3 clients", loadSpec{cmd: "MGET", clients: 2, pipeline: 4, requests: 300, keys: 100, valueSize: 64, mgetKeys: 10, resp3: true}, false, 300},
 		// Keys beyond the fill are missing: every reply is the wrong shape.
 		{"missing keys are errors", loadSpec{cmd: "GET", clients: 1, pipeline: 4, requests: 100, keys: 100_000_000, valueSize: 64}, true, 100},
 		{"wrong size is an error", loadSpec{cmd: "GET", clients: 1, pipeline: 1, requests: 50, keys: 100, valueSize: 65}, true, 50},

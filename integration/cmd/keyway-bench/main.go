@@ -37,6 +37,7 @@ import (
 
 // config is everything the flags set.
 type config struct {
+	resp3          bool
 	proxyBin       string
 	proxyArgs      string
 	targets        []string
@@ -79,6 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.reps, "reps", 3, "repetitions; the target order rotates each one")
 	fs.Float64Var(&cfg.scale, "scale", 1, "multiplies every request count")
 	fs.BoolVar(&quick, "quick", false, "a smoke run of about a minute: --scale 0.1 --reps 1 --storm-conns 1000 unless set")
+	fs.BoolVar(&cfg.resp3, "resp3", false, "load clients speak RESP3 (HELLO 3 first); twemproxy does not, so pair it with --targets direct,keyway")
 	fs.IntVar(&cfg.clients, "clients", 50, "client connections of W1, W2, W3 and W5")
 	fs.IntVar(&cfg.pipeline, "pipeline", 16, "pipeline depth of W2")
 	fs.IntVar(&cfg.mgetKeys, "mget-keys", 10, "keys per MGET in W3")
