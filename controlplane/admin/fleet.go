@@ -77,7 +77,17 @@ func (f *Fleet) ListNodes(ctx context.Context, _ *keywayv1.ListNodesRequest) (*k
 			}
 		}
 	}
-	return &keywayv1.ListNodesResponse{Nodes: nodes}, nil
+	resp := &keywayv1.ListNodesResponse{Nodes: nodes}
+	if f.store != nil {
+		if ptr, err := f.store.Pointers(ctx); err == nil && ptr.Active != 0 {
+			if rec, err := f.store.Get(ctx, ptr.Active); err == nil {
+				// Best effort, as the remote nodes above: without etcd the
+				// nodes are still worth showing.
+				resp.Domains, _ = Domains(ctx, f.store, rec)
+			}
+		}
+	}
+	return resp, nil
 }
 
 // fresher reports whether a says more about the node now than b: a

@@ -93,10 +93,39 @@ func (p *Policy) ListVersions(ctx context.Context, req *keywayv1.ListVersionsReq
 		return nil, toStatus(err)
 	}
 	resp := &keywayv1.ListVersionsResponse{Active: ptr.Active, Head: ptr.Head}
+	resp.Domains = p.domains(ctx, ptr.Active, recs)
 	for _, r := range recs {
-		resp.Versions = append(resp.Versions, info(r, r.GetVersion() == ptr.Active))
+		i := info(r, r.GetVersion() == ptr.Active)
+		i.EffectiveDomains = EffectiveDomains(resp.Domains, r.GetVersion())
+		resp.Versions = append(resp.Versions, i)
 	}
 	return resp, nil
+}
+
+// domains is Domains for the active version, reading it from recs when
+// it is there. Without etcd it is nil: no answer beats a wrong one.
+func (p *Policy) domains(ctx context.Context, active uint64, recs []*keywayv1.PolicyVersion) []*keywayv1.DomainVersion {
+	if active == 0 {
+		return nil
+	}
+	var rec *keywayv1.PolicyVersion
+	for _, r := range recs {
+		if r.GetVersion() == active {
+			rec = r
+		}
+	}
+	var err error
+	if rec == nil {
+		if rec, err = p.store.Get(ctx, active); err != nil {
+			p.log.Warn("read the active version for domain versions", "err", err)
+			return nil
+		}
+	}
+	ds, err := Domains(ctx, p.store, rec)
+	if err != nil {
+		p.log.Warn("read pins and rollouts for domain versions", "err", err)
+	}
+	return ds
 }
 
 // GetVersion returns one version with its sources; 0 is the active one.
@@ -113,14 +142,20 @@ func (p *Policy) GetVersion(ctx context.Context, req *keywayv1.GetVersionRequest
 		return nil, toStatus(err)
 	}
 	active := req.GetVersion() == 0
+	activeVersion := rec.GetVersion()
 	if !active {
 		ptr, err := p.store.Pointers(ctx)
 		if err != nil {
 			return nil, toStatus(err)
 		}
 		active = ptr.Active == rec.GetVersion()
+		activeVersion = ptr.Active
 	}
-	return &keywayv1.GetVersionResponse{Version: rec, Active: active}, nil
+	return &keywayv1.GetVersionResponse{
+		Version:          rec,
+		Active:           active,
+		EffectiveDomains: EffectiveDomains(p.domains(ctx, activeVersion, []*keywayv1.PolicyVersion{rec}), rec.GetVersion()),
+	}, nil
 }
 
 // Diff compares two versions' sources and rendered policies. to 0 is the

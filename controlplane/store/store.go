@@ -38,6 +38,7 @@ type Store struct {
 	cli       *clientv3.Client
 	embedded  *Embedded
 	keys      keys
+	fleet     string
 	opTimeout time.Duration
 	status    *statusWriter
 }
@@ -83,7 +84,7 @@ func newStore(cli *clientv3.Client, e *Embedded, cfg Config) *Store {
 	if cfg.StatusTTL == 0 {
 		cfg.StatusTTL = 15 * time.Second
 	}
-	s := &Store{cli: cli, embedded: e, keys: newKeys(cfg.Fleet), opTimeout: cfg.OpTimeout}
+	s := &Store{cli: cli, embedded: e, keys: newKeys(cfg.Fleet), fleet: cfg.Fleet, opTimeout: cfg.OpTimeout}
 	s.status = startStatusWriter(s, cfg.StatusTTL)
 	return s
 }
@@ -91,6 +92,9 @@ func newStore(cli *clientv3.Client, e *Embedded, cfg Config) *Store {
 // Client returns the etcd client, for components (elections, flags) that
 // keep their own keys.
 func (s *Store) Client() *clientv3.Client { return s.cli }
+
+// Fleet is the fleet name that namespaces the store's keys.
+func (s *Store) Fleet() string { return s.fleet }
 
 // Close stops the status writer, revokes its lease and, for an embedded
 // etcd, stops the node.

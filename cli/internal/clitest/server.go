@@ -191,7 +191,14 @@ func (s *Server) GetVersion(_ context.Context, req *keywayv1.GetVersionRequest) 
 	if err != nil {
 		return nil, err
 	}
-	return &keywayv1.GetVersionResponse{Version: v, Active: n == s.active}, nil
+	resp := &keywayv1.GetVersionResponse{Version: v, Active: n == s.active}
+	if resp.Active {
+		// No pins in the fake: the active version runs in all its domains.
+		for _, d := range v.GetRendered().GetDomains() {
+			resp.EffectiveDomains = append(resp.EffectiveDomains, d.GetName())
+		}
+	}
+	return resp, nil
 }
 
 // Diff answers with canned text naming both versions, enough to check the

@@ -12,6 +12,7 @@ import (
 	"keyway.dev/cli/internal/client"
 	"keyway.dev/cli/internal/dispatch"
 	"keyway.dev/cli/internal/output"
+	"keyway.dev/cli/internal/policy"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -28,7 +29,9 @@ func Command(a *app.App) *dispatch.Command {
 		Long: `One row per proxy the control plane knows. APPLIED is the version each
 resource type runs (one value when all agree). LAST NACK is the last
 version the proxy refused and why; the table truncates the reason, -o json
-shows it whole.`,
+shows it whole. Below, the version the control plane serves each workload
+domain: the active one, the one a completed rollout pinned it to, or a
+rollout in progress.`,
 		Examples: []string{
 			"keyway fleet",
 			"keyway fleet -o json | jq '.nodes[] | select(.last_nack != null)'",
@@ -46,9 +49,12 @@ shows it whole.`,
 			nodes := append([]*keywayv1.Node(nil), resp.GetNodes()...)
 			sort.SliceStable(nodes, func(i, j int) bool { return nodes[i].GetId() < nodes[j].GetId() })
 			if a.JSON() {
-				return output.WriteJSON(a.Stdout, toJSON(nodes))
+				return output.WriteJSON(a.Stdout, toJSON(nodes, resp.GetDomains()))
 			}
-			return table(a, nodes)
+			if err := table(a, nodes); err != nil {
+				return err
+			}
+			return policy.DomainTable(a, resp.GetDomains())
 		},
 	}
 }

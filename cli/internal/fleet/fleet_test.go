@@ -83,7 +83,7 @@ func TestFleet(t *testing.T) {
 			t.Errorf("exit %d: %q", r.Code, r.Stdout)
 		}
 		r = clitest.Run(t, empty.Addr, "fleet", "-o", "json")
-		if strings.TrimSpace(r.Stdout) != "{\n  \"nodes\": []\n}" {
+		if strings.TrimSpace(r.Stdout) != "{\n  \"nodes\": [],\n  \"domains\": []\n}" {
 			t.Errorf("empty json = %q", r.Stdout)
 		}
 	})

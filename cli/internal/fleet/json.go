@@ -4,12 +4,16 @@ import (
 	keywayv1 "keyway.dev/proto/keyway/v1"
 
 	"keyway.dev/cli/internal/output"
+	"keyway.dev/cli/internal/policy"
 )
 
 // ListJSON is the JSON form of `keyway fleet`. Field names are part of the
 // CLI's contract.
 type ListJSON struct {
 	Nodes []NodeJSON `json:"nodes"`
+	// Domains is what the control plane serves each domain, pins and
+	// rollouts included.
+	Domains []policy.DomainJSON `json:"domains"`
 }
 
 // NodeJSON is one proxy.
@@ -34,8 +38,8 @@ type NackJSON struct {
 	Time    string `json:"time"`
 }
 
-func toJSON(nodes []*keywayv1.Node) ListJSON {
-	out := ListJSON{Nodes: make([]NodeJSON, 0, len(nodes))}
+func toJSON(nodes []*keywayv1.Node, domains []*keywayv1.DomainVersion) ListJSON {
+	out := ListJSON{Nodes: make([]NodeJSON, 0, len(nodes)), Domains: policy.DomainsJSON(domains)}
 	for _, n := range nodes {
 		j := NodeJSON{
 			ID: n.GetId(), Peer: n.GetPeer(), Connected: n.GetConnected(), PolicyVersion: n.GetPolicyVersion(),

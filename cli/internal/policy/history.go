@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"flag"
+	"fmt"
 	"sort"
 
 	"keyway.dev/cli/internal/app"
@@ -17,6 +18,8 @@ type HistoryJSON struct {
 	Active   uint64        `json:"active"`
 	Head     uint64        `json:"head"`
 	Versions []VersionJSON `json:"versions"`
+	// Domains is what each domain of the active version runs.
+	Domains []DomainJSON `json:"domains"`
 }
 
 func historyCommand(a *app.App) *dispatch.Command {
@@ -26,7 +29,11 @@ func historyCommand(a *app.App) *dispatch.Command {
 		Short:   "List policy versions, newest first",
 		Usage:   "[--limit N]",
 		MaxArgs: 0,
-		Long:    `The active version is marked with * in the ACTIVE column.`,
+		Long: `The active version is marked with * in the ACTIVE column. When a completed
+rollout pinned a domain to another version, the column names the domains
+each version runs ("* api" on the active version, "web" on the pinned
+one), and a rollout in progress shows as "canary web 10%" on its target.
+A table of every domain's version follows.`,
 		Examples: []string{
 			"keyway policy history",
 			"keyway policy history --limit 5",
@@ -54,7 +61,7 @@ func printHistory(a *app.App, resp *keywayv1.ListVersionsResponse) error {
 	versions := append([]*keywayv1.PolicyVersionInfo(nil), resp.GetVersions()...)
 	sort.SliceStable(versions, func(i, j int) bool { return versions[i].GetVersion() > versions[j].GetVersion() })
 	if a.JSON() {
-		h := HistoryJSON{Active: resp.GetActive(), Head: resp.GetHead(), Versions: make([]VersionJSON, 0, len(versions))}
+		h := HistoryJSON{Active: resp.GetActive(), Head: resp.GetHead(), Versions: make([]VersionJSON, 0, len(versions)), Domains: DomainsJSON(resp.GetDomains())}
 		for _, v := range versions {
 			h.Versions = append(h.Versions, infoJSON(v))
 		}
@@ -67,13 +74,40 @@ func printHistory(a *app.App, resp *keywayv1.ListVersionsResponse) error {
 	tw := output.NewTable(a.Stdout, "VERSION", "ACTIVE", "AUTHOR", "AGE", "DIGEST", "MESSAGE")
 	now := a.Now()
 	for _, v := range versions {
-		active := ""
-		if v.GetActive() || v.GetVersion() == resp.GetActive() {
-			active = "*"
-		}
-		output.Row(tw, Name(v.GetVersion()), active, output.Dash(v.GetAuthor()),
+		output.Row(tw, Name(v.GetVersion()), activeCell(v, resp.GetActive(), resp.GetDomains()), output.Dash(v.GetAuthor()),
 			output.Age(now, output.TimeOf(v.GetCreated())), shortDigest(v.GetDigest()),
 			output.Truncate(output.FirstLine(v.GetMessage()), 60))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if !differ(resp.GetActive(), resp.GetDomains()) {
+		return nil
+	}
+	return DomainTable(a, resp.GetDomains())
+}
+
+// differ reports whether some domain runs another version than active.
+func differ(active uint64, ds []*keywayv1.DomainVersion) bool {
+	for _, d := range ds {
+		if d.GetVersion() != active || d.GetCanaryVersion() != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// DomainTable prints a blank line and a DOMAIN / VERSION table.
+func DomainTable(a *app.App, ds []*keywayv1.DomainVersion) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	if _, err := fmt.Fprintln(a.Stdout); err != nil {
+		return err
+	}
+	tw := output.NewTable(a.Stdout, "DOMAIN", "VERSION")
+	for _, d := range ds {
+		output.Row(tw, d.GetDomain(), DomainState(d))
 	}
 	return tw.Flush()
 }

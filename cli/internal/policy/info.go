@@ -18,6 +18,9 @@ type VersionJSON struct {
 	Created string   `json:"created"`
 	Digest  string   `json:"digest"`
 	Domains []string `json:"domains"`
+	// EffectiveDomains are the domains whose stable tree runs this
+	// version, completed rollouts' pins included.
+	EffectiveDomains []string `json:"effective_domains"`
 }
 
 func infoJSON(v *keywayv1.PolicyVersionInfo) VersionJSON {
@@ -25,16 +28,21 @@ func infoJSON(v *keywayv1.PolicyVersionInfo) VersionJSON {
 	if domains == nil {
 		domains = []string{}
 	}
+	effective := v.GetEffectiveDomains()
+	if effective == nil {
+		effective = []string{}
+	}
 	return VersionJSON{
-		Version: v.GetVersion(),
-		Name:    Name(v.GetVersion()),
-		Parent:  v.GetParent(),
-		Active:  v.GetActive(),
-		Author:  v.GetAuthor(),
-		Message: v.GetMessage(),
-		Created: output.Stamp(output.TimeOf(v.GetCreated())),
-		Digest:  v.GetDigest(),
-		Domains: domains,
+		EffectiveDomains: effective,
+		Version:          v.GetVersion(),
+		Name:             Name(v.GetVersion()),
+		Parent:           v.GetParent(),
+		Active:           v.GetActive(),
+		Author:           v.GetAuthor(),
+		Message:          v.GetMessage(),
+		Created:          output.Stamp(output.TimeOf(v.GetCreated())),
+		Digest:           v.GetDigest(),
+		Domains:          domains,
 	}
 }
 

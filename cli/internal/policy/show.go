@@ -92,6 +92,7 @@ func printShow(a *app.App, resp *keywayv1.GetVersionResponse, rendered bool) err
 	info := &keywayv1.PolicyVersionInfo{
 		Version: v.GetVersion(), Parent: v.GetParent(), Author: v.GetAuthor(), Message: v.GetMessage(),
 		Created: v.GetCreated(), Digest: v.GetDigest(), Active: resp.GetActive(), Domains: domainNames(v.GetRendered()),
+		EffectiveDomains: resp.GetEffectiveDomains(),
 	}
 	if a.JSON() {
 		out := ShowJSON{VersionJSON: infoJSON(info), Entry: v.GetBundle().GetEntry(), Sources: make(map[string]string, len(files))}
@@ -109,8 +110,11 @@ func printShow(a *app.App, resp *keywayv1.GetVersionResponse, rendered bool) err
 	}
 	var b strings.Builder
 	state := ""
-	if resp.GetActive() {
+	switch {
+	case resp.GetActive():
 		state = " (active)"
+	case len(resp.GetEffectiveDomains()) > 0:
+		state = " (pinned: " + strings.Join(resp.GetEffectiveDomains(), ", ") + ")"
 	}
 	created := output.TimeOf(v.GetCreated())
 	fmt.Fprintf(&b, "version:  %s%s\n", Name(v.GetVersion()), state)
@@ -123,6 +127,7 @@ func printShow(a *app.App, resp *keywayv1.GetVersionResponse, rendered bool) err
 	}
 	fmt.Fprintf(&b, "digest:   %s\n", output.Dash(v.GetDigest()))
 	fmt.Fprintf(&b, "domains:  %s\n", output.Dash(strings.Join(info.GetDomains(), ", ")))
+	fmt.Fprintf(&b, "runs in:  %s\n", output.Dash(strings.Join(resp.GetEffectiveDomains(), ", ")))
 	fmt.Fprintf(&b, "entry:    %s\n", output.Dash(v.GetBundle().GetEntry()))
 	fmt.Fprintf(&b, "message:  %s\n", v.GetMessage())
 	for _, name := range names {

@@ -16,7 +16,7 @@ func TestShow(t *testing.T) {
 			args: []string{"policy", "show"},
 			stdout: []string{
 				"version:  v2 (active)\nparent:   v1\nauthor:   alice@host1\ncreated:  2026-03-04T11:00:00Z (1h ago)\n",
-				"domains:  default\nentry:    main.star\nmessage:  second\n",
+				"domains:  default\nruns in:  default\nentry:    main.star\nmessage:  second\n",
 				"\n==> main.star <==\nupstream a\ndomain default\n# second\n",
 			},
 		},

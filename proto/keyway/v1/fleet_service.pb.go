@@ -59,8 +59,11 @@ func (*ListNodesRequest) Descriptor() ([]byte, []int) {
 }
 
 type ListNodesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Nodes         []*Node                `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Nodes []*Node                `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	// What the control plane serves each domain, pins and rollouts
+	// included; a node runs it once it applied the latest Domain version.
+	Domains       []*DomainVersion `protobuf:"bytes,2,rep,name=domains,proto3" json:"domains,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -98,6 +101,13 @@ func (*ListNodesResponse) Descriptor() ([]byte, []int) {
 func (x *ListNodesResponse) GetNodes() []*Node {
 	if x != nil {
 		return x.Nodes
+	}
+	return nil
+}
+
+func (x *ListNodesResponse) GetDomains() []*DomainVersion {
+	if x != nil {
+		return x.Domains
 	}
 	return nil
 }
@@ -297,10 +307,11 @@ var File_keyway_v1_fleet_service_proto protoreflect.FileDescriptor
 
 const file_keyway_v1_fleet_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1dkeyway/v1/fleet_service.proto\x12\tkeyway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x12\n" +
-	"\x10ListNodesRequest\":\n" +
+	"\x1dkeyway/v1/fleet_service.proto\x12\tkeyway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16keyway/v1/policy.proto\"\x12\n" +
+	"\x10ListNodesRequest\"n\n" +
 	"\x11ListNodesResponse\x12%\n" +
-	"\x05nodes\x18\x01 \x03(\v2\x0f.keyway.v1.NodeR\x05nodes\"\x9c\x03\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x0f.keyway.v1.NodeR\x05nodes\x122\n" +
+	"\adomains\x18\x02 \x03(\v2\x18.keyway.v1.DomainVersionR\adomains\"\x9c\x03\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04peer\x18\x02 \x01(\tR\x04peer\x12\x1c\n" +
@@ -343,21 +354,23 @@ var file_keyway_v1_fleet_service_proto_goTypes = []any{
 	(*Node)(nil),                  // 2: keyway.v1.Node
 	(*Nack)(nil),                  // 3: keyway.v1.Nack
 	nil,                           // 4: keyway.v1.Node.AppliedEntry
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
+	(*DomainVersion)(nil),         // 5: keyway.v1.DomainVersion
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
 }
 var file_keyway_v1_fleet_service_proto_depIdxs = []int32{
 	2, // 0: keyway.v1.ListNodesResponse.nodes:type_name -> keyway.v1.Node
-	5, // 1: keyway.v1.Node.last_seen:type_name -> google.protobuf.Timestamp
-	4, // 2: keyway.v1.Node.applied:type_name -> keyway.v1.Node.AppliedEntry
-	3, // 3: keyway.v1.Node.last_nack:type_name -> keyway.v1.Nack
-	5, // 4: keyway.v1.Nack.time:type_name -> google.protobuf.Timestamp
-	0, // 5: keyway.v1.FleetService.ListNodes:input_type -> keyway.v1.ListNodesRequest
-	1, // 6: keyway.v1.FleetService.ListNodes:output_type -> keyway.v1.ListNodesResponse
-	6, // [6:7] is the sub-list for method output_type
-	5, // [5:6] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	5, // 1: keyway.v1.ListNodesResponse.domains:type_name -> keyway.v1.DomainVersion
+	6, // 2: keyway.v1.Node.last_seen:type_name -> google.protobuf.Timestamp
+	4, // 3: keyway.v1.Node.applied:type_name -> keyway.v1.Node.AppliedEntry
+	3, // 4: keyway.v1.Node.last_nack:type_name -> keyway.v1.Nack
+	6, // 5: keyway.v1.Nack.time:type_name -> google.protobuf.Timestamp
+	0, // 6: keyway.v1.FleetService.ListNodes:input_type -> keyway.v1.ListNodesRequest
+	1, // 7: keyway.v1.FleetService.ListNodes:output_type -> keyway.v1.ListNodesResponse
+	7, // [7:8] is the sub-list for method output_type
+	6, // [6:7] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_keyway_v1_fleet_service_proto_init() }
@@ -365,6 +378,7 @@ func file_keyway_v1_fleet_service_proto_init() {
 	if File_keyway_v1_fleet_service_proto != nil {
 		return
 	}
+	file_keyway_v1_policy_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

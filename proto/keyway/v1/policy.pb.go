@@ -429,10 +429,14 @@ type PolicyVersionInfo struct {
 	Created *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created,proto3" json:"created,omitempty"`
 	Digest  string                 `protobuf:"bytes,6,opt,name=digest,proto3" json:"digest,omitempty"`
 	// This version is the fleet's active (stable) one.
-	Active        bool     `protobuf:"varint,7,opt,name=active,proto3" json:"active,omitempty"`
-	Domains       []string `protobuf:"bytes,8,rep,name=domains,proto3" json:"domains,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Active  bool     `protobuf:"varint,7,opt,name=active,proto3" json:"active,omitempty"`
+	Domains []string `protobuf:"bytes,8,rep,name=domains,proto3" json:"domains,omitempty"`
+	// The workload domains whose stable tree runs this version: every
+	// domain of the active version that no completed rollout pinned
+	// elsewhere, and the domains pinned to this one.
+	EffectiveDomains []string `protobuf:"bytes,9,rep,name=effective_domains,json=effectiveDomains,proto3" json:"effective_domains,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *PolicyVersionInfo) Reset() {
@@ -521,6 +525,106 @@ func (x *PolicyVersionInfo) GetDomains() []string {
 	return nil
 }
 
+func (x *PolicyVersionInfo) GetEffectiveDomains() []string {
+	if x != nil {
+		return x.EffectiveDomains
+	}
+	return nil
+}
+
+// DomainVersion is what one workload domain runs: the single source of
+// truth for "what runs where" once rollouts have pinned domains.
+type DomainVersion struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Domain string                 `protobuf:"bytes,1,opt,name=domain,proto3" json:"domain,omitempty"`
+	// The version of the domain's stable tree: the active version, or the
+	// one a completed rollout pinned the domain to.
+	Version uint64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// A completed rollout pinned the domain to version, which then differs
+	// from the fleet's active version; activating any version releases it.
+	Pinned bool `protobuf:"varint,3,opt,name=pinned,proto3" json:"pinned,omitempty"`
+	// The rollout that pinned it, or the one in progress.
+	RolloutId string `protobuf:"bytes,4,opt,name=rollout_id,json=rolloutId,proto3" json:"rollout_id,omitempty"`
+	// While a rollout runs: its target version and the share of the
+	// domain's connections on it, in percent.
+	CanaryVersion uint64 `protobuf:"varint,5,opt,name=canary_version,json=canaryVersion,proto3" json:"canary_version,omitempty"`
+	CanaryPercent uint32 `protobuf:"varint,6,opt,name=canary_percent,json=canaryPercent,proto3" json:"canary_percent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DomainVersion) Reset() {
+	*x = DomainVersion{}
+	mi := &file_keyway_v1_policy_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DomainVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DomainVersion) ProtoMessage() {}
+
+func (x *DomainVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_v1_policy_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DomainVersion.ProtoReflect.Descriptor instead.
+func (*DomainVersion) Descriptor() ([]byte, []int) {
+	return file_keyway_v1_policy_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *DomainVersion) GetDomain() string {
+	if x != nil {
+		return x.Domain
+	}
+	return ""
+}
+
+func (x *DomainVersion) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *DomainVersion) GetPinned() bool {
+	if x != nil {
+		return x.Pinned
+	}
+	return false
+}
+
+func (x *DomainVersion) GetRolloutId() string {
+	if x != nil {
+		return x.RolloutId
+	}
+	return ""
+}
+
+func (x *DomainVersion) GetCanaryVersion() uint64 {
+	if x != nil {
+		return x.CanaryVersion
+	}
+	return 0
+}
+
+func (x *DomainVersion) GetCanaryPercent() uint32 {
+	if x != nil {
+		return x.CanaryPercent
+	}
+	return 0
+}
+
 var File_keyway_v1_policy_proto protoreflect.FileDescriptor
 
 const file_keyway_v1_policy_proto_rawDesc = "" +
@@ -560,7 +664,7 @@ const file_keyway_v1_policy_proto_rawDesc = "" +
 	"\acreated\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x12)\n" +
 	"\x06bundle\x18\x06 \x01(\v2\x11.keyway.v1.BundleR\x06bundle\x12-\n" +
 	"\brendered\x18\a \x01(\v2\x11.keyway.v1.PolicyR\brendered\x12\x16\n" +
-	"\x06digest\x18\b \x01(\tR\x06digest\"\xf7\x01\n" +
+	"\x06digest\x18\b \x01(\tR\x06digest\"\xa4\x02\n" +
 	"\x11PolicyVersionInfo\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x04R\aversion\x12\x16\n" +
 	"\x06parent\x18\x02 \x01(\x04R\x06parent\x12\x16\n" +
@@ -569,7 +673,16 @@ const file_keyway_v1_policy_proto_rawDesc = "" +
 	"\acreated\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x12\x16\n" +
 	"\x06digest\x18\x06 \x01(\tR\x06digest\x12\x16\n" +
 	"\x06active\x18\a \x01(\bR\x06active\x12\x18\n" +
-	"\adomains\x18\b \x03(\tR\adomainsB%Z#keyway.dev/proto/keyway/v1;keywayv1b\x06proto3"
+	"\adomains\x18\b \x03(\tR\adomains\x12+\n" +
+	"\x11effective_domains\x18\t \x03(\tR\x10effectiveDomains\"\xc6\x01\n" +
+	"\rDomainVersion\x12\x16\n" +
+	"\x06domain\x18\x01 \x01(\tR\x06domain\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\x12\x16\n" +
+	"\x06pinned\x18\x03 \x01(\bR\x06pinned\x12\x1d\n" +
+	"\n" +
+	"rollout_id\x18\x04 \x01(\tR\trolloutId\x12%\n" +
+	"\x0ecanary_version\x18\x05 \x01(\x04R\rcanaryVersion\x12%\n" +
+	"\x0ecanary_percent\x18\x06 \x01(\rR\rcanaryPercentB%Z#keyway.dev/proto/keyway/v1;keywayv1b\x06proto3"
 
 var (
 	file_keyway_v1_policy_proto_rawDescOnce sync.Once
@@ -583,7 +696,7 @@ func file_keyway_v1_policy_proto_rawDescGZIP() []byte {
 	return file_keyway_v1_policy_proto_rawDescData
 }
 
-var file_keyway_v1_policy_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_keyway_v1_policy_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_keyway_v1_policy_proto_goTypes = []any{
 	(*Bundle)(nil),                // 0: keyway.v1.Bundle
 	(*Policy)(nil),                // 1: keyway.v1.Policy
@@ -591,25 +704,26 @@ var file_keyway_v1_policy_proto_goTypes = []any{
 	(*PolicyTest)(nil),            // 3: keyway.v1.PolicyTest
 	(*PolicyVersion)(nil),         // 4: keyway.v1.PolicyVersion
 	(*PolicyVersionInfo)(nil),     // 5: keyway.v1.PolicyVersionInfo
-	nil,                           // 6: keyway.v1.Bundle.FilesEntry
-	(*Upstream)(nil),              // 7: keyway.v1.Upstream
-	(*Identity)(nil),              // 8: keyway.v1.Identity
-	(*Listener)(nil),              // 9: keyway.v1.Listener
-	(*Engine)(nil),                // 10: keyway.v1.Engine
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*DomainVersion)(nil),         // 6: keyway.v1.DomainVersion
+	nil,                           // 7: keyway.v1.Bundle.FilesEntry
+	(*Upstream)(nil),              // 8: keyway.v1.Upstream
+	(*Identity)(nil),              // 9: keyway.v1.Identity
+	(*Listener)(nil),              // 10: keyway.v1.Listener
+	(*Engine)(nil),                // 11: keyway.v1.Engine
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
 }
 var file_keyway_v1_policy_proto_depIdxs = []int32{
-	6,  // 0: keyway.v1.Bundle.files:type_name -> keyway.v1.Bundle.FilesEntry
-	7,  // 1: keyway.v1.Policy.upstreams:type_name -> keyway.v1.Upstream
+	7,  // 0: keyway.v1.Bundle.files:type_name -> keyway.v1.Bundle.FilesEntry
+	8,  // 1: keyway.v1.Policy.upstreams:type_name -> keyway.v1.Upstream
 	2,  // 2: keyway.v1.Policy.domains:type_name -> keyway.v1.DomainPolicy
-	8,  // 3: keyway.v1.Policy.identity:type_name -> keyway.v1.Identity
-	9,  // 4: keyway.v1.Policy.listeners:type_name -> keyway.v1.Listener
+	9,  // 3: keyway.v1.Policy.identity:type_name -> keyway.v1.Identity
+	10, // 4: keyway.v1.Policy.listeners:type_name -> keyway.v1.Listener
 	3,  // 5: keyway.v1.Policy.tests:type_name -> keyway.v1.PolicyTest
-	10, // 6: keyway.v1.DomainPolicy.root:type_name -> keyway.v1.Engine
-	11, // 7: keyway.v1.PolicyVersion.created:type_name -> google.protobuf.Timestamp
+	11, // 6: keyway.v1.DomainPolicy.root:type_name -> keyway.v1.Engine
+	12, // 7: keyway.v1.PolicyVersion.created:type_name -> google.protobuf.Timestamp
 	0,  // 8: keyway.v1.PolicyVersion.bundle:type_name -> keyway.v1.Bundle
 	1,  // 9: keyway.v1.PolicyVersion.rendered:type_name -> keyway.v1.Policy
-	11, // 10: keyway.v1.PolicyVersionInfo.created:type_name -> google.protobuf.Timestamp
+	12, // 10: keyway.v1.PolicyVersionInfo.created:type_name -> google.protobuf.Timestamp
 	11, // [11:11] is the sub-list for method output_type
 	11, // [11:11] is the sub-list for method input_type
 	11, // [11:11] is the sub-list for extension type_name
@@ -630,7 +744,7 @@ func file_keyway_v1_policy_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_v1_policy_proto_rawDesc), len(file_keyway_v1_policy_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -287,10 +287,12 @@ func (x *ListVersionsRequest) GetLimit() uint32 {
 }
 
 type ListVersionsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Versions      []*PolicyVersionInfo   `protobuf:"bytes,1,rep,name=versions,proto3" json:"versions,omitempty"`
-	Active        uint64                 `protobuf:"varint,2,opt,name=active,proto3" json:"active,omitempty"`
-	Head          uint64                 `protobuf:"varint,3,opt,name=head,proto3" json:"head,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Versions []*PolicyVersionInfo   `protobuf:"bytes,1,rep,name=versions,proto3" json:"versions,omitempty"`
+	Active   uint64                 `protobuf:"varint,2,opt,name=active,proto3" json:"active,omitempty"`
+	Head     uint64                 `protobuf:"varint,3,opt,name=head,proto3" json:"head,omitempty"`
+	// Every domain of the active version with the version it runs, by name.
+	Domains       []*DomainVersion `protobuf:"bytes,4,rep,name=domains,proto3" json:"domains,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -346,6 +348,13 @@ func (x *ListVersionsResponse) GetHead() uint64 {
 	return 0
 }
 
+func (x *ListVersionsResponse) GetDomains() []*DomainVersion {
+	if x != nil {
+		return x.Domains
+	}
+	return nil
+}
+
 type GetVersionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 0 means the active version.
@@ -392,11 +401,14 @@ func (x *GetVersionRequest) GetVersion() uint64 {
 }
 
 type GetVersionResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Version       *PolicyVersion         `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
-	Active        bool                   `protobuf:"varint,2,opt,name=active,proto3" json:"active,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Version *PolicyVersion         `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	// The version is the fleet's active one.
+	Active bool `protobuf:"varint,2,opt,name=active,proto3" json:"active,omitempty"`
+	// The domains whose stable tree runs this version (pins included).
+	EffectiveDomains []string `protobuf:"bytes,3,rep,name=effective_domains,json=effectiveDomains,proto3" json:"effective_domains,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *GetVersionResponse) Reset() {
@@ -441,6 +453,13 @@ func (x *GetVersionResponse) GetActive() bool {
 		return x.Active
 	}
 	return false
+}
+
+func (x *GetVersionResponse) GetEffectiveDomains() []string {
+	if x != nil {
+		return x.EffectiveDomains
+	}
+	return nil
 }
 
 type DiffRequest struct {
@@ -680,16 +699,18 @@ const file_keyway_v1_policy_service_proto_rawDesc = "" +
 	"\fPushResponse\x126\n" +
 	"\aversion\x18\x01 \x01(\v2\x1c.keyway.v1.PolicyVersionInfoR\aversion\"+\n" +
 	"\x13ListVersionsRequest\x12\x14\n" +
-	"\x05limit\x18\x01 \x01(\rR\x05limit\"|\n" +
+	"\x05limit\x18\x01 \x01(\rR\x05limit\"\xb0\x01\n" +
 	"\x14ListVersionsResponse\x128\n" +
 	"\bversions\x18\x01 \x03(\v2\x1c.keyway.v1.PolicyVersionInfoR\bversions\x12\x16\n" +
 	"\x06active\x18\x02 \x01(\x04R\x06active\x12\x12\n" +
-	"\x04head\x18\x03 \x01(\x04R\x04head\"-\n" +
+	"\x04head\x18\x03 \x01(\x04R\x04head\x122\n" +
+	"\adomains\x18\x04 \x03(\v2\x18.keyway.v1.DomainVersionR\adomains\"-\n" +
 	"\x11GetVersionRequest\x12\x18\n" +
-	"\aversion\x18\x01 \x01(\x04R\aversion\"`\n" +
+	"\aversion\x18\x01 \x01(\x04R\aversion\"\x8d\x01\n" +
 	"\x12GetVersionResponse\x122\n" +
 	"\aversion\x18\x01 \x01(\v2\x18.keyway.v1.PolicyVersionR\aversion\x12\x16\n" +
-	"\x06active\x18\x02 \x01(\bR\x06active\"1\n" +
+	"\x06active\x18\x02 \x01(\bR\x06active\x12+\n" +
+	"\x11effective_domains\x18\x03 \x03(\tR\x10effectiveDomains\"1\n" +
 	"\vDiffRequest\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\x04R\x04from\x12\x0e\n" +
 	"\x02to\x18\x02 \x01(\x04R\x02to\"D\n" +
@@ -741,7 +762,8 @@ var file_keyway_v1_policy_service_proto_goTypes = []any{
 	(*Bundle)(nil),               // 12: keyway.v1.Bundle
 	(*Policy)(nil),               // 13: keyway.v1.Policy
 	(*PolicyVersionInfo)(nil),    // 14: keyway.v1.PolicyVersionInfo
-	(*PolicyVersion)(nil),        // 15: keyway.v1.PolicyVersion
+	(*DomainVersion)(nil),        // 15: keyway.v1.DomainVersion
+	(*PolicyVersion)(nil),        // 16: keyway.v1.PolicyVersion
 }
 var file_keyway_v1_policy_service_proto_depIdxs = []int32{
 	12, // 0: keyway.v1.ValidateRequest.bundle:type_name -> keyway.v1.Bundle
@@ -749,25 +771,26 @@ var file_keyway_v1_policy_service_proto_depIdxs = []int32{
 	12, // 2: keyway.v1.PushRequest.bundle:type_name -> keyway.v1.Bundle
 	14, // 3: keyway.v1.PushResponse.version:type_name -> keyway.v1.PolicyVersionInfo
 	14, // 4: keyway.v1.ListVersionsResponse.versions:type_name -> keyway.v1.PolicyVersionInfo
-	15, // 5: keyway.v1.GetVersionResponse.version:type_name -> keyway.v1.PolicyVersion
-	14, // 6: keyway.v1.ActivateResponse.version:type_name -> keyway.v1.PolicyVersionInfo
-	0,  // 7: keyway.v1.PolicyService.Validate:input_type -> keyway.v1.ValidateRequest
-	2,  // 8: keyway.v1.PolicyService.Push:input_type -> keyway.v1.PushRequest
-	4,  // 9: keyway.v1.PolicyService.ListVersions:input_type -> keyway.v1.ListVersionsRequest
-	6,  // 10: keyway.v1.PolicyService.GetVersion:input_type -> keyway.v1.GetVersionRequest
-	8,  // 11: keyway.v1.PolicyService.Diff:input_type -> keyway.v1.DiffRequest
-	10, // 12: keyway.v1.PolicyService.Activate:input_type -> keyway.v1.ActivateRequest
-	1,  // 13: keyway.v1.PolicyService.Validate:output_type -> keyway.v1.ValidateResponse
-	3,  // 14: keyway.v1.PolicyService.Push:output_type -> keyway.v1.PushResponse
-	5,  // 15: keyway.v1.PolicyService.ListVersions:output_type -> keyway.v1.ListVersionsResponse
-	7,  // 16: keyway.v1.PolicyService.GetVersion:output_type -> keyway.v1.GetVersionResponse
-	9,  // 17: keyway.v1.PolicyService.Diff:output_type -> keyway.v1.DiffResponse
-	11, // 18: keyway.v1.PolicyService.Activate:output_type -> keyway.v1.ActivateResponse
-	13, // [13:19] is the sub-list for method output_type
-	7,  // [7:13] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	15, // 5: keyway.v1.ListVersionsResponse.domains:type_name -> keyway.v1.DomainVersion
+	16, // 6: keyway.v1.GetVersionResponse.version:type_name -> keyway.v1.PolicyVersion
+	14, // 7: keyway.v1.ActivateResponse.version:type_name -> keyway.v1.PolicyVersionInfo
+	0,  // 8: keyway.v1.PolicyService.Validate:input_type -> keyway.v1.ValidateRequest
+	2,  // 9: keyway.v1.PolicyService.Push:input_type -> keyway.v1.PushRequest
+	4,  // 10: keyway.v1.PolicyService.ListVersions:input_type -> keyway.v1.ListVersionsRequest
+	6,  // 11: keyway.v1.PolicyService.GetVersion:input_type -> keyway.v1.GetVersionRequest
+	8,  // 12: keyway.v1.PolicyService.Diff:input_type -> keyway.v1.DiffRequest
+	10, // 13: keyway.v1.PolicyService.Activate:input_type -> keyway.v1.ActivateRequest
+	1,  // 14: keyway.v1.PolicyService.Validate:output_type -> keyway.v1.ValidateResponse
+	3,  // 15: keyway.v1.PolicyService.Push:output_type -> keyway.v1.PushResponse
+	5,  // 16: keyway.v1.PolicyService.ListVersions:output_type -> keyway.v1.ListVersionsResponse
+	7,  // 17: keyway.v1.PolicyService.GetVersion:output_type -> keyway.v1.GetVersionResponse
+	9,  // 18: keyway.v1.PolicyService.Diff:output_type -> keyway.v1.DiffResponse
+	11, // 19: keyway.v1.PolicyService.Activate:output_type -> keyway.v1.ActivateResponse
+	14, // [14:20] is the sub-list for method output_type
+	8,  // [8:14] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_keyway_v1_policy_service_proto_init() }

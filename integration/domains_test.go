@@ -1,0 +1,111 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"keyway.dev/dataplane/redistest"
+	"keyway.dev/integration/harness"
+)
+
+// TestDomainVersionsAfterRollout completes a rollout of domain a to v2
+// while v1 stays active, and checks that every place an operator looks
+// says what the proxy runs: KEYWAY.EXPLAIN on the proxy, `policy history`
+// (table and JSON), `policy show` and `keyway fleet`.
+func TestDomainVersionsAfterRollout(t *testing.T) {
+	r1, r2 := redistest.Start(t), redistest.Start(t)
+	cp := harness.StartControl(t, "", "")
+	p := harness.StartProxy(t, "proxy-1", cp.Addr)
+	for i, note := range []string{"v1", "v2: a on r2"} {
+		aAddr := r1.Addr
+		if i == 1 {
+			aAddr = r2.Addr
+		}
+		dir := harness.WritePolicy(t, map[string]string{"main.star": rolloutPolicy(r1.Addr, r2.Addr, aAddr, note)})
+		args := []string{"policy", "push", dir, "-m", note}
+		if i > 0 {
+			args = append(args, "--no-activate")
+		}
+		kw(t, cp, args...)
+	}
+	kw(t, cp, "rollout", "start", "--domain", "a", "--to", "v2", "--steps", "10,100", "--interval", "1h")
+	kw(t, cp, "rollout", "promote", "--domain", "a")
+
+	harness.Eventually(t, 20*time.Second, "the proxy runs v2 for a and v1 for b", func() error {
+		for domain, want := range map[string]string{"a": "policy v2", "b": "policy v1"} {
+			r := harness.CLI(t, cp.Addr, "explain", "--proxy", p.Addr, "--domain", domain, "--", "GET", "k")
+			if r.Code != 0 || !strings.Contains(r.Stdout, want) {
+				return fmt.Errorf("explain in %s: exit %d, %q %q; want %q", domain, r.Code, r.Stdout, r.Stderr, want)
+			}
+		}
+		return nil
+	})
+
+	var h struct {
+		Active   uint64 `json:"active"`
+		Versions []struct {
+			Version          uint64   `json:"version"`
+			Active           bool     `json:"active"`
+			EffectiveDomains []string `json:"effective_domains"`
+		} `json:"versions"`
+		Domains []domainJSON `json:"domains"`
+	}
+	decode(t, kw(t, cp, "policy", "history", "-o", "json"), &h)
+	if h.Active != 1 {
+		t.Errorf("history: active v%d, want v1 (a completed rollout pins, it does not activate)", h.Active)
+	}
+	wantDomains := []domainJSON{
+		{Domain: "a", Version: 2, Name: "v2", Pinned: true, Rollout: "a-1"},
+		{Domain: "b", Version: 1, Name: "v1"},
+		{Domain: "f", Version: 1, Name: "v1"},
+	}
+	if !slices.Equal(h.Domains, wantDomains) {
+		t.Errorf("history domains = %+v, want %+v", h.Domains, wantDomains)
+	}
+	for _, v := range h.Versions {
+		want := map[uint64][]string{1: {"b", "f"}, 2: {"a"}}[v.Version]
+		if !slices.Equal(v.EffectiveDomains, want) {
+			t.Errorf("history v%d effective_domains = %v, want %v", v.Version, v.EffectiveDomains, want)
+		}
+	}
+	table := kw(t, cp, "policy", "history")
+	harness.Contains(t, "history table", table, "* b,f", "v2 (pinned by a-1)")
+	for _, line := range strings.Split(table, "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == "v2" && f[1] != "a" {
+			t.Errorf("history row of v2 does not say it runs in a: %q", line)
+		}
+	}
+	harness.Contains(t, "policy show v2", kw(t, cp, "policy", "show", "v2"), "version:  v2 (pinned: a)", "runs in:  a\n")
+	harness.Contains(t, "policy show", kw(t, cp, "policy", "show"), "version:  v1 (active)", "runs in:  b, f\n")
+
+	var f struct {
+		Domains []domainJSON `json:"domains"`
+	}
+	decode(t, kw(t, cp, "fleet", "-o", "json"), &f)
+	if !slices.Equal(f.Domains, wantDomains) {
+		t.Errorf("fleet domains = %+v, want %+v", f.Domains, wantDomains)
+	}
+	harness.Contains(t, "fleet table", kw(t, cp, "fleet"), "proxy-1", "v2 (pinned by a-1)")
+}
+
+// domainJSON is one entry of the "domains" of history and fleet.
+type domainJSON struct {
+	Domain        string `json:"domain"`
+	Version       uint64 `json:"version"`
+	Name          string `json:"name"`
+	Pinned        bool   `json:"pinned"`
+	Rollout       string `json:"rollout"`
+	CanaryVersion uint64 `json:"canary_version"`
+	CanaryPercent uint32 `json:"canary_percent"`
+}
+
+func decode(t *testing.T, s string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		t.Fatalf("decode %q: %v", s, err)
+	}
+}
