@@ -75,6 +75,10 @@ type Config struct {
 	// BootstrapTokenFile, when set, receives a new admin token's secret
 	// on a start that finds no token in the fleet.
 	BootstrapTokenFile string
+	// ForgetNodesAfter is how long a proxy stays in the fleet view (and
+	// in memory) after its last stream ended; zero means
+	// xds.DefaultForgetAfter, an hour.
+	ForgetNodesAfter time.Duration
 	// Keepalive is how the server checks that a proxy at the other end of
 	// a stream is still there; the zero value means DefaultKeepalive.
 	Keepalive keepalive.ServerParameters
@@ -168,7 +172,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:     cfg,
 		log:     cfg.Logger,
 		store:   st,
-		xds:     xds.New(xctx, st, cfg.Logger),
+		xds:     xds.New(xctx, xds.Options{Sink: st, Logger: cfg.Logger, ForgetAfter: cfg.ForgetNodesAfter}),
 		gs:      grpc.NewServer(grpcOpts...),
 		health:  health.NewServer(),
 		lis:     lis,

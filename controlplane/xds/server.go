@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -29,15 +30,30 @@ type Server struct {
 	ads       serverv3.Server
 }
 
-// New returns a Server whose streams end when ctx does. Status changes go
-// to sink (nil: memory only); go-control-plane's logs go to logger at
-// debug level.
-func New(ctx context.Context, sink StatusSink, logger *slog.Logger) *Server {
+// Options configure a Server.
+type Options struct {
+	// Sink receives status changes; nil keeps them in memory only.
+	Sink StatusSink
+	// Logger receives go-control-plane's logs at debug level.
+	Logger *slog.Logger
+	// ForgetAfter is how long a node stays in the fleet view after its
+	// last stream ended; zero means DefaultForgetAfter.
+	ForgetAfter time.Duration
+}
+
+// New returns a Server whose streams end when ctx does, and which forgets
+// nodes gone for o.ForgetAfter until then.
+func New(ctx context.Context, o Options) *Server {
+	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	cache := cachev3.NewSnapshotCache(false, fleetHash{}, slogAdapter(logger))
-	tracker := NewTracker(sink)
+	tracker := NewTracker(o.Sink)
+	if o.ForgetAfter > 0 {
+		tracker.forgetAfter = o.ForgetAfter
+	}
+	go tracker.expire(ctx)
 	return &Server{
 		tracker:   tracker,
 		publisher: &Publisher{cache: cache},

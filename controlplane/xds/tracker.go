@@ -3,6 +3,7 @@ package xds
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -18,11 +19,20 @@ import (
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
-// StatusSink persists node status. RecordStatus must not block: it is
+// StatusSink persists node status. Its methods must not block: they are
 // called on ADS stream goroutines. store.Store implements it.
 type StatusSink interface {
+	// RecordStatus is called when what a node runs, refused or whether
+	// it is connected changes; never for an ACK that changes nothing.
 	RecordStatus(*keywayv1.Node)
+	// ForgetStatus is called when a node has been gone for the tracker's
+	// ForgetAfter.
+	ForgetStatus(id string)
 }
+
+// DefaultForgetAfter is how long a disconnected node stays in the fleet
+// view before it is forgotten.
+const DefaultForgetAfter = time.Hour
 
 // Tracker is the ADS server's callbacks: it classifies every request as
 // initial, ACK, NACK or stale, keeps per node what it applied and last
@@ -31,8 +41,9 @@ type Tracker struct {
 	// CallbackFuncs supplies no-ops for the delta and REST callbacks.
 	serverv3.CallbackFuncs
 
-	sink StatusSink
-	now  func() time.Time
+	sink        StatusSink
+	now         func() time.Time
+	forgetAfter time.Duration
 
 	mu      sync.Mutex
 	streams map[int64]*stream
@@ -55,15 +66,17 @@ type stream struct {
 
 type sent struct{ nonce, version string }
 
-// NewTracker returns a Tracker persisting to sink (nil: memory only).
+// NewTracker returns a Tracker persisting to sink (nil: memory only) that
+// forgets nodes disconnected for DefaultForgetAfter.
 func NewTracker(sink StatusSink) *Tracker {
 	return &Tracker{
-		sink:    sink,
-		now:     time.Now,
-		streams: map[int64]*stream{},
-		nodes:   map[string]*keywayv1.Node{},
-		conns:   map[string]int{},
-		parked:  map[*discovery.DiscoveryRequest]string{},
+		sink:        sink,
+		now:         time.Now,
+		forgetAfter: DefaultForgetAfter,
+		streams:     map[int64]*stream{},
+		nodes:       map[string]*keywayv1.Node{},
+		conns:       map[string]int{},
+		parked:      map[*discovery.DiscoveryRequest]string{},
 	}
 }
 
@@ -120,6 +133,10 @@ func (t *Tracker) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) err
 	if !ok {
 		return errors.New("request on an unknown stream")
 	}
+	// changed says whether anything a status record holds, LastSeen
+	// aside, is different after this request: most requests are ACKs of
+	// what the node already runs and must cost no write.
+	changed := false
 	if st.node == "" {
 		nodeID := req.GetNode().GetId()
 		if nodeID == "" {
@@ -132,9 +149,11 @@ func (t *Tracker) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) err
 			n = &keywayv1.Node{Id: nodeID, Applied: map[string]string{}}
 			t.nodes[nodeID] = n
 		}
+		ls := listeners(req.GetNode())
+		changed = !ok || !n.Connected || n.Peer != st.peer || !slices.Equal(n.Listeners, ls)
 		n.Connected = true
 		n.Peer = st.peer
-		n.Listeners = listeners(req.GetNode())
+		n.Listeners = ls
 	}
 	n := t.nodes[st.node]
 	n.LastSeen = timestamppb.New(t.now())
@@ -152,17 +171,56 @@ func (t *Tracker) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) err
 			Time:    timestamppb.New(t.now()),
 		}
 		t.parked[req] = last.version
+		changed = true
 		fallthrough
 	default:
 		// Initial requests carry the version a reconnecting proxy runs;
 		// ACKs the one it applied; NACKs the one it still runs.
-		if v := req.GetVersionInfo(); v != "" {
+		if v := req.GetVersionInfo(); v != "" && n.Applied[typ] != v {
 			n.Applied[typ] = v
+			changed = true
 		}
 	}
-	n.PolicyVersion = policyVersion(n.Applied)
-	t.record(n)
+	if changed {
+		n.PolicyVersion = policyVersion(n.Applied)
+		t.record(n)
+	}
 	return nil
+}
+
+// Expire forgets every node disconnected for longer than the tracker's
+// ForgetAfter, in memory and in the sink, and returns how many.
+func (t *Tracker) Expire() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	cutoff := t.now().Add(-t.forgetAfter)
+	n := 0
+	for id, node := range t.nodes {
+		if node.GetConnected() || t.conns[id] > 0 || !node.GetLastSeen().AsTime().Before(cutoff) {
+			continue
+		}
+		delete(t.nodes, id)
+		if t.sink != nil {
+			t.sink.ForgetStatus(id)
+		}
+		n++
+	}
+	return n
+}
+
+// expire runs Expire every quarter of ForgetAfter (at most every minute)
+// until ctx ends.
+func (t *Tracker) expire(ctx context.Context) {
+	tick := time.NewTicker(min(max(t.forgetAfter/4, 10*time.Millisecond), time.Minute))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			t.Expire()
+		}
+	}
 }
 
 // OnStreamResponse remembers which version each nonce carried, so a NACK

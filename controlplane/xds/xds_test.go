@@ -47,6 +47,12 @@ func (s *sink) RecordStatus(n *keywayv1.Node) {
 	s.nodes[n.GetId()] = n
 }
 
+func (s *sink) ForgetStatus(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.nodes, id)
+}
+
 func (s *sink) get(id string) *keywayv1.Node {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -58,7 +64,7 @@ func serve(t *testing.T) (*xds.Server, *sink, string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	sk := &sink{nodes: map[string]*keywayv1.Node{}}
-	srv := xds.New(ctx, sk, nil)
+	srv := xds.New(ctx, xds.Options{Sink: sk})
 	gs := grpc.NewServer()
 	srv.Register(gs)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

@@ -22,6 +22,7 @@ import (
 	"keyway.dev/controlplane/sandbox"
 	"keyway.dev/controlplane/server"
 	"keyway.dev/controlplane/telemetry"
+	"keyway.dev/controlplane/xds"
 	"keyway.dev/proto/buildinfo"
 	"keyway.dev/proto/envflag"
 )
@@ -91,6 +92,7 @@ func run(args []string, stdout io.Writer, getenv func(string) string) error {
 	endpoints := fs.String("etcd-endpoints", "", "comma-separated etcd endpoints; when set no etcd is embedded")
 	fleet := fs.String("fleet", "", "fleet name that namespaces keys in etcd (default \"default\")")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	forget := fs.Duration("forget-nodes-after", xds.DefaultForgetAfter, "how long a proxy stays in the fleet view after its last stream to this replica ended")
 	sec := securityFlags(fs)
 	version := fs.Bool("version", false, "print the version, commit and build date, and exit")
 	envflag.Register(fs, envPrefix)
@@ -144,6 +146,8 @@ func run(args []string, stdout io.Writer, getenv func(string) string) error {
 		Auth:               secure.mode,
 		CertRoles:          secure.certRoles,
 		BootstrapTokenFile: secure.bootstrapFile,
+
+		ForgetNodesAfter: *forget,
 	})
 	if err != nil {
 		return err

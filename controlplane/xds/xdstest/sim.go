@@ -1,0 +1,126 @@
+package xdstest
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"keyway.dev/controlplane/snapshot"
+)
+
+// TypeURLs are the types a proxy subscribes to, in the order
+// keyway-proxy requests them (dataplane/reload.TypeURLs).
+var TypeURLs = []string{snapshot.ProxyConfigType, snapshot.DomainType, snapshot.FlagType}
+
+// Sim is a simulated proxy: one raw ADS stream that behaves like
+// dataplane/xdsclient with a handler accepting everything. It sends the
+// same node (id, cluster "keyway", user agent "keyway-proxy", listeners
+// and version metadata) on the first request only, subscribes to TypeURLs
+// in order claiming the versions it has, ACKs every response, and on a
+// broken stream reconnects after a jittered backoff, claiming again.
+type Sim struct {
+	ID string
+	// Listeners is advertised in the node metadata, as keyway-proxy does.
+	Listeners string
+	// OnAck, when set, is called after each ACK is sent, on the stream's
+	// goroutine.
+	OnAck func(s *Sim, typeURL, version string)
+
+	mu       sync.Mutex
+	versions map[string]string
+	streams  int
+}
+
+// Versions returns the version the sim accepted per type URL.
+func (s *Sim) Versions() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]string, len(s.versions))
+	for k, v := range s.versions {
+		out[k] = v
+	}
+	return out
+}
+
+// Version returns the version the sim accepted of typeURL.
+func (s *Sim) Version(typeURL string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.versions[typeURL]
+}
+
+// Streams is how many streams the sim has opened.
+func (s *Sim) Streams() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.streams
+}
+
+// Run keeps the sim subscribed over cc until ctx ends.
+func (s *Sim) Run(ctx context.Context, cc grpc.ClientConnInterface) {
+	ads := discovery.NewAggregatedDiscoveryServiceClient(cc)
+	wait := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		if s.stream(ctx, ads) {
+			wait = 100 * time.Millisecond
+		}
+		d := wait/2 + rand.N(wait/2+1)
+		wait = min(2*wait, 10*time.Second)
+		select {
+		case <-ctx.Done():
+		case <-time.After(d):
+		}
+	}
+}
+
+// stream runs one ADS stream until it breaks; it reports whether a
+// response arrived.
+func (s *Sim) stream(ctx context.Context, ads discovery.AggregatedDiscoveryServiceClient) bool {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := ads.StreamAggregatedResources(ctx)
+	if err != nil {
+		return false
+	}
+	s.mu.Lock()
+	s.streams++
+	if s.versions == nil {
+		s.versions = map[string]string{}
+	}
+	s.mu.Unlock()
+	md, _ := structpb.NewStruct(map[string]any{"listeners": s.Listeners, "version": "keyway-bench"})
+	node := &core.Node{Id: s.ID, Cluster: "keyway", UserAgentName: "keyway-proxy", Metadata: md}
+	for _, t := range TypeURLs {
+		req := &discovery.DiscoveryRequest{TypeUrl: t, VersionInfo: s.Version(t)}
+		if node != nil {
+			req.Node, node = node, nil
+		}
+		if err := st.Send(req); err != nil {
+			return false
+		}
+	}
+	received := false
+	for {
+		resp, err := st.Recv()
+		if err != nil {
+			return received
+		}
+		received = true
+		t, v := resp.GetTypeUrl(), resp.GetVersionInfo()
+		s.mu.Lock()
+		s.versions[t] = v
+		s.mu.Unlock()
+		if err := st.Send(&discovery.DiscoveryRequest{TypeUrl: t, VersionInfo: v, ResponseNonce: resp.GetNonce()}); err != nil {
+			return received
+		}
+		if s.OnAck != nil {
+			s.OnAck(s, t, v)
+		}
+	}
+}
