@@ -109,3 +109,27 @@ func decode(t *testing.T, s string, v any) {
 		t.Fatalf("decode %q: %v", s, err)
 	}
 }
+
+// TestIdenticalPushStoresNothing: pushing the active version's bundle
+// again says so, exits 0 and stores no version.
+func TestIdenticalPushStoresNothing(t *testing.T) {
+	cp := harness.StartControl(t, "", "")
+	dir := harness.WritePolicy(t, map[string]string{"main.star": cliPolicy("same")})
+	harness.Contains(t, "first push", kw(t, cp, "policy", "push", dir, "-m", "first"), "pushed v1")
+	harness.Contains(t, "second push", kw(t, cp, "policy", "push", dir, "-m", "again"), "no change since v1", "nothing stored")
+	var u struct {
+		Unchanged bool   `json:"unchanged"`
+		Message   string `json:"message"`
+	}
+	decode(t, kw(t, cp, "policy", "push", dir, "-m", "again", "-o", "json"), &u)
+	if !u.Unchanged || !strings.Contains(u.Message, "no change since v1") {
+		t.Errorf("push -o json of an identical bundle = %+v", u)
+	}
+	var h struct {
+		Head uint64 `json:"head"`
+	}
+	decode(t, kw(t, cp, "policy", "history", "-o", "json"), &h)
+	if h.Head != 1 {
+		t.Errorf("head is v%d after identical pushes, want v1", h.Head)
+	}
+}

@@ -274,7 +274,10 @@ func TestSkeletonEndToEnd(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				results[i] = push(t, cp, v2, fmt.Sprintf("racer %d", i), "--parent", fmt.Sprint(head))
+				// Each racer pushes a bundle of its own: a bundle identical
+				// to the head would be "no change", not a race.
+				dir := harness.WritePolicy(t, map[string]string{"main.star": policyV2(ra.Addr, rb.Addr) + fmt.Sprintf("# racer %d\n", i)})
+				results[i] = push(t, cp, dir, fmt.Sprintf("racer %d", i), "--parent", fmt.Sprint(head))
 			}()
 		}
 		wg.Wait()

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/google/go-cmp/cmp"
@@ -110,3 +112,36 @@ func TestDomainVersions(t *testing.T) {
 type nodes struct{}
 
 func (nodes) Nodes() []*keywayv1.Node { return nil }
+
+// TestIdenticalPush: pushing the head's bundle again stores nothing and
+// says which version already has it.
+func TestIdenticalPush(t *testing.T) {
+	e, err := store.StartEmbedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	st := store.New(e.Client(), store.Config{})
+	defer st.Close()
+	ctx := context.Background()
+	p := NewPolicy(st, renderDomains, nil, nil)
+	push := func(src string, parent uint64) error {
+		b := &keywayv1.Bundle{Entry: "main.star", Files: map[string][]byte{"main.star": []byte(src)}}
+		_, err := p.Push(ctx, &keywayv1.PushRequest{Bundle: b, Message: src, Parent: parent})
+		return err
+	}
+	if err := push("web one", 0); err != nil {
+		t.Fatal(err)
+	}
+	err = push("web one", 1)
+	if status.Code(err) != codes.AlreadyExists || !strings.Contains(err.Error(), "no change since v1") {
+		t.Fatalf("identical push: %v, want AlreadyExists and \"no change since v1\"", err)
+	}
+	if err := push("web two", 1); err != nil {
+		t.Fatalf("changed push: %v", err)
+	}
+	h, err := p.ListVersions(ctx, &keywayv1.ListVersionsRequest{})
+	if err != nil || h.GetHead() != 2 || len(h.GetVersions()) != 2 {
+		t.Fatalf("history after the pushes: head v%d, %d versions, %v; want v2 and 2", h.GetHead(), len(h.GetVersions()), err)
+	}
+}

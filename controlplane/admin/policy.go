@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/proto"
 
 	"keyway.dev/controlplane/store"
 	keywayv1 "keyway.dev/proto/keyway/v1"
@@ -66,6 +67,11 @@ func (p *Policy) Push(ctx context.Context, req *keywayv1.PushRequest) (*keywayv1
 	if err != nil {
 		return nil, err
 	}
+	if head, same, err := p.sameAsHead(ctx, req, rendered); err != nil {
+		return nil, toStatus(err)
+	} else if same {
+		return nil, status.Errorf(codes.AlreadyExists, "no change since v%d: the bundle is identical to it; nothing stored", head)
+	}
 	author := req.GetAuthor()
 	if author == "" {
 		author = "unknown"
@@ -84,6 +90,29 @@ func (p *Policy) Push(ctx context.Context, req *keywayv1.PushRequest) (*keywayv1
 	}
 	p.log.Info("policy pushed", "version", rec.GetVersion(), "parent", rec.GetParent(), "author", author, "activated", !req.GetNoActivate())
 	return &keywayv1.PushResponse{Version: info(rec, !req.GetNoActivate())}, nil
+}
+
+// sameAsHead reports whether pushing req would store a copy of the head
+// version: the same sources and the same rendered policy, and nothing to
+// activate (the head is active, or the push does not activate). Caddy
+// treats an identical config the same way: a no-op.
+func (p *Policy) sameAsHead(ctx context.Context, req *keywayv1.PushRequest, rendered *keywayv1.Policy) (uint64, bool, error) {
+	ptr, err := p.store.Pointers(ctx)
+	if err != nil || ptr.Head == 0 {
+		return 0, false, err
+	}
+	if !req.GetNoActivate() && ptr.Active != ptr.Head {
+		return ptr.Head, false, nil
+	}
+	head, err := p.store.Get(ctx, ptr.Head)
+	if err != nil {
+		return 0, false, err
+	}
+	digest, err := store.Digest(rendered)
+	if err != nil {
+		return 0, false, err
+	}
+	return ptr.Head, digest == head.GetDigest() && proto.Equal(req.GetBundle(), head.GetBundle()), nil
 }
 
 // ListVersions returns the history, newest first.

@@ -111,6 +111,12 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 		}
 		args := cmds[i].Args
 		h := c.localHandler(args[0])
+		if h != nil && c.pin != nil && c.pin.multi && h.queuedByRedis {
+			// Inside MULTI, Redis queues PING and ECHO like any command
+			// and EXEC fails them with the rest (a stale replica's
+			// MASTERDOWN): they go to Redis with the transaction.
+			h = nil
+		}
 		if h == nil {
 			h = c.emulated(st, args[0]) // clusteremu.go
 		}

@@ -30,7 +30,15 @@ func (c *client) command(st *engine.State, args [][]byte) bool {
 // and the commands of the server's version). It returns false when the
 // policy or the upstream did not answer, and the proxy's table answers.
 func (c *client) commandUpstream(st *engine.State, args [][]byte) bool {
-	if st.Proxy.GetIdentity().GetRequireAuth() && !c.authed {
+	return c.askUpstream(st, args)
+}
+
+// askUpstream serves a command the proxy could answer itself through the
+// tree instead, so the client gets what Redis says, and writes the reply;
+// false when the policy sends it nowhere, the client has not
+// authenticated, or no upstream answered, and the caller answers.
+func (c *client) askUpstream(st *engine.State, args [][]byte) bool {
+	if st == nil || (st.Proxy.GetIdentity().GetRequireAuth() && !c.authed) {
 		return false
 	}
 	r := &engine.Request{Session: &c.sess}

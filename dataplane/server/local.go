@@ -22,7 +22,10 @@ type local struct {
 	arity int    // Redis's convention: negative is a minimum
 	// preAuth commands are allowed before AUTH when the policy requires it.
 	preAuth bool
-	fn      localFunc
+	// queuedByRedis commands are sent to Redis inside a transaction, so
+	// EXEC judges them as Redis would (transaction.go).
+	queuedByRedis bool
+	fn            localFunc
 }
 
 //lint:ignore ST1005 this is Redis's exact reply text
@@ -37,9 +40,9 @@ func init() {
 	for _, l := range []*local{
 		{name: "auth", arity: -2, preAuth: true, fn: (*client).auth},
 		{name: "hello", arity: -1, preAuth: true, fn: (*client).hello},
-		{name: "ping", arity: -1, preAuth: true, fn: (*client).ping},
+		{name: "ping", arity: -1, preAuth: true, queuedByRedis: true, fn: (*client).ping},
 		{name: "quit", arity: -1, preAuth: true, fn: (*client).quit},
-		{name: "echo", arity: 2, fn: (*client).echo},
+		{name: "echo", arity: 2, queuedByRedis: true, fn: (*client).echo},
 		{name: "select", arity: 2, fn: (*client).selectDB},
 		{name: "reset", arity: 1, preAuth: true, fn: (*client).reset},
 		{name: "readonly", arity: 1, fn: (*client).ok},
@@ -98,7 +101,14 @@ var (
 	pongReply = []byte("+PONG\r\n")
 )
 
-func (c *client) ping(_ *engine.State, args [][]byte) bool {
+// ping answers with the upstream's own PING when the tree reaches one, so
+// a client learns what Redis would tell it (BUSY while a script runs,
+// LOADING, MASTERDOWN), and with the proxy's PONG otherwise (before AUTH,
+// before a policy, or when the policy sends keyless commands nowhere).
+func (c *client) ping(st *engine.State, args [][]byte) bool {
+	if len(args) <= 2 && c.askUpstream(st, args) {
+		return true
+	}
 	switch len(args) {
 	case 1:
 		c.write(pongReply)

@@ -1,6 +1,9 @@
 package policy
 
 import (
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"context"
 	"flag"
 	"fmt"
@@ -27,7 +30,9 @@ func pushCommand(a *app.App) *dispatch.Command {
 pushes it on top of the current head. The push is a compare-and-swap: if
 someone else pushed since the head was read, it fails with a conflict and
 nothing is stored. --parent names the head explicitly; --force skips the
-check.`,
+check. A bundle identical to the head (and already active, unless
+--no-activate) stores nothing: the command says "no change since vN" and
+exits 0; with -o json it prints {"unchanged": true, "message": ...}.`,
 		Examples: []string{
 			"keyway policy push policies/examples/quickstart -m \"first version\"",
 			"keyway policy push ./mypolicy -m \"split reads\" --parent v4",
@@ -72,6 +77,7 @@ func push(ctx context.Context, a *app.App, path string, req *keywayv1.PushReques
 	}
 	req.Bundle = bundle
 	var got *keywayv1.PolicyVersionInfo
+	var unchanged string
 	err = a.Call(ctx, func(ctx context.Context, c *client.Conn) error {
 		if !explicitParent {
 			head, err := c.Policy.ListVersions(ctx, &keywayv1.ListVersionsRequest{Limit: 1})
@@ -81,6 +87,10 @@ func push(ctx context.Context, a *app.App, path string, req *keywayv1.PushReques
 			req.Parent = head.GetHead()
 		}
 		resp, err := c.Policy.Push(ctx, req)
+		if status.Code(err) == codes.AlreadyExists {
+			unchanged = status.Convert(err).Message()
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -88,6 +98,15 @@ func push(ctx context.Context, a *app.App, path string, req *keywayv1.PushReques
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if unchanged != "" {
+		// Nothing to do is success: a deploy job that pushes on every
+		// merge must not fail when the policy did not change.
+		if a.JSON() {
+			return output.WriteJSON(a.Stdout, UnchangedJSON{Unchanged: true, Message: unchanged})
+		}
+		_, err := fmt.Fprintln(a.Stdout, unchanged)
 		return err
 	}
 	if a.JSON() {
@@ -102,6 +121,12 @@ func push(ctx context.Context, a *app.App, path string, req *keywayv1.PushReques
 	}
 	fmt.Fprintf(a.Stdout, "pushed %s (%s): %s\n", Name(got.GetVersion()), based, got.GetMessage())
 	return nil
+}
+
+// UnchangedJSON is the JSON form of a push identical to the head.
+type UnchangedJSON struct {
+	Unchanged bool   `json:"unchanged"`
+	Message   string `json:"message"`
 }
 
 // defaultAuthor is $USER@hostname, the way commits are signed by default.
