@@ -1,58 +1,176 @@
 package xds
 
 import (
+	"context"
+	"fmt"
+	"maps"
+	"sync"
+
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
-// parking wraps the snapshot cache so that nothing is sent twice.
+// fleetCache serves the fleet's one snapshot to every SotW stream: it
+// marshals each type's resources once per version and hands the same
+// bytes to every stream, and it never holds its lock while it answers
+// watches. (go-control-plane's SnapshotCache marshals per response, so
+// per stream, and holds its cache-wide lock while it answers all of
+// them.) Delta streams and Fetch go to the embedded SnapshotCache, kept
+// on the same snapshot.
 //
-// A NACK carries the last version the proxy accepted, so the cache would
-// answer it at once with the version just refused, in a tight loop
-// (go-control-plane issue #962). Presenting the NACK as if the proxy were
-// at the refused version parks the watch until the snapshot changes.
-//
-// A proxy reconnecting with the version it runs is, on a fresh stream,
-// resent everything, because the cache only trusts what this stream has
-// returned. Versions are content hashes, so a matching version means the
-// proxy has exactly these resources and the watch can wait.
-type parking struct {
+// It also makes sure nothing is sent twice. A NACK carries the last
+// version the proxy accepted, so a cache would answer it at once with the
+// version just refused, in a tight loop (go-control-plane issue #962):
+// the NACK is taken as if the proxy were at the refused version, which
+// parks the watch until the snapshot changes. And a proxy reconnecting
+// with the version it runs is not resent it: versions are content
+// hashes, so a matching version means the proxy has exactly these
+// resources.
+type fleetCache struct {
 	cachev3.SnapshotCache
 	tracker *Tracker
+
+	mu       sync.Mutex
+	snap     *Snapshot
+	prepared map[string]*prepared // by type URL, for snap
+	watches  map[int64]*watch
+	nextID   int64
 }
 
-// CreateWatch opens the watch, as of the rejected version for a NACK and
-// as of the proxy's resources for a resumed stream.
-func (p parking) CreateWatch(req *cachev3.Request, sub cachev3.Subscription, ch chan cachev3.Response) (func(), error) {
-	if v, ok := p.tracker.takeParked(req); ok {
-		req = proto.Clone(req).(*cachev3.Request)
-		req.VersionInfo = v
-	} else if req.GetResponseNonce() == "" && req.GetVersionInfo() != "" {
-		sub = p.resumed(req, sub)
+// prepared is one type's resources at one version, marshalled once and
+// shared read-only by every response.
+type prepared struct {
+	version   string
+	resources []*anypb.Any
+	returned  map[string]string // name -> version, what a stream now has
+}
+
+type watch struct {
+	req *cachev3.Request
+	ch  chan cachev3.Response
+}
+
+var _ cachev3.Cache = (*fleetCache)(nil)
+
+func newFleetCache(inner cachev3.SnapshotCache, tracker *Tracker) *fleetCache {
+	return &fleetCache{SnapshotCache: inner, tracker: tracker, watches: map[int64]*watch{}}
+}
+
+// prepare marshals every type of snap.
+func prepare(snap *Snapshot) (map[string]*prepared, error) {
+	out := make(map[string]*prepared, len(snap.versions))
+	for typeURL, version := range snap.versions {
+		rs := snap.resources[typeURL]
+		p := &prepared{version: version, resources: make([]*anypb.Any, 0, len(rs)), returned: make(map[string]string, len(rs))}
+		for name, r := range rs {
+			b, err := cachev3.MarshalResource(r.Resource)
+			if err != nil {
+				return nil, fmt.Errorf("marshal %s %q: %w", typeURL, name, err)
+			}
+			p.resources = append(p.resources, &anypb.Any{TypeUrl: typeURL, Value: b})
+			p.returned[name] = version
+		}
+		out[typeURL] = p
 	}
-	return p.SnapshotCache.CreateWatch(req, sub, ch)
+	return out, nil
 }
 
-// resumed returns sub as if it had already returned the snapshot's
-// resources, when req claims the snapshot's version.
-func (p parking) resumed(req *cachev3.Request, sub cachev3.Subscription) cachev3.Subscription {
-	snap, err := p.GetSnapshot(nodeHash)
-	if err != nil || snap.GetVersion(req.GetTypeUrl()) != req.GetVersionInfo() {
-		return sub
+// SetSnapshot installs snap for every proxy and answers the watches of
+// every type whose version changed. Marshalling happens before the lock
+// is taken and answering after it is released.
+func (c *fleetCache) SetSnapshot(ctx context.Context, node string, s cachev3.ResourceSnapshot) error {
+	snap, ok := s.(*Snapshot)
+	if !ok {
+		return fmt.Errorf("xds: snapshot of type %T", s)
 	}
-	known := make(map[string]string, len(snap.GetResources(req.GetTypeUrl())))
-	for name := range snap.GetResources(req.GetTypeUrl()) {
-		known[name] = req.GetVersionInfo()
+	p, err := prepare(snap)
+	if err != nil {
+		return err
 	}
-	return knownSubscription{Subscription: sub, known: known}
+	if err := c.SnapshotCache.SetSnapshot(ctx, node, snap); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.snap, c.prepared = snap, p
+	var due []*watch
+	for id, w := range c.watches {
+		if pr := p[w.req.GetTypeUrl()]; pr != nil && pr.version != w.req.GetVersionInfo() {
+			due = append(due, w)
+			delete(c.watches, id)
+		}
+	}
+	c.mu.Unlock()
+	for _, w := range due {
+		answer(w, p[w.req.GetTypeUrl()])
+	}
+	return nil
 }
 
-// knownSubscription is a subscription that reports the given resources as
-// already returned.
-type knownSubscription struct {
-	cachev3.Subscription
-	known map[string]string
+// CreateWatch answers req at once when the proxy lacks the current
+// version of its type, else parks it until the version changes.
+func (c *fleetCache) CreateWatch(req *cachev3.Request, _ cachev3.Subscription, ch chan cachev3.Response) (func(), error) {
+	version := req.GetVersionInfo()
+	if v, ok := c.tracker.takeParked(req); ok {
+		version = v
+	}
+	c.mu.Lock()
+	if p := c.prepared[req.GetTypeUrl()]; p != nil && p.version != version {
+		c.mu.Unlock()
+		answer(&watch{req: req, ch: ch}, p)
+		return func() {}, nil
+	}
+	if version != req.GetVersionInfo() {
+		req = cloneWithVersion(req, version)
+	}
+	c.nextID++
+	id := c.nextID
+	c.watches[id] = &watch{req: req, ch: ch}
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		delete(c.watches, id)
+		c.mu.Unlock()
+	}, nil
 }
 
-// ReturnedResources reports the resources the proxy already has.
-func (k knownSubscription) ReturnedResources() map[string]string { return k.known }
+// cloneWithVersion copies req, claiming version, so the watch waits for
+// a version other than the one the proxy refused.
+func cloneWithVersion(req *cachev3.Request, version string) *cachev3.Request {
+	c := proto.Clone(req).(*cachev3.Request)
+	c.VersionInfo = version
+	return c
+}
+
+// answer sends p to w. The server gives every watch a channel with room
+// for its one response, so this never blocks.
+func answer(w *watch, p *prepared) {
+	w.ch <- &response{req: w.req, p: p}
+}
+
+// response is p as the answer to req. Each call of GetDiscoveryResponse
+// returns a new message (the server stamps its nonce on it) around the
+// shared, already marshalled resources.
+type response struct {
+	req *cachev3.Request
+	p   *prepared
+}
+
+var _ cachev3.Response = (*response)(nil)
+
+func (r *response) GetDiscoveryResponse() (*discovery.DiscoveryResponse, error) {
+	return &discovery.DiscoveryResponse{VersionInfo: r.p.version, Resources: r.p.resources, TypeUrl: r.req.GetTypeUrl()}, nil
+}
+
+func (r *response) GetRequest() *discovery.DiscoveryRequest { return r.req }
+
+func (r *response) GetVersion() (string, error) { return r.p.version, nil }
+
+func (r *response) GetResponseVersion() string { return r.p.version }
+
+// GetReturnedResources returns a copy: the server keeps it in the
+// stream's subscription.
+func (r *response) GetReturnedResources() map[string]string { return maps.Clone(r.p.returned) }
+
+func (r *response) GetContext() context.Context { return context.Background() }

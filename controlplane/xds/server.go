@@ -48,16 +48,16 @@ func New(ctx context.Context, o Options) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	cache := cachev3.NewSnapshotCache(false, fleetHash{}, slogAdapter(logger))
 	tracker := NewTracker(o.Sink)
 	if o.ForgetAfter > 0 {
 		tracker.forgetAfter = o.ForgetAfter
 	}
 	go tracker.expire(ctx)
+	cache := newFleetCache(cachev3.NewSnapshotCache(false, fleetHash{}, slogAdapter(logger)), tracker)
 	return &Server{
 		tracker:   tracker,
 		publisher: &Publisher{cache: cache},
-		ads:       serverv3.NewServer(ctx, parking{SnapshotCache: cache, tracker: tracker}, tracker),
+		ads:       serverv3.NewServer(ctx, cache, tracker),
 	}
 }
 
