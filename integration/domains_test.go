@@ -90,6 +90,21 @@ func TestDomainVersionsAfterRollout(t *testing.T) {
 		t.Errorf("fleet domains = %+v, want %+v", f.Domains, wantDomains)
 	}
 	harness.Contains(t, "fleet table", kw(t, cp, "fleet"), "proxy-1", "v2 (pinned by a-1)")
+
+	// A domain that never had a rollout: its version and "no rollout".
+	harness.Contains(t, "rollout status of b", kw(t, cp, "rollout", "status", "--domain", "b"), "version:   v1\n", "rollout:   no rollout")
+	var nr struct {
+		Domain  string  `json:"domain"`
+		Version uint64  `json:"version"`
+		Rollout *string `json:"rollout"`
+	}
+	decode(t, kw(t, cp, "rollout", "status", "--domain", "b", "-o", "json"), &nr)
+	if nr.Domain != "b" || nr.Version != 1 || nr.Rollout != nil {
+		t.Errorf("rollout status --domain b -o json = %+v", nr)
+	}
+	if r := harness.CLI(t, cp.Addr, "rollout", "status", "--domain", "nope"); r.Code != 1 || !strings.Contains(r.Stderr, `domain "nope" is not in the active version v1`) {
+		t.Errorf("rollout status of an unknown domain: exit %d, %q", r.Code, r.Stderr)
+	}
 }
 
 // domainJSON is one entry of the "domains" of history and fleet.

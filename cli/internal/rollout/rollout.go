@@ -11,11 +11,14 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"keyway.dev/cli/internal/app"
 	"keyway.dev/cli/internal/client"
 	"keyway.dev/cli/internal/dispatch"
+	"keyway.dev/cli/internal/output"
 	kflag "keyway.dev/cli/internal/flag"
 	"keyway.dev/cli/internal/policy"
 	keywayv1 "keyway.dev/proto/keyway/v1"
@@ -138,13 +141,21 @@ func statusCommand(a *app.App) *dispatch.Command {
 				return list(a, resp)
 			}
 			var resp *keywayv1.GetRolloutResponse
+			var versions *keywayv1.ListVersionsResponse
 			err := a.Call(ctx, func(ctx context.Context, c *client.Conn) error {
 				var err error
 				resp, err = c.Rollouts.GetRollout(ctx, &keywayv1.GetRolloutRequest{Domain: domain})
+				if status.Code(err) == codes.NotFound {
+					// No rollout ever: what the domain runs is the answer.
+					versions, err = c.Policy.ListVersions(ctx, &keywayv1.ListVersionsRequest{Limit: 1})
+				}
 				return err
 			})
 			if err != nil {
 				return err
+			}
+			if versions != nil {
+				return noRollout(a, domain, versions)
 			}
 			return show(a, resp.GetRollout(), resp.GetPin(), resp.GetNextStep())
 		},
@@ -212,4 +223,34 @@ func parseSteps(s string) ([]uint32, error) {
 		out = append(out, uint32(n))
 	}
 	return out, nil
+}
+
+// NoRolloutJSON is `rollout status --domain D -o json` for a domain that
+// never had a rollout: the version it runs and a null rollout.
+type NoRolloutJSON struct {
+	Domain  string  `json:"domain"`
+	Version uint64  `json:"version"`
+	Name    string  `json:"name"`
+	Rollout *string `json:"rollout"`
+}
+
+// noRollout prints the version a domain without rollouts runs, or fails
+// when the active policy has no such domain.
+func noRollout(a *app.App, domain string, versions *keywayv1.ListVersionsResponse) error {
+	var names []string
+	for _, d := range versions.GetDomains() {
+		names = append(names, d.GetDomain())
+		if d.GetDomain() != domain {
+			continue
+		}
+		if a.JSON() {
+			return output.WriteJSON(a.Stdout, NoRolloutJSON{Domain: domain, Version: d.GetVersion(), Name: policy.Name(d.GetVersion())})
+		}
+		_, err := fmt.Fprintf(a.Stdout, "domain:    %s\nversion:   %s\nrollout:   no rollout\n", domain, policy.DomainState(d))
+		return err
+	}
+	if versions.GetActive() == 0 {
+		return fmt.Errorf("domain %q: no policy version is active yet", domain)
+	}
+	return fmt.Errorf("domain %q is not in the active version %s (its domains: %s)", domain, policy.Name(versions.GetActive()), strings.Join(names, ", "))
 }
