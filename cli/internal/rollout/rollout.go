@@ -18,8 +18,8 @@ import (
 	"keyway.dev/cli/internal/app"
 	"keyway.dev/cli/internal/client"
 	"keyway.dev/cli/internal/dispatch"
-	"keyway.dev/cli/internal/output"
 	kflag "keyway.dev/cli/internal/flag"
+	"keyway.dev/cli/internal/output"
 	"keyway.dev/cli/internal/policy"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
