@@ -643,6 +643,12 @@ func txSteps() []step {
 		do("INCR", "t"),
 		do("GET", "t"),
 		want("*3\r\n+OK\r\n:2\r\n$1\r\n2\r\n", "EXEC"),
+		// PING and ECHO are queued by Redis like any command.
+		do("MULTI"),
+		want("+QUEUED\r\n", "PING"),
+		want("+QUEUED\r\n", "ECHO", "e"),
+		do("PING", "p"),
+		want("*3\r\n+PONG\r\n$1\r\ne\r\n$1\r\np\r\n", "EXEC"),
 		do("MULTI"),
 		do("SET", "t", "5"),
 		do("DISCARD"),
