@@ -36,7 +36,7 @@ func (c *Client) scan(ctx context.Context, name string, t *topology, r *engine.R
 		r.Reply([]byte("*2\r\n$1\r\n0\r\n*0\r\n"))
 		return
 	}
-	sub := engine.Request{Session: r.Session}
+	sub := engine.Request{Session: r.Session, Read: r.Read}
 	sub.Cmd.Spec = r.Cmd.Spec
 	sub.Cmd.Args = append(sub.Cmd.Args, r.Cmd.Args[0], strconv.AppendUint(nil, cur>>shardBits, 10))
 	sub.Cmd.Args = append(sub.Cmd.Args, r.Cmd.Args[2:]...)

@@ -23,9 +23,14 @@ func (c *Client) serve(ctx context.Context, name string, b engine.Batch) {
 	if len(b) == 0 {
 		return
 	}
+	// Retries stay within the budget that runs from when the proxy read
+	// the batch's oldest request.
 	start := time.Now()
 	for _, r := range b {
 		r.Upstream = name
+		if !r.Read.IsZero() && r.Read.Before(start) {
+			start = r.Read
+		}
 	}
 	t, err := c.topology(ctx)
 	if err != nil {
@@ -200,7 +205,7 @@ func (j *job) planSplit(t *topology, r *engine.Request) {
 	for i := range plan.Parts {
 		sub := &s.subs[i]
 		sub.Cmd = plan.Parts[i].Cmd
-		sub.Session = r.Session
+		sub.Session, sub.Read = r.Session, r.Read
 		sub.Upstream = r.Upstream
 		tg, err := j.c.pick(t, plan.Parts[i].Group, sub, false)
 		if err != nil {

@@ -173,7 +173,7 @@ func (c *Client) fanoutCmd(ctx context.Context, name string, nodes []*upstream.N
 	var wg sync.WaitGroup
 	for i, n := range nodes {
 		subs[i].Cmd = cmd
-		subs[i].Session = r.Session
+		subs[i].Session, subs[i].Read = r.Session, r.Read
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -198,7 +198,7 @@ func nodeEngine(n *upstream.Node, name string) engine.Engine {
 // first is the rule for what every primary holds alike once writes fan
 // out (functions, configuration): the first primary answers.
 func (c *Client) first(ctx context.Context, name string, t *topology, r *engine.Request) {
-	sub := engine.Request{Cmd: r.Cmd, Session: r.Session}
+	sub := engine.Request{Cmd: r.Cmd, Session: r.Session, Read: r.Read}
 	engine.Do(ctx, nodeEngine(t.primaries[0], name), &sub)
 	relay(r, &sub)
 }
@@ -418,7 +418,7 @@ func (c *Client) randomKey(ctx context.Context, name string, t *topology, r *eng
 	var sub engine.Request
 	for _, i := range rand.Perm(len(t.primaries)) {
 		sub.Reset()
-		sub.Cmd, sub.Session = r.Cmd, r.Session
+		sub.Cmd, sub.Session, sub.Read = r.Cmd, r.Session, r.Read
 		engine.Do(ctx, nodeEngine(t.primaries[i], name), &sub)
 		if sub.Err() != nil || isError(sub.Raw()) {
 			relay(r, &sub)
@@ -459,7 +459,7 @@ func (c *Client) publish(ctx context.Context, name string, t *topology, r *engin
 			numsub, numErr = c.fanoutCmd(ctx, name, others, r, cmd)
 		}()
 	}
-	sub := engine.Request{Cmd: r.Cmd, Session: r.Session}
+	sub := engine.Request{Cmd: r.Cmd, Session: r.Session, Read: r.Read}
 	engine.Do(ctx, nodeEngine(home, name), &sub)
 	wg.Wait()
 	v, err := decode(sub.Raw())

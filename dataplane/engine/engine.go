@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"keyway.dev/dataplane/resp"
 )
@@ -105,6 +106,11 @@ type Request struct {
 	// charge, count or delay requests (ratelimit, guard's counters) pass
 	// it through untouched, or it would be counted twice.
 	Replay bool
+	// Read is when the proxy read the command from its client; upstream
+	// deadlines run from it, whatever batch the request rides in. Zero
+	// means unknown: deadlines run from when the request is sent.
+	// Engines that make sub-requests copy it.
+	Read time.Time
 
 	reply []byte
 	kind  ErrorKind
@@ -120,6 +126,7 @@ func (r *Request) Reset() {
 	r.Pin = nil
 	r.Upstream = ""
 	r.Replay = false
+	r.Read = time.Time{}
 	r.reply = r.reply[:0]
 	r.kind = KindNone
 	r.err = nil

@@ -144,6 +144,7 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 		r := c.request(len(run))
 		r.Cmd.Args = append(r.Cmd.Args, args...)
 		r.Cmd.Spec = resp.Resolve(args)
+		r.Read = c.readAt // upstream deadlines run from here
 		// A subscribed client's mistakes are Redis's to judge, in the
 		// words of pub/sub mode.
 		if (c.pin == nil || c.pin.sub == nil || c.resp3()) && (r.Cmd.Spec == nil || r.Cmd.Spec.Container() || !resp.CheckArity(&r.Cmd)) {

@@ -50,13 +50,14 @@ type conn struct {
 	wake  chan struct{} // the writer has bytes to send
 
 	mu    sync.Mutex
-	cause error    // why the slot is down
-	wq    wqueue   // encoded commands not yet written
-	fifo  []item   // requests written or queued, awaiting replies
-	head  int      // first live item of fifo
-	queue int      // items at fifo's tail whose bytes are still in wq
-	nc    net.Conn // while up
-	rdl   bool     // a read deadline is armed on nc
+	cause error     // why the slot is down
+	wq    wqueue    // encoded commands not yet written
+	fifo  []item    // requests written or queued, awaiting replies
+	head  int       // first live item of fifo
+	queue int       // items at fifo's tail whose bytes are still in wq
+	nc    net.Conn  // while up
+	rdl   bool      // a read deadline is armed on nc
+	armed time.Time // the read deadline armed, when rdl
 	// writing is set while someone, the writer goroutine or a caller
 	// writing directly (write.go), owns nc's write side.
 	writing bool
@@ -99,7 +100,9 @@ func (s *conn) enqueue(c *call) (watched bool) {
 		s.fifo = append(s.fifo, item{c: c, i: i})
 	}
 	s.queue += len(c.reqs)
-	if !s.rdl && s.nc != nil {
+	if s.nc != nil && (!s.rdl || c.deadline.Before(s.armed)) {
+		// Deadlines run from when requests were read, so a later call
+		// may be due before the one the reader waits for.
 		s.armLocked(c.deadline)
 	}
 	if idle && !s.writing && s.nc != nil {
@@ -121,6 +124,7 @@ func (s *conn) enqueue(c *call) (watched bool) {
 func (s *conn) armLocked(deadline time.Time) {
 	_ = s.nc.SetReadDeadline(deadline)
 	s.rdl = true
+	s.armed = deadline
 }
 
 // inflight counts requests queued or awaiting a reply.

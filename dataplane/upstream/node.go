@@ -116,15 +116,40 @@ func (n *Node) Serve(ctx context.Context, name string, b engine.Batch) {
 	if allow := max(int64(size), n.big.recent(now)); allow >= bigReply {
 		timeout += transferTime(allow, n.opts.MinBandwidth)
 	}
-	deadline := now.Add(timeout)
+	// The budget runs from when the proxy read the batch's oldest
+	// request, not from now: a pipeline served in several batches, or a
+	// batch that waited behind another, gets no fresh budget.
+	deadline := readAt(b, now).Add(timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 		timeout = time.Until(d).Round(time.Millisecond)
 	}
 	c := newCall(b, name, n.addr, deadline, timeout)
 	c.size = size
-	c.wait(ctx, n.pick(n.pool(b[0].Session.RESP3())).enqueue(c))
+	if !now.Before(deadline) {
+		// Spent before it was sent (say, waiting behind a batch a stalled
+		// node never answered): fail it rather than add to the node's queue.
+		c.expire(ErrTimeout, nil)
+		<-c.done
+		for range b {
+			c.release() // the references of items never queued
+		}
+	} else {
+		c.wait(ctx, n.pick(n.pool(b[0].Session.RESP3())).enqueue(c))
+	}
 	c.release()
+}
+
+// readAt is when the proxy read the oldest request of b, or now when no
+// request says.
+func readAt(b engine.Batch, now time.Time) time.Time {
+	at := now
+	for _, r := range b {
+		if !r.Read.IsZero() && r.Read.Before(at) {
+			at = r.Read
+		}
+	}
+	return at
 }
 
 // pick chooses a connection, round robin among those that are up, then

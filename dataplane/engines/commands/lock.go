@@ -102,7 +102,7 @@ func (c *Commands) extend(ctx context.Context, r *engine.Request) {
 // do sends one command through locks on r's session and returns the raw
 // reply (valid until the next call) and the upstream that answered.
 func (c *Commands) do(ctx context.Context, r *engine.Request, args ...string) ([]byte, string) {
-	req := &engine.Request{Session: r.Session}
+	req := &engine.Request{Session: r.Session, Read: r.Read}
 	for _, a := range args {
 		req.Cmd.Args = append(req.Cmd.Args, []byte(a))
 	}

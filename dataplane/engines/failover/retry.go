@@ -59,7 +59,7 @@ func readOnly(c *resp.Command) bool {
 
 // rearm clears r's failed answer so the next child can answer it.
 func rearm(r *engine.Request) {
-	cmd, sess := r.Cmd, r.Session
+	cmd, sess, read := r.Cmd, r.Session, r.Read
 	r.Reset()
-	r.Cmd, r.Session = cmd, sess
+	r.Cmd, r.Session, r.Read = cmd, sess, read
 }

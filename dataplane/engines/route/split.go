@@ -58,7 +58,7 @@ func (rt *Route) serveSplit(ctx context.Context, b engine.Batch) {
 		for j := range plan.Parts {
 			sub := &s.subs[j]
 			sub.Cmd = plan.Parts[j].Cmd
-			sub.Session = r.Session
+			sub.Session, sub.Read = r.Session, r.Read
 			expanded = append(expanded, sub)
 			targets[sub] = plan.Parts[j].Group
 		}
