@@ -17,6 +17,11 @@
 // slots (a pipeline of 10 GETs on ClusterClient, which does not split
 // MGET), C2 pipelines of 16 GETs or SETs across slots, C3 single GET and
 // SET, all with 50 clients.
+//
+// `keyway-bench xds` measures the control plane instead: it starts
+// keyway-control, connects simulated proxies speaking raw ADS, pushes,
+// and prints the push to all-ACK latency, the control plane's CPU per
+// push and memory per proxy, and the etcd writes of each (fleet.go).
 package main
 
 import (
@@ -179,6 +184,10 @@ func pinSelf(cfg config) (tasksetPath string) {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "xds" {
+		mainFleet(os.Args[2:])
+		return
+	}
 	cfg, err := parseFlags(os.Args[1:], os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)

@@ -1,0 +1,501 @@
+package main
+
+// keyway-bench xds: one keyway-control, N simulated proxies speaking raw
+// ADS the way dataplane/xdsclient does (xdstest.Sim), pushes, and what
+// they cost.
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/proto"
+
+	"keyway.dev/controlplane/snapshot"
+	"keyway.dev/controlplane/store"
+	"keyway.dev/controlplane/xds/xdstest"
+	"keyway.dev/dataplane/xdsclient"
+	keywayv1 "keyway.dev/proto/keyway/v1"
+)
+
+// fleetConfig is what `keyway-bench xds` flags set.
+type fleetConfig struct {
+	controlBin string
+	proxies    int
+	conns      int
+	pushes     int
+	domains    int
+	timeout    time.Duration
+	out        string
+}
+
+func parseFleetFlags(args []string, stderr io.Writer) (fleetConfig, error) {
+	var cfg fleetConfig
+	fs := flag.NewFlagSet("keyway-bench xds", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.controlBin, "control-bin", "", "keyway-control binary (default: bin/keyway-control of the checkout)")
+	fs.IntVar(&cfg.proxies, "proxies", 1000, "simulated proxies")
+	fs.IntVar(&cfg.conns, "conns", 0, "gRPC connections the proxies share; 0 gives each proxy its own, as real ones have")
+	fs.IntVar(&cfg.pushes, "pushes", 5, "policy pushes measured after the fleet is connected")
+	fs.IntVar(&cfg.domains, "domains", 3, "workload domains of the pushed policy")
+	fs.DurationVar(&cfg.timeout, "timeout", 2*time.Minute, "bound on each phase (connect, each push)")
+	fs.StringVar(&cfg.out, "out", "", "directory for keyway-control's log and data (default: a new temporary one)")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if cfg.proxies < 1 || cfg.pushes < 1 || cfg.domains < 1 || cfg.conns < 0 {
+		return cfg, errors.New("--proxies, --pushes and --domains must be positive, --conns not negative")
+	}
+	if cfg.controlBin == "" {
+		cfg.controlBin = filepath.Join(repoRoot(), "bin", "keyway-control")
+	}
+	return cfg, nil
+}
+
+// runFleet is `keyway-bench xds`.
+func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
+	cfg, err := parseFleetFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	raiseFileLimit(log)
+	dir := cfg.out
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "keyway-bench-xds-"); err != nil {
+			return err
+		}
+	}
+	// etcd runs in this process, so the benchmark can count every write
+	// keyway-control makes; keyway-control reaches it by its socket, as
+	// it would an external cluster.
+	etcd, err := store.StartEmbedded(filepath.Join(dir, "etcd"))
+	if err != nil {
+		return err
+	}
+	defer etcd.Close()
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	ps := &procs{dir: dir}
+	defer ps.stopAll()
+	cp, err := ps.start("keyway-control", "", cfg.controlBin, "--listen", addr,
+		"--etcd-endpoints", strings.Join(etcd.Endpoints(), ","), "--data-dir", filepath.Join(dir, "cp"), "--log-level", "warn")
+	if err != nil {
+		return err
+	}
+	f := &fleet{cfg: cfg, cp: cp, etcd: etcd.Client(), log: log}
+	if err := f.run(ctx, addr); err != nil {
+		return fmt.Errorf("%w (keyway-control's log: %s)", err, cp.log)
+	}
+	f.report(stdout)
+	return nil
+}
+
+// raiseFileLimit lifts the soft limit on open files to the hard one, for
+// this process and keyway-control, which inherits it: each simulated
+// proxy holds a socket on both sides.
+func raiseFileLimit(log *slog.Logger) {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return
+	}
+	l.Cur = l.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		log.Warn("cannot raise the open files limit", "err", err)
+	}
+}
+
+// fleet is one run.
+type fleet struct {
+	cfg  fleetConfig
+	cp   *proc
+	etcd *clientv3.Client
+	log  *slog.Logger
+
+	sims    []*xdstest.Sim
+	index   map[*xdstest.Sim]int
+	acks    []simAcks
+	target  atomic.Pointer[string] // version prefix a phase waits for, "v3-"
+	types   []string               // types a phase waits for
+	reached atomic.Int64
+	allIn   chan struct{}
+
+	status *statusCounter
+
+	// results
+	connect   phase
+	pushes    []phase
+	rssBefore int64
+	rssAfter  int64
+}
+
+// simAcks is when one sim ACKed the phase's target on every type.
+type simAcks struct {
+	mu  sync.Mutex
+	ver map[string]string
+	at  time.Time
+}
+
+// phase is one measured step: connecting the fleet or one push.
+type phase struct {
+	lat        []time.Duration // per sim, sorted
+	all        time.Duration   // until the last sim ACKed
+	settled    time.Duration   // until etcd held every sim's new status
+	cpu        float64         // keyway-control CPU seconds over the phase
+	puts, txns int             // status writes over the phase
+	revs       int64           // every etcd revision over the phase
+}
+
+func (f *fleet) run(ctx context.Context, addr string) error {
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	if err := f.waitHealthy(ctx, cc); err != nil {
+		return err
+	}
+	pol := keywayv1.NewPolicyServiceClient(cc)
+	parent, err := f.push(ctx, pol, 0, 0)
+	if err != nil {
+		return err
+	}
+	f.status = watchStatus(ctx, f.etcd)
+	if f.rssBefore, err = rssKB(f.cp.pid()); err != nil {
+		return err
+	}
+
+	// Connect: every sim at once, each waiting for all three types.
+	n := f.cfg.proxies
+	f.index = make(map[*xdstest.Sim]int, n)
+	f.acks = make([]simAcks, n)
+	for i := range n {
+		s := &xdstest.Sim{ID: fmt.Sprintf("sim-%05d", i), Listeners: fmt.Sprintf("10.%d.%d.%d:6380", i>>16&255, i>>8&255, i&255), OnAck: f.onAck}
+		f.sims = append(f.sims, s)
+		f.index[s] = i
+		f.acks[i].ver = map[string]string{}
+	}
+	conns, err := f.dial(addr)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	simCtx, stopSims := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { stopSims(); wg.Wait() }()
+	version := fmt.Sprintf("v%d-", parent)
+	f.arm(version, xdstest.TypeURLs)
+	start := phaseStart(f)
+	for i, s := range f.sims {
+		c := conns[i%len(conns)]
+		wg.Go(func() { s.Run(simCtx, c) })
+	}
+	if f.connect, err = f.finish(ctx, "connect", start, version); err != nil {
+		return err
+	}
+	if f.rssAfter, err = rssKB(f.cp.pid()); err != nil {
+		return err
+	}
+
+	// Pushes: a new version each, waiting for Domain and ProxyConfig.
+	for k := range f.cfg.pushes {
+		version := fmt.Sprintf("v%d-", parent+1)
+		f.arm(version, []string{snapshot.DomainType, snapshot.ProxyConfigType})
+		start := phaseStart(f)
+		if parent, err = f.push(ctx, pol, parent, k+1); err != nil {
+			return err
+		}
+		p, err := f.finish(ctx, fmt.Sprintf("push %d", k+1), start, version)
+		if err != nil {
+			return err
+		}
+		f.pushes = append(f.pushes, p)
+		f.log.Info("push", "n", k+1, "all_acked", p.all.Round(time.Millisecond), "p99", pct(p.lat, 99).Round(time.Millisecond), "cpu_s", fmt.Sprintf("%.2f", p.cpu), "status_puts", p.puts)
+	}
+	return nil
+}
+
+func (f *fleet) waitHealthy(ctx context.Context, cc *grpc.ClientConn) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := healthpb.NewHealthClient(cc).Check(cctx, &healthpb.HealthCheckRequest{})
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if f.cp.exited() || time.Now().After(deadline) {
+			return fmt.Errorf("keyway-control never answered: %w", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// dial opens one connection per sim, or --conns shared ones, with the
+// proxy's keepalive.
+func (f *fleet) dial(addr string) ([]*grpc.ClientConn, error) {
+	n := f.cfg.conns
+	if n == 0 {
+		n = f.cfg.proxies
+	}
+	out := make([]*grpc.ClientConn, 0, n)
+	for range n {
+		c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithKeepaliveParams(xdsclient.DefaultKeepalive))
+		if err != nil {
+			for _, c := range out {
+				c.Close()
+			}
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// push stores and activates policy number k (each differs from the
+// last) and returns its version.
+func (f *fleet) push(ctx context.Context, pol keywayv1.PolicyServiceClient, parent uint64, k int) (uint64, error) {
+	var b strings.Builder
+	b.WriteString("main = redis(\"main\", \"127.0.0.1:6379\")\n")
+	for d := range f.cfg.domains {
+		fmt.Fprintf(&b, "domain(\"d%d\", route(routes = {\"push%d:\": main}, default = main))\n", d, k)
+	}
+	b.WriteString("identity(default_domain = \"d0\")\n")
+	resp, err := pol.Push(ctx, &keywayv1.PushRequest{
+		Bundle:  &keywayv1.Bundle{Entry: "main.star", Files: map[string][]byte{"main.star": []byte(b.String())}},
+		Parent:  parent,
+		Author:  "keyway-bench",
+		Message: fmt.Sprintf("fleet benchmark push %d", k),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("push %d: %w", k, err)
+	}
+	return resp.GetVersion().GetVersion(), nil
+}
+
+// arm resets every sim's record for a phase waiting for version on types.
+func (f *fleet) arm(version string, types []string) {
+	f.types = types
+	for i := range f.acks {
+		a := &f.acks[i]
+		a.mu.Lock()
+		a.at = time.Time{}
+		a.mu.Unlock()
+	}
+	f.reached.Store(0)
+	f.allIn = make(chan struct{})
+	f.target.Store(&version)
+}
+
+// onAck notes a sim's ACK; the last sim to reach the target closes allIn.
+func (f *fleet) onAck(s *xdstest.Sim, typeURL, version string) {
+	now := time.Now()
+	a := &f.acks[f.index[s]]
+	target := *f.target.Load()
+	a.mu.Lock()
+	a.ver[typeURL] = version
+	done := a.at.IsZero()
+	for _, t := range f.types {
+		if t == snapshot.FlagType {
+			done = done && a.ver[t] != "" // flags are versioned apart: "f-<hash>"
+			continue
+		}
+		done = done && strings.HasPrefix(a.ver[t], target)
+	}
+	if done {
+		a.at = now
+	}
+	a.mu.Unlock()
+	if done && f.reached.Add(1) == int64(len(f.sims)) {
+		close(f.allIn)
+	}
+}
+
+type phaseMark struct {
+	at  time.Time
+	cpu float64
+	rev int64
+}
+
+func phaseStart(f *fleet) phaseMark {
+	f.status.take()
+	cpu, _ := cpuSeconds(f.cp.pid())
+	rev, _ := f.revision()
+	return phaseMark{at: time.Now(), cpu: cpu, rev: rev}
+}
+
+func (f *fleet) revision() (int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := f.etcd.Get(ctx, "/keyway/", clientv3.WithCountOnly())
+	if err != nil {
+		return 0, err
+	}
+	return resp.Header.Revision, nil
+}
+
+// finish waits until every sim ACKed the phase's version and etcd holds
+// every sim's status on it, then measures.
+func (f *fleet) finish(ctx context.Context, name string, m phaseMark, version string) (phase, error) {
+	select {
+	case <-f.allIn:
+	case <-time.After(f.cfg.timeout):
+		return phase{}, fmt.Errorf("%s: %d of %d proxies ACKed %s within %v", name, f.reached.Load(), len(f.sims), version, f.cfg.timeout)
+	case <-ctx.Done():
+		return phase{}, ctx.Err()
+	}
+	all := time.Since(m.at)
+	deadline := time.Now().Add(f.cfg.timeout)
+	for !f.status.allOn(len(f.sims), version) {
+		if time.Now().After(deadline) {
+			return phase{}, fmt.Errorf("%s: etcd never held every proxy's status on %s", name, version)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p := phase{all: all, settled: time.Since(m.at)}
+	cpu, _ := cpuSeconds(f.cp.pid())
+	rev, _ := f.revision()
+	p.cpu, p.revs = cpu-m.cpu, rev-m.rev
+	p.puts, p.txns = f.status.take()
+	for i := range f.acks {
+		p.lat = append(p.lat, f.acks[i].at.Sub(m.at))
+	}
+	slices.Sort(p.lat)
+	return p, nil
+}
+
+// statusCounter follows the fleet's status records in etcd.
+type statusCounter struct {
+	mu     sync.Mutex
+	puts   int
+	revs   map[int64]bool
+	domain map[string]string // node -> applied Domain version
+}
+
+const statusPrefix = "/keyway/default/status/"
+
+func watchStatus(ctx context.Context, cli *clientv3.Client) *statusCounter {
+	s := &statusCounter{revs: map[int64]bool{}, domain: map[string]string{}}
+	wch := cli.Watch(clientv3.WithRequireLeader(ctx), statusPrefix, clientv3.WithPrefix(), clientv3.WithCreatedNotify())
+	<-wch // created
+	go func() {
+		for wr := range wch {
+			s.mu.Lock()
+			for _, ev := range wr.Events {
+				s.revs[ev.Kv.ModRevision] = true
+				id := strings.TrimPrefix(string(ev.Kv.Key), statusPrefix)
+				if ev.Type == clientv3.EventTypeDelete {
+					delete(s.domain, id)
+					continue
+				}
+				s.puts++
+				n := &keywayv1.Node{}
+				if proto.Unmarshal(ev.Kv.Value, n) == nil && n.GetConnected() &&
+					strings.HasPrefix(n.GetApplied()["ProxyConfig"], strings.SplitN(n.GetApplied()["Domain"], "-", 2)[0]+"-") {
+					s.domain[id] = n.GetApplied()["Domain"]
+				}
+			}
+			s.mu.Unlock()
+		}
+	}()
+	return s
+}
+
+// take returns and resets the puts and transactions seen.
+func (s *statusCounter) take() (puts, txns int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	puts, txns = s.puts, len(s.revs)
+	s.puts, s.revs = 0, map[int64]bool{}
+	return puts, txns
+}
+
+// allOn reports whether n nodes' records show version on Domain and
+// ProxyConfig alike.
+func (s *statusCounter) allOn(n int, version string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	on := 0
+	for _, v := range s.domain {
+		if strings.HasPrefix(v, version) {
+			on++
+		}
+	}
+	return on >= n
+}
+
+// pct is the p-th percentile of sorted d.
+func pct(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	i := int(float64(len(d))*p/100+0.5) - 1
+	return d[min(max(i, 0), len(d)-1)]
+}
+
+func (f *fleet) report(w io.Writer) {
+	n := f.cfg.proxies
+	conns := "one each"
+	if f.cfg.conns > 0 {
+		conns = fmt.Sprintf("%d shared", f.cfg.conns)
+	}
+	fmt.Fprintf(w, "keyway-bench xds: %d simulated proxies (gRPC connections: %s), %d domains, %d pushes\n\n", n, conns, f.cfg.domains, len(f.pushes))
+	c := f.connect
+	fmt.Fprintf(w, "connect: first snapshot ACKed by all in %v (p50 %v, p99 %v); keyway-control CPU %.2fs; status puts %d in %d transactions (%.2f per proxy); etcd revisions %d\n",
+		c.all.Round(time.Millisecond), pct(c.lat, 50).Round(time.Millisecond), pct(c.lat, 99).Round(time.Millisecond), c.cpu, c.puts, c.txns, float64(c.puts)/float64(n), c.revs)
+	fmt.Fprintf(w, "memory: keyway-control RSS %.0f MB before connect, %.0f MB connected: %.1f KB per proxy\n\n",
+		float64(f.rssBefore)/1024, float64(f.rssAfter)/1024, float64(f.rssAfter-f.rssBefore)/float64(n))
+	fmt.Fprintf(w, "%-6s %10s %10s %10s %10s %9s %11s %6s %6s\n", "push", "p50", "p99", "max", "settled", "cp cpu", "status puts", "txns", "revs")
+	var p50s, p99s, maxs, cpus, puts []float64
+	for i, p := range f.pushes {
+		fmt.Fprintf(w, "%-6d %10v %10v %10v %10v %8.2fs %11d %6d %6d\n", i+1,
+			pct(p.lat, 50).Round(time.Millisecond), pct(p.lat, 99).Round(time.Millisecond), p.all.Round(time.Millisecond),
+			p.settled.Round(time.Millisecond), p.cpu, p.puts, p.txns, p.revs)
+		p50s = append(p50s, pct(p.lat, 50).Seconds())
+		p99s = append(p99s, pct(p.lat, 99).Seconds())
+		maxs = append(maxs, p.all.Seconds())
+		cpus = append(cpus, p.cpu)
+		puts = append(puts, float64(p.puts))
+	}
+	fmt.Fprintf(w, "%-6s %9.3fs %9.3fs %9.3fs %10s %8.2fs %11.0f\n", "median", median(p50s), median(p99s), median(maxs), "", median(cpus), median(puts))
+	fmt.Fprintln(w, "\nTimes are from the push RPC's start to each proxy's ACK of Domain and ProxyConfig; settled is until etcd held every proxy's new status.")
+	fmt.Fprintln(w, "CPU is keyway-control's own (etcd runs inside keyway-bench, so its CPU is not counted); revs counts every etcd write of the phase, the push itself included.")
+}
+
+// mainFleet runs `keyway-bench xds` and exits.
+func mainFleet(args []string) {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	err := runFleet(ctx, args, os.Stdout, os.Stderr, log)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		log.Error("keyway-bench xds failed", "err", err)
+		stop()
+		os.Exit(1)
+	}
+}
