@@ -40,10 +40,20 @@ func (s *Server) serveRESP(rc redcon.Conn, _ redcon.Command) {
 // loop reads the client's pipelines and serves them until the connection
 // ends. One read's complete commands are one pipeline: they are served in
 // order and their replies written together.
+//
+// A drain (Server.Shutdown) stops it at a command boundary: Shutdown
+// sets draining, then interrupts reads; the loop checks draining after
+// arming its own read deadline and after every pipeline, so it never
+// reads again once the drain began, and every command it read has been
+// answered and flushed when it closes (closeDrained).
 func (c *client) loop() {
 	for !c.dead {
 		if c.srv.cfg.Limits.IdleTimeout > 0 && !c.nc.noIdle.Load() {
 			_ = c.nc.Conn.SetReadDeadline(time.Now().Add(c.srv.cfg.Limits.IdleTimeout))
+		}
+		if c.srv.draining.Load() {
+			c.closeDrained()
+			return
 		}
 		cmds, err := c.rd.next(c.cmds[:0])
 		c.cmds = cmds
@@ -51,7 +61,38 @@ func (c *client) loop() {
 			return
 		}
 		if err != nil {
+			if c.srv.draining.Load() {
+				c.closeDrained() // the drain interrupted the read
+				return
+			}
 			c.refuse(err)
+			return
+		}
+	}
+}
+
+// drainLinger bounds how long a drained connection waits for its client
+// to close after the proxy's FIN.
+const drainLinger = time.Second
+
+// closeDrained ends a connection at a command boundary during a drain.
+// Its replies are flushed. Closing a socket with unread input resets the
+// connection, and a reset can destroy replies still on their way to the
+// client, so it sends FIN first and reads and discards what the client
+// still sends until the client closes or drainLinger passes; the caller
+// then closes the socket. The commands discarded were never read, and
+// the client sees every reply, then end of stream.
+func (c *client) closeDrained() {
+	c.state.Store(stateClosing)
+	type closeWriter interface{ CloseWrite() error }
+	cw, ok := c.nc.Conn.(closeWriter)
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	_ = c.nc.Conn.SetReadDeadline(time.Now().Add(drainLinger))
+	var buf [4 << 10]byte
+	for {
+		if _, err := c.nc.Conn.Read(buf[:]); err != nil {
 			return
 		}
 	}
@@ -75,6 +116,10 @@ func (c *client) servePipeline(cmds []redcon.Command) bool {
 		return false
 	}
 	if err := c.dc.Flush(); err != nil {
+		return false
+	}
+	if c.srv.draining.Load() {
+		c.closeDrained() // read nothing more
 		return false
 	}
 	return c.end()

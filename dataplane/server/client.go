@@ -123,23 +123,11 @@ func sessionHash(node string, id uint64) uint64 {
 // closed by a drain and the batch must not start.
 func (c *client) begin() bool { return c.state.CompareAndSwap(stateIdle, stateBusy) }
 
-// end marks the end of a batch, whose replies have been written, and
-// closes the connection when the server is draining; false then.
+// end marks the end of a batch, whose replies have been written; false
+// means the connection is being closed. A drain closes it from the read
+// loop, at the next command boundary (closeDrained).
 func (c *client) end() bool {
-	c.state.Store(stateIdle)
-	if c.srv.draining.Load() && c.state.CompareAndSwap(stateIdle, stateClosing) {
-		_ = c.rc.NetConn().Close()
-		return false
-	}
-	return true
-}
-
-// closeIfIdle closes the connection unless a batch is running; a running
-// batch closes it in end.
-func (c *client) closeIfIdle() {
-	if c.state.CompareAndSwap(stateIdle, stateClosing) {
-		_ = c.nc.Close()
-	}
+	return c.state.CompareAndSwap(stateBusy, stateIdle)
 }
 
 // forceClose closes the socket whatever runs on it.

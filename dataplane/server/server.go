@@ -137,10 +137,11 @@ func (s *Server) Ready() bool {
 // Clients is the number of open client connections.
 func (s *Server) Clients() int { return int(s.nclients.Load()) }
 
-// Shutdown stops accepting, closes idle connections, lets batches in
-// flight finish and closes their connections after their replies, until
-// ctx ends; then it closes whatever is left. Ready is false from the
-// first moment.
+// Shutdown stops accepting and drains every connection at a command
+// boundary: the proxy reads no command after the drain began, answers
+// every command it had read, flushes the replies and closes (loop,
+// closeDrained), until ctx ends; then it closes whatever is left. Ready
+// is false from the first moment.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.draining.Store(true)
@@ -155,7 +156,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		l.stop()
 	}
 	for _, c := range cs {
-		c.closeIfIdle()
+		// Wake a loop waiting in a read; it sees draining and closes.
+		// (Setting draining first means a loop that arms its own
+		// deadline after this still sees it.)
+		_ = c.nc.Conn.SetReadDeadline(time.Now())
 	}
 	if s.nclients.Load() == 0 {
 		s.markDrained()
