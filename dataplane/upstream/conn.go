@@ -45,9 +45,12 @@ const keepBuffer = 1 << 20
 // queued but not yet written go out on the next connection.
 type conn struct {
 	n     *Node
-	proto uint8         // RESP version the slot's connections speak
-	state atomic.Uint32 // connState, read without the lock to pick a slot
-	wake  chan struct{} // the writer has bytes to send
+	proto uint8 // RESP version the slot's connections speak
+	// pending mirrors len(fifo)-head for pick, which reads it without
+	// the lock.
+	pending atomic.Int32
+	state   atomic.Uint32 // connState, read without the lock to pick a slot
+	wake    chan struct{} // the writer has bytes to send
 
 	mu    sync.Mutex
 	cause error     // why the slot is down
@@ -100,6 +103,7 @@ func (s *conn) enqueue(c *call) (watched bool) {
 		s.fifo = append(s.fifo, item{c: c, i: i})
 	}
 	s.queue += len(c.reqs)
+	s.pending.Store(int32(len(s.fifo) - s.head))
 	if s.nc != nil && (!s.rdl || c.deadline.Before(s.armed)) {
 		// Deadlines run from when requests were read, so a later call
 		// may be due before the one the reader waits for.
@@ -139,6 +143,7 @@ func (s *conn) takeLocked(dst []item, k int) []item {
 	dst = append(dst[:0], s.fifo[s.head:s.head+k]...)
 	clear(s.fifo[s.head : s.head+k])
 	s.head += k
+	s.pending.Store(int32(len(s.fifo) - s.head))
 	switch {
 	case s.head == len(s.fifo):
 		s.fifo = s.fifo[:0]

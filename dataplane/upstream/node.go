@@ -152,23 +152,38 @@ func readAt(b engine.Batch, now time.Time) time.Time {
 	return at
 }
 
-// pick chooses a connection, round robin among those that are up, then
-// among those connecting; if none, a down one, which fails fast with the
-// reason. The breaker acts through the slots: while it is open they are
-// down, so requests fail fast without a check here.
+// pick chooses a connection: the first idle one that is up, from a
+// round-robin start; else the up one with the fewest requests waiting;
+// else one connecting; else a down one, which fails fast with the
+// reason. Preferring the least loaded keeps callers off a connection
+// stuck behind a slow command (a script running for seconds, a huge
+// KEYS): Redis answers them on another connection at once (BUSY, or the
+// reply), as it would answer a client of its own. The breaker acts
+// through the slots: while it is open they are down, so requests fail
+// fast without a check here.
 func (n *Node) pick(conns []*conn) *conn {
 	start := int(n.next.Add(1))
-	var connecting *conn
+	var connecting, least *conn
+	var leastPending int32
 	for k := range conns {
 		c := conns[(start+k)%len(conns)]
 		switch connState(c.state.Load()) {
 		case stateUp:
-			return c
+			p := c.pending.Load()
+			if p == 0 {
+				return c
+			}
+			if least == nil || p < leastPending {
+				least, leastPending = c, p
+			}
 		case stateConnecting:
 			if connecting == nil {
 				connecting = c
 			}
 		}
+	}
+	if least != nil {
+		return least
 	}
 	if connecting != nil {
 		return connecting
