@@ -43,6 +43,7 @@ type fleetConfig struct {
 	domains    int
 	timeout    time.Duration
 	out        string
+	restart    string
 }
 
 func parseFleetFlags(args []string, stderr io.Writer) (fleetConfig, error) {
@@ -55,12 +56,16 @@ func parseFleetFlags(args []string, stderr io.Writer) (fleetConfig, error) {
 	fs.IntVar(&cfg.pushes, "pushes", 5, "policy pushes measured after the fleet is connected")
 	fs.IntVar(&cfg.domains, "domains", 3, "workload domains of the pushed policy")
 	fs.DurationVar(&cfg.timeout, "timeout", 2*time.Minute, "bound on each phase (connect, each push)")
+	fs.StringVar(&cfg.restart, "restart", "", "after the pushes, stop keyway-control with SIGTERM (term) or SIGKILL (kill), start it again and time until every proxy is back")
 	fs.StringVar(&cfg.out, "out", "", "directory for keyway-control's log and data (default: a new temporary one)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	if cfg.proxies < 1 || cfg.pushes < 1 || cfg.domains < 1 || cfg.conns < 0 {
 		return cfg, errors.New("--proxies, --pushes and --domains must be positive, --conns not negative")
+	}
+	if cfg.restart != "" && cfg.restart != "term" && cfg.restart != "kill" {
+		return cfg, fmt.Errorf("--restart: %q is neither term nor kill", cfg.restart)
 	}
 	if cfg.controlBin == "" {
 		cfg.controlBin = filepath.Join(repoRoot(), "bin", "keyway-control")
@@ -96,12 +101,15 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer, log 
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	ps := &procs{dir: dir}
 	defer ps.stopAll()
-	cp, err := ps.start("keyway-control", "", cfg.controlBin, "--listen", addr,
-		"--etcd-endpoints", strings.Join(etcd.Endpoints(), ","), "--data-dir", filepath.Join(dir, "cp"), "--log-level", "warn")
+	argv := []string{cfg.controlBin, "--listen", addr,
+		"--etcd-endpoints", strings.Join(etcd.Endpoints(), ","), "--data-dir", filepath.Join(dir, "cp"), "--log-level", "warn"}
+	cp, err := ps.start("keyway-control", "", argv...)
 	if err != nil {
 		return err
 	}
-	f := &fleet{cfg: cfg, cp: cp, etcd: etcd.Client(), log: log}
+	f := &fleet{cfg: cfg, cp: cp, etcd: etcd.Client(), log: log, restart: func() (*proc, error) {
+		return ps.start("keyway-control-restarted", "", argv...)
+	}}
 	if err := f.run(ctx, addr); err != nil {
 		return fmt.Errorf("%w (keyway-control's log: %s)", err, cp.log)
 	}
@@ -125,10 +133,11 @@ func raiseFileLimit(log *slog.Logger) {
 
 // fleet is one run.
 type fleet struct {
-	cfg  fleetConfig
-	cp   *proc
-	etcd *clientv3.Client
-	log  *slog.Logger
+	cfg     fleetConfig
+	cp      *proc
+	etcd    *clientv3.Client
+	log     *slog.Logger
+	restart func() (*proc, error)
 
 	sims    []*xdstest.Sim
 	index   map[*xdstest.Sim]int
@@ -145,6 +154,8 @@ type fleet struct {
 	pushes    []phase
 	rssBefore int64
 	rssAfter  int64
+	back      time.Duration // after --restart, until every proxy was back
+	stopped   time.Duration // how long the stop took
 }
 
 // simAcks is when one sim ACKed the phase's target on every type.
@@ -234,6 +245,56 @@ func (f *fleet) run(ctx context.Context, addr string) error {
 		f.pushes = append(f.pushes, p)
 		f.log.Info("push", "n", k+1, "all_acked", p.all.Round(time.Millisecond), "p99", pct(p.lat, 99).Round(time.Millisecond), "cpu_s", fmt.Sprintf("%.2f", p.cpu), "status_puts", p.puts)
 	}
+	if f.cfg.restart != "" {
+		return f.restartStorm(ctx, fmt.Sprintf("v%d-", parent))
+	}
+	return nil
+}
+
+// restartStorm stops keyway-control, starts it again on the same address
+// and etcd, and waits until the new process has recorded every proxy as
+// connected on the current version (the proxies claim it on their new
+// streams, so nothing is resent and nothing ACKed).
+func (f *fleet) restartStorm(ctx context.Context, version string) error {
+	sig := syscall.SIGTERM
+	if f.cfg.restart == "kill" {
+		sig = syscall.SIGKILL
+	}
+	t0 := time.Now()
+	if err := f.cp.cmd.Process.Signal(sig); err != nil {
+		return err
+	}
+	select {
+	case <-f.cp.done:
+	case <-time.After(f.cfg.timeout):
+		return errors.New("keyway-control did not stop")
+	}
+	f.stopped = time.Since(t0)
+	mark, err := f.revision()
+	if err != nil {
+		return err
+	}
+	cp, err := f.restart()
+	if err != nil {
+		return err
+	}
+	f.cp = cp
+	start := time.Now()
+	deadline := start.Add(f.cfg.timeout)
+	for f.status.rewrittenSince(mark, version) < len(f.sims) {
+		if cp.exited() {
+			return errors.New("restarted keyway-control exited")
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("restart: %d of %d proxies back within %v", f.status.rewrittenSince(mark, version), len(f.sims), f.cfg.timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	f.back = time.Since(start)
 	return nil
 }
 
@@ -392,12 +453,13 @@ type statusCounter struct {
 	puts   int
 	revs   map[int64]bool
 	domain map[string]string // node -> applied Domain version
+	rev    map[string]int64  // node -> revision of its last connected record
 }
 
 const statusPrefix = "/keyway/default/status/"
 
 func watchStatus(ctx context.Context, cli *clientv3.Client) *statusCounter {
-	s := &statusCounter{revs: map[int64]bool{}, domain: map[string]string{}}
+	s := &statusCounter{revs: map[int64]bool{}, domain: map[string]string{}, rev: map[string]int64{}}
 	wch := cli.Watch(clientv3.WithRequireLeader(ctx), statusPrefix, clientv3.WithPrefix(), clientv3.WithCreatedNotify())
 	<-wch // created
 	go func() {
@@ -415,6 +477,7 @@ func watchStatus(ctx context.Context, cli *clientv3.Client) *statusCounter {
 				if proto.Unmarshal(ev.Kv.Value, n) == nil && n.GetConnected() &&
 					strings.HasPrefix(n.GetApplied()["ProxyConfig"], strings.SplitN(n.GetApplied()["Domain"], "-", 2)[0]+"-") {
 					s.domain[id] = n.GetApplied()["Domain"]
+					s.rev[id] = ev.Kv.ModRevision
 				}
 			}
 			s.mu.Unlock()
@@ -444,6 +507,20 @@ func (s *statusCounter) allOn(n int, version string) bool {
 		}
 	}
 	return on >= n
+}
+
+// rewrittenSince counts the nodes whose record was last written after
+// revision rev, connected and on version.
+func (s *statusCounter) rewrittenSince(rev int64, version string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for id, r := range s.rev {
+		if r > rev && strings.HasPrefix(s.domain[id], version) {
+			n++
+		}
+	}
+	return n
 }
 
 // pct is the p-th percentile of sorted d.
@@ -480,6 +557,10 @@ func (f *fleet) report(w io.Writer) {
 		puts = append(puts, float64(p.puts))
 	}
 	fmt.Fprintf(w, "%-6s %9.3fs %9.3fs %9.3fs %10s %8.2fs %11.0f\n", "median", median(p50s), median(p99s), median(maxs), "", median(cpus), median(puts))
+	if f.cfg.restart != "" {
+		fmt.Fprintf(w, "\nrestart (SIG%s): stopped in %v; every proxy back, connected to the new process on the current version, %v after it started\n",
+			strings.ToUpper(f.cfg.restart), f.stopped.Round(time.Millisecond), f.back.Round(time.Millisecond))
+	}
 	fmt.Fprintln(w, "\nTimes are from the push RPC's start to each proxy's ACK of Domain and ProxyConfig; settled is until etcd held every proxy's new status.")
 	fmt.Fprintln(w, "CPU is keyway-control's own (etcd runs inside keyway-bench, so its CPU is not counted); revs counts every etcd write of the phase, the push itself included.")
 }
