@@ -143,10 +143,17 @@ func cloneWithVersion(req *cachev3.Request, version string) *cachev3.Request {
 	return c
 }
 
-// answer sends p to w. The server gives every watch a channel with room
-// for its one response, so this never blocks.
+// answer sends p to w. The server reads every watch's channel from the
+// stream's goroutine, the one that may be calling CreateWatch, and gives
+// it room for a response per type (ADS) or for its one response, and a
+// stream holds one watch per type: the send never waits. Were the
+// channel ever full, dropping the response (the proxy keeps its version
+// until the next one) beats stalling the push to every other stream.
 func answer(w *watch, p *prepared) {
-	w.ch <- &response{req: w.req, p: p}
+	select {
+	case w.ch <- &response{req: w.req, p: p}:
+	default:
+	}
 }
 
 // response is p as the answer to req. Each call of GetDiscoveryResponse
