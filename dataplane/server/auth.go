@@ -44,6 +44,17 @@ func (c *client) authenticate(st *engine.State, user, pass string, legacy bool) 
 	if msg := c.srv.auth.wait(c.srv.ctx, src); msg != "" {
 		return msg
 	}
+	if c.srv.cfg.UpstreamAuth {
+		if msg := c.upstreamLogin(st, user, pass, legacy); msg != "" {
+			c.srv.auth.failed(src, time.Now())
+			return msg
+		}
+		c.authed = true
+		c.mu.Lock()
+		c.sess.User = user
+		c.mu.Unlock()
+		return ""
+	}
 	switch checkAuth(st.Proxy.GetIdentity(), user, pass, legacy) {
 	case authWrong:
 		c.srv.auth.failed(src, time.Now())

@@ -207,13 +207,14 @@ func (c *client) openDedicated(st *engine.State, cmd *resp.Command) (*upstream.D
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := dedicatedTo(c.srv.ctx, up, cmd, c.proto())
+	d, err := dedicatedTo(c.srv.ctx, up, cmd, c.proto(), c.loginArgs())
 	return d, up, err
 }
 
 // dedicatedTo takes a connection of its own on up for cmd, speaking RESP
-// version proto: for a cluster, on the node owning cmd's first key.
-func dedicatedTo(ctx context.Context, up engine.Upstream, cmd *resp.Command, proto uint8) (*upstream.Dedicated, error) {
+// version proto and logged in with auth when set: for a cluster, on the
+// node owning cmd's first key.
+func dedicatedTo(ctx context.Context, up engine.Upstream, cmd *resp.Command, proto uint8, auth [][]byte) (*upstream.Dedicated, error) {
 	d, err := openDedicatedTo(ctx, up, cmd)
 	if err != nil {
 		return nil, err
@@ -221,6 +222,12 @@ func dedicatedTo(ctx context.Context, up engine.Upstream, cmd *resp.Command, pro
 	if err := d.Protocol(ctx, proto); err != nil {
 		d.Close()
 		return nil, err
+	}
+	if auth != nil {
+		if err := d.Login(ctx, auth); err != nil {
+			d.Close()
+			return nil, err
+		}
 	}
 	return d, nil
 }

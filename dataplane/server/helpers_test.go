@@ -113,12 +113,19 @@ type harness struct {
 
 func startServer(t testing.TB, limits Limits) *harness {
 	t.Helper()
+	return startServerConfig(t, Config{Limits: limits})
+}
+
+// startServerConfig is startServer with more of the Config set.
+func startServerConfig(t testing.TB, cfg Config) *harness {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := &harness{cur: &engine.Current{}, addr: ln.Addr().String(), done: make(chan error, 1)}
-	h.srv = New(Config{NodeID: "test", Current: h.cur, Limits: limits})
+	cfg.NodeID, cfg.Current = "test", h.cur
+	h.srv = New(cfg)
 	go func() { h.done <- h.srv.Serve(ln, "main") }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

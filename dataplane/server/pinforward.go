@@ -107,7 +107,7 @@ func (p *pin) Forward(_ context.Context, up engine.Upstream, b engine.Batch) {
 
 // open takes a connection on up for r, the first request that needs one.
 func (p *pin) open(up engine.Upstream, r *engine.Request) error {
-	d, err := dedicatedTo(p.c.srv.ctx, up, &r.Cmd, p.c.proto())
+	d, err := dedicatedTo(p.c.srv.ctx, up, &r.Cmd, p.c.proto(), p.c.loginArgs())
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,13 @@ import (
 // the real registry and pools, over the given upstreams.
 func withPolicy(t testing.TB, root *keywayv1.Engine, ups ...*keywayv1.Upstream) *harness {
 	t.Helper()
-	h := startServer(t, DefaultLimits())
+	return withPolicyConfig(t, Config{Limits: DefaultLimits()}, root, ups...)
+}
+
+// withPolicyConfig is withPolicy on a server with more of its Config set.
+func withPolicyConfig(t testing.TB, cfg Config, root *keywayv1.Engine, ups ...*keywayv1.Upstream) *harness {
+	t.Helper()
+	h := startServerConfig(t, cfg)
 	pools := upstream.NewPools(upstream.Options{}, slog.New(slog.DiscardHandler))
 	pools.SetCluster(cluster.NewShared)
 	a := reload.NewApplier(all.Registry(), pools, &engine.Env{NodeID: "test"}, h.cur, slog.New(slog.DiscardHandler))

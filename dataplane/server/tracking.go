@@ -40,9 +40,17 @@ import (
 // Redis tells a client whose tracking state it dropped.
 type tracking struct {
 	c *client
+	// on is set while CLIENT TRACKING is on; a session without it exists
+	// for auth alone.
+	on bool
 	// args is the CLIENT TRACKING ON command without REDIRECT, sent on
 	// every tconn.
 	args [][]byte
+	// auth, when set, is the AUTH that logs every tconn in as the user
+	// the client authenticated as on Redis itself (keyway-proxy
+	// --upstream, where Redis's ACL users are the clients' users): such a
+	// client's commands all run on connections of its own, as that user.
+	auth [][]byte
 
 	bcast, optin, optout, noloop bool
 	prefixes                     []string
@@ -86,8 +94,11 @@ var errTrackingLost = errors.New("keyway: the tracking connection to redis was l
 // pushes reports whether Redis pushes invalidations to this client's own
 // socket, which then needs an outbox.
 func (t *tracking) pushes() bool {
-	return t != nil && t.redirect == 0 && t.c.resp3()
+	return t != nil && t.on && t.redirect == 0 && t.c.resp3()
 }
+
+// tracks reports whether CLIENT TRACKING is on.
+func (t *tracking) tracks() bool { return t != nil && t.on }
 
 // clientTracking answers CLIENT TRACKING ON|OFF [options].
 func (c *client) clientTracking(st *engine.State, args [][]byte) {
@@ -95,6 +106,25 @@ func (c *client) clientTracking(st *engine.State, args [][]byte) {
 	case "OFF":
 		if len(args) != 3 {
 			c.writeError("ERR syntax error")
+			return
+		}
+		if t := c.tracker; t != nil && t.auth != nil {
+			// The session stays for its login; only tracking ends.
+			if t.on {
+				off := &tracking{c: c, auth: t.auth, conns: t.conns}
+				for _, tc := range t.conns {
+					tc.tr.Store(off)
+				}
+				for node, tc := range t.conns {
+					if reply, err := tc.do([][]byte{[]byte("CLIENT"), []byte("TRACKING"), []byte("OFF")}); err != nil || isErrorReply(reply) {
+						tc.discard()
+						delete(off.conns, node)
+					}
+				}
+				c.tracker = off
+				c.stopOutbox()
+			}
+			c.write(okReply)
 			return
 		}
 		c.trackingOff()
@@ -105,7 +135,10 @@ func (c *client) clientTracking(st *engine.State, args [][]byte) {
 		c.writeError("ERR syntax error")
 		return
 	}
-	next := &tracking{c: c, args: [][]byte{[]byte("CLIENT"), []byte("TRACKING"), []byte("ON")}}
+	next := &tracking{c: c, on: true, args: [][]byte{[]byte("CLIENT"), []byte("TRACKING"), []byte("ON")}}
+	if c.tracker != nil {
+		next.auth = c.tracker.auth
+	}
 	for i := 3; i < len(args); i++ {
 		opt := strings.ToUpper(string(args[i]))
 		switch {
@@ -143,13 +176,11 @@ func (c *client) clientTracking(st *engine.State, args [][]byte) {
 	// Redis judges the options (and a change of mode while on) on one
 	// node; the proxy keeps the state only once Redis accepted it.
 	old := c.tracker
-	if old != nil {
-		if len(old.conns) > 0 && old.redirect == 0 && next.redirect != 0 {
-			// A sink cannot be added to a connection already tracking;
-			// start over, and tell the client its cache is void.
-			c.trackingOff()
-			old = nil
-		}
+	if old != nil && old.on && len(old.conns) > 0 && old.redirect == 0 && next.redirect != 0 {
+		// A sink cannot be added to a connection already tracking;
+		// start over, and tell the client its cache is void.
+		old.reopen()
+		old = nil
 	}
 	if old != nil {
 		next.conns = old.conns
@@ -195,9 +226,13 @@ func (t *tracking) validate(st *engine.State) error {
 	if tree == nil {
 		return fmt.Errorf("keyway: workload domain %q has no policy", c.sess.Domain)
 	}
+	probe := t.args
+	if probe == nil {
+		probe = t.auth
+	}
 	r := &engine.Request{Session: &c.sess}
-	r.Cmd.Args = t.args
-	r.Cmd.Spec = resp.Resolve(t.args)
+	r.Cmd.Args = probe
+	r.Cmd.Spec = resp.Resolve(probe)
 	up, routeErr := upstreamFor(tree.Root, r)
 	if routeErr != nil {
 		return nil // no keyless route: each tconn opens with the first command that needs it
@@ -227,6 +262,9 @@ func (t *tracking) sendAll() error {
 
 // trackArgs is CLIENT TRACKING ON for tc: with REDIRECT to its sink.
 func (t *tracking) trackArgs(tc *tconn) [][]byte {
+	if !t.on {
+		return nil
+	}
 	if tc.sink == nil {
 		return t.args
 	}
@@ -322,7 +360,7 @@ func (t *tracking) conn(node *upstream.Node, name string) (*tconn, error) {
 		tc.discard()
 		return nil, err
 	}
-	if t.redirect != 0 {
+	if t.on && t.redirect != 0 {
 		if err := tc.openSink(ctx, name); err != nil {
 			tc.discard()
 			return nil, err
@@ -335,13 +373,18 @@ func (t *tracking) conn(node *upstream.Node, name string) (*tconn, error) {
 		tc.wg.Add(1)
 		go tc.readSink()
 	}
-	reply, err := tc.do(t.trackArgs(tc))
-	if err == nil && isErrorReply(reply) {
-		err = errors.New(trimReply(reply))
-	}
-	if err != nil {
-		tc.discard()
-		return nil, err
+	for _, cmd := range [][][]byte{t.auth, t.trackArgs(tc)} {
+		if cmd == nil {
+			continue
+		}
+		reply, err := tc.do(cmd)
+		if err == nil && isErrorReply(reply) {
+			err = errors.New(trimReply(reply))
+		}
+		if err != nil {
+			tc.discard()
+			return nil, err
+		}
 	}
 	t.conns[node] = tc
 	return tc, nil
@@ -467,6 +510,9 @@ func (tc *tconn) fail() {
 	tc.once.Do(func() {
 		close(tc.dead)
 		t := tc.tr.Load()
+		if !t.on {
+			return // nothing was tracked there
+		}
 		if t.redirect != 0 {
 			t.c.mu.Lock()
 			resp3 := t.c.sess.Proto == 3
@@ -537,13 +583,13 @@ func (c *client) clientCaching(args [][]byte) {
 	t := c.tracker
 	switch strings.ToUpper(string(args[2])) {
 	case "YES":
-		if t == nil || !t.optin {
+		if !t.tracks() || !t.optin {
 			c.writeError("ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.")
 			return
 		}
 		t.caching = 'y'
 	case "NO":
-		if t == nil || !t.optout {
+		if !t.tracks() || !t.optout {
 			c.writeError("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.")
 			return
 		}
@@ -559,7 +605,7 @@ func (c *client) clientCaching(args [][]byte) {
 // tracking without one, -1 when not tracking.
 func (c *client) clientGetRedir() {
 	switch t := c.tracker; {
-	case t == nil:
+	case !t.tracks():
 		c.writeInt(-1)
 	default:
 		c.writeInt(int64(t.redirect))
@@ -572,7 +618,7 @@ func (c *client) clientTrackingInfo() {
 	resp3 := c.resp3()
 	var flags []string
 	redirect := int64(-1)
-	if t == nil {
+	if !t.tracks() {
 		flags = []string{"off"}
 	} else {
 		flags = append(flags, "on")
@@ -596,7 +642,7 @@ func (c *client) clientTrackingInfo() {
 	b = resp.AppendInt(b, redirect)
 	b = resp.AppendBulkString(b, "prefixes")
 	var prefixes []string
-	if t != nil {
+	if t.tracks() {
 		prefixes = t.prefixes
 	}
 	b = resp.AppendArray(b, len(prefixes))

@@ -304,6 +304,25 @@ func (d *Dedicated) reset(n *Node) error {
 	return nil
 }
 
+// Login sends auth (an AUTH command) and fails with Redis's refusal; the
+// release's RESET logs the connection out again.
+func (d *Dedicated) Login(ctx context.Context, auth [][]byte) error {
+	if d.pool != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.pool.n.opts.Timeout)
+		defer cancel()
+	}
+	if err := d.Send(auth); err != nil {
+		return err
+	}
+	reply, err := d.Next(ctx)
+	if err != nil {
+		return d.fail(fmt.Errorf("auth: %w", err))
+	}
+	_ = d.nc.SetReadDeadline(time.Time{})
+	return replyError(reply)
+}
+
 // Protocol makes the connection speak RESP version proto (2 or 3), with
 // HELLO when it speaks the other, so a client's dedicated connection
 // answers in the client's protocol. Call it before Send and Next are in
