@@ -92,7 +92,9 @@ proxy_bin=${COMPAT_PROXY_BIN:-bin/keyway-proxy}
 [ -x "$proxy_bin" ] || die "$proxy_bin missing: run make build"
 proxy_bin=$(cd "$(dirname "$proxy_bin")" && pwd)/$(basename "$proxy_bin")
 export COMPAT_PROXY_BIN=$proxy_bin
-rm -rf "$out" && mkdir -p "$out"
+# COMPAT_KEEP=1 keeps the results of configurations not run this time.
+[ "${COMPAT_KEEP:-0}" = 1 ] || rm -rf "$out"
+mkdir -p "$out"
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 harness_broken=0
 
@@ -120,12 +122,22 @@ if [ "${COMPAT_TCL:-1}" != 0 ]; then
       # the server (or the proxy) cannot fail the next one. --durable turns
       # an unexpected error inside a test into that test's failure instead
       # of ending the unit.
-      set +e
-      (cd "$suite" && TERM=dumb timeout -k 10 "$unit_timeout" ./runtest --host "$host" --port "$port" \
-        $(flags "$config") --ignore-encoding --ignore-digest --durable --no-latency \
-        --tags "$tags" --timeout 120 --single "unit/$unit") >"$dir/tcl.log" 2>&1
-      rc=$?
-      set -e
+      # runtest's own test server listens on a port from --baseport-32
+      # up; its free-port check misses a port another runtest holds on
+      # 127.0.0.1, so the range is chosen here, and a runtest that did not
+      # start is run again.
+      for attempt in 1 2 3; do
+        base=$(( $("$bin/compat-env" -free-port) + 32 ))
+        set +e
+        (cd "$suite" && TERM=dumb timeout -k 10 "$unit_timeout" ./runtest --host "$host" --port "$port" \
+          $(flags "$config") --ignore-encoding --ignore-digest --durable --no-latency --baseport "$base" \
+          --tags "$tags" --timeout 120 --single "unit/$unit") >"$dir/tcl.log" 2>&1
+        rc=$?
+        set -e
+        grep -q '^\[ready\]' "$dir/tcl.log" && break
+        log "$config $unit: runtest did not start (attempt $attempt): $(grep -m1 -i 'error\|couldn' "$dir/tcl.log" || true)"
+        [ "$attempt" = 3 ] && harness_broken=1
+      done
       echo "$rc" >"$dir/result"
       stop_env
       printf 'compat:   %-20s rc=%-3s ok=%-4s err=%s\n' "$unit" "$rc" \
@@ -145,7 +157,7 @@ fi
 
 # --- 4. report ------------------------------------------------------------------
 /usr/bin/python3 scripts/compat/report.py --out "$out" --started "$started" --proxy-bin "$proxy_bin" \
-  --configs "$configs" --units "$units" >"$cache/results.txt" || die "could not write the report"
+  --configs "$all_configs" --units "$units" >"$cache/results.txt" || die "could not write the report"
 cat "$cache/results.txt"
 log "full results in .compat/results.txt, logs under .compat/run/"
 exit $((harness_broken * 2))

@@ -21,14 +21,19 @@ BASELINE = {"proxy": "direct", "proxy-cluster-emu": "direct-cluster", "proxy-clu
 
 # Probable causes, tried in order on the test name, unit and error text.
 CAUSES = [
-    ("RESP3/HELLO 3", r"NOPROTO|HELLO|RESP3|resp3|proto(col)? 3|\bhello\b|readraw|attrib|push"),
-    ("CLIENT TRACKING / CLIENT REPLY", r"[Tt]racking|CLIENT REPLY|client reply|invalidat|BCAST|OPTIN|OPTOUT|REDIRECT"),
-    ("refused commands", r"refused|not allowed|not supported by keyway|unsupported|unknown command|keyway|KEYWAY|denied"),
-    ("cluster-wide commands", r"CROSSSLOT|MOVED|ASK |cross.?slot|SCRIPT KILL|FUNCTION KILL|FUNCTION (LOAD|DELETE|FLUSH|DUMP|RESTORE|LIST)|"
-     r"SCRIPT (FLUSH|EXISTS|LOAD)|CONFIG (SET|GET|RESETSTAT)|DBSIZE|RANDOMKEY|KEYS|SCAN|WAIT|PUBLISH|keyspace|"
-     r"NOSCRIPT|[Nn]o such (function|library)|non local key|cluster"),
-    ("INFO fields", r"\bINFO\b|\binfo\b|errorstat|cmdstat|blocked_clients|connected_clients|used_cpu|rdb_changes|keyspace_hits|"
-     r"total_|expired_keys|evicted|instantaneous|stat_"),
+    ("RESP3/HELLO 3", r"NOPROTO|HELLO 3|hello [23]\b|RESP3|resp3|readraw|attrib"),
+    ("CLIENT TRACKING / CLIENT REPLY", r"[Tt]racking|TRACKING|CLIENT REPLY|client reply|invalidat|BCAST|OPTIN|OPTOUT"),
+    ("SYNC / REPLICAOF / MONITOR on a shared connection (the upstream left a replica, replication stream)",
+     r"replication_stream|\bSYNC\b|PSYNC|REPLICAOF|SLAVEOF|MASTERDOWN|read only replica|MONITOR|monitor|"
+     r"connection to upstream .* was lost"),
+    ("refused commands", r"refused|not allowed|not supported by keyway|unsupported|unknown command|ERR keyway|denied"),
+    ("INFO fields", r"\bINFO\b|\binfo\b|errorstat|cmdstat|blocked_clients|blocked client|connected_clients|used_cpu|"
+     r"rdb_changes|keyspace_hits|expired_keys|evicted|instantaneous|stat_"),
+    ("cluster-wide commands (one node answers for the cluster)",
+     r"CROSSSLOT|CLUSTERDOWN|MOVED|ASK |cross.?slot|SCRIPT KILL|FUNCTION KILL|BUSY|NOTBUSY|script timeout|"
+     r"FUNCTION (LOAD|DELETE|FLUSH|DUMP|RESTORE|LIST)|SCRIPT (FLUSH|EXISTS|LOAD)|CONFIG (SET|GET|RESETSTAT)|"
+     r"DBSIZE|RANDOMKEY|KEYS|WAIT|[Pp]ublish|PUBLISH|[Kk]eyspace notif|NOSCRIPT|[Nn]o such (function|library)|"
+     r"non local key|WRONGPASS|ACL"),
 ]
 
 
@@ -56,8 +61,14 @@ def parse_tcl(path):
                 j += 1
         if status == "ok":
             data = re.sub(r" \(\d+ ms\)$", "", data)
+        elif status == "err" and re.search(r" in tests/\S+$", data):
+            data = re.sub(r" in tests/\S+$", "", data)
         elif status == "err":
-            data = re.sub(r" in tests/unit/\S+$", "", data)
+            # An error outside any test (in a start_server body): runtest
+            # --durable reports it with the error text, its first ten
+            # characters cut, and skips the rest of that block.
+            status, msg = "block", [data] + msg
+            data = "(error outside a test; the rest of its start_server block did not run)"
         out.append((status, data, msg))
         i = j if j > i + 1 else i + 1
     return out
@@ -74,7 +85,7 @@ class Unit:
         self.log = os.path.join(d, "tcl.log")
         self.entries = parse_tcl(self.log)
         self.ok = [e[1] for e in self.entries if e[0] == "ok"]
-        self.failed = [e for e in self.entries if e[0] in ("err", "exception", "TIMEOUT")]
+        self.failed = [e for e in self.entries if e[0] in ("err", "exception", "TIMEOUT", "block")]
         self.skipped = [e for e in self.entries if e[0] in ("skip", "ignore")]
         self.note = ""
         if self.result == "ENV-FAILED":
@@ -86,8 +97,18 @@ class Unit:
             self.failed.append(("TIMEOUT", "(unit timed out; later tests did not run)", []))
         elif any(e[0] == "exception" for e in self.entries):
             self.note = "exception ended the unit"
+        elif not self.done():
+            self.note = "exception ended the unit"
+            self.failed.append(("exception", "(the unit ended early: an error outside a test; later tests did not run)", []))
         elif self.result not in ("0", "1"):
             self.note = "runtest exited %s" % self.result
+
+    def done(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return any(re.match(r"^\[\d+/\d+ done\]", ANSI.sub("", l)) for l in f)
+        except OSError:
+            return False
 
     def cell(self):
         if self.result in ("ENV-FAILED", "NOT-RUN"):
@@ -100,6 +121,18 @@ class Unit:
         elif self.note:
             s += "x"
         return s
+
+
+def brief(msg):
+    """The error text of a failure without its Tcl backtrace."""
+    if len(msg) > 1 and msg[1].endswith(msg[0]):
+        msg = msg[1:]  # the first line is the second with ten characters cut
+    out = []
+    for m in msg:
+        if m.startswith("while executing") or m.startswith("invoked from within") or m.startswith("(procedure"):
+            break
+        out.append(m)
+    return out[:4]
 
 
 def cause(unit, name, msg):
@@ -134,7 +167,7 @@ def main():
     ap.add_argument("--units", default="")
     ap.add_argument("--proxy-bin", default="bin/keyway-proxy")
     a = ap.parse_args()
-    configs = a.configs.split()
+    configs = [c for c in a.configs.split() if os.path.isdir(os.path.join(a.out, "tcl", c))]
     units = a.units.split()
     p = print
     p("Keyway compatibility run (make compat)")
@@ -199,8 +232,11 @@ def main():
                     by_cause["harness"].append("%s: %s" % (u, r.note))
                     continue
                 for status, name, msg in r.failed:
-                    tag = "[regression]" if name in base_ok else "[as direct]" if name in base_failed else "[not run directly]"
-                    text = " | ".join(m for m in msg[:4] if not m.startswith("(procedure") and not m.startswith("invoked from"))
+                    if status == "block":
+                        tag = "[block aborted]"
+                    else:
+                        tag = "[regression]" if name in base_ok else "[as direct]" if name in base_failed else "[not run directly]"
+                    text = " | ".join(brief(msg))
                     by_cause[cause(u, name, msg)].append("%s %s: %s%s: %s" % (
                         tag, u, name, "" if status == "err" else " (%s)" % status, text[:600]))
             p("")
@@ -220,7 +256,7 @@ def main():
             n = 0
             for u in units:
                 for status, name, msg in res[(c, u)].failed:
-                    p("  %s %s: %s: %s" % (c, u, name, " | ".join(msg[:2])[:300]))
+                    p("  %s %s: %s: %s" % (c, u, name, " | ".join(brief(msg))[:300]))
                     n += 1
             if not n:
                 p("  %s: none" % c)

@@ -49,7 +49,19 @@ func main() {
 	dir := flag.String("dir", "", "working directory for servers and logs (required)")
 	out := flag.String("out", "", "file the addresses are written to once everything is ready (required)")
 	lifetime := flag.Duration("lifetime", 30*time.Minute, "stop everything after this long even without a signal")
+	freePort := flag.Bool("free-port", false, "print a free port on 127.0.0.1 (as redistest picks them) and exit")
 	flag.Parse()
+	if *freePort {
+		t := &tb{}
+		defer func() {
+			if r := recover(); r != nil {
+				fmt.Fprintln(os.Stderr, "compat-env:", r)
+				os.Exit(1)
+			}
+		}()
+		fmt.Println(redistest.FreePort(t))
+		return
+	}
 	if *dir == "" || *out == "" {
 		fmt.Fprintln(os.Stderr, "compat-env: -dir and -out are required")
 		os.Exit(2)
