@@ -182,14 +182,16 @@ func (e *environment) singleNodeCluster() *redistest.Server {
 // clusterPolicy writes the policy of a proxy in front of cl and returns
 // its path. Keyspace commands (KEYS, FLUSHALL, FLUSHDB) are allowed to fan
 // out: the suite cleans up between tests with FLUSHALL, and a user who
-// wants the proxy to be a drop-in allows them too.
+// wants the proxy to be a drop-in allows them too; so are admin commands
+// (SYNC, MONITOR, DEBUG, CONFIG mutations), which the suite uses as a
+// client of one server would.
 func (e *environment) clusterPolicy(cl *redistest.Cluster, emulation bool) string {
 	quoted := make([]string, 0, len(cl.Seeds()))
 	for _, s := range cl.Seeds() {
 		quoted = append(quoted, strconv.Quote(s))
 	}
 	policy := fmt.Sprintf("cache = redis_cluster(\"cache\", seeds = [%s], refresh_interval = \"5s\", allow_keyspace_commands = True)\n"+
-		"domain(\"default\", cache)\n", strings.Join(quoted, ", "))
+		"domain(\"default\", cache, allow_admin_commands = [\"*\"])\n", strings.Join(quoted, ", "))
 	if emulation {
 		policy += "listener(\"default\", domain = \"default\", cluster_emulation = True, virtual_nodes = 3)\n"
 	}
