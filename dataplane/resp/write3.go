@@ -30,9 +30,7 @@ func AppendMap(dst []byte, n int, resp3 bool) []byte {
 	if !resp3 {
 		return AppendArray(dst, 2*n)
 	}
-	dst = append(dst, '%')
-	dst = strconv.AppendInt(dst, int64(n), 10)
-	return append(dst, '\r', '\n')
+	return appendHeader(dst, '%', n)
 }
 
 // AppendSet appends the header of a set of n elements: "~n" in RESP3, an
@@ -41,9 +39,7 @@ func AppendSet(dst []byte, n int, resp3 bool) []byte {
 	if !resp3 {
 		return AppendArray(dst, n)
 	}
-	dst = append(dst, '~')
-	dst = strconv.AppendInt(dst, int64(n), 10)
-	return append(dst, '\r', '\n')
+	return appendHeader(dst, '~', n)
 }
 
 // AppendPush appends the header of an out-of-band message of n elements
@@ -52,7 +48,12 @@ func AppendPush(dst []byte, n int, resp3 bool) []byte {
 	if !resp3 {
 		return AppendArray(dst, n)
 	}
-	dst = append(dst, '>')
+	return appendHeader(dst, '>', n)
+}
+
+// appendHeader appends an aggregate's type byte and count.
+func appendHeader(dst []byte, typ byte, n int) []byte {
+	dst = append(dst, typ)
 	dst = strconv.AppendInt(dst, int64(n), 10)
 	return append(dst, '\r', '\n')
 }
