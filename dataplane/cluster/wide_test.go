@@ -186,6 +186,10 @@ func testWide(t *testing.T, cl *redistest.Cluster, c *Client, v engine.Engine) {
 				}
 				return nil
 			})
+			// PING asks every primary, as Redis's tip for it says.
+			if got := do(v, "PING"); !strings.HasPrefix(got, "-BUSY") {
+				t.Fatalf("PING through the proxy while %s runs a script = %q, want BUSY", busy, got)
+			}
 			mustDo("+OK\r\n", kill.kill...)
 			if got := <-done; !strings.Contains(got, "killed") {
 				t.Fatalf("%v ended with %q", kill.run, got)
