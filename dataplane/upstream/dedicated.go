@@ -40,7 +40,13 @@ type Dedicated struct {
 // dedicatedPool bounds a node's dedicated connections and keeps a few
 // idle ones for reuse.
 type dedicatedPool struct {
-	n      *Node
+	n *Node
+	// order makes acquisitions run one at a time, a dial included, so a
+	// client that asked first is not overtaken by one that found an idle
+	// connection while the first was dialing: its blocking command
+	// reaches Redis first, and Redis serves blocked clients first come
+	// first served. Dials are rare; idle connections are reused.
+	order  sync.Mutex
 	mu     sync.Mutex
 	idle   []*Dedicated
 	open   int
@@ -54,6 +60,8 @@ func (p *dedicatedPool) init(n *Node) { p.n = n }
 // once rather than waiting for one to be released.
 func (n *Node) Dedicated(ctx context.Context, name string) (*Dedicated, error) {
 	p := &n.ded
+	p.order.Lock()
+	defer p.order.Unlock()
 	p.mu.Lock()
 	for len(p.idle) > 0 && !p.closed {
 		d := p.idle[len(p.idle)-1]
