@@ -279,8 +279,11 @@ var proxyClasses = buildClasses([]classGroup{
 		"MODULE|LOAD", "MODULE|LOADEX", "MODULE|UNLOAD",
 	}},
 
-	{Refused, "Redis's client ids and addresses are the proxy's connections, each shared by many clients: killing or unblocking one hits other clients' requests", []string{
-		"CLIENT|KILL", "CLIENT|UNBLOCK",
+	{Refused, "Redis's client ids and addresses are the proxy's connections, each shared by many clients: killing one hits other clients' requests", []string{
+		"CLIENT|KILL",
+	}},
+	{Local, "names a client of the proxy; the proxy unblocks that client's blocking command on the connection it runs on", []string{
+		"CLIENT|UNBLOCK",
 	}},
 	{Refused, "would stall every client of the upstream, including other domains'", []string{
 		"CLIENT|PAUSE", "CLIENT|UNPAUSE",

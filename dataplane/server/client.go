@@ -9,6 +9,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/upstream"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -75,6 +76,9 @@ type client struct {
 	// the next command's; muted drops the replies of the command being
 	// served (batch.go serves each command alone while any is set).
 	replyOff, skipNext, muted bool
+	// blockedOn is the dedicated connection a blocking command of this
+	// client is waiting on, for CLIENT UNBLOCK from other clients.
+	blockedOn atomic.Pointer[upstream.Blocked]
 	// closedFlag is set once the connection is gone, for clients that
 	// redirect their invalidations to it.
 	closedFlag atomic.Bool

@@ -72,7 +72,9 @@ func (c *client) clientCmd(st *engine.State, args [][]byte) bool {
 		c.clientTrackingInfo()
 	case "REPLY":
 		c.clientReply(args)
-	case "KILL", "PAUSE", "UNPAUSE", "UNBLOCK":
+	case "UNBLOCK":
+		c.clientUnblock(args)
+	case "KILL", "PAUSE", "UNPAUSE":
 		c.writeError("ERR keyway: CLIENT " + sub + " is not supported by the proxy")
 	default:
 		c.writeError("ERR unknown subcommand '" + truncate(string(args[1]), 128) + "'. Try CLIENT HELP.")
@@ -86,6 +88,7 @@ var clientArity = map[string]int{
 	"ID": 2, "GETNAME": 2, "SETNAME": 3, "INFO": 2, "LIST": -2,
 	"SETINFO": 4, "NO-EVICT": 3, "NO-TOUCH": 3, "HELP": 2,
 	"TRACKING": -3, "CACHING": 3, "GETREDIR": 2, "TRACKINGINFO": 2, "REPLY": 3,
+	"UNBLOCK": -3,
 }
 
 var clientHelp = []string{
@@ -101,6 +104,7 @@ var clientHelp = []string{
 	"    Control server assisted client side caching.",
 	"CACHING (YES|NO)", "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
 	"GETREDIR", "    Return the client ID we are redirecting to when tracking is enabled.",
+	"UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client.",
 	"TRACKINGINFO", "    Report tracking status for the current connection.",
 	"HELP", "    Print this help.",
 }
@@ -198,4 +202,40 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// clientUnblock answers CLIENT UNBLOCK id [TIMEOUT|ERROR] for a client of
+// this proxy: its blocking command waits on a connection of its own, and
+// Redis unblocks that connection as it would unblock the client.
+func (c *client) clientUnblock(args [][]byte) {
+	var mode []byte
+	if len(args) > 4 {
+		c.writeError("ERR syntax error")
+		return
+	}
+	if len(args) == 4 {
+		switch strings.ToUpper(string(args[3])) {
+		case "TIMEOUT", "ERROR":
+			mode = args[3]
+		default:
+			c.writeError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+			return
+		}
+	}
+	id, err := strconv.ParseUint(string(args[2]), 10, 64)
+	if err != nil {
+		c.writeError("ERR value is not an integer or out of range")
+		return
+	}
+	x := c.srv.clientByID(id)
+	if x == nil {
+		c.writeInt(0)
+		return
+	}
+	d := x.blockedOn.Load()
+	if d == nil {
+		c.writeInt(0)
+		return
+	}
+	c.write(d.Unblock(c.srv.ctx, mode))
 }

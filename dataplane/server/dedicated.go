@@ -57,6 +57,10 @@ type pin struct {
 	replay   []byte
 	replayed bool
 
+	// blocking is set while a blocking command is served, so Forward
+	// publishes the connection it waits on (client.blockedOn).
+	blocking bool
+
 	// sub relays pushed messages while the client is subscribed
 	// (pubsub.go); fan, on a cluster, the other nodes' notifications
 	// (clustersub.go).
@@ -150,9 +154,12 @@ func (c *client) forwardPinned(st *engine.State, r *engine.Request) {
 	if blocking {
 		c.srv.blocked.Add(1)
 	}
+	p.blocking = blocking
 	c.serveRun(st, p.one[:])
+	p.blocking = false
 	if blocking {
 		c.srv.blocked.Add(-1)
+		c.blockedOn.Store(nil)
 	}
 	p.one[0] = nil
 	if !r.Done() {

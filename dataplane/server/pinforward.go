@@ -64,6 +64,9 @@ func (p *pin) Forward(_ context.Context, up engine.Upstream, b engine.Batch) {
 	for _, r := range b {
 		cmds = append(cmds, r.Cmd.Args)
 	}
+	if p.blocking {
+		p.c.blockedOn.Store(p.d.Blocked())
+	}
 	if err := p.d.Send(cmds...); err != nil {
 		p.lost(b, err)
 		return

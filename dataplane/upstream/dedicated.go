@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/resp"
 )
 
@@ -32,6 +35,7 @@ type Dedicated struct {
 	buf   []byte
 	from  int   // start of unread bytes in buf
 	proto uint8 // RESP version, 0 for 2 (RESET returns to it)
+	id    int64 // Redis's CLIENT ID of the connection
 
 	mu     sync.Mutex
 	broken error
@@ -96,7 +100,69 @@ func (n *Node) Dedicated(ctx context.Context, name string) (*Dedicated, error) {
 		n.breaker.failure(time.Now(), err)
 		return nil, &Error{What: ErrUnavailable, Upstream: name, Addr: n.addr, Cause: err}
 	}
-	return &Dedicated{pool: p, name: name, addr: n.addr, nc: nc, buf: make([]byte, 0, 4096)}, nil
+	d := &Dedicated{pool: p, name: name, addr: n.addr, nc: nc, buf: make([]byte, 0, 4096)}
+	if err := d.learnID(ctx); err != nil {
+		_ = d.fail(err)
+		d.Release()
+		return nil, &Error{What: ErrUnavailable, Upstream: name, Addr: n.addr, Cause: err}
+	}
+	return d, nil
+}
+
+// learnID asks Redis for the connection's CLIENT ID, which CLIENT UNBLOCK
+// names when the proxy unblocks its client's blocking command.
+func (d *Dedicated) learnID(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, d.pool.n.opts.Timeout)
+	defer cancel()
+	if err := d.Send(clientIDArgs); err != nil {
+		return err
+	}
+	reply, err := d.Next(ctx)
+	if err != nil {
+		return err
+	}
+	_ = d.nc.SetReadDeadline(time.Time{})
+	id, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(string(reply), ":"), "\r\n"), 10, 64)
+	if err != nil {
+		return fmt.Errorf("CLIENT ID answered %q", reply)
+	}
+	d.id = id
+	return nil
+}
+
+var clientIDArgs = [][]byte{[]byte("CLIENT"), []byte("ID")}
+
+// Blocked names d for CLIENT UNBLOCK while a blocking command waits on
+// it; it copies what it needs, so it stays safe to use after d is
+// released.
+func (d *Dedicated) Blocked() *Blocked {
+	if d.pool == nil {
+		return nil
+	}
+	return &Blocked{n: d.pool.n, name: d.name, id: d.id}
+}
+
+// Blocked is a dedicated connection a blocking command waits on.
+type Blocked struct {
+	n    *Node
+	name string
+	id   int64
+}
+
+// Unblock ends the blocking command, as CLIENT UNBLOCK does (mode: nil,
+// TIMEOUT or ERROR), by sending CLIENT UNBLOCK for the connection's id on
+// one of the node's shared connections, and returns Redis's answer (:0
+// once the command has ended by itself).
+func (b *Blocked) Unblock(ctx context.Context, mode []byte) []byte {
+	args := [][]byte{[]byte("CLIENT"), []byte("UNBLOCK"), []byte(strconv.FormatInt(b.id, 10))}
+	if mode != nil {
+		args = append(args, mode)
+	}
+	r := &engine.Request{}
+	r.Cmd.Args = args
+	r.Cmd.Spec = resp.Resolve(args)
+	b.n.Serve(ctx, b.name, engine.Batch{r})
+	return r.Raw()
 }
 
 // Addr is the node's address.
