@@ -75,9 +75,14 @@ func fanArgs(cmd *resp.Command) [][]byte {
 		}
 		return nil
 	}
+	// A pattern may match node-local channels whatever it starts with
+	// ("*", "__key*"), so every pattern goes to every node; the extra
+	// relays pass on only messages of node-local channels, so a broadcast
+	// message still arrives once.
+	patterns := cmd.Spec.Name == "PSUBSCRIBE" || cmd.Spec.Name == "PUNSUBSCRIBE"
 	out := [][]byte{cmd.Args[0]}
 	for _, a := range cmd.Args[1:] {
-		if nodeLocal(a) {
+		if patterns || nodeLocal(a) {
 			out = append(out, a)
 		}
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,6 +61,43 @@ func TestClusterKeyspaceNotifications(t *testing.T) {
 				t.Fatal(err)
 			}
 			expectFrame(t, c, head+"4\r\n$8\r\npmessage\r\n$16\r\n__keyspace@0__:*\r\n$16\r\n__keyspace@0__:b\r\n$3\r\ndel\r\n")
+			// A pattern that matches everything hears every node's
+			// notifications too, and a broadcast message once.
+			if got := c.cmd("PSUBSCRIBE", "*"); got != head+"3\r\n$10\r\npsubscribe\r\n$1\r\n*\r\n:3\r\n" {
+				t.Fatalf("PSUBSCRIBE * = %q", got)
+			}
+			if err := w.Set(ctx, "c", "w", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			events := map[string]bool{}
+			for range 2 {
+				_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				events[c.reply()] = true
+			}
+			for _, pat := range []string{"__keyspace@0__:*", "*"} {
+				want := fmt.Sprintf("%s4\r\n$8\r\npmessage\r\n$%d\r\n%s\r\n$16\r\n__keyspace@0__:c\r\n$3\r\nset\r\n", head, len(pat), pat)
+				if !events[want] {
+					t.Fatalf("no %q among %v", want, events)
+				}
+			}
+			if err := w.Publish(ctx, "news", "twice?").Err(); err != nil {
+				t.Fatal(err)
+			}
+			expectFrame(t, c, head+"3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$6\r\ntwice?\r\n")
+			expectFrame(t, c, head+"4\r\n$8\r\npmessage\r\n$1\r\n*\r\n$4\r\nnews\r\n$6\r\ntwice?\r\n")
+			if err := w.Del(ctx, "a").Err(); err != nil {
+				t.Fatal(err)
+			}
+			// Had the broadcast message come twice, it would be read here.
+			for range 2 {
+				_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				if got := c.reply(); !strings.Contains(got, "__keyspace@0__:a\r\n$3\r\ndel") {
+					t.Fatalf("after the DEL of a: %q", got)
+				}
+			}
+			if got := c.cmd("PUNSUBSCRIBE", "*"); got != head+"3\r\n$12\r\npunsubscribe\r\n$1\r\n*\r\n:2\r\n" {
+				t.Fatalf("PUNSUBSCRIBE * = %q", got)
+			}
 			if got := c.cmd("PUNSUBSCRIBE"); got != head+"3\r\n$12\r\npunsubscribe\r\n$16\r\n__keyspace@0__:*\r\n:1\r\n" {
 				t.Fatalf("PUNSUBSCRIBE = %q", got)
 			}

@@ -84,6 +84,13 @@ func (c *client) serveSubscribed(st *engine.State, req *engine.Request) bool {
 		return c.box.err() == nil || c.lose(c.box.err())
 	}
 	change := isSubscriptionChange(cmd.Spec) || r.resp3
+	if c.pin.fan != nil {
+		// The other nodes first: by the time the client reads Redis's
+		// confirmation, every node it will hear from is subscribed.
+		if err := c.pin.fan.apply(c, cmd); err != nil {
+			return c.lose(err)
+		}
+	}
 	var err error
 	if change {
 		err = c.pin.d.Send(cmd.Args, r.mark)
@@ -99,11 +106,6 @@ func (c *client) serveSubscribed(st *engine.State, req *engine.Request) bool {
 	subscribed, ok := r.await()
 	if !ok {
 		return c.lose(c.box.err())
-	}
-	if c.pin.fan != nil {
-		if err := c.pin.fan.apply(c, cmd); err != nil {
-			return c.lose(err)
-		}
 	}
 	if !subscribed {
 		c.unsubscribed()

@@ -102,8 +102,10 @@ func (r *relay) read() {
 			r.signal(false)
 			return
 		}
-		if r.extra && !isMessage(frame) {
-			continue // the client's own connection confirms and replies
+		if r.extra && !isNodeLocalMessage(frame) {
+			// The client's own connection confirms and replies, and
+			// carries the messages every node hears.
+			continue
 		}
 		if !r.out.enqueue(frame) {
 			return
@@ -161,11 +163,39 @@ func lastInt(rest []byte) (int64, bool) {
 
 var crlf = []byte("\r\n")
 
-// isMessage reports a published message, as opposed to a confirmation
-// or a reply.
-func isMessage(frame []byte) bool {
-	kind, _, ok := pushKind(frame)
-	return ok && (kind == "message" || kind == "pmessage")
+// isNodeLocalMessage reports a message of a channel only one node of a
+// cluster publishes (clustersub.go): [message, channel, payload] or
+// [pmessage, pattern, channel, payload].
+func isNodeLocalMessage(frame []byte) bool {
+	kind, rest, ok := pushKind(frame)
+	if !ok || (kind != "message" && kind != "pmessage") {
+		return false
+	}
+	if kind == "pmessage" {
+		n, err := resp.ReplyLen(rest)
+		if err != nil || n == 0 {
+			return false
+		}
+		rest = rest[n:]
+	}
+	ch, ok := bulkAt(rest)
+	return ok && nodeLocal(ch)
+}
+
+// bulkAt returns the bulk string at the start of b.
+func bulkAt(b []byte) ([]byte, bool) {
+	if len(b) == 0 || b[0] != '$' {
+		return nil, false
+	}
+	i := bytes.Index(b, crlf)
+	if i < 0 {
+		return nil, false
+	}
+	n, err := strconv.Atoi(string(b[1:i]))
+	if err != nil || n < 0 || i+2+n > len(b) {
+		return nil, false
+	}
+	return b[i+2 : i+2+n], true
 }
 
 // signal hands a marker's answer to the client goroutine, which sends at
