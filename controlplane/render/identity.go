@@ -11,7 +11,7 @@ import (
 
 // builtinIdentity says how a connection finds its workload domain:
 // identity(default_domain=None, users=[], client_names={}, certificates={},
-// require_auth=False). A policy has at most one.
+// require_auth=False, redis_users=False). A policy has at most one.
 func builtinIdentity(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	c := newCall(thread, fn)
 	id := &keywayv1.Identity{}
@@ -19,7 +19,7 @@ func builtinIdentity(thread *starlark.Thread, fn *starlark.Builtin, args starlar
 	var names, certs *starlark.Dict
 	if err := unpack(fn.Name(), args, kwargs,
 		"default_domain?", &id.DefaultDomain, "users?", &users, "client_names?", &names,
-		"certificates?", &certs, "require_auth?", &id.RequireAuth); err != nil {
+		"certificates?", &certs, "require_auth?", &id.RequireAuth, "redis_users?", &id.RedisUsers); err != nil {
 		return nil, err
 	}
 	if c.st.identity != "" {
@@ -52,6 +52,9 @@ func builtinIdentity(thread *starlark.Thread, fn *starlark.Builtin, args starlar
 	}
 	if id.RequireAuth && len(id.Users) == 0 {
 		c.errorf("require_auth=True but no users= (nobody could authenticate)")
+	}
+	if id.RedisUsers && (len(id.Users) > 0 || id.RequireAuth) {
+		c.errorf("redis_users=True lets Redis judge AUTH; it cannot be combined with users= or require_auth=True, which make the proxy the judge")
 	}
 	c.st.policy.Identity = id
 	return starlark.None, nil

@@ -44,7 +44,7 @@ func (c *client) authenticate(st *engine.State, user, pass string, legacy bool) 
 	if msg := c.srv.auth.wait(c.srv.ctx, src); msg != "" {
 		return msg
 	}
-	if c.srv.cfg.UpstreamAuth {
+	if st.Proxy.GetIdentity().GetRedisUsers() {
 		if msg := c.upstreamLogin(st, user, pass, legacy); msg != "" {
 			c.srv.auth.failed(src, time.Now())
 			return msg

@@ -7,9 +7,10 @@ import (
 	"keyway.dev/dataplane/upstream"
 )
 
-// Logging in on Redis itself. Behind keyway-proxy --upstream there is no
-// policy to say who a client is, so the users are Redis's: AUTH and
-// HELLO AUTH are judged by Redis, with its words, and a client logged in
+// Logging in on Redis itself. Under identity(redis_users = True), and
+// behind keyway-proxy --upstream where no policy says who a client is, the
+// users are Redis's: AUTH and HELLO AUTH are judged by Redis, with its
+// words, and a client logged in
 // as a user other than default runs every command as that user, on
 // connections of its own (the session tracking.go keeps, which opens one
 // per node the client's commands reach and logs each in), and its

@@ -4,16 +4,18 @@ import (
 	"testing"
 
 	"keyway.dev/dataplane/redistest"
+	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
 // TestUpstreamLogin plays the same session directly against
 // redis-server and through a proxy whose clients log in on Redis itself
-// (keyway-proxy --upstream): an ACL user's commands, transactions and
+// (identity(redis_users = True), as keyway-proxy --upstream): an ACL user's commands, transactions and
 // blocking commands run as that user, refusals are Redis's words, a
 // failed AUTH keeps the user, and RESET logs out.
 func TestUpstreamLogin(t *testing.T) {
 	r := redistest.Start(t)
-	h := withPolicyConfig(t, Config{Limits: DefaultLimits(), UpstreamAuth: true}, forward("main"), standalone("main", r))
+	h := withPolicyIdentity(t, Config{Limits: DefaultLimits()}, &keywayv1.Identity{DefaultDomain: "default", RedisUsers: true},
+		forward("main"), standalone("main", r))
 	admin := dialRaw(t, r.Addr)
 	if got := admin.cmd("ACL", "SETUSER", "bob", "on", ">123", "+@all", "-get", "-blpop", "~*"); got != "+OK\r\n" {
 		t.Fatalf("ACL SETUSER = %q", got)

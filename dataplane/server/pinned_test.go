@@ -32,12 +32,18 @@ func withPolicy(t testing.TB, root *keywayv1.Engine, ups ...*keywayv1.Upstream) 
 // withPolicyConfig is withPolicy on a server with more of its Config set.
 func withPolicyConfig(t testing.TB, cfg Config, root *keywayv1.Engine, ups ...*keywayv1.Upstream) *harness {
 	t.Helper()
+	return withPolicyIdentity(t, cfg, &keywayv1.Identity{DefaultDomain: "default"}, root, ups...)
+}
+
+// withPolicyIdentity is withPolicyConfig with the policy's identity.
+func withPolicyIdentity(t testing.TB, cfg Config, id *keywayv1.Identity, root *keywayv1.Engine, ups ...*keywayv1.Upstream) *harness {
+	t.Helper()
 	h := startServerConfig(t, cfg)
 	pools := upstream.NewPools(upstream.Options{}, slog.New(slog.DiscardHandler))
 	pools.SetCluster(cluster.NewShared)
 	a := reload.NewApplier(all.Registry(), pools, &engine.Env{NodeID: "test"}, h.cur, slog.New(slog.DiscardHandler))
 	tree := &keywayv1.DomainTree{Version: "v1", Root: root, Upstreams: ups}
-	proxy := &keywayv1.ProxyConfig{Name: "proxy", Identity: &keywayv1.Identity{DefaultDomain: "default"}}
+	proxy := &keywayv1.ProxyConfig{Name: "proxy", Identity: id}
 	if err := a.Apply([]*keywayv1.Domain{{Name: "default", Stable: tree}}, proxy, "v1"); err != nil {
 		t.Fatalf("apply: %v", err)
 	}

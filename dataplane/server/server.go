@@ -38,10 +38,6 @@ type Config struct {
 	// Observer counts commands and connections per domain; nil counts
 	// nothing.
 	Observer Observer
-	// UpstreamAuth makes AUTH and HELLO AUTH log clients in on Redis
-	// itself, as Redis's ACL users (login.go), instead of checking the
-	// policy's users: keyway-proxy --upstream, which has no policy users.
-	UpstreamAuth bool
 }
 
 // Server serves RESP clients on any number of listeners.

@@ -46,8 +46,6 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		Logger:   log,
 		Version:  version,
 		Observer: tel.obs,
-		// Behind --upstream the users are Redis's own.
-		UpstreamAuth: cfg.upstream != "",
 	})
 	tlsFiles, err := cfg.clientTLS.files()
 	if err != nil {

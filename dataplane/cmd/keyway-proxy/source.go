@@ -118,9 +118,10 @@ func standalone(addr string) ([]*keywayv1.Domain, *keywayv1.ProxyConfig) {
 	}
 	domains := []*keywayv1.Domain{{Name: "default", Stable: tree}}
 	proxy := &keywayv1.ProxyConfig{
-		Name:     snapshot.ProxyConfigName,
-		Version:  "standalone",
-		Identity: &keywayv1.Identity{DefaultDomain: "default"},
+		Name:    snapshot.ProxyConfigName,
+		Version: "standalone",
+		// The users are Redis's own: no policy names any.
+		Identity: &keywayv1.Identity{DefaultDomain: "default", RedisUsers: true},
 	}
 	return domains, proxy
 }

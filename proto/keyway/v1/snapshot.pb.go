@@ -876,7 +876,12 @@ type Identity struct {
 	// Connections must AUTH before anything but AUTH, HELLO, PING and QUIT.
 	RequireAuth bool `protobuf:"varint,4,opt,name=require_auth,json=requireAuth,proto3" json:"require_auth,omitempty"`
 	// TLS client certificate subjects (CN or SAN), exact match.
-	Certificates  []*NameRule `protobuf:"bytes,5,rep,name=certificates,proto3" json:"certificates,omitempty"`
+	Certificates []*NameRule `protobuf:"bytes,5,rep,name=certificates,proto3" json:"certificates,omitempty"`
+	// AUTH and HELLO AUTH are judged by Redis itself: clients log in as
+	// Redis's ACL users, and one logged in as another user than default runs
+	// every command as that user on connections of its own. Excludes users
+	// and require_auth, which make the proxy the judge.
+	RedisUsers    bool `protobuf:"varint,6,opt,name=redis_users,json=redisUsers,proto3" json:"redis_users,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -944,6 +949,13 @@ func (x *Identity) GetCertificates() []*NameRule {
 		return x.Certificates
 	}
 	return nil
+}
+
+func (x *Identity) GetRedisUsers() bool {
+	if x != nil {
+		return x.RedisUsers
+	}
+	return false
 }
 
 // User is an AUTH user. Passwords are stored as hex SHA-256 hashes, as Redis
@@ -1246,13 +1258,15 @@ const file_keyway_v1_snapshot_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12/\n" +
 	"\bidentity\x18\x03 \x01(\v2\x13.keyway.v1.IdentityR\bidentity\x121\n" +
-	"\tlisteners\x18\x04 \x03(\v2\x13.keyway.v1.ListenerR\tlisteners\"\xec\x01\n" +
+	"\tlisteners\x18\x04 \x03(\v2\x13.keyway.v1.ListenerR\tlisteners\"\x8d\x02\n" +
 	"\bIdentity\x12%\n" +
 	"\x0edefault_domain\x18\x01 \x01(\tR\rdefaultDomain\x12%\n" +
 	"\x05users\x18\x02 \x03(\v2\x0f.keyway.v1.UserR\x05users\x126\n" +
 	"\fclient_names\x18\x03 \x03(\v2\x13.keyway.v1.NameRuleR\vclientNames\x12!\n" +
 	"\frequire_auth\x18\x04 \x01(\bR\vrequireAuth\x127\n" +
-	"\fcertificates\x18\x05 \x03(\v2\x13.keyway.v1.NameRuleR\fcertificates\"[\n" +
+	"\fcertificates\x18\x05 \x03(\v2\x13.keyway.v1.NameRuleR\fcertificates\x12\x1f\n" +
+	"\vredis_users\x18\x06 \x01(\bR\n" +
+	"redisUsers\"[\n" +
 	"\x04User\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12'\n" +
 	"\x0fpassword_sha256\x18\x02 \x03(\tR\x0epasswordSha256\x12\x16\n" +
