@@ -20,7 +20,10 @@ const maxRun = 256
 // are written out mid-pipeline.
 const flushAt = 64 << 10
 
-var errNoPolicy = errors.New("TRYAGAIN keyway: no policy received yet")
+var (
+	errNoPolicy   = errors.New("TRYAGAIN keyway: no policy received yet")
+	errUnanswered = errors.New("keyway: request left unanswered")
+)
 
 // serveRESP is redcon's handler. It is called once per connection, with
 // the detach command guardConn gave redcon in place of the client's first
@@ -238,7 +241,7 @@ func (c *client) flushRun(st *engine.State, run engine.Batch) engine.Batch {
 	var size int64
 	for _, r := range run {
 		if !r.Done() {
-			r.Fail(engine.KindProxy, errors.New("keyway: request left unanswered"))
+			r.Fail(engine.KindProxy, errUnanswered)
 		}
 		size += int64(len(r.Raw()))
 	}
@@ -252,6 +255,27 @@ func (c *client) flushRun(st *engine.State, run engine.Batch) engine.Batch {
 		r.Cmd.Args = r.Cmd.Args[:0] // keep no reference to the read buffer
 	}
 	return run[:0]
+}
+
+// serveAlone serves r by itself through the tree (with pin as its last
+// hop, when set) and writes its reply: a command that must not ride in a
+// batch, of a tracking client or of a RESP3 subscriber.
+func (c *client) serveAlone(st *engine.State, r *engine.Request, pin engine.Pin) {
+	r.Session = &c.sess
+	r.Pin = pin
+	c.serveOne(st, r)
+	c.write(r.Raw())
+	r.Cmd.Args = r.Cmd.Args[:0] // keep no reference to the read buffer
+}
+
+// serveOne serves r by itself through the tree and answers it when no
+// engine did.
+func (c *client) serveOne(st *engine.State, r *engine.Request) {
+	one := [1]*engine.Request{r}
+	c.serveRun(st, one[:])
+	if !r.Done() {
+		r.Fail(engine.KindProxy, errUnanswered)
+	}
 }
 
 func (c *client) serveRun(st *engine.State, run engine.Batch) {

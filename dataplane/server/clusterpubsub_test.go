@@ -26,21 +26,7 @@ import (
 // ClusterClient does the same through cluster emulation.
 func TestClusterPubSub(t *testing.T) {
 	cl := redistest.StartCluster(t, 3, 0)
-	h, addrs := startListeners(t, 3)
-	pools := upstream.NewPools(upstream.Options{}, slog.New(slog.DiscardHandler))
-	pools.SetCluster(cluster.NewShared)
-	t.Cleanup(pools.Close)
-	a := reload.NewApplier(all.Registry(), pools, &engine.Env{NodeID: "test"}, h.cur, slog.New(slog.DiscardHandler))
-	tree := &keywayv1.DomainTree{
-		Version: "v1",
-		Root:    &keywayv1.Engine{Kind: &keywayv1.Engine_Upstream{Upstream: &keywayv1.Forward{Name: "cache"}}},
-		Upstreams: []*keywayv1.Upstream{{Name: "cache",
-			Kind: &keywayv1.Upstream_Cluster{Cluster: &keywayv1.Cluster{Seeds: cl.Seeds()}}}},
-	}
-	if err := a.Apply([]*keywayv1.Domain{{Name: "default", Stable: tree}}, emulating(3), "v1"); err != nil {
-		t.Fatalf("apply: %v", err)
-	}
-	t.Cleanup(func() { h.cur.Install(nil) })
+	_, addrs := emulatedCluster(t, cl)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -198,4 +184,26 @@ func shardChannels(cl *redistest.Cluster) []string {
 		}
 	}
 	return out
+}
+
+// emulatedCluster serves a "default" domain over cl's cluster upstream on
+// three listeners that emulate a cluster of three virtual nodes.
+func emulatedCluster(t *testing.T, cl *redistest.Cluster) (*harness, []string) {
+	t.Helper()
+	h, addrs := startListeners(t, 3)
+	pools := upstream.NewPools(upstream.Options{}, slog.New(slog.DiscardHandler))
+	pools.SetCluster(cluster.NewShared)
+	t.Cleanup(pools.Close)
+	a := reload.NewApplier(all.Registry(), pools, &engine.Env{NodeID: "test"}, h.cur, slog.New(slog.DiscardHandler))
+	tree := &keywayv1.DomainTree{
+		Version: "v1",
+		Root:    &keywayv1.Engine{Kind: &keywayv1.Engine_Upstream{Upstream: &keywayv1.Forward{Name: "cache"}}},
+		Upstreams: []*keywayv1.Upstream{{Name: "cache",
+			Kind: &keywayv1.Upstream_Cluster{Cluster: &keywayv1.Cluster{Seeds: cl.Seeds()}}}},
+	}
+	if err := a.Apply([]*keywayv1.Domain{{Name: "default", Stable: tree}}, emulating(3), "v1"); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	t.Cleanup(func() { h.cur.Install(nil) })
+	return h, addrs
 }

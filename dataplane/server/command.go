@@ -47,10 +47,9 @@ func (c *client) askUpstream(st *engine.State, args [][]byte) bool {
 	if r.Cmd.Spec == nil {
 		return false
 	}
-	one := [1]*engine.Request{r}
-	c.serveRun(st, one[:])
+	c.serveOne(st, r)
 	raw := r.Raw()
-	if !r.Done() || r.Kind() == engine.KindRefused || r.Kind() == engine.KindProxy || r.Kind() == engine.KindTimeout || len(raw) == 0 {
+	if r.Kind() == engine.KindRefused || r.Kind() == engine.KindProxy || r.Kind() == engine.KindTimeout || len(raw) == 0 {
 		return false
 	}
 	c.write(raw)

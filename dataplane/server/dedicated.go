@@ -163,7 +163,7 @@ func (c *client) forwardPinned(st *engine.State, r *engine.Request) {
 	}
 	p.one[0] = nil
 	if !r.Done() {
-		r.Fail(engine.KindProxy, errors.New("keyway: request left unanswered"))
+		r.Fail(engine.KindProxy, errUnanswered)
 	}
 	reply := r.Raw()
 	switch {

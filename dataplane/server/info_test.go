@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,14 +10,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"keyway.dev/dataplane/cluster"
 	"keyway.dev/dataplane/engine"
-	"keyway.dev/dataplane/engines/all"
 	"keyway.dev/dataplane/infotext"
 	"keyway.dev/dataplane/redistest"
-	"keyway.dev/dataplane/reload"
-	"keyway.dev/dataplane/upstream"
-	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
 // infoOf reads an INFO reply's text.
@@ -187,21 +181,7 @@ func TestInfoRefusedByPolicy(t *testing.T) {
 // listener over a real Redis Cluster upstream.
 func TestInfoCluster(t *testing.T) {
 	cl := redistest.StartCluster(t, 3, 0)
-	h, addrs := startListeners(t, 3)
-	pools := upstream.NewPools(upstream.Options{}, slog.New(slog.DiscardHandler))
-	pools.SetCluster(cluster.NewShared)
-	t.Cleanup(pools.Close)
-	a := reload.NewApplier(all.Registry(), pools, &engine.Env{NodeID: "test"}, h.cur, slog.New(slog.DiscardHandler))
-	tree := &keywayv1.DomainTree{
-		Version: "v1",
-		Root:    &keywayv1.Engine{Kind: &keywayv1.Engine_Upstream{Upstream: &keywayv1.Forward{Name: "cache"}}},
-		Upstreams: []*keywayv1.Upstream{{Name: "cache",
-			Kind: &keywayv1.Upstream_Cluster{Cluster: &keywayv1.Cluster{Seeds: cl.Seeds()}}}},
-	}
-	if err := a.Apply([]*keywayv1.Domain{{Name: "default", Stable: tree}}, emulating(3), "v1"); err != nil {
-		t.Fatalf("apply: %v", err)
-	}
-	t.Cleanup(func() { h.cur.Install(nil) })
+	_, addrs := emulatedCluster(t, cl)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 

@@ -73,14 +73,7 @@ func (c *client) serveSubscribed(st *engine.State, req *engine.Request) bool {
 	r := c.pin.sub
 	cmd := &req.Cmd
 	if r.resp3 && !cmd.Spec.Has(resp.FlagPubSub) && !needsDedicated(cmd) {
-		one := [1]*engine.Request{req}
-		req.Session = &c.sess
-		c.serveRun(st, one[:])
-		if !req.Done() {
-			req.Fail(engine.KindProxy, errors.New("keyway: request left unanswered"))
-		}
-		c.write(req.Raw())
-		req.Cmd.Args = req.Cmd.Args[:0] // keep no reference to the read buffer
+		c.serveAlone(st, req, nil)
 		return c.box.err() == nil || c.lose(c.box.err())
 	}
 	change := isSubscriptionChange(cmd.Spec) || r.resp3

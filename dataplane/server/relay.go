@@ -124,7 +124,7 @@ func (r *relay) count(frame []byte) {
 	if !ok {
 		return
 	}
-	switch kind {
+	switch string(kind) {
 	case "subscribe", "psubscribe", "unsubscribe", "punsubscribe":
 		r.subs = n
 	case "ssubscribe", "sunsubscribe":
@@ -133,22 +133,18 @@ func (r *relay) count(frame []byte) {
 }
 
 // pushKind reads the first element of a push frame, a bulk string, and
-// returns it with the bytes after it.
-func pushKind(frame []byte) (string, []byte, bool) {
+// returns it with the bytes after it. It runs on every message a RESP3
+// relay passes, so it allocates nothing.
+func pushKind(frame []byte) ([]byte, []byte, bool) {
 	i := bytes.Index(frame, crlf)
-	if i < 0 || i+2 >= len(frame) || frame[i+2] != '$' {
-		return "", nil, false
+	if i < 0 {
+		return nil, nil, false
 	}
-	b := frame[i+2:]
-	j := bytes.Index(b, crlf)
-	if j < 0 {
-		return "", nil, false
+	kind, rest, ok := bulkAt(frame[i+2:])
+	if !ok || len(kind) > 16 {
+		return nil, nil, false
 	}
-	n, err := strconv.Atoi(string(b[1:j]))
-	if err != nil || n < 0 || j+2+n+2 > len(b) || n > 16 {
-		return "", nil, false
-	}
-	return string(b[j+2 : j+2+n]), b[j+2+n+2:], true
+	return kind, rest, true
 }
 
 // lastInt reads the integer that ends a confirmation, after the channel.
@@ -168,34 +164,41 @@ var crlf = []byte("\r\n")
 // [pmessage, pattern, channel, payload].
 func isNodeLocalMessage(frame []byte) bool {
 	kind, rest, ok := pushKind(frame)
-	if !ok || (kind != "message" && kind != "pmessage") {
+	if !ok || (string(kind) != "message" && string(kind) != "pmessage") {
 		return false
 	}
-	if kind == "pmessage" {
+	if string(kind) == "pmessage" {
 		n, err := resp.ReplyLen(rest)
 		if err != nil || n == 0 {
 			return false
 		}
 		rest = rest[n:]
 	}
-	ch, ok := bulkAt(rest)
+	ch, _, ok := bulkAt(rest)
 	return ok && nodeLocal(ch)
 }
 
-// bulkAt returns the bulk string at the start of b.
-func bulkAt(b []byte) ([]byte, bool) {
+// bulkAt returns the bulk string at the start of b and the bytes after
+// it.
+func bulkAt(b []byte) (value, rest []byte, ok bool) {
 	if len(b) == 0 || b[0] != '$' {
-		return nil, false
+		return nil, nil, false
 	}
 	i := bytes.Index(b, crlf)
-	if i < 0 {
-		return nil, false
+	if i < 2 {
+		return nil, nil, false
 	}
-	n, err := strconv.Atoi(string(b[1:i]))
-	if err != nil || n < 0 || i+2+n > len(b) {
-		return nil, false
+	n := 0
+	for _, c := range b[1:i] {
+		if c < '0' || c > '9' || n > 1<<30 {
+			return nil, nil, false
+		}
+		n = n*10 + int(c-'0')
 	}
-	return b[i+2 : i+2+n], true
+	if i+2+n+2 > len(b) {
+		return nil, nil, false
+	}
+	return b[i+2 : i+2+n], b[i+2+n+2:], true
 }
 
 // signal hands a marker's answer to the client goroutine, which sends at

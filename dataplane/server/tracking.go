@@ -74,8 +74,6 @@ type tconn struct {
 	node *upstream.Node
 	d    *upstream.Dedicated
 	sink *upstream.Dedicated
-	// sinkID is the sink's CLIENT ID on the node, where d redirects to.
-	sinkID int64
 
 	replies chan []byte // reader → the command waiting for its reply
 	ctx     context.Context
@@ -268,7 +266,7 @@ func (t *tracking) trackArgs(tc *tconn) [][]byte {
 	if tc.sink == nil {
 		return t.args
 	}
-	return append(append([][]byte(nil), t.args...), []byte("REDIRECT"), []byte(strconv.FormatInt(tc.sinkID, 10)))
+	return append(append([][]byte(nil), t.args...), []byte("REDIRECT"), []byte(strconv.FormatInt(tc.sink.ID(), 10)))
 }
 
 // nodeFor is the node of up that serves key (nil: a keyless command).
@@ -390,32 +388,15 @@ func (t *tracking) conn(node *upstream.Node, name string) (*tconn, error) {
 	return tc, nil
 }
 
-// openSink opens the RESP3 connection Redis redirects invalidations to
-// and learns its id there.
+// openSink opens the RESP3 connection Redis redirects invalidations to;
+// d redirects to its CLIENT ID.
 func (tc *tconn) openSink(ctx context.Context, name string) error {
 	s, err := tc.node.Dedicated(ctx, name)
 	if err != nil {
 		return err
 	}
 	tc.sink = s
-	if err := s.Protocol(ctx, 3); err != nil {
-		return err
-	}
-	if err := s.Send([][]byte{[]byte("CLIENT"), []byte("ID")}); err != nil {
-		return err
-	}
-	wctx, cancel := context.WithTimeout(ctx, trackReplyTimeout)
-	defer cancel()
-	reply, err := s.Next(wctx)
-	if err != nil {
-		return err
-	}
-	id, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(string(reply), ":"), "\r\n"), 10, 64)
-	if err != nil {
-		return fmt.Errorf("keyway: CLIENT ID from %s: %q", tc.node.Addr(), reply)
-	}
-	tc.sinkID = id
-	return nil
+	return s.Protocol(ctx, 3)
 }
 
 // do sends cmds in one write and returns the reply to the last; the
@@ -474,7 +455,7 @@ func (tc *tconn) readSink() {
 		if err != nil {
 			return
 		}
-		if kind, rest, ok := pushKind(frame); ok && kind == "invalidate" {
+		if kind, rest, ok := pushKind(frame); ok && string(kind) == "invalidate" {
 			tc.tr.Load().deliver(rest)
 		}
 	}
@@ -656,15 +637,7 @@ func (c *client) clientTrackingInfo() {
 // serveTracked serves one command of a tracking client through the tree,
 // with its tracking as the request's pin.
 func (c *client) serveTracked(st *engine.State, r *engine.Request) {
-	r.Session = &c.sess
-	r.Pin = c.tracker
-	one := [1]*engine.Request{r}
-	c.serveRun(st, one[:])
-	if !r.Done() {
-		r.Fail(engine.KindProxy, errors.New("keyway: request left unanswered"))
-	}
-	c.write(r.Raw())
-	r.Cmd.Args = r.Cmd.Args[:0] // keep no reference to the read buffer
+	c.serveAlone(st, r, c.tracker)
 }
 
 // clientByID finds a client of this server by its CLIENT ID.

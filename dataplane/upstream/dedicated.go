@@ -109,25 +109,43 @@ func (n *Node) Dedicated(ctx context.Context, name string) (*Dedicated, error) {
 	return d, nil
 }
 
-// learnID asks Redis for the connection's CLIENT ID, which CLIENT UNBLOCK
-// names when the proxy unblocks its client's blocking command.
+// learnID asks Redis for the connection's CLIENT ID once, when it is
+// dialled (RESET keeps it): CLIENT UNBLOCK and CLIENT TRACKING REDIRECT
+// name the connection by it.
 func (d *Dedicated) learnID(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, d.pool.n.opts.Timeout)
-	defer cancel()
-	if err := d.Send(clientIDArgs); err != nil {
-		return err
-	}
-	reply, err := d.Next(ctx)
+	reply, err := d.roundTrip(ctx, clientIDArgs)
 	if err != nil {
 		return err
 	}
-	_ = d.nc.SetReadDeadline(time.Time{})
 	id, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(string(reply), ":"), "\r\n"), 10, 64)
 	if err != nil {
 		return fmt.Errorf("CLIENT ID answered %q", reply)
 	}
 	d.id = id
 	return nil
+}
+
+// ID is Redis's CLIENT ID of the connection.
+func (d *Dedicated) ID() int64 { return d.id }
+
+// roundTrip sends one command and returns its reply (an error reply
+// included), within the node's timeout. It is for a connection nothing
+// else reads yet: setting it up, before a relay or a caller takes it.
+func (d *Dedicated) roundTrip(ctx context.Context, args [][]byte) ([]byte, error) {
+	if d.pool != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.pool.n.opts.Timeout)
+		defer cancel()
+	}
+	if err := d.Send(args); err != nil {
+		return nil, err
+	}
+	reply, err := d.Next(ctx)
+	if err != nil {
+		return nil, d.fail(fmt.Errorf("%s: %w", strings.ToLower(string(args[0])), err))
+	}
+	_ = d.nc.SetReadDeadline(time.Time{})
+	return reply, nil
 }
 
 var clientIDArgs = [][]byte{[]byte("CLIENT"), []byte("ID")}
@@ -381,19 +399,10 @@ func (d *Dedicated) reset(n *Node) error {
 // Login sends auth (an AUTH command) and fails with Redis's refusal; the
 // release's RESET logs the connection out again.
 func (d *Dedicated) Login(ctx context.Context, auth [][]byte) error {
-	if d.pool != nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d.pool.n.opts.Timeout)
-		defer cancel()
-	}
-	if err := d.Send(auth); err != nil {
+	reply, err := d.roundTrip(ctx, auth)
+	if err != nil {
 		return err
 	}
-	reply, err := d.Next(ctx)
-	if err != nil {
-		return d.fail(fmt.Errorf("auth: %w", err))
-	}
-	_ = d.nc.SetReadDeadline(time.Time{})
 	return replyError(reply)
 }
 
@@ -408,22 +417,10 @@ func (d *Dedicated) Protocol(ctx context.Context, proto uint8) error {
 	if d.proto == proto {
 		return nil
 	}
-	if err := d.err(); err != nil {
-		return &Error{What: ErrConnLost, Upstream: d.name, Addr: d.addr, Cause: err}
-	}
-	if d.pool != nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d.pool.n.opts.Timeout)
-		defer cancel()
-	}
-	if _, err := d.nc.Write(helloCommand(nil, proto)); err != nil {
-		return d.fail(fmt.Errorf("hello: %w", err))
-	}
-	reply, err := d.Next(ctx)
+	reply, err := d.roundTrip(ctx, helloArgs[max(proto, 2)])
 	if err != nil {
-		return d.fail(fmt.Errorf("hello: %w", err))
+		return err
 	}
-	_ = d.nc.SetReadDeadline(time.Time{})
 	if err := replyError(reply); err != nil {
 		return fmt.Errorf("keyway: upstream %s (%s) refused HELLO %d: %w", d.name, d.addr, max(proto, 2), err)
 	}
