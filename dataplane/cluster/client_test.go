@@ -11,6 +11,7 @@ import (
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/redistest"
+	"keyway.dev/dataplane/resp"
 	"keyway.dev/dataplane/upstream"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
@@ -167,14 +168,14 @@ func testKeyspace(t *testing.T, v engine.Engine) {
 			}
 			r := req("SCAN", cursor, "COUNT", "7")
 			engine.Do(context.Background(), v, r)
-			val, err := decode(r.Raw())
-			if err != nil || len(val.elems) != 2 {
+			val, err := resp.ParseValue(r.Raw())
+			if err != nil || len(val.Elems) != 2 {
 				t.Fatalf("SCAN reply %q: %v", r.Raw(), err)
 			}
-			for _, k := range val.elems[1].elems {
-				seen = append(seen, string(k.str))
+			for _, k := range val.Elems[1].Elems {
+				seen = append(seen, string(k.Str))
 			}
-			cursor = string(val.elems[0].str)
+			cursor = string(val.Elems[0].Str)
 			if cursor == "0" {
 				break
 			}
@@ -189,9 +190,9 @@ func testKeyspace(t *testing.T, v engine.Engine) {
 		}
 	})
 	t.Run("keys", func(t *testing.T) {
-		val, err := decode([]byte(do(v, "KEYS", "ks:*")))
-		if err != nil || len(val.elems) != 100 {
-			t.Fatalf("KEYS: %d keys, %v", len(val.elems), err)
+		val, err := resp.ParseValue([]byte(do(v, "KEYS", "ks:*")))
+		if err != nil || len(val.Elems) != 100 {
+			t.Fatalf("KEYS: %d keys, %v", len(val.Elems), err)
 		}
 	})
 	t.Run("script load", func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/infotext"
+	"keyway.dev/dataplane/resp"
 )
 
 // Mergers of cluster-wide replies whose shape needs reading: maps,
@@ -25,7 +26,7 @@ var runningScript = merger{merge: func(_ *engine.Request, dst []byte, parts []re
 		return nil, err
 	}
 	for i, v := range vals {
-		if rs, ok := v.field("running_script"); ok && !rs.isNull() {
+		if rs, ok := v.Field("running_script"); ok && !rs.IsNull() {
 			return append(dst, parts[i].raw...), nil
 		}
 	}
@@ -39,7 +40,7 @@ var sumMaps = merger{merge: func(_ *engine.Request, dst []byte, parts []reply) (
 	if err != nil {
 		return nil, err
 	}
-	return mergeMaps(vals).appendTo(dst), nil
+	return mergeMaps(vals).AppendTo(dst), nil
 }}
 
 // memoryStats is sumMaps with the one ratio MEMORY STATS gives as an
@@ -50,34 +51,34 @@ var memoryStats = merger{merge: func(_ *engine.Request, dst []byte, parts []repl
 		return nil, err
 	}
 	m := mergeMaps(vals)
-	total, _ := m.field("total.allocated")
-	startup, _ := m.field("startup.allocated")
-	keys, _ := m.field("keys.count")
-	for i := 0; i+1 < len(m.elems); i += 2 {
-		if string(m.elems[i].str) == "keys.bytes-per-key" && keys.num > 0 {
-			m.elems[i+1].num = (total.num - startup.num) / keys.num
+	total, _ := m.Field("total.allocated")
+	startup, _ := m.Field("startup.allocated")
+	keys, _ := m.Field("keys.count")
+	for i := 0; i+1 < len(m.Elems); i += 2 {
+		if string(m.Elems[i].Str) == "keys.bytes-per-key" && keys.Num > 0 {
+			m.Elems[i+1].Num = (total.Num - startup.Num) / keys.Num
 		}
 	}
-	return m.appendTo(dst), nil
+	return m.AppendTo(dst), nil
 }}
 
-func mergeMaps(vals []value) value {
+func mergeMaps(vals []resp.Value) resp.Value {
 	out := vals[0]
-	out.elems = slices.Clone(out.elems)
+	out.Elems = slices.Clone(out.Elems)
 	for _, v := range vals[1:] {
-		if !v.isMap() {
+		if !v.IsMap() {
 			continue
 		}
-		for i := 0; i+1 < len(v.elems); i += 2 {
-			k, x := v.elems[i], v.elems[i+1]
-			j := indexKey(out, k.str)
+		for i := 0; i+1 < len(v.Elems); i += 2 {
+			k, x := v.Elems[i], v.Elems[i+1]
+			j := indexKey(out, k.Str)
 			switch {
 			case j < 0:
-				out.elems = append(out.elems, k, x)
-			case out.elems[j].kind == ':' && x.kind == ':':
-				out.elems[j].num += x.num
-			case out.elems[j].isMap() && x.isMap() && len(out.elems[j].elems) > 0:
-				out.elems[j] = mergeMaps([]value{out.elems[j], x})
+				out.Elems = append(out.Elems, k, x)
+			case out.Elems[j].Kind == ':' && x.Kind == ':':
+				out.Elems[j].Num += x.Num
+			case out.Elems[j].IsMap() && x.IsMap() && len(out.Elems[j].Elems) > 0:
+				out.Elems[j] = mergeMaps([]resp.Value{out.Elems[j], x})
 			}
 		}
 	}
@@ -85,9 +86,9 @@ func mergeMaps(vals []value) value {
 }
 
 // indexKey returns the index of the value under key in map m, or -1.
-func indexKey(m value, key []byte) int {
-	for i := 0; i+1 < len(m.elems); i += 2 {
-		if bytes.Equal(m.elems[i].str, key) {
+func indexKey(m resp.Value, key []byte) int {
+	for i := 0; i+1 < len(m.Elems); i += 2 {
+		if bytes.Equal(m.Elems[i].Str, key) {
 			return i + 1
 		}
 	}
@@ -108,9 +109,9 @@ var concatText = merger{merge: func(_ *engine.Request, dst []byte, parts []reply
 			b = append(b, '\n')
 		}
 		b = fmt.Appendf(b, "--- node %s ---\n", parts[i].node)
-		b = append(b, v.text()...)
+		b = append(b, v.Text()...)
 	}
-	return appendText(dst, vals[0], b), nil
+	return resp.AppendTextLike(dst, vals[0], b), nil
 }}
 
 // latencyLatest: per event, the node that saw it last, with the highest
@@ -120,28 +121,28 @@ var latencyLatest = merger{merge: func(_ *engine.Request, dst []byte, parts []re
 	if err != nil {
 		return nil, err
 	}
-	out := value{kind: vals[0].kind}
+	out := resp.Value{Kind: vals[0].Kind}
 	for _, v := range vals {
-		for _, e := range v.elems {
-			if len(e.elems) < 4 {
+		for _, e := range v.Elems {
+			if len(e.Elems) < 4 {
 				return nil, errors.New("a LATENCY LATEST entry has fewer than 4 fields")
 			}
-			j := slices.IndexFunc(out.elems, func(x value) bool { return bytes.Equal(x.elems[0].str, e.elems[0].str) })
+			j := slices.IndexFunc(out.Elems, func(x resp.Value) bool { return bytes.Equal(x.Elems[0].Str, e.Elems[0].Str) })
 			if j < 0 {
-				e.elems = slices.Clone(e.elems)
-				out.elems = append(out.elems, e)
+				e.Elems = slices.Clone(e.Elems)
+				out.Elems = append(out.Elems, e)
 				continue
 			}
-			cur := out.elems[j].elems
-			peak := max(cur[3].num, e.elems[3].num)
-			if e.elems[1].num > cur[1].num {
-				cur[1], cur[2] = e.elems[1], e.elems[2]
+			cur := out.Elems[j].Elems
+			peak := max(cur[3].Num, e.Elems[3].Num)
+			if e.Elems[1].Num > cur[1].Num {
+				cur[1], cur[2] = e.Elems[1], e.Elems[2]
 			}
-			cur[3].num = peak
+			cur[3].Num = peak
 		}
 	}
-	slices.SortFunc(out.elems, func(a, b value) int { return bytes.Compare(a.elems[0].str, b.elems[0].str) })
-	return out.appendTo(dst), nil
+	slices.SortFunc(out.Elems, func(a, b resp.Value) int { return bytes.Compare(a.Elems[0].Str, b.Elems[0].Str) })
+	return out.AppendTo(dst), nil
 }}
 
 // latencyHistory: every node's samples of the event, oldest first as
@@ -151,22 +152,22 @@ var latencyHistory = merger{merge: func(_ *engine.Request, dst []byte, parts []r
 	if err != nil {
 		return nil, err
 	}
-	out := value{kind: vals[0].kind}
+	out := resp.Value{Kind: vals[0].Kind}
 	for _, v := range vals {
-		for _, e := range v.elems {
-			if len(e.elems) < 2 {
+		for _, e := range v.Elems {
+			if len(e.Elems) < 2 {
 				return nil, errors.New("a LATENCY HISTORY sample has fewer than 2 fields")
 			}
-			j := slices.IndexFunc(out.elems, func(x value) bool { return x.elems[0].num == e.elems[0].num })
+			j := slices.IndexFunc(out.Elems, func(x resp.Value) bool { return x.Elems[0].Num == e.Elems[0].Num })
 			if j < 0 {
-				out.elems = append(out.elems, e)
-			} else if e.elems[1].num > out.elems[j].elems[1].num {
-				out.elems[j] = e
+				out.Elems = append(out.Elems, e)
+			} else if e.Elems[1].Num > out.Elems[j].Elems[1].Num {
+				out.Elems[j] = e
 			}
 		}
 	}
-	slices.SortFunc(out.elems, func(a, b value) int { return int(a.elems[0].num - b.elems[0].num) })
-	return out.appendTo(dst), nil
+	slices.SortFunc(out.Elems, func(a, b resp.Value) int { return int(a.Elems[0].Num - b.Elems[0].Num) })
+	return out.AppendTo(dst), nil
 }}
 
 // slowlogGet: every node's entries, newest first, as many as the client
@@ -182,25 +183,25 @@ var slowlogGet = merger{merge: func(r *engine.Request, dst []byte, parts []reply
 			return nil, fmt.Errorf("count %q: %w", r.Cmd.Args[2], err)
 		}
 	}
-	out := value{kind: vals[0].kind}
+	out := resp.Value{Kind: vals[0].Kind}
 	for _, v := range vals {
-		for _, e := range v.elems {
-			if len(e.elems) < 3 {
+		for _, e := range v.Elems {
+			if len(e.Elems) < 3 {
 				return nil, errors.New("a SLOWLOG entry has fewer than 3 fields")
 			}
-			out.elems = append(out.elems, e)
+			out.Elems = append(out.Elems, e)
 		}
 	}
-	slices.SortStableFunc(out.elems, func(a, b value) int {
-		if a.elems[1].num != b.elems[1].num {
-			return int(b.elems[1].num - a.elems[1].num)
+	slices.SortStableFunc(out.Elems, func(a, b resp.Value) int {
+		if a.Elems[1].Num != b.Elems[1].Num {
+			return int(b.Elems[1].Num - a.Elems[1].Num)
 		}
-		return int(b.elems[0].num - a.elems[0].num)
+		return int(b.Elems[0].Num - a.Elems[0].Num)
 	})
-	if count >= 0 && int64(len(out.elems)) > count {
-		out.elems = out.elems[:count]
+	if count >= 0 && int64(len(out.Elems)) > count {
+		out.Elems = out.Elems[:count]
 	}
-	return out.appendTo(dst), nil
+	return out.AppendTo(dst), nil
 }}
 
 // mergeInfo merges every primary's INFO text (see MergeInfo) and writes
@@ -213,9 +214,9 @@ var mergeInfo = merger{merge: func(_ *engine.Request, dst []byte, parts []reply)
 	}
 	infos := make([]*infotext.Info, len(vals))
 	for i, v := range vals {
-		infos[i] = infotext.Parse(string(v.text()))
+		infos[i] = infotext.Parse(string(v.Text()))
 	}
-	return appendText(dst, vals[0], []byte(MergeInfo(infos).String())), nil
+	return resp.AppendTextLike(dst, vals[0], []byte(MergeInfo(infos).String())), nil
 }}
 
 // MergeInfo merges the INFO of a cluster's primaries into the INFO of one

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"keyway.dev/dataplane/infotext"
+	"keyway.dev/dataplane/resp"
 )
 
 // merged runs a merger over raw node replies, as fanoutWith would.
@@ -38,16 +39,16 @@ func TestDecodeRESP3RoundTrips(t *testing.T) {
 		"!3\r\nERR\r\n",
 		">2\r\n$7\r\nmessage\r\n:1\r\n",
 	} {
-		v, err := decode([]byte(raw))
+		v, err := resp.ParseValue([]byte(raw))
 		if err != nil {
 			t.Fatalf("decode %q: %v", raw, err)
 		}
-		if got := string(v.appendTo(nil)); got != raw {
+		if got := string(v.AppendTo(nil)); got != raw {
 			t.Fatalf("round trip of %q = %q", raw, got)
 		}
 	}
-	v, err := decode([]byte("|1\r\n+ttl\r\n:3\r\n:7\r\n"))
-	if err != nil || v.kind != ':' || v.num != 7 {
+	v, err := resp.ParseValue([]byte("|1\r\n+ttl\r\n:3\r\n:7\r\n"))
+	if err != nil || v.Kind != ':' || v.Num != 7 {
 		t.Fatalf("attribute then integer: %+v, %v", v, err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/resp"
 )
 
 // Cursor layout of SCAN: the low bits number the shard being walked, the
@@ -46,14 +47,14 @@ func (c *Client) scan(ctx context.Context, name string, t *topology, r *engine.R
 		r.Fail(sub.Kind(), sub.Err())
 		return
 	}
-	v, err := decode(sub.Raw())
-	if err != nil || v.kind != '*' || len(v.elems) != 2 {
+	v, err := resp.ParseValue(sub.Raw())
+	if err != nil || v.Kind != '*' || len(v.Elems) != 2 {
 		r.Reply(sub.Raw()) // an error reply, or something to pass on as is
 		return
 	}
-	next, err := strconv.ParseUint(string(v.elems[0].str), 10, 64)
+	next, err := strconv.ParseUint(string(v.Elems[0].Str), 10, 64)
 	if err != nil || next>>(64-shardBits) != 0 {
-		r.Fail(engine.KindProxy, fmt.Errorf("keyway: SCAN cursor %q from %s does not fit the proxy's cursor", v.elems[0].str, n.Addr()))
+		r.Fail(engine.KindProxy, fmt.Errorf("keyway: SCAN cursor %q from %s does not fit the proxy's cursor", v.Elems[0].Str, n.Addr()))
 		return
 	}
 	out := next<<shardBits | uint64(shard)
@@ -64,6 +65,6 @@ func (c *Client) scan(ctx context.Context, name string, t *topology, r *engine.R
 		}
 	}
 	// Only the cursor changes: the keys go back in the node's own shape.
-	v.elems[0] = value{kind: '$', str: strconv.AppendUint(nil, out, 10)}
-	r.SetReplied(v.appendTo(r.ReplyBuffer()))
+	v.Elems[0] = resp.Value{Kind: '$', Str: strconv.AppendUint(nil, out, 10)}
+	r.SetReplied(v.AppendTo(r.ReplyBuffer()))
 }

@@ -6,6 +6,8 @@ import (
 	"net"
 	"slices"
 	"strconv"
+
+	"keyway.dev/dataplane/resp"
 )
 
 // Shard is one primary and its replicas, as host:port addresses.
@@ -131,38 +133,38 @@ func (m *Map) sorted() *Map {
 // rather than leaving its slots unserved. from is the address the reply
 // came from, for nodes that do not know their own IP; tls picks tls-port.
 func ParseShards(reply []byte, from string, tls bool) (*Map, error) {
-	v, err := decode(reply)
+	v, err := resp.ParseValue(reply)
 	if err != nil {
 		return nil, fmt.Errorf("cluster shards: %w", err)
 	}
-	if v.kind == '-' {
-		return nil, fmt.Errorf("cluster shards: %s", v.str)
+	if v.Kind == '-' {
+		return nil, fmt.Errorf("cluster shards: %s", v.Str)
 	}
-	if v.kind != '*' {
-		return nil, fmt.Errorf("cluster shards: want an array, got %q", v.kind)
+	if v.Kind != '*' {
+		return nil, fmt.Errorf("cluster shards: want an array, got %q", v.Kind)
 	}
 	m := newMap()
-	for _, sh := range v.elems {
-		slotsV, _ := sh.field("slots")
-		nodesV, _ := sh.field("nodes")
-		ranges := make([]int, 0, len(slotsV.elems))
-		for _, s := range slotsV.elems {
-			ranges = append(ranges, int(s.num))
+	for _, sh := range v.Elems {
+		slotsV, _ := sh.Field("slots")
+		nodesV, _ := sh.Field("nodes")
+		ranges := make([]int, 0, len(slotsV.Elems))
+		for _, s := range slotsV.Elems {
+			ranges = append(ranges, int(s.Num))
 		}
 		var s Shard
 		var failedPrimary string
-		for _, n := range nodesV.elems {
+		for _, n := range nodesV.Elems {
 			addr := shardNodeAddr(n, from, tls)
 			if addr == "" {
 				continue
 			}
-			role, _ := n.field("role")
-			health, _ := n.field("health")
-			online := string(health.str) == "online"
+			role, _ := n.Field("role")
+			health, _ := n.Field("health")
+			online := string(health.Str) == "online"
 			switch {
-			case string(role.str) == "master" && online:
+			case string(role.Str) == "master" && online:
 				s.Primary = addr
-			case string(role.str) == "master":
+			case string(role.Str) == "master":
 				failedPrimary = addr
 			case online:
 				s.Replicas = append(s.Replicas, addr)
@@ -184,48 +186,48 @@ func ParseShards(reply []byte, from string, tls bool) (*Map, error) {
 	return m.sorted(), nil
 }
 
-func shardNodeAddr(n value, from string, tls bool) string {
+func shardNodeAddr(n resp.Value, from string, tls bool) string {
 	host := ""
-	if e, ok := n.field("endpoint"); ok && len(e.str) > 0 && string(e.str) != "?" {
-		host = string(e.str)
-	} else if ip, ok := n.field("ip"); ok && len(ip.str) > 0 {
-		host = string(ip.str)
+	if e, ok := n.Field("endpoint"); ok && len(e.Str) > 0 && string(e.Str) != "?" {
+		host = string(e.Str)
+	} else if ip, ok := n.Field("ip"); ok && len(ip.Str) > 0 {
+		host = string(ip.Str)
 	} else {
 		host, _, _ = net.SplitHostPort(from)
 	}
-	port, ok := n.field("port")
+	port, ok := n.Field("port")
 	if tls {
-		if tp, ok2 := n.field("tls-port"); ok2 {
+		if tp, ok2 := n.Field("tls-port"); ok2 {
 			port, ok = tp, true
 		}
 	}
-	if !ok || port.num <= 0 {
+	if !ok || port.Num <= 0 {
 		return ""
 	}
-	return net.JoinHostPort(host, strconv.FormatInt(port.num, 10))
+	return net.JoinHostPort(host, strconv.FormatInt(port.Num, 10))
 }
 
 // ParseSlots builds a Map from a raw CLUSTER SLOTS reply, the fallback for
 // servers without CLUSTER SHARDS. It cannot tell a failed node from a
 // healthy one.
 func ParseSlots(reply []byte, from string) (*Map, error) {
-	v, err := decode(reply)
+	v, err := resp.ParseValue(reply)
 	if err != nil {
 		return nil, fmt.Errorf("cluster slots: %w", err)
 	}
-	if v.kind == '-' {
-		return nil, fmt.Errorf("cluster slots: %s", v.str)
+	if v.Kind == '-' {
+		return nil, fmt.Errorf("cluster slots: %s", v.Str)
 	}
-	if v.kind != '*' {
-		return nil, fmt.Errorf("cluster slots: want an array, got %q", v.kind)
+	if v.Kind != '*' {
+		return nil, fmt.Errorf("cluster slots: want an array, got %q", v.Kind)
 	}
 	m := newMap()
-	for _, r := range v.elems {
-		if len(r.elems) < 3 {
-			return nil, fmt.Errorf("cluster slots: range of %d elements", len(r.elems))
+	for _, r := range v.Elems {
+		if len(r.Elems) < 3 {
+			return nil, fmt.Errorf("cluster slots: range of %d elements", len(r.Elems))
 		}
 		var s Shard
-		for i, n := range r.elems[2:] {
+		for i, n := range r.Elems[2:] {
 			addr := slotsNodeAddr(n, from)
 			if addr == "" {
 				continue
@@ -239,7 +241,7 @@ func ParseSlots(reply []byte, from string) (*Map, error) {
 		if s.Primary == "" {
 			continue
 		}
-		if err := m.assign(s, []int{int(r.elems[0].num), int(r.elems[1].num)}); err != nil {
+		if err := m.assign(s, []int{int(r.Elems[0].Num), int(r.Elems[1].Num)}); err != nil {
 			return nil, fmt.Errorf("cluster slots: %w", err)
 		}
 	}
@@ -249,13 +251,13 @@ func ParseSlots(reply []byte, from string) (*Map, error) {
 	return m.sorted(), nil
 }
 
-func slotsNodeAddr(n value, from string) string {
-	if len(n.elems) < 2 || n.elems[1].num <= 0 {
+func slotsNodeAddr(n resp.Value, from string) string {
+	if len(n.Elems) < 2 || n.Elems[1].Num <= 0 {
 		return ""
 	}
-	host := string(n.elems[0].str)
+	host := string(n.Elems[0].Str)
 	if host == "" || host == "?" {
 		host, _, _ = net.SplitHostPort(from)
 	}
-	return net.JoinHostPort(host, strconv.FormatInt(n.elems[1].num, 10))
+	return net.JoinHostPort(host, strconv.FormatInt(n.Elems[1].Num, 10))
 }

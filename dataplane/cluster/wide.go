@@ -228,11 +228,11 @@ var allSucceed = merger{merge: func(_ *engine.Request, dst []byte, parts []reply
 var sumInts = merger{merge: func(_ *engine.Request, dst []byte, parts []reply) ([]byte, error) {
 	var sum int64
 	for _, p := range parts {
-		v, err := decode(p.raw)
-		if err != nil || v.kind != ':' {
+		v, err := resp.ParseValue(p.raw)
+		if err != nil || v.Kind != ':' {
 			return nil, fmt.Errorf("%s answered %.40q, not an integer", p.node, p.raw)
 		}
-		sum += v.num
+		sum += v.Num
 	}
 	return resp.AppendInt(dst, sum), nil
 }}
@@ -243,11 +243,11 @@ var concatArrays = merger{merge: func(_ *engine.Request, dst []byte, parts []rep
 	if err != nil {
 		return nil, err
 	}
-	var all []value
+	var all []resp.Value
 	for _, v := range vals {
-		all = append(all, v.elems...)
+		all = append(all, v.Elems...)
 	}
-	return value{kind: vals[0].kind, elems: all}.appendTo(dst), nil
+	return resp.Value{Kind: vals[0].Kind, Elems: all}.AppendTo(dst), nil
 }}
 
 // unionArrays joins every primary's array without repeating an element
@@ -258,16 +258,16 @@ var unionArrays = merger{merge: func(_ *engine.Request, dst []byte, parts []repl
 		return nil, err
 	}
 	seen := map[string]bool{}
-	out := value{kind: vals[0].kind}
+	out := resp.Value{Kind: vals[0].Kind}
 	for _, v := range vals {
-		for _, e := range v.elems {
-			if !seen[string(e.str)] {
-				seen[string(e.str)] = true
-				out.elems = append(out.elems, e)
+		for _, e := range v.Elems {
+			if !seen[string(e.Str)] {
+				seen[string(e.Str)] = true
+				out.Elems = append(out.Elems, e)
 			}
 		}
 	}
-	return out.appendTo(dst), nil
+	return out.AppendTo(dst), nil
 }}
 
 // andInts: SCRIPT EXISTS says 1 for a script only if every primary has
@@ -278,30 +278,30 @@ var andInts = merger{merge: func(_ *engine.Request, dst []byte, parts []reply) (
 		return nil, err
 	}
 	out := vals[0]
-	out.elems = slices.Clone(out.elems)
+	out.Elems = slices.Clone(out.Elems)
 	for _, v := range vals[1:] {
-		if len(v.elems) != len(out.elems) {
+		if len(v.Elems) != len(out.Elems) {
 			return nil, errors.New("nodes answered arrays of different lengths")
 		}
-		for i, e := range v.elems {
-			if e.num == 0 || e.kind == '#' && string(e.str) == "f" {
-				out.elems[i] = e
+		for i, e := range v.Elems {
+			if e.Num == 0 || e.Kind == '#' && string(e.Str) == "f" {
+				out.Elems[i] = e
 			}
 		}
 	}
-	return out.appendTo(dst), nil
+	return out.AppendTo(dst), nil
 }}
 
 // decodeAll decodes every part, each of one of kinds (a RESP3 reply may
 // use the RESP3 shape of the same data: '~' for '*', '%' for a map).
-func decodeAll(parts []reply, kinds ...byte) ([]value, error) {
-	out := make([]value, len(parts))
+func decodeAll(parts []reply, kinds ...byte) ([]resp.Value, error) {
+	out := make([]resp.Value, len(parts))
 	for i, p := range parts {
-		v, err := decode(p.raw)
+		v, err := resp.ParseValue(p.raw)
 		if err != nil {
 			return nil, fmt.Errorf("reply of %s: %w", p.node, err)
 		}
-		if len(kinds) > 0 && !slices.Contains(kinds, v.kind) && !(kinds[0] == '*' && (v.kind == '~' || v.kind == '%')) {
+		if len(kinds) > 0 && !slices.Contains(kinds, v.Kind) && !(kinds[0] == '*' && (v.Kind == '~' || v.Kind == '%')) {
 			return nil, fmt.Errorf("%s answered %.40q", p.node, p.raw)
 		}
 		out[i] = v
@@ -404,13 +404,13 @@ func (c *Client) wait(ctx context.Context, name string, t *topology, r *engine.R
 			r.Fail(engine.KindProxy, errs[i])
 			return
 		}
-		v, err := decode(replies[i])
-		if err != nil || v.kind != ':' {
+		v, err := resp.ParseValue(replies[i])
+		if err != nil || v.Kind != ':' {
 			r.Reply(replies[i])
 			return
 		}
-		if least < 0 || v.num < least {
-			least = v.num
+		if least < 0 || v.Num < least {
+			least = v.Num
 		}
 	}
 	r.SetReplied(resp.AppendInt(r.ReplyBuffer(), least))
@@ -429,7 +429,7 @@ func (c *Client) randomKey(ctx context.Context, name string, t *topology, r *eng
 			relay(r, &sub)
 			return
 		}
-		if v, err := decode(sub.Raw()); err != nil || !v.isNull() {
+		if v, err := resp.ParseValue(sub.Raw()); err != nil || !v.IsNull() {
 			break
 		}
 	}
@@ -467,17 +467,17 @@ func (c *Client) publish(ctx context.Context, name string, t *topology, r *engin
 	sub := engine.Request{Cmd: r.Cmd, Session: r.Session, Read: r.Read}
 	engine.Do(ctx, nodeEngine(home, name), &sub)
 	wg.Wait()
-	v, err := decode(sub.Raw())
-	if sub.Err() != nil || err != nil || v.kind != ':' || numErr != nil {
+	v, err := resp.ParseValue(sub.Raw())
+	if sub.Err() != nil || err != nil || v.Kind != ':' || numErr != nil {
 		// The message went out (or not) as the home node says; a count
 		// the proxy cannot complete is still that node's count.
 		relay(r, &sub)
 		return
 	}
-	sum := v.num
+	sum := v.Num
 	for _, p := range numsub {
-		if nv, err := decode(p.raw); err == nil && len(nv.elems) == 2 {
-			sum += nv.elems[1].num
+		if nv, err := resp.ParseValue(p.raw); err == nil && len(nv.Elems) == 2 {
+			sum += nv.Elems[1].Num
 		}
 	}
 	r.SetReplied(resp.AppendInt(r.ReplyBuffer(), sum))

@@ -13,6 +13,7 @@ import (
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/infotext"
 	"keyway.dev/dataplane/redistest"
+	"keyway.dev/dataplane/resp"
 )
 
 // testWide checks each cluster-wide rule against the real cluster: every
@@ -69,20 +70,20 @@ func testWide(t *testing.T, cl *redistest.Cluster, c *Client, v engine.Engine) {
 			sum += n
 		}
 		mustDo(":"+strconv.Itoa(sum)+"\r\n", "DBSIZE")
-		val, err := decode([]byte(do(v, "INFO", "keyspace")))
+		val, err := resp.ParseValue([]byte(do(v, "INFO", "keyspace")))
 		if err != nil {
 			t.Fatal(err)
 		}
-		db0, _ := infotext.Parse(string(val.text())).Section("Keyspace").Get("db0")
+		db0, _ := infotext.Parse(string(val.Text())).Section("Keyspace").Get("db0")
 		if want := fmt.Sprintf("keys=%d,expires=1,", sum); !strings.HasPrefix(db0, want) {
 			t.Fatalf("INFO keyspace db0 = %q, want prefix %q", db0, want)
 		}
-		stats, err := decode([]byte(do(v, "MEMORY", "STATS")))
+		stats, err := resp.ParseValue([]byte(do(v, "MEMORY", "STATS")))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if kc, _ := stats.field("keys.count"); kc.num != int64(sum) {
-			t.Fatalf("MEMORY STATS keys.count = %d, want %d", kc.num, sum)
+		if kc, _ := stats.Field("keys.count"); kc.Num != int64(sum) {
+			t.Fatalf("MEMORY STATS keys.count = %d, want %d", kc.Num, sum)
 		}
 	})
 
@@ -91,9 +92,9 @@ func testWide(t *testing.T, cl *redistest.Cluster, c *Client, v engine.Engine) {
 		for i := range len(primaries) {
 			do(v, "GET", keyOn(i))
 		}
-		val, _ := decode([]byte(do(v, "INFO", "commandstats")))
-		if got := statField(string(val.text()), "cmdstat_get", "calls"); got != len(primaries) {
-			t.Fatalf("cmdstat_get calls = %d, want %d:\n%s", got, len(primaries), val.text())
+		val, _ := resp.ParseValue([]byte(do(v, "INFO", "commandstats")))
+		if got := statField(string(val.Text()), "cmdstat_get", "calls"); got != len(primaries) {
+			t.Fatalf("cmdstat_get calls = %d, want %d:\n%s", got, len(primaries), val.Text())
 		}
 	})
 
@@ -129,12 +130,12 @@ func testWide(t *testing.T, cl *redistest.Cluster, c *Client, v engine.Engine) {
 		if n, _ := strconv.Atoi(strings.Trim(got, ":\r\n")); n < sum {
 			t.Fatalf("SLOWLOG LEN = %q, want at least %d", got, sum)
 		}
-		val, err := decode([]byte(do(v, "SLOWLOG", "GET", "2")))
-		if err != nil || len(val.elems) != 2 {
-			t.Fatalf("SLOWLOG GET 2: %d entries, %v", len(val.elems), err)
+		val, err := resp.ParseValue([]byte(do(v, "SLOWLOG", "GET", "2")))
+		if err != nil || len(val.Elems) != 2 {
+			t.Fatalf("SLOWLOG GET 2: %d entries, %v", len(val.Elems), err)
 		}
-		if val.elems[0].elems[1].num < val.elems[1].elems[1].num {
-			t.Fatalf("SLOWLOG GET is not newest first: %+v", val.elems)
+		if val.Elems[0].Elems[1].Num < val.Elems[1].Elems[1].Num {
+			t.Fatalf("SLOWLOG GET is not newest first: %+v", val.Elems)
 		}
 	})
 

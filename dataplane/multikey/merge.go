@@ -1,14 +1,15 @@
 package multikey
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
+
+	"keyway.dev/dataplane/resp"
 )
 
 // ErrBadReply is returned when a part's reply is not what its command
 // answers; the proxy, not Redis, is at fault.
-var ErrBadReply = errors.New("malformed reply")
+var ErrBadReply = resp.ErrMalformedReply
 
 // AppendReply appends the client's reply to dst, built from replies[j],
 // the raw RESP reply of Parts[j]. A Redis error reply of any part (the
@@ -35,7 +36,7 @@ func (p *Plan) AppendReply(dst []byte, replies [][]byte) ([]byte, error) {
 	case MergeSum:
 		var sum int64
 		for _, r := range replies {
-			n, err := integer(r)
+			n, err := resp.Integer(r)
 			if err != nil {
 				return dst, fmt.Errorf("merge sum: %w", err)
 			}
@@ -56,16 +57,17 @@ func (p *Plan) appendValues(dst []byte, replies [][]byte) ([]byte, error) {
 	}
 	elems := p.elems[:p.Keys]
 	for j, r := range replies {
-		n, body, err := arrayHeader(r)
-		if err != nil {
-			return dst, fmt.Errorf("merge values: %w", err)
+		n, start, ok := resp.Header(r, 0, '*')
+		if !ok || n < 0 {
+			return dst, fmt.Errorf("merge values: reply %.20q: want an array: %w", r, ErrBadReply)
 		}
+		body := r[start:]
 		pos := p.Parts[j].Pos
 		if n != len(pos) {
 			return dst, fmt.Errorf("merge values: part of %d keys answered %d values: %w", len(pos), n, ErrBadReply)
 		}
 		for _, i := range pos {
-			l, err := valueLen(body)
+			l, err := resp.ElementLen(body)
 			if err != nil {
 				return dst, fmt.Errorf("merge values: %w", err)
 			}

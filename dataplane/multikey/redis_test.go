@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"keyway.dev/dataplane/redistest"
+	"keyway.dev/dataplane/resp"
 )
 
 // conn is a bare RESP connection, so the test sees Redis's raw replies.
@@ -46,7 +47,7 @@ func (c *conn) do(args [][]byte) []byte {
 	}
 	tmp := make([]byte, 4096)
 	for {
-		if n, err := valueLen(c.buf); err == nil {
+		if n, err := resp.ElementLen(c.buf); err == nil {
 			reply := bytes.Clone(c.buf[:n])
 			c.buf = c.buf[n:]
 			return reply

@@ -2,7 +2,6 @@ package prefix
 
 import (
 	"bytes"
-	"strconv"
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/resp"
@@ -36,34 +35,15 @@ func (p *Prefix) stripReply(sc *scratch, r *engine.Request) {
 	}
 }
 
-// header parses "<typ>N\r\n" at raw[pos:], returning N and where the
-// body starts.
-func header(raw []byte, pos int, typ byte) (int, int, bool) {
-	if pos >= len(raw) || raw[pos] != typ {
-		return 0, 0, false
-	}
-	end := bytes.Index(raw[pos:], []byte("\r\n"))
-	if end < 0 {
-		return 0, 0, false
-	}
-	n, err := strconv.Atoi(string(raw[pos+1 : pos+end]))
-	if err != nil {
-		return 0, 0, false
-	}
-	return n, pos + end + 2, true
-}
-
 // stripBulk copies the bulk string at raw[pos:] to dst without the
 // prefix (a key without it is copied as it is) and returns where the
 // next element starts.
 func (p *Prefix) stripBulk(dst, raw []byte, pos int) ([]byte, int, bool) {
-	n, body, ok := header(raw, pos, '$')
-	if !ok || n < 0 || body+n+2 > len(raw) {
+	key, next, ok := resp.Bulk(raw, pos)
+	if !ok {
 		return dst, 0, false
 	}
-	key := raw[body : body+n]
-	key = bytes.TrimPrefix(key, p.prefix)
-	return resp.AppendBulk(dst, key), body + n + 2, true
+	return resp.AppendBulk(dst, bytes.TrimPrefix(key, p.prefix)), next, true
 }
 
 // stripArray rewrites an array of bulk keys (KEYS, SCAN's second element).
@@ -73,7 +53,7 @@ func (p *Prefix) stripArray(dst, raw []byte) ([]byte, bool) {
 }
 
 func (p *Prefix) stripArrayAt(dst, raw []byte, pos int) ([]byte, int, bool) {
-	n, pos, ok := header(raw, pos, '*')
+	n, pos, ok := resp.Header(raw, pos, '*')
 	if !ok || n < 0 {
 		return dst, 0, false
 	}
@@ -88,7 +68,7 @@ func (p *Prefix) stripArrayAt(dst, raw []byte, pos int) ([]byte, int, bool) {
 
 // stripScan rewrites [cursor, [keys...]].
 func (p *Prefix) stripScan(dst, raw []byte) ([]byte, bool) {
-	n, pos, ok := header(raw, 0, '*')
+	n, pos, ok := resp.Header(raw, 0, '*')
 	if !ok || n != 2 {
 		return dst, false
 	}
@@ -106,7 +86,7 @@ func (p *Prefix) stripScan(dst, raw []byte) ([]byte, bool) {
 // key outside the prefix: it belongs to another tenant of the same Redis,
 // and showing it would leak its name.
 func (p *Prefix) stripRandomKey(dst, raw []byte) ([]byte, bool) {
-	n, body, ok := header(raw, 0, '$')
+	n, body, ok := resp.Header(raw, 0, '$')
 	if !ok || n < 0 || body+n > len(raw) {
 		return dst, false
 	}
@@ -120,7 +100,7 @@ func (p *Prefix) stripRandomKey(dst, raw []byte) ([]byte, bool) {
 // stripFirst rewrites the key at the head of an array reply (BLPOP's
 // [key, value], LMPOP's [key, [values]]), copying the rest as it is.
 func (p *Prefix) stripFirst(dst, raw []byte) ([]byte, bool) {
-	n, pos, ok := header(raw, 0, '*')
+	n, pos, ok := resp.Header(raw, 0, '*')
 	if !ok || n < 1 {
 		return dst, false
 	}

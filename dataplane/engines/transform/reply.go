@@ -1,10 +1,8 @@
 package transform
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/resp"
@@ -27,7 +25,7 @@ func (t *Transform) openReply(sc *scratch, r *engine.Request, s shape) {
 	var err error
 	switch s {
 	case replyBulk:
-		if n, body, ok := header(raw, 0, '$'); ok && n >= 0 && body+n <= len(raw) && !isEnvelope(raw[body:body+n]) {
+		if n, body, ok := resp.Header(raw, 0, '$'); ok && n >= 0 && body+n <= len(raw) && !isEnvelope(raw[body:body+n]) {
 			t.stats.plain.Add(1) // stored before the policy: already right
 			return
 		}
@@ -50,28 +48,11 @@ func (t *Transform) openReply(sc *scratch, r *engine.Request, s shape) {
 	r.SetReplied(out)
 }
 
-// header parses "<typ>N\r\n" at raw[pos:], returning N and where the body
-// starts.
-func header(raw []byte, pos int, typ byte) (int, int, bool) {
-	if pos >= len(raw) || raw[pos] != typ {
-		return 0, 0, false
-	}
-	end := bytes.Index(raw[pos:], []byte("\r\n"))
-	if end < 0 {
-		return 0, 0, false
-	}
-	n, err := strconv.Atoi(string(raw[pos+1 : pos+end]))
-	if err != nil {
-		return 0, 0, false
-	}
-	return n, pos + end + 2, true
-}
-
 // openBulk appends to dst the element at raw[pos:] with its value opened
 // and returns where the next element starts. Elements other than bulk
 // strings (nil, or anything a future reply shape holds) are copied.
 func (t *Transform) openBulk(sc *scratch, dst, raw []byte, pos int, key []byte) ([]byte, int, error) {
-	n, body, ok := header(raw, pos, '$')
+	n, body, ok := resp.Header(raw, pos, '$')
 	if !ok || n < 0 {
 		size, err := resp.ReplyLen(raw[pos:])
 		if err != nil || size == 0 {
@@ -97,7 +78,7 @@ func (t *Transform) openBulk(sc *scratch, dst, raw []byte, pos int, key []byte) 
 
 // openArray rewrites MGET's reply: element i is the value of keys[i].
 func (t *Transform) openArray(sc *scratch, dst, raw []byte, keys [][]byte) ([]byte, error) {
-	n, pos, ok := header(raw, 0, '*')
+	n, pos, ok := resp.Header(raw, 0, '*')
 	if !ok || n < 0 {
 		return dst, errMalformed
 	}
