@@ -1127,8 +1127,15 @@ type Guard struct {
 	MaxKeys       uint32   `protobuf:"varint,5,opt,name=max_keys,json=maxKeys,proto3" json:"max_keys,omitempty"`
 	MaxPipeline   uint32   `protobuf:"varint,6,opt,name=max_pipeline,json=maxPipeline,proto3" json:"max_pipeline,omitempty"`
 	// Count what enforce mode would refuse, refuse nothing.
-	Audit         bool    `protobuf:"varint,7,opt,name=audit,proto3" json:"audit,omitempty"`
-	Next          *Engine `protobuf:"bytes,8,opt,name=next,proto3" json:"next,omitempty"`
+	Audit bool    `protobuf:"varint,7,opt,name=audit,proto3" json:"audit,omitempty"`
+	Next  *Engine `protobuf:"bytes,8,opt,name=next,proto3" json:"next,omitempty"`
+	// The domain may only publish, subscribe to and list channels under
+	// these prefixes; empty leaves channels unconfined.
+	ChannelPrefixes []string `protobuf:"bytes,9,rep,name=channel_prefixes,json=channelPrefixes,proto3" json:"channel_prefixes,omitempty"`
+	// With key_prefixes, scripts and functions (EVAL, FCALL, SCRIPT LOAD,
+	// FUNCTION LOAD, ...) are refused unless this is set: the keys a
+	// script touches without declaring them cannot be checked.
+	AllowScripts  bool `protobuf:"varint,10,opt,name=allow_scripts,json=allowScripts,proto3" json:"allow_scripts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1217,6 +1224,20 @@ func (x *Guard) GetNext() *Engine {
 		return x.Next
 	}
 	return nil
+}
+
+func (x *Guard) GetChannelPrefixes() []string {
+	if x != nil {
+		return x.ChannelPrefixes
+	}
+	return nil
+}
+
+func (x *Guard) GetAllowScripts() bool {
+	if x != nil {
+		return x.AllowScripts
+	}
+	return false
 }
 
 // RateLimit limits a domain's operations and bytes per second.
@@ -1318,9 +1339,12 @@ func (x *RateLimit) GetNext() *Engine {
 // Prefix adds a namespace to keys on the way to Redis and strips it from
 // replies that carry keys (SCAN, KEYS, ...).
 type Prefix struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Prefix        string                 `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
-	Next          *Engine                `protobuf:"bytes,2,opt,name=next,proto3" json:"next,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Prefix string                 `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	Next   *Engine                `protobuf:"bytes,2,opt,name=next,proto3" json:"next,omitempty"`
+	// Scripts and functions are refused unless this is set: their code
+	// names keys the engine cannot prefix.
+	AllowScripts  bool `protobuf:"varint,3,opt,name=allow_scripts,json=allowScripts,proto3" json:"allow_scripts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1367,6 +1391,13 @@ func (x *Prefix) GetNext() *Engine {
 		return x.Next
 	}
 	return nil
+}
+
+func (x *Prefix) GetAllowScripts() bool {
+	if x != nil {
+		return x.AllowScripts
+	}
+	return false
 }
 
 // TTLJitter spreads TTLs of SET EX/PX, SETEX, PSETEX, EXPIRE, PEXPIRE and
@@ -1771,7 +1802,7 @@ const file_keyway_v1_engine_proto_rawDesc = "" +
 	"\x05queue\x18\x04 \x01(\rR\x05queue\x12\x18\n" +
 	"\acompare\x18\x05 \x01(\bR\acompare\x12\x1f\n" +
 	"\vwrites_only\x18\x06 \x01(\bR\n" +
-	"writesOnly\"\x99\x02\n" +
+	"writesOnly\"\xe9\x02\n" +
 	"\x05Guard\x12%\n" +
 	"\x0eallow_commands\x18\x01 \x03(\tR\rallowCommands\x12#\n" +
 	"\rdeny_commands\x18\x02 \x03(\tR\fdenyCommands\x12!\n" +
@@ -1780,7 +1811,10 @@ const file_keyway_v1_engine_proto_rawDesc = "" +
 	"\bmax_keys\x18\x05 \x01(\rR\amaxKeys\x12!\n" +
 	"\fmax_pipeline\x18\x06 \x01(\rR\vmaxPipeline\x12\x14\n" +
 	"\x05audit\x18\a \x01(\bR\x05audit\x12%\n" +
-	"\x04next\x18\b \x01(\v2\x11.keyway.v1.EngineR\x04next\"\xe9\x02\n" +
+	"\x04next\x18\b \x01(\v2\x11.keyway.v1.EngineR\x04next\x12)\n" +
+	"\x10channel_prefixes\x18\t \x03(\tR\x0fchannelPrefixes\x12#\n" +
+	"\rallow_scripts\x18\n" +
+	" \x01(\bR\fallowScripts\"\xe9\x02\n" +
 	"\tRateLimit\x12$\n" +
 	"\x0eops_per_second\x18\x01 \x01(\x01R\fopsPerSecond\x12(\n" +
 	"\x10bytes_per_second\x18\x02 \x01(\x01R\x0ebytesPerSecond\x12#\n" +
@@ -1793,10 +1827,11 @@ const file_keyway_v1_engine_proto_rawDesc = "" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vMODE_REFUSE\x10\x01\x12\x0e\n" +
 	"\n" +
-	"MODE_DELAY\x10\x02\"G\n" +
+	"MODE_DELAY\x10\x02\"l\n" +
 	"\x06Prefix\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12%\n" +
-	"\x04next\x18\x02 \x01(\v2\x11.keyway.v1.EngineR\x04next\"H\n" +
+	"\x04next\x18\x02 \x01(\v2\x11.keyway.v1.EngineR\x04next\x12#\n" +
+	"\rallow_scripts\x18\x03 \x01(\bR\fallowScripts\"H\n" +
 	"\tTTLJitter\x12\x14\n" +
 	"\x05share\x18\x01 \x01(\x01R\x05share\x12%\n" +
 	"\x04next\x18\x02 \x01(\v2\x11.keyway.v1.EngineR\x04next\"h\n" +
