@@ -7,6 +7,7 @@ import (
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"keyway.dev/proto/backoff"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -32,17 +33,17 @@ func (s *Store) WatchActive(ctx context.Context, fn func(*keywayv1.PolicyVersion
 		fn(rec)
 		return nil
 	}
-	backoff := newBackoff()
+	pause := backoff.Retrier{Exponential: backoff.Exponential{Min: 50 * time.Millisecond, Max: 2 * time.Second}}
 	for ctx.Err() == nil {
 		rev, err := s.listActive(ctx, deliver)
 		if err != nil {
-			backoff.wait(ctx)
+			pause.Wait(ctx)
 			continue
 		}
-		backoff.reset()
+		pause.Reset()
 		s.watchActive(ctx, rev, deliver)
 		// The watch ended: re-list, after a pause in case etcd is down.
-		backoff.wait(ctx)
+		pause.Wait(ctx)
 	}
 	return ctx.Err()
 }
@@ -88,21 +89,4 @@ func (s *Store) watchActive(ctx context.Context, rev int64, deliver func(uint64)
 			}
 		}
 	}
-}
-
-// backoff doubles a pause from 50ms up to 2s.
-type backoff struct{ d time.Duration }
-
-func newBackoff() *backoff { return &backoff{d: 50 * time.Millisecond} }
-
-func (b *backoff) reset() { b.d = 50 * time.Millisecond }
-
-func (b *backoff) wait(ctx context.Context) {
-	t := time.NewTimer(b.d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-	b.d = min(2*b.d, 2*time.Second)
 }

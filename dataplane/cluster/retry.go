@@ -9,6 +9,7 @@ import (
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/upstream"
+	"keyway.dev/proto/backoff"
 )
 
 // maxRedirects bounds how often one batch follows MOVED and ASK, as
@@ -153,7 +154,7 @@ func (j *job) settle(ctx context.Context) {
 			return
 		}
 		if wait {
-			pause := min(backoff(round), left)
+			pause := min(pauseBefore(round), left)
 			select {
 			case <-time.After(pause):
 			case <-ctx.Done():
@@ -188,13 +189,12 @@ func (j *job) settle(ctx context.Context) {
 	}
 }
 
-// backoff is the pause before retry round n: short at first, since a
+// pauseBefore is the pause before retry round n: short at first, since a
 // TRYAGAIN during a migration clears in milliseconds, then longer for a
 // failover, which takes the cluster's node timeout.
-func backoff(n int) time.Duration {
-	d := 5 * time.Millisecond << min(n, 5)
-	return min(d, 100*time.Millisecond)
-}
+func pauseBefore(n int) time.Duration { return retryPause.Delay(n) }
+
+var retryPause = backoff.Exponential{Min: 5 * time.Millisecond, Max: 100 * time.Millisecond}
 
 // moved records that addr now serves slot and asks for a full refresh,
 // since a slot seldom moves alone.

@@ -67,8 +67,8 @@ func TestBackoff(t *testing.T) {
 	} {
 		t.Run(tc.base.String(), func(t *testing.T) {
 			for range 100 {
-				if d := backoff(tc.attempt, lo, hi); d < tc.base/2 || d > tc.base {
-					t.Fatalf("backoff(%d) = %v, want within [%v, %v]", tc.attempt, d, tc.base/2, tc.base)
+				if d := reconnectDelay(tc.attempt, lo, hi); d < tc.base/2 || d > tc.base {
+					t.Fatalf("reconnectDelay(%d) = %v, want within [%v, %v]", tc.attempt, d, tc.base/2, tc.base)
 				}
 			}
 		})

@@ -184,7 +184,7 @@ func (s *conn) run() {
 			n.breaker.failure(time.Now(), err)
 			s.setDown(err)
 			attempt++
-			n.sleep(backoff(attempt, n.opts.ReconnectMin, n.opts.ReconnectMax), n.breaker.changes())
+			n.sleep(reconnectDelay(attempt, n.opts.ReconnectMin, n.opts.ReconnectMax), n.breaker.changes())
 			continue
 		}
 		n.breaker.success()

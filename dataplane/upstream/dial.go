@@ -3,7 +3,6 @@ package upstream
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +12,7 @@ import (
 
 	"keyway.dev/dataplane/rawio"
 	"keyway.dev/dataplane/resp"
+	"keyway.dev/proto/keypair"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -54,22 +54,21 @@ func tlsConfig(t *keywayv1.UpstreamTLS) (*tls.Config, error) {
 		InsecureSkipVerify: t.GetInsecureSkipVerify(), //nolint:gosec // the policy asked for it explicitly
 	}
 	if f := t.GetCaFile(); f != "" {
-		pem, err := os.ReadFile(f)
+		pool, err := keypair.LoadPool(f)
 		if err != nil {
-			return nil, fmt.Errorf("read CA bundle: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA bundle %s holds no PEM certificate", f)
+			return nil, err
 		}
 		cfg.RootCAs = pool
 	}
 	if t.GetCertFile() != "" || t.GetKeyFile() != "" {
-		cert, err := tls.LoadX509KeyPair(t.GetCertFile(), t.GetKeyFile())
+		// Read again when the files change, so a client certificate
+		// rotated under a running proxy is presented by the next
+		// connection without a reload of the policy.
+		kp, err := keypair.New(t.GetCertFile(), t.GetKeyFile())
 		if err != nil {
 			return nil, fmt.Errorf("load client certificate: %w", err)
 		}
-		cfg.Certificates = []tls.Certificate{cert}
+		cfg.GetClientCertificate = kp.GetClientCertificate
 	}
 	return cfg, nil
 }

@@ -3,13 +3,13 @@ package upstream
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/resp"
+	"keyway.dev/proto/backoff"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -283,16 +283,11 @@ func (n *Node) sleep(d time.Duration, changed <-chan struct{}) {
 	}
 }
 
-// backoff is the wait before the attempt-th reconnect: exponential from
-// lo, capped at hi, with jitter so a fleet of proxies does not reconnect
-// in step after a Redis restart.
-func backoff(attempt int, lo, hi time.Duration) time.Duration {
-	d := lo
-	for i := 1; i < attempt && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	return d/2 + rand.N(d/2+1)
+// reconnectDelay is the wait before the attempt-th reconnect (from 1),
+// jittered so a fleet of proxies does not reconnect in step after a
+// Redis restart.
+func reconnectDelay(attempt int, lo, hi time.Duration) time.Duration {
+	return backoff.Exponential{Min: lo, Max: hi, Jitter: true}.Delay(attempt - 1)
 }
 
 // String identifies the node in logs.

@@ -3,15 +3,15 @@ package config
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"keyway.dev/proto/keypair"
 )
 
 // DialOptions are the gRPC options for s: TLS when any TLS setting is
@@ -42,13 +42,9 @@ func (s Settings) DialOptions() ([]grpc.DialOption, error) {
 func (t TLS) config() (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
 	if t.CA != "" {
-		pem, err := os.ReadFile(t.CA)
+		pool, err := keypair.LoadPool(t.CA)
 		if err != nil {
-			return nil, fmt.Errorf("read CA bundle: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA bundle %s holds no PEM certificate", t.CA)
+			return nil, err
 		}
 		cfg.RootCAs = pool
 	}
