@@ -15,7 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"keyway.dev/controlplane/auth"
-	"keyway.dev/controlplane/store"
+	"keyway.dev/controlplane/etcdkeys"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -62,10 +62,7 @@ var _ Recorder = (*Log)(nil)
 
 // New returns the audit log of fleet ("" is store.DefaultFleet) in cli.
 func New(cli *clientv3.Client, fleet string) *Log {
-	if fleet == "" {
-		fleet = store.DefaultFleet
-	}
-	return &Log{cli: cli, prefix: "/keyway/" + fleet + "/audit/", now: time.Now}
+	return &Log{cli: cli, prefix: etcdkeys.For(fleet).Audit(), now: time.Now}
 }
 
 // Record stores e stamped with the current time. Keys start with the

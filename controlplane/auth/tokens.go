@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"keyway.dev/controlplane/etcdkeys"
 	"keyway.dev/controlplane/store"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
@@ -47,11 +48,8 @@ type Tokens struct {
 
 // NewTokens returns the tokens of fleet ("" is store.DefaultFleet) in cli.
 func NewTokens(cli *clientv3.Client, fleet string) *Tokens {
-	if fleet == "" {
-		fleet = store.DefaultFleet
-	}
-	p := "/keyway/" + fleet + "/tokens/"
-	return &Tokens{cli: cli, byName: p + "name/", byHash: p + "sha256/", now: time.Now}
+	k := etcdkeys.For(fleet)
+	return &Tokens{cli: cli, byName: k.TokensByName(), byHash: k.TokensByHash(), now: time.Now}
 }
 
 // Hash is the hex SHA-256 of a secret, the form etcd keeps. The secret

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"keyway.dev/controlplane/etcdkeys"
 	"keyway.dev/controlplane/store"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
@@ -36,10 +37,7 @@ type Store struct {
 
 // NewStore returns the flags of fleet ("" is store.DefaultFleet) in cli.
 func NewStore(cli *clientv3.Client, fleet string) *Store {
-	if fleet == "" {
-		fleet = store.DefaultFleet
-	}
-	return &Store{cli: cli, prefix: "/keyway/" + fleet + "/flags/", now: time.Now}
+	return &Store{cli: cli, prefix: etcdkeys.For(fleet).Flags(), now: time.Now}
 }
 
 // Name is the Flag resource name of a domain's flag, "<domain>/<flag>".

@@ -6,6 +6,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"keyway.dev/proto/backoff"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -17,15 +18,14 @@ import (
 // between is missed; any event triggers a fresh list (flags are few), and
 // a failed watch (compaction, etcd down) a re-list after a pause.
 func (s *Store) Watch(ctx context.Context, fn func([]*keywayv1.Flag)) error {
-	pause := 50 * time.Millisecond
+	pause := backoff.Retrier{Exponential: backoff.Exponential{Min: 50 * time.Millisecond, Max: 2 * time.Second}}
 	for ctx.Err() == nil {
 		rev, err := s.publish(ctx, fn)
 		if err != nil {
-			sleep(ctx, pause)
-			pause = min(2*pause, 2*time.Second)
+			pause.Wait(ctx)
 			continue
 		}
-		pause = 50 * time.Millisecond
+		pause.Reset()
 		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 		for wr := range s.cli.Watch(wctx, s.prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1)) {
 			if wr.Err() != nil {
@@ -37,7 +37,7 @@ func (s *Store) Watch(ctx context.Context, fn func([]*keywayv1.Flag)) error {
 			}
 		}
 		cancel()
-		sleep(ctx, pause)
+		pause.Wait(ctx)
 	}
 	return ctx.Err()
 }
@@ -55,13 +55,4 @@ func (s *Store) publish(ctx context.Context, fn func([]*keywayv1.Flag)) (int64, 
 	}
 	fn(out)
 	return rev, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

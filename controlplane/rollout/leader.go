@@ -8,7 +8,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 
-	"keyway.dev/controlplane/store"
+	"keyway.dev/controlplane/etcdkeys"
+	"keyway.dev/proto/backoff"
 )
 
 // DefaultLeaseTTL is how long, in seconds, a dead leader holds the
@@ -28,13 +29,10 @@ type Elector struct {
 // that campaigns as id with a lease of ttl seconds (0 is
 // DefaultLeaseTTL).
 func NewElector(cli *clientv3.Client, fleet, id string, ttl int) *Elector {
-	if fleet == "" {
-		fleet = store.DefaultFleet
-	}
 	if ttl <= 0 {
 		ttl = DefaultLeaseTTL
 	}
-	return &Elector{cli: cli, key: "/keyway/" + fleet + "/rollout-leader", id: id, ttl: ttl}
+	return &Elector{cli: cli, key: etcdkeys.For(fleet).RolloutLeader(), id: id, ttl: ttl}
 }
 
 // Run campaigns until ctx ends. Each time this replica wins it calls
@@ -43,17 +41,16 @@ func NewElector(cli *clientv3.Client, fleet, id string, ttl int) *Elector {
 // shutdown hands over at once, and campaigns again. onErr, if set, hears
 // why a term ended or a campaign failed.
 func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context), onErr func(error)) error {
-	pause := 100 * time.Millisecond
+	pause := backoff.Retrier{Exponential: backoff.Exponential{Min: 100 * time.Millisecond, Max: 2 * time.Second}}
 	for ctx.Err() == nil {
 		if err := e.term(ctx, lead); err != nil && ctx.Err() == nil {
 			if onErr != nil {
 				onErr(err)
 			}
-			sleep(ctx, pause)
-			pause = min(2*pause, 2*time.Second)
+			pause.Wait(ctx)
 			continue
 		}
-		pause = 100 * time.Millisecond
+		pause.Reset()
 	}
 	return ctx.Err()
 }
@@ -86,13 +83,4 @@ func (e *Elector) term(ctx context.Context, lead func(ctx context.Context)) erro
 		return fmt.Errorf("lost rollout leadership")
 	}
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

@@ -9,6 +9,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"keyway.dev/controlplane/xds"
+	"keyway.dev/proto/backoff"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -30,13 +31,12 @@ type Publisher interface {
 // which it lists again.
 func (s *Store) Publish(ctx context.Context, versions Versions, pub Publisher, onErr func(error)) error {
 	cache := map[uint64]*keywayv1.PolicyVersion{} // versions are immutable
-	pause := 50 * time.Millisecond
+	pause := backoff.Retrier{Exponential: backoff.Exponential{Min: 50 * time.Millisecond, Max: 2 * time.Second}}
 	fail := func(err error) {
 		if onErr != nil && ctx.Err() == nil {
 			onErr(err)
 		}
-		sleep(ctx, pause)
-		pause = min(2*pause, 2*time.Second)
+		pause.Wait(ctx)
 	}
 	report := func(rev int64, err error) (int64, error) {
 		var pe *PublishError
@@ -54,9 +54,9 @@ func (s *Store) Publish(ctx context.Context, versions Versions, pub Publisher, o
 			fail(err)
 			continue
 		}
-		pause = 50 * time.Millisecond
+		pause.Reset()
 		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-		for wr := range s.cli.Watch(wctx, s.prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1)) {
+		for wr := range s.cli.Watch(wctx, s.keys.Domains(), clientv3.WithPrefix(), clientv3.WithRev(rev+1)) {
 			if wr.Err() != nil {
 				break
 			}

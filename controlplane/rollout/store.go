@@ -12,6 +12,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/proto"
 
+	"keyway.dev/controlplane/etcdkeys"
 	"keyway.dev/controlplane/store"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
@@ -35,25 +36,17 @@ const opTimeout = 5 * time.Second
 // Every write is a compare-and-swap on the record's revision, so the
 // controller and operators' actions never overwrite each other.
 type Store struct {
-	cli       *clientv3.Client
-	prefix    string
-	activeKey string
-	now       func() time.Time
+	cli  *clientv3.Client
+	keys etcdkeys.Fleet
+	now  func() time.Time
 }
 
 // NewStore returns the rollouts of fleet ("" is store.DefaultFleet).
 func NewStore(cli *clientv3.Client, fleet string) *Store {
-	if fleet == "" {
-		fleet = store.DefaultFleet
-	}
-	base := "/keyway/" + fleet + "/"
-	// The active pointer is the store package's key; a pin is written in
-	// one transaction with a check that it still holds the base version.
-	return &Store{cli: cli, prefix: base + "domains/", activeKey: base + "active", now: time.Now}
+	// A pin is written in one transaction with a check that the active
+	// pointer still holds the base version.
+	return &Store{cli: cli, keys: etcdkeys.For(fleet), now: time.Now}
 }
-
-func (s *Store) rolloutsKey(domain string) string { return s.prefix + domain + "/rollouts/" }
-func (s *Store) pinKey(domain string) string      { return s.prefix + domain + "/pin" }
 
 func (s *Store) op(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, opTimeout)
@@ -68,7 +61,7 @@ func unavailable(what string, err error) error {
 func (s *Store) latest(ctx context.Context, domain string) (*keywayv1.Rollout, string, int64, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	resp, err := s.cli.Get(ctx, s.rolloutsKey(domain), clientv3.WithPrefix(),
+	resp, err := s.cli.Get(ctx, s.keys.Rollouts(domain), clientv3.WithPrefix(),
 		clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend), clientv3.WithLimit(1))
 	if err != nil {
 		return nil, "", 0, unavailable("read rollout of "+domain, err)
@@ -109,7 +102,7 @@ func (s *Store) Create(ctx context.Context, p Plan, from uint64) (*keywayv1.Roll
 		}
 		n := uint64(1)
 		if prev != nil {
-			last, err := strconv.ParseUint(strings.TrimPrefix(prevKey, s.rolloutsKey(p.Domain)), 10, 64)
+			last, err := strconv.ParseUint(strings.TrimPrefix(prevKey, s.keys.Rollouts(p.Domain)), 10, 64)
 			if err != nil {
 				return nil, fmt.Errorf("parse rollout key %s: %w", prevKey, err)
 			}
@@ -121,7 +114,7 @@ func (s *Store) Create(ctx context.Context, p Plan, from uint64) (*keywayv1.Roll
 		if err != nil {
 			return nil, fmt.Errorf("marshal rollout: %w", err)
 		}
-		key := fmt.Sprintf("%s%010d", s.rolloutsKey(p.Domain), n)
+		key := s.keys.Rollout(p.Domain, n)
 		cmp := clientv3.Compare(clientv3.CreateRevision(key), "=", 0)
 		if prev != nil {
 			cmp = clientv3.Compare(clientv3.ModRevision(prevKey), "=", prevRev)
@@ -176,8 +169,8 @@ func (s *Store) Update(ctx context.Context, domain string, fn func(r *keywayv1.R
 			if err != nil {
 				return nil, fmt.Errorf("marshal pin: %w", err)
 			}
-			cmps = append(cmps, clientv3.Compare(clientv3.Value(s.activeKey), "=", strconv.FormatUint(pin.GetBaseVersion(), 10)))
-			ops = append(ops, clientv3.OpPut(s.pinKey(domain), string(pval)))
+			cmps = append(cmps, clientv3.Compare(clientv3.Value(s.keys.Active()), "=", strconv.FormatUint(pin.GetBaseVersion(), 10)))
+			ops = append(ops, clientv3.OpPut(s.keys.Pin(domain), string(pval)))
 		}
 		octx, cancel := s.op(ctx)
 		resp, err := s.cli.Txn(octx).If(cmps...).Then(ops...).Commit()
@@ -195,7 +188,7 @@ func (s *Store) Update(ctx context.Context, domain string, fn func(r *keywayv1.R
 func (s *Store) Active(ctx context.Context) (uint64, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	resp, err := s.cli.Get(ctx, s.activeKey)
+	resp, err := s.cli.Get(ctx, s.keys.Active())
 	if err != nil {
 		return 0, unavailable("read active pointer", err)
 	}
@@ -243,14 +236,14 @@ func (st State) Pin(domain string) *keywayv1.Pin {
 func (s *Store) State(ctx context.Context) (State, int64, error) {
 	octx, cancel := s.op(ctx)
 	defer cancel()
-	resp, err := s.cli.Get(octx, s.prefix, clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend))
+	resp, err := s.cli.Get(octx, s.keys.Domains(), clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend))
 	if err != nil {
 		return State{}, 0, unavailable("read rollouts", err)
 	}
 	var st State
 	seen := map[string]bool{}
 	for _, kv := range resp.Kvs {
-		rest := strings.TrimPrefix(string(kv.Key), s.prefix)
+		rest := strings.TrimPrefix(string(kv.Key), s.keys.Domains())
 		domain, what, _ := strings.Cut(rest, "/")
 		switch {
 		case what == "pin":

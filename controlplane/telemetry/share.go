@@ -12,6 +12,9 @@ import (
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"keyway.dev/controlplane/etcdkeys"
+	"keyway.dev/proto/backoff"
 )
 
 // Sharing between control-plane replicas. A proxy reports to the replica
@@ -64,14 +67,12 @@ func (a *Aggregator) Share(ctx context.Context, cli *clientv3.Client, fleet, rep
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if fleet == "" {
-		fleet = "default"
-	}
 	if replica == "" {
 		return errors.New("share telemetry: the replica has no name")
 	}
-	prefix := "/keyway/" + fleet + "/telemetry/replicas/"
-	own := fmt.Sprintf("%s%s/%x/", prefix, strings.ReplaceAll(replica, "/", "_"), time.Now().UnixNano())
+	keys := etcdkeys.For(fleet)
+	prefix := keys.TelemetryReplicas()
+	own := keys.TelemetryRun(replica, time.Now().UnixNano())
 
 	a.mu.Lock()
 	if a.pending != nil {
@@ -229,20 +230,16 @@ func (p *publisher) unwritten() bool {
 // lists them, then watches from the list's revision, and lists again
 // whenever the watch fails (compaction, lost leader, etcd down).
 func (a *Aggregator) receive(ctx context.Context, cli *clientv3.Client, prefix, own string, log *slog.Logger) {
-	pause := 50 * time.Millisecond
+	pause := backoff.Retrier{Exponential: backoff.Exponential{Min: 50 * time.Millisecond, Max: 2 * time.Second}}
 	for ctx.Err() == nil {
 		rev, err := a.list(ctx, cli, prefix, own, log)
 		if err == nil {
-			pause = 50 * time.Millisecond
+			pause.Reset()
 			a.watch(ctx, cli, prefix, own, rev, log)
 		} else if ctx.Err() == nil {
 			log.Warn("cannot read the other replicas' telemetry; retrying", "err", err)
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(pause):
-		}
-		pause = min(2*pause, 2*time.Second)
+		pause.Wait(ctx)
 	}
 }
 
