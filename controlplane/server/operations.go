@@ -85,7 +85,9 @@ func (s *Server) runOperations(ctx context.Context) (wait func()) {
 	wg.Go(func() {
 		_ = elector.Run(ctx, func(lctx context.Context) {
 			s.log.Info("driving rollouts", "replica", id)
+			s.setLeader(true)
 			_ = ctl.Run(lctx)
+			s.setLeader(false)
 			s.log.Info("no longer driving rollouts", "replica", id)
 		}, func(err error) {
 			s.log.Warn("rollout leader election", "err", err)

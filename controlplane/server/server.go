@@ -21,6 +21,7 @@ import (
 	"keyway.dev/controlplane/admin"
 	"keyway.dev/controlplane/audit"
 	"keyway.dev/controlplane/auth"
+	"keyway.dev/controlplane/metrics"
 	"keyway.dev/controlplane/render"
 	"keyway.dev/controlplane/rollout"
 	"keyway.dev/controlplane/store"
@@ -36,6 +37,10 @@ type Config struct {
 	DataDir string
 	// EtcdEndpoints selects an external etcd cluster instead of embedding.
 	EtcdEndpoints []string
+	// EtcdTLS, EtcdUsername and EtcdPassword secure the connection to an
+	// external etcd (store.Config).
+	EtcdTLS                    *tls.Config
+	EtcdUsername, EtcdPassword string
 	// Fleet namespaces the keys in etcd; empty is store.DefaultFleet.
 	Fleet string
 	// Render renders pushed bundles; nil means render.Render with its
@@ -75,6 +80,9 @@ type Config struct {
 	// BootstrapTokenFile, when set, receives a new admin token's secret
 	// on a start that finds no token in the fleet.
 	BootstrapTokenFile string
+	// Metrics, when set, records what the server does (metrics.Control);
+	// serving it over HTTP is the caller's.
+	Metrics *metrics.Control
 	// ForgetNodesAfter is how long a proxy stays in the fleet view (and
 	// in memory) after its last stream ended; zero means
 	// xds.DefaultForgetAfter, an hour.
@@ -128,7 +136,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Keepalive == (keepalive.ServerParameters{}) {
 		cfg.Keepalive = DefaultKeepalive
 	}
-	st, err := store.Open(store.Config{DataDir: cfg.DataDir, Endpoints: cfg.EtcdEndpoints, Fleet: cfg.Fleet})
+	st, err := store.Open(store.Config{
+		DataDir: cfg.DataDir, Endpoints: cfg.EtcdEndpoints, Fleet: cfg.Fleet,
+		TLS: cfg.EtcdTLS, Username: cfg.EtcdUsername, Password: cfg.EtcdPassword,
+		DialOptions: etcdDialOptions(cfg.Metrics),
+	})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -160,7 +172,7 @@ func New(cfg Config) (*Server, error) {
 	})
 	// Authorization runs first so the audit interceptor sees the caller.
 	grpcOpts := []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(authz.Unary(), audit.Interceptor(auditLog, cfg.Logger)),
+		grpc.ChainUnaryInterceptor(append(unaryMetrics(cfg.Metrics), authz.Unary(), audit.Interceptor(auditLog, cfg.Logger))...),
 		grpc.ChainStreamInterceptor(authz.Stream()),
 		grpc.KeepaliveParams(cfg.Keepalive),
 		grpc.KeepaliveEnforcementPolicy(keepaliveEnforcement),
@@ -172,14 +184,14 @@ func New(cfg Config) (*Server, error) {
 		cfg:     cfg,
 		log:     cfg.Logger,
 		store:   st,
-		xds:     xds.New(xctx, xds.Options{Sink: st, Logger: cfg.Logger, ForgetAfter: cfg.ForgetNodesAfter}),
+		xds:     xds.New(xctx, xds.Options{Sink: statusSink(st, cfg.Metrics), Logger: cfg.Logger, ForgetAfter: cfg.ForgetNodesAfter}),
 		gs:      grpc.NewServer(grpcOpts...),
 		health:  health.NewServer(),
 		lis:     lis,
 		stopXDS: stopXDS,
 	}
 	s.xds.Register(s.gs)
-	admin.NewPolicy(st, cfg.Render, s.xds.Publisher(), cfg.Logger).Register(s.gs)
+	admin.NewPolicy(st, timedRender(cfg.Render, cfg.Metrics), s.xds.Publisher(), cfg.Logger).Register(s.gs)
 	admin.NewFleet(s.xds.Tracker(), st).WithStats(cfg.NodeStats).Register(s.gs)
 	s.registerOperations(auditLog)
 	auth.NewService(tokens, func(ctx context.Context, action, target, detail string) {
@@ -215,7 +227,7 @@ func (s *Server) Run(ctx context.Context) error {
 	published := make(chan struct{})
 	go func() {
 		defer close(published)
-		_ = s.xds.Publisher().Run(ctx, s.store, func(err error) {
+		_ = s.xds.Publisher().Run(ctx, activeSource(s.store, s.cfg.Metrics), func(err error) {
 			s.log.Error("cannot publish the active policy; proxies keep the last good one", "err", err)
 		})
 	}()

@@ -6,12 +6,14 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
 )
 
 // DefaultFleet is the fleet name used when Config.Fleet is empty.
@@ -23,6 +25,15 @@ type Config struct {
 	DataDir string
 	// Endpoints of an external etcd cluster; empty means embedded.
 	Endpoints []string
+	// TLS, when set, reaches the external etcd over TLS (see
+	// auth.ClientTLS for a configuration that follows rotated files).
+	TLS *tls.Config
+	// Username and Password authenticate to an external etcd that has
+	// auth enabled; empty means no etcd user.
+	Username, Password string
+	// DialOptions are added to the external etcd client's (metrics
+	// interceptors).
+	DialOptions []grpc.DialOption
 	// Fleet namespaces every key, so several fleets can share one etcd.
 	Fleet string
 	// OpTimeout bounds each etcd call so an unreachable etcd fails requests
@@ -47,17 +58,7 @@ type Store struct {
 // cfg.Endpoints is empty.
 func Open(cfg Config) (*Store, error) {
 	if len(cfg.Endpoints) > 0 {
-		cli, err := clientv3.New(clientv3.Config{
-			Endpoints:   cfg.Endpoints,
-			DialTimeout: 5 * time.Second,
-			// Without keepalives a dead etcd is only noticed by the op timeout.
-			DialKeepAliveTime:    10 * time.Second,
-			DialKeepAliveTimeout: 5 * time.Second,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("connect to etcd %v: %w", cfg.Endpoints, err)
-		}
-		return newStore(cli, nil, cfg), nil
+		return openExternal(cfg)
 	}
 	if cfg.DataDir == "" {
 		return nil, errors.New("open store: neither a data dir nor etcd endpoints given")

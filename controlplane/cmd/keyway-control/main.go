@@ -18,6 +18,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 
+	"keyway.dev/controlplane/metrics"
 	"keyway.dev/controlplane/rollout"
 	"keyway.dev/controlplane/sandbox"
 	"keyway.dev/controlplane/server"
@@ -94,6 +95,8 @@ func run(args []string, stdout io.Writer, getenv func(string) string) error {
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	forget := fs.Duration("forget-nodes-after", xds.DefaultForgetAfter, "how long a proxy stays in the fleet view after its last stream to this replica ended")
 	sec := securityFlags(fs)
+	etcdSec := registerEtcdFlags(fs)
+	obs := registerObserveFlags(fs)
 	version := fs.Bool("version", false, "print the version, commit and build date, and exit")
 	envflag.Register(fs, envPrefix)
 	if err := envflag.Parse(fs, args, envPrefix, getenv); err != nil {
@@ -116,9 +119,16 @@ func run(args []string, stdout io.Writer, getenv func(string) string) error {
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
 		return usageError{fmt.Errorf("--log-level: %w", err)}
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	logger, err := obs.logger(os.Stderr, lvl)
+	if err != nil {
+		return usageError{err}
+	}
 	logger.Info("keyway-control starting", "version", buildinfo.Get().Version, "commit", buildinfo.Get().Commit)
 	secure, err := sec.config(logger)
+	if err != nil {
+		return usageError{err}
+	}
+	etcdAccess, err := etcdSec.config(splitList(*endpoints))
 	if err != nil {
 		return usageError{err}
 	}
@@ -126,12 +136,21 @@ func run(args []string, stdout io.Writer, getenv func(string) string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	met := metrics.New()
+	stopMetrics, err := obs.serveMetrics(met, logger)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	// The aggregator answers `keyway top` and the rollout guards alike.
 	agg := telemetry.New(telemetry.Options{})
 	srv, err := server.New(server.Config{
 		Listen:        *listen,
 		DataDir:       *dataDir,
 		EtcdEndpoints: splitList(*endpoints),
+		EtcdTLS:       etcdAccess.tls,
+		EtcdUsername:  etcdAccess.username,
+		EtcdPassword:  etcdAccess.password,
 		Fleet:         *fleet,
 		Logger:        logger,
 		Services:      []func(grpc.ServiceRegistrar){agg.Register},
@@ -148,6 +167,7 @@ func run(args []string, stdout io.Writer, getenv func(string) string) error {
 		BootstrapTokenFile: secure.bootstrapFile,
 
 		ForgetNodesAfter: *forget,
+		Metrics:          met,
 	})
 	if err != nil {
 		return err
