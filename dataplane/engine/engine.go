@@ -99,13 +99,6 @@ type Request struct {
 	// Upstream is the name of the upstream that answered, set by leaves
 	// for telemetry.
 	Upstream string
-	// Replay marks a transaction's result on its way back up the tree at
-	// EXEC: the command already went down once, when it was queued, and
-	// its pin answers it with Redis's result instead of sending it. Only
-	// reply rewriting (transform, prefix) should act on it; engines that
-	// charge, count or delay requests (ratelimit, guard's counters) pass
-	// it through untouched, or it would be counted twice.
-	Replay bool
 	// Read is when the proxy read the command from its client; upstream
 	// deadlines run from it, whatever batch the request rides in. Zero
 	// means unknown: deadlines run from when the request is sent.
@@ -116,6 +109,9 @@ type Request struct {
 	kind  ErrorKind
 	err   error
 	done  bool
+	// replay marks a transaction's result on its way back up the tree at
+	// EXEC (replay.go).
+	replay bool
 }
 
 // Reset prepares r for reuse with a new command; it keeps buffers.
@@ -125,7 +121,7 @@ func (r *Request) Reset() {
 	r.Session = nil
 	r.Pin = nil
 	r.Upstream = ""
-	r.Replay = false
+	r.replay = false
 	r.Read = time.Time{}
 	r.reply = r.reply[:0]
 	r.kind = KindNone

@@ -130,6 +130,9 @@ func (b *Builder) Child(field string, cfg *keywayv1.Engine) (Engine, error) {
 		return nil, b.errorf(cfg, "%v", err)
 	}
 	l := &Labeled{Engine: e, Kind: kind, Label: cfg.GetLabel(), Source: cfg.GetSource(), children: kids}
+	if a, ok := e.(Admitter); ok {
+		l.admitted = a.Admitted()
+	}
 	if n := len(b.kids); n > 0 {
 		b.kids[n-1] = append(b.kids[n-1], l)
 	}
@@ -210,7 +213,7 @@ func (b *Builder) errorf(cfg *keywayv1.Engine, format string, args ...any) error
 
 // Labeled wraps every built engine with its kind and policy position, for
 // explain and telemetry. It adds no work on the request path beyond one
-// interface call.
+// interface call and one nil check (replay.go).
 type Labeled struct {
 	Engine
 	Kind   string
@@ -218,4 +221,6 @@ type Labeled struct {
 	Source string
 	// children are the engines this one's builder built, in build order.
 	children []*Labeled
+	// admitted is where an Admitter passes a replayed request (replay.go).
+	admitted Engine
 }

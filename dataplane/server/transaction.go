@@ -118,8 +118,8 @@ func (c *client) writeExec(st *engine.State, reply []byte, body int) {
 
 // replayResult passes one of EXEC's results back up through the tree as
 // the reply of the command that queued it. The request is served again
-// with the pin in replay mode, so no leaf sends anything, and marked as a
-// replay, so engines that count or charge requests do not count it again;
+// with the pin in replay mode, so no leaf sends anything, and as a replay
+// (engine.Replay), so engines that count or charge requests skip it;
 // if no leaf is reached (an engine refused it this time), the result is
 // passed on as Redis gave it.
 func (c *client) replayResult(st *engine.State, args [][]byte, result []byte) []byte {
@@ -131,11 +131,11 @@ func (c *client) replayResult(st *engine.State, args [][]byte, result []byte) []
 		return result
 	}
 	p := c.pin
-	r := &engine.Request{Session: &c.sess, Pin: p, Replay: true}
+	r := &engine.Request{Session: &c.sess, Pin: p}
 	r.Cmd.Args = args
 	r.Cmd.Spec = resp.Resolve(args)
 	p.replay, p.replayed = result, false
-	engine.Do(c.srv.ctx, tree.Root, r)
+	engine.Replay(c.srv.ctx, tree.Root, r)
 	p.replay = nil
 	if !p.replayed {
 		return result

@@ -36,7 +36,12 @@ type Guard struct {
 var (
 	_ engine.Engine    = (*Guard)(nil)
 	_ engine.Explainer = (*Guard)(nil)
+	_ engine.Admitter  = (*Guard)(nil)
 )
+
+// Admitted is next: a guard refuses or counts requests and passes the
+// rest unchanged, so a transaction's replayed results skip it.
+func (g *Guard) Admitted() engine.Engine { return g.next }
 
 // violation is a broken rule and where: the argument index of the key or
 // value at fault, or the key count for max_keys.
@@ -51,11 +56,6 @@ var keyBufs = sync.Pool{New: func() any { b := make([]int, 0, 16); return &b }}
 // Serve refuses (or, in audit mode, counts) what breaks a rule and passes
 // the rest, in order, to next.
 func (g *Guard) Serve(ctx context.Context, b engine.Batch) {
-	if len(b) > 0 && b[0].Replay {
-		// Checked and counted when it was queued (engine.Request.Replay).
-		g.next.Serve(ctx, b)
-		return
-	}
 	if g.maxPipeline > 0 && len(b) > g.maxPipeline {
 		g.counts.add(RuleMaxPipeline, uint64(len(b)))
 		if !g.audit {

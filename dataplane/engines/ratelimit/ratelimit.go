@@ -40,7 +40,13 @@ type Limiter struct {
 var (
 	_ engine.Engine    = (*Limiter)(nil)
 	_ engine.Explainer = (*Limiter)(nil)
+	_ engine.Admitter  = (*Limiter)(nil)
 )
+
+// Admitted is next: a limiter charges, delays or refuses requests and
+// passes the rest unchanged, so a transaction's replayed results, charged
+// when they were queued, skip it.
+func (l *Limiter) Admitted() engine.Engine { return l.next }
 
 // DefaultSaturation is the proxy-wide in-flight count above which
 // priorities apply when engine.Env.Saturation is 0.
@@ -57,10 +63,6 @@ type Stats struct {
 // limit, waits in delay mode for the longest admitted reservation, and
 // passes the admitted requests, in order, to next.
 func (l *Limiter) Serve(ctx context.Context, b engine.Batch) {
-	if replays(b) {
-		l.next.Serve(ctx, b) // charged when it was queued (engine.Request.Replay)
-		return
-	}
 	scale := l.scale()
 	var longest time.Duration
 	refused := 0
@@ -184,7 +186,3 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
-
-// replays reports whether b is a transaction result replayed at EXEC,
-// which the server sends alone.
-func replays(b engine.Batch) bool { return len(b) > 0 && b[0].Replay }
