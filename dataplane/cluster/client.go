@@ -56,6 +56,9 @@ type topology struct {
 	m         *Map
 	primaries []*upstream.Node
 	replicas  [][]*upstream.Node
+	// replaced is closed when another topology is installed, for
+	// watchers that keep state per primary (View.Watch).
+	replaced chan struct{}
 }
 
 // New starts a client for the cluster u declares, with opts for every
@@ -187,7 +190,7 @@ func (c *Client) installLocked(m *Map) error {
 	if c.closed {
 		return errors.New("cluster client is closed")
 	}
-	t := &topology{m: m, primaries: make([]*upstream.Node, len(m.Shards)), replicas: make([][]*upstream.Node, len(m.Shards))}
+	t := &topology{m: m, primaries: make([]*upstream.Node, len(m.Shards)), replicas: make([][]*upstream.Node, len(m.Shards)), replaced: make(chan struct{})}
 	used := map[nodeKey]bool{}
 	for _, s := range c.seeds {
 		used[nodeKey{addr: s}] = true
@@ -210,7 +213,9 @@ func (c *Client) installLocked(m *Map) error {
 			used[k] = true
 		}
 	}
-	c.top.Store(t)
+	if old := c.top.Swap(t); old != nil {
+		close(old.replaced)
+	}
 	for k, n := range c.nodes {
 		if used[k] {
 			continue

@@ -37,3 +37,15 @@ func (v *View) Primaries(ctx context.Context) ([]*upstream.Node, error) {
 	}
 	return append([]*upstream.Node(nil), t.primaries...), nil
 }
+
+// Watch returns every primary of the cluster as it is known now and a
+// channel closed when the topology is next replaced (a refresh, a MOVED),
+// so a caller keeping state on every primary (the near cache's tracking
+// connections) learns of a failover or a new node without polling.
+func (v *View) Watch(ctx context.Context) ([]*upstream.Node, <-chan struct{}, error) {
+	t, err := v.c.topology(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append([]*upstream.Node(nil), t.primaries...), t.replaced, nil
+}

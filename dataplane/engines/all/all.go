@@ -11,6 +11,7 @@ import (
 	"keyway.dev/dataplane/engines/flag"
 	"keyway.dev/dataplane/engines/guard"
 	"keyway.dev/dataplane/engines/mirror"
+	"keyway.dev/dataplane/engines/nearcache"
 	"keyway.dev/dataplane/engines/prefix"
 	"keyway.dev/dataplane/engines/ratelimit"
 	"keyway.dev/dataplane/engines/reject"
@@ -39,5 +40,6 @@ func Registry() *engine.Registry {
 	engine.Add(r, "mirror", mirror.Build)
 	engine.Add(r, "flag", flag.Build)
 	engine.Add(r, "transform", transform.Build)
+	engine.Add(r, "near_cache", nearcache.Build)
 	return r
 }

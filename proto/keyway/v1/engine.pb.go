@@ -201,6 +201,7 @@ type Engine struct {
 	//	*Engine_Flag
 	//	*Engine_Transform
 	//	*Engine_Commands
+	//	*Engine_NearCache
 	Kind          isEngine_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -383,6 +384,15 @@ func (x *Engine) GetCommands() *Commands {
 	return nil
 }
 
+func (x *Engine) GetNearCache() *NearCache {
+	if x != nil {
+		if x, ok := x.Kind.(*Engine_NearCache); ok {
+			return x.NearCache
+		}
+	}
+	return nil
+}
+
 type isEngine_Kind interface {
 	isEngine_Kind()
 }
@@ -443,6 +453,10 @@ type Engine_Commands struct {
 	Commands *Commands `protobuf:"bytes,23,opt,name=commands,proto3,oneof"`
 }
 
+type Engine_NearCache struct {
+	NearCache *NearCache `protobuf:"bytes,24,opt,name=near_cache,json=nearCache,proto3,oneof"`
+}
+
 func (*Engine_Upstream) isEngine_Kind() {}
 
 func (*Engine_Route) isEngine_Kind() {}
@@ -470,6 +484,8 @@ func (*Engine_Flag) isEngine_Kind() {}
 func (*Engine_Transform) isEngine_Kind() {}
 
 func (*Engine_Commands) isEngine_Kind() {}
+
+func (*Engine_NearCache) isEngine_Kind() {}
 
 // Forward sends every request to one upstream of the tree.
 type Forward struct {
@@ -1729,11 +1745,141 @@ func (x *Commands) GetNext() *Engine {
 	return nil
 }
 
+// NearCache answers reads of hot keys from the proxy's own memory and
+// sends everything else to one upstream, as Forward does. Redis itself
+// invalidates the entries: the proxy keeps one RESP3 connection per
+// primary with CLIENT TRACKING ON BCAST on the cached prefixes, and drops
+// every entry on any gap in that stream (a reconnect, a topology change,
+// a tracking connection's error, a reload). Writes sent through the
+// engine drop their keys before the client hears the reply. See
+// docs/near-cache.md.
+type NearCache struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name of an upstream declared in the same DomainTree; the engine is a
+	// leaf, so what it caches is what that upstream holds.
+	Upstream string `protobuf:"bytes,1,opt,name=upstream,proto3" json:"upstream,omitempty"`
+	// Key prefixes that may be cached and that Redis reports changes of;
+	// empty means every key, which makes Redis report every write.
+	Prefixes []string `protobuf:"bytes,2,rep,name=prefixes,proto3" json:"prefixes,omitempty"`
+	// Commands answered from memory: GET, HGET, HGETALL, EXISTS (one key).
+	// Empty means all of them.
+	Commands []string `protobuf:"bytes,3,rep,name=commands,proto3" json:"commands,omitempty"`
+	// Memory budget of the cache on each proxy, in bytes (keys and replies).
+	MaxBytes uint64 `protobuf:"varint,4,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	// Replies larger than this are never cached; 0 means max_bytes / 64.
+	MaxEntryBytes uint64 `protobuf:"varint,5,opt,name=max_entry_bytes,json=maxEntryBytes,proto3" json:"max_entry_bytes,omitempty"`
+	// An entry is dropped this long after it was filled, even if Redis
+	// reported no change; unset means no limit besides the key's TTL.
+	MaxAge *durationpb.Duration `protobuf:"bytes,6,opt,name=max_age,json=maxAge,proto3" json:"max_age,omitempty"`
+	// A key is cached only once it was read admit_reads times within
+	// admit_window on this proxy; 0 or 1 caches at the first read.
+	AdmitReads  uint32               `protobuf:"varint,7,opt,name=admit_reads,json=admitReads,proto3" json:"admit_reads,omitempty"`
+	AdmitWindow *durationpb.Duration `protobuf:"bytes,8,opt,name=admit_window,json=admitWindow,proto3" json:"admit_window,omitempty"`
+	// Concurrent identical reads become one upstream request unless this is
+	// set.
+	NoCoalescing  bool `protobuf:"varint,9,opt,name=no_coalescing,json=noCoalescing,proto3" json:"no_coalescing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NearCache) Reset() {
+	*x = NearCache{}
+	mi := &file_keyway_v1_engine_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NearCache) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NearCache) ProtoMessage() {}
+
+func (x *NearCache) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_v1_engine_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NearCache.ProtoReflect.Descriptor instead.
+func (*NearCache) Descriptor() ([]byte, []int) {
+	return file_keyway_v1_engine_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *NearCache) GetUpstream() string {
+	if x != nil {
+		return x.Upstream
+	}
+	return ""
+}
+
+func (x *NearCache) GetPrefixes() []string {
+	if x != nil {
+		return x.Prefixes
+	}
+	return nil
+}
+
+func (x *NearCache) GetCommands() []string {
+	if x != nil {
+		return x.Commands
+	}
+	return nil
+}
+
+func (x *NearCache) GetMaxBytes() uint64 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
+func (x *NearCache) GetMaxEntryBytes() uint64 {
+	if x != nil {
+		return x.MaxEntryBytes
+	}
+	return 0
+}
+
+func (x *NearCache) GetMaxAge() *durationpb.Duration {
+	if x != nil {
+		return x.MaxAge
+	}
+	return nil
+}
+
+func (x *NearCache) GetAdmitReads() uint32 {
+	if x != nil {
+		return x.AdmitReads
+	}
+	return 0
+}
+
+func (x *NearCache) GetAdmitWindow() *durationpb.Duration {
+	if x != nil {
+		return x.AdmitWindow
+	}
+	return nil
+}
+
+func (x *NearCache) GetNoCoalescing() bool {
+	if x != nil {
+		return x.NoCoalescing
+	}
+	return false
+}
+
 var File_keyway_v1_engine_proto protoreflect.FileDescriptor
 
 const file_keyway_v1_engine_proto_rawDesc = "" +
 	"\n" +
-	"\x16keyway/v1/engine.proto\x12\tkeyway.v1\x1a\x1egoogle/protobuf/duration.proto\"\xe2\x05\n" +
+	"\x16keyway/v1/engine.proto\x12\tkeyway.v1\x1a\x1egoogle/protobuf/duration.proto\"\x99\x06\n" +
 	"\x06Engine\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x12\x14\n" +
 	"\x05label\x18\x02 \x01(\tR\x05label\x120\n" +
@@ -1753,7 +1899,9 @@ const file_keyway_v1_engine_proto_rawDesc = "" +
 	"ttl_jitter\x18\x14 \x01(\v2\x14.keyway.v1.TTLJitterH\x00R\tttlJitter\x12+\n" +
 	"\x04flag\x18\x15 \x01(\v2\x15.keyway.v1.FlagSwitchH\x00R\x04flag\x124\n" +
 	"\ttransform\x18\x16 \x01(\v2\x14.keyway.v1.TransformH\x00R\ttransform\x121\n" +
-	"\bcommands\x18\x17 \x01(\v2\x13.keyway.v1.CommandsH\x00R\bcommandsB\x06\n" +
+	"\bcommands\x18\x17 \x01(\v2\x13.keyway.v1.CommandsH\x00R\bcommands\x125\n" +
+	"\n" +
+	"near_cache\x18\x18 \x01(\v2\x14.keyway.v1.NearCacheH\x00R\tnearCacheB\x06\n" +
 	"\x04kind\"K\n" +
 	"\aForward\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
@@ -1861,7 +2009,18 @@ const file_keyway_v1_engine_proto_rawDesc = "" +
 	"\x05locks\x18\x01 \x01(\v2\x11.keyway.v1.EngineR\x05locks\x12\x1f\n" +
 	"\vlock_prefix\x18\x02 \x01(\tR\n" +
 	"lockPrefix\x12%\n" +
-	"\x04next\x18\x03 \x01(\v2\x11.keyway.v1.EngineR\x04nextB%Z#keyway.dev/proto/keyway/v1;keywayv1b\x06proto3"
+	"\x04next\x18\x03 \x01(\v2\x11.keyway.v1.EngineR\x04next\"\xdc\x02\n" +
+	"\tNearCache\x12\x1a\n" +
+	"\bupstream\x18\x01 \x01(\tR\bupstream\x12\x1a\n" +
+	"\bprefixes\x18\x02 \x03(\tR\bprefixes\x12\x1a\n" +
+	"\bcommands\x18\x03 \x03(\tR\bcommands\x12\x1b\n" +
+	"\tmax_bytes\x18\x04 \x01(\x04R\bmaxBytes\x12&\n" +
+	"\x0fmax_entry_bytes\x18\x05 \x01(\x04R\rmaxEntryBytes\x122\n" +
+	"\amax_age\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x06maxAge\x12\x1f\n" +
+	"\vadmit_reads\x18\a \x01(\rR\n" +
+	"admitReads\x12<\n" +
+	"\fadmit_window\x18\b \x01(\v2\x19.google.protobuf.DurationR\vadmitWindow\x12#\n" +
+	"\rno_coalescing\x18\t \x01(\bR\fnoCoalescingB%Z#keyway.dev/proto/keyway/v1;keywayv1b\x06proto3"
 
 var (
 	file_keyway_v1_engine_proto_rawDescOnce sync.Once
@@ -1876,7 +2035,7 @@ func file_keyway_v1_engine_proto_rawDescGZIP() []byte {
 }
 
 var file_keyway_v1_engine_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_keyway_v1_engine_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_keyway_v1_engine_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_keyway_v1_engine_proto_goTypes = []any{
 	(Split_By)(0),               // 0: keyway.v1.Split.By
 	(RateLimit_Mode)(0),         // 1: keyway.v1.RateLimit.Mode
@@ -1900,7 +2059,8 @@ var file_keyway_v1_engine_proto_goTypes = []any{
 	(*Transform)(nil),           // 19: keyway.v1.Transform
 	(*EncryptionKey)(nil),       // 20: keyway.v1.EncryptionKey
 	(*Commands)(nil),            // 21: keyway.v1.Commands
-	(*durationpb.Duration)(nil), // 22: google.protobuf.Duration
+	(*NearCache)(nil),           // 22: keyway.v1.NearCache
+	(*durationpb.Duration)(nil), // 23: google.protobuf.Duration
 }
 var file_keyway_v1_engine_proto_depIdxs = []int32{
 	4,  // 0: keyway.v1.Engine.upstream:type_name -> keyway.v1.Forward
@@ -1917,43 +2077,46 @@ var file_keyway_v1_engine_proto_depIdxs = []int32{
 	18, // 11: keyway.v1.Engine.flag:type_name -> keyway.v1.FlagSwitch
 	19, // 12: keyway.v1.Engine.transform:type_name -> keyway.v1.Transform
 	21, // 13: keyway.v1.Engine.commands:type_name -> keyway.v1.Commands
-	6,  // 14: keyway.v1.Route.routes:type_name -> keyway.v1.PrefixRoute
-	3,  // 15: keyway.v1.Route.default:type_name -> keyway.v1.Engine
-	3,  // 16: keyway.v1.PrefixRoute.engine:type_name -> keyway.v1.Engine
-	3,  // 17: keyway.v1.Reject.next:type_name -> keyway.v1.Engine
-	3,  // 18: keyway.v1.ByCommand.reads:type_name -> keyway.v1.Engine
-	3,  // 19: keyway.v1.ByCommand.writes:type_name -> keyway.v1.Engine
-	3,  // 20: keyway.v1.ByCommand.admin:type_name -> keyway.v1.Engine
-	3,  // 21: keyway.v1.ByCommand.blocking:type_name -> keyway.v1.Engine
-	3,  // 22: keyway.v1.ByCommand.pubsub:type_name -> keyway.v1.Engine
-	9,  // 23: keyway.v1.ByCommand.commands:type_name -> keyway.v1.CommandRoute
-	3,  // 24: keyway.v1.ByCommand.default:type_name -> keyway.v1.Engine
-	3,  // 25: keyway.v1.CommandRoute.engine:type_name -> keyway.v1.Engine
-	11, // 26: keyway.v1.Split.children:type_name -> keyway.v1.WeightedEngine
-	0,  // 27: keyway.v1.Split.by:type_name -> keyway.v1.Split.By
-	3,  // 28: keyway.v1.WeightedEngine.engine:type_name -> keyway.v1.Engine
-	3,  // 29: keyway.v1.Failover.children:type_name -> keyway.v1.Engine
-	22, // 30: keyway.v1.Failover.cooldown:type_name -> google.protobuf.Duration
-	3,  // 31: keyway.v1.Mirror.primary:type_name -> keyway.v1.Engine
-	3,  // 32: keyway.v1.Mirror.shadow:type_name -> keyway.v1.Engine
-	3,  // 33: keyway.v1.Guard.next:type_name -> keyway.v1.Engine
-	1,  // 34: keyway.v1.RateLimit.mode:type_name -> keyway.v1.RateLimit.Mode
-	22, // 35: keyway.v1.RateLimit.max_delay:type_name -> google.protobuf.Duration
-	3,  // 36: keyway.v1.RateLimit.next:type_name -> keyway.v1.Engine
-	3,  // 37: keyway.v1.Prefix.next:type_name -> keyway.v1.Engine
-	3,  // 38: keyway.v1.TTLJitter.next:type_name -> keyway.v1.Engine
-	3,  // 39: keyway.v1.FlagSwitch.on:type_name -> keyway.v1.Engine
-	3,  // 40: keyway.v1.FlagSwitch.off:type_name -> keyway.v1.Engine
-	2,  // 41: keyway.v1.Transform.compression:type_name -> keyway.v1.Transform.Compression
-	20, // 42: keyway.v1.Transform.keys:type_name -> keyway.v1.EncryptionKey
-	3,  // 43: keyway.v1.Transform.next:type_name -> keyway.v1.Engine
-	3,  // 44: keyway.v1.Commands.locks:type_name -> keyway.v1.Engine
-	3,  // 45: keyway.v1.Commands.next:type_name -> keyway.v1.Engine
-	46, // [46:46] is the sub-list for method output_type
-	46, // [46:46] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	22, // 14: keyway.v1.Engine.near_cache:type_name -> keyway.v1.NearCache
+	6,  // 15: keyway.v1.Route.routes:type_name -> keyway.v1.PrefixRoute
+	3,  // 16: keyway.v1.Route.default:type_name -> keyway.v1.Engine
+	3,  // 17: keyway.v1.PrefixRoute.engine:type_name -> keyway.v1.Engine
+	3,  // 18: keyway.v1.Reject.next:type_name -> keyway.v1.Engine
+	3,  // 19: keyway.v1.ByCommand.reads:type_name -> keyway.v1.Engine
+	3,  // 20: keyway.v1.ByCommand.writes:type_name -> keyway.v1.Engine
+	3,  // 21: keyway.v1.ByCommand.admin:type_name -> keyway.v1.Engine
+	3,  // 22: keyway.v1.ByCommand.blocking:type_name -> keyway.v1.Engine
+	3,  // 23: keyway.v1.ByCommand.pubsub:type_name -> keyway.v1.Engine
+	9,  // 24: keyway.v1.ByCommand.commands:type_name -> keyway.v1.CommandRoute
+	3,  // 25: keyway.v1.ByCommand.default:type_name -> keyway.v1.Engine
+	3,  // 26: keyway.v1.CommandRoute.engine:type_name -> keyway.v1.Engine
+	11, // 27: keyway.v1.Split.children:type_name -> keyway.v1.WeightedEngine
+	0,  // 28: keyway.v1.Split.by:type_name -> keyway.v1.Split.By
+	3,  // 29: keyway.v1.WeightedEngine.engine:type_name -> keyway.v1.Engine
+	3,  // 30: keyway.v1.Failover.children:type_name -> keyway.v1.Engine
+	23, // 31: keyway.v1.Failover.cooldown:type_name -> google.protobuf.Duration
+	3,  // 32: keyway.v1.Mirror.primary:type_name -> keyway.v1.Engine
+	3,  // 33: keyway.v1.Mirror.shadow:type_name -> keyway.v1.Engine
+	3,  // 34: keyway.v1.Guard.next:type_name -> keyway.v1.Engine
+	1,  // 35: keyway.v1.RateLimit.mode:type_name -> keyway.v1.RateLimit.Mode
+	23, // 36: keyway.v1.RateLimit.max_delay:type_name -> google.protobuf.Duration
+	3,  // 37: keyway.v1.RateLimit.next:type_name -> keyway.v1.Engine
+	3,  // 38: keyway.v1.Prefix.next:type_name -> keyway.v1.Engine
+	3,  // 39: keyway.v1.TTLJitter.next:type_name -> keyway.v1.Engine
+	3,  // 40: keyway.v1.FlagSwitch.on:type_name -> keyway.v1.Engine
+	3,  // 41: keyway.v1.FlagSwitch.off:type_name -> keyway.v1.Engine
+	2,  // 42: keyway.v1.Transform.compression:type_name -> keyway.v1.Transform.Compression
+	20, // 43: keyway.v1.Transform.keys:type_name -> keyway.v1.EncryptionKey
+	3,  // 44: keyway.v1.Transform.next:type_name -> keyway.v1.Engine
+	3,  // 45: keyway.v1.Commands.locks:type_name -> keyway.v1.Engine
+	3,  // 46: keyway.v1.Commands.next:type_name -> keyway.v1.Engine
+	23, // 47: keyway.v1.NearCache.max_age:type_name -> google.protobuf.Duration
+	23, // 48: keyway.v1.NearCache.admit_window:type_name -> google.protobuf.Duration
+	49, // [49:49] is the sub-list for method output_type
+	49, // [49:49] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_keyway_v1_engine_proto_init() }
@@ -1976,6 +2139,7 @@ func file_keyway_v1_engine_proto_init() {
 		(*Engine_Flag)(nil),
 		(*Engine_Transform)(nil),
 		(*Engine_Commands)(nil),
+		(*Engine_NearCache)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1983,7 +2147,7 @@ func file_keyway_v1_engine_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_v1_engine_proto_rawDesc), len(file_keyway_v1_engine_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

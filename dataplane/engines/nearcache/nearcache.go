@@ -1,0 +1,441 @@
+// Package nearcache is the NearCache engine: a leaf that answers reads of
+// hot keys from the proxy's memory, kept correct by Redis's own client
+// tracking, and makes concurrent identical reads one upstream request.
+//
+// Correctness comes first (docs/near-cache.md): a reply enters the cache
+// only under the fill rule (store.go), entries leave when Redis reports a
+// change, when a write passes through this engine (before its client
+// hears the reply), or all at once on any gap in the invalidation stream
+// (track.go).
+package nearcache
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/resp"
+)
+
+// NearCache caches replies of one upstream.
+type NearCache struct {
+	name     string
+	up       engine.Upstream
+	prefixes [][]byte
+	cmds     map[*resp.Spec]bool
+	maxAge   int64 // nanoseconds, 0 for none
+	admitK   uint32
+	admitWin int64
+	coalesce bool
+
+	store *store
+	track *tracker
+	stats *stats
+}
+
+var (
+	_ engine.Engine        = (*NearCache)(nil)
+	_ engine.Explainer     = (*NearCache)(nil)
+	_ engine.StatsReporter = (*NearCache)(nil)
+)
+
+// The commands a near cache may answer, with the argument count it
+// answers them for (EXISTS of several keys is sent on).
+var (
+	specGet     = resp.Lookup([]byte("GET"))
+	specHGet    = resp.Lookup([]byte("HGET"))
+	specHGetAll = resp.Lookup([]byte("HGETALL"))
+	specExists  = resp.Lookup([]byte("EXISTS"))
+	specPTTL    = resp.Lookup([]byte("PTTL"))
+
+	cacheableArgs = map[*resp.Spec]int{specGet: 2, specHGet: 3, specHGetAll: 2, specExists: 2}
+)
+
+// Upstream is the client misses and writes go to; a pin asks it for a
+// dedicated connection, as it asks a Forward leaf.
+func (n *NearCache) Upstream() engine.Upstream { return n.up }
+
+// nanotime is the clock of fills and expiries: monotonic, since only
+// durations are compared.
+var clockStart = time.Now()
+
+func nanotime() int64 { return int64(time.Since(clockStart)) }
+
+// cacheable reports whether r is a read this engine may answer.
+func (n *NearCache) cacheable(r *engine.Request) bool {
+	if r.Cmd.Spec == nil || !n.cmds[r.Cmd.Spec] || len(r.Cmd.Args) != cacheableArgs[r.Cmd.Spec] {
+		return false
+	}
+	return n.covered(r.Cmd.Args[1])
+}
+
+// covered reports whether Redis reports changes of key to this engine.
+func (n *NearCache) covered(key []byte) bool {
+	if len(n.prefixes) == 0 {
+		return true
+	}
+	for _, p := range n.prefixes {
+		if bytes.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// invalidating reports whether r may change keys this engine caches, so
+// that it must drop them once r is answered: every command not known to
+// be read-only that names keys or writes (FLUSHALL, SWAPDB).
+func invalidating(r *engine.Request) bool {
+	s := r.Cmd.Spec
+	if s == nil {
+		return true
+	}
+	if s.Has(resp.FlagReadOnly) {
+		return false
+	}
+	return s.Has(resp.FlagWrite) || s.FirstKey > 0 || s.Keys != nil
+}
+
+// segment is the part of a batch served together: reads and the writes
+// after them, up to the next read that follows a write, so a pipeline's
+// GET after its own SET is never answered from memory filled before it.
+type segment struct {
+	send  engine.Batch
+	fills []fill
+	joins []join
+	sig   []byte
+	keys  []int
+	subs  []*engine.Request
+	nsub  int
+	args  [][]byte
+}
+
+// fill is a miss sent upstream: its ticket, its flight, and the PTTL
+// sent with it when the key is admitted.
+type fill struct {
+	r    *engine.Request
+	sh   *shard
+	t    ticket
+	sig  string
+	f    *flight
+	pttl *engine.Request
+}
+
+// join is a request answered by another request's flight.
+type join struct {
+	r *engine.Request
+	f *flight
+}
+
+// flight is one upstream read that identical concurrent reads share.
+// Joining one is allowed only while its ticket holds: a read that
+// starts after an invalidation of its key was processed must not take a
+// reply Redis may have produced before that write.
+type flight struct {
+	owner *segment
+	t     ticket
+	done  chan struct{}
+	raw   []byte
+	kind  engine.ErrorKind
+	err   error
+}
+
+var segments = sync.Pool{New: func() any { return &segment{} }}
+
+// Serve answers cached reads from memory and sends the rest upstream in
+// the batch's order.
+func (n *NearCache) Serve(ctx context.Context, b engine.Batch) {
+	for _, r := range b {
+		r.Upstream = n.name
+	}
+	if len(b) > 0 && b[0].Pin != nil {
+		// A transaction, a blocking command or a tracking client: its own
+		// connection, nothing from memory; its writes (and a transaction's
+		// results coming back at EXEC) still drop what they touch.
+		b[0].Pin.Forward(ctx, n.up, b)
+		n.afterWrites(nil, b)
+		return
+	}
+	sg := segments.Get().(*segment)
+	writes := false
+	for _, r := range b {
+		if n.cacheable(r) {
+			if writes {
+				n.run(ctx, sg)
+				writes = false
+			}
+			n.read(sg, r)
+			continue
+		}
+		sg.send = append(sg.send, r)
+		writes = writes || invalidating(r)
+	}
+	n.run(ctx, sg)
+	segments.Put(sg)
+}
+
+// read answers r from memory, joins a flight for it, or queues it to be
+// sent with a ticket taken now, before it is sent.
+func (n *NearCache) read(sg *segment, r *engine.Request) {
+	key := r.Cmd.Args[1]
+	sg.sig = appendSig(sg.sig[:0], r)
+	sh := n.store.shard(key)
+	now := nanotime()
+	sh.mu.Lock()
+	if e := n.store.lookupLocked(sh, sg.sig, now); e != nil {
+		sh.lru.MoveToFront(e.elem)
+		r.Reply(e.reply)
+		sh.mu.Unlock()
+		n.stats.hits.Add(1)
+		return
+	}
+	n.stats.misses.Add(1)
+	t := n.store.ticket(sh, now)
+	fl := fill{r: r, sh: sh, t: t}
+	if t.ok && n.coalesce {
+		f := sh.flights[string(sg.sig)]
+		if f != nil && f.owner != sg && n.store.valid(sh, f.t) {
+			sh.mu.Unlock()
+			sg.joins = append(sg.joins, join{r: r, f: f})
+			n.stats.coalesced.Add(1)
+			return
+		}
+		if f == nil || f.owner != sg {
+			fl.sig = string(sg.sig)
+			fl.f = &flight{owner: sg, t: t, done: make(chan struct{})}
+			sh.flights[fl.sig] = fl.f
+		}
+	}
+	admitted := t.ok && sh.admit.admitLocked(key, n.admitK, n.admitWin, now)
+	sh.mu.Unlock()
+	sg.send = append(sg.send, r)
+	if admitted {
+		if fl.sig == "" {
+			fl.sig = string(sg.sig)
+		}
+		fl.pttl = sg.sub(r, specPTTL, key)
+		sg.send = append(sg.send, fl.pttl)
+	}
+	sg.fills = append(sg.fills, fl)
+}
+
+// run sends the segment, drops what its writes touched, completes its
+// fills and flights, then waits for the flights it joined. Flights are
+// completed before any wait, so batches joining each other's flights
+// never wait on each other in a circle.
+func (n *NearCache) run(ctx context.Context, sg *segment) {
+	if len(sg.send) > 0 {
+		n.up.Serve(ctx, sg.send)
+	}
+	n.afterWrites(sg, sg.send)
+	for i := range sg.fills {
+		n.complete(&sg.fills[i])
+	}
+	for _, j := range sg.joins {
+		select {
+		case <-j.f.done:
+			if j.f.err != nil {
+				j.r.Fail(j.f.kind, j.f.err)
+			} else {
+				j.r.Reply(j.f.raw)
+			}
+		case <-ctx.Done():
+			j.r.Fail(engine.KindTimeout, fmt.Errorf("near cache: waiting for an identical read: %w", ctx.Err()))
+		}
+	}
+	clear(sg.send)
+	sg.send = sg.send[:0]
+	clear(sg.fills)
+	sg.fills = sg.fills[:0]
+	clear(sg.joins)
+	sg.joins = sg.joins[:0]
+	for _, s := range sg.subs[:sg.nsub] {
+		s.Reset()
+	}
+	sg.nsub = 0
+	clear(sg.args)
+	sg.args = sg.args[:0]
+}
+
+// afterWrites drops the keys of b's writes, once Redis answered them and
+// before their clients hear it, so a client of this proxy never reads
+// its own acknowledged write's old value from memory.
+func (n *NearCache) afterWrites(sg *segment, b engine.Batch) {
+	var keys []int
+	if sg != nil {
+		keys = sg.keys
+	}
+	for _, r := range b {
+		if !invalidating(r) {
+			continue
+		}
+		if r.Cmd.Spec == nil {
+			if raw := r.Raw(); len(raw) > 0 && raw[0] != '-' {
+				n.store.flush() // a command Redis knows and we do not
+			}
+			continue
+		}
+		keys = r.Cmd.Keys(keys[:0])
+		if len(keys) == 0 {
+			if r.Cmd.Spec.Has(resp.FlagWrite) {
+				n.store.flush() // FLUSHALL, FLUSHDB, SWAPDB
+			}
+			continue
+		}
+		for _, k := range keys {
+			n.store.invalidate(r.Cmd.Args[k])
+		}
+	}
+	if sg != nil {
+		sg.keys = keys
+	}
+}
+
+// complete hands a miss's reply to its flight and caches it if its key
+// was admitted, the reply is a success and the fill rule holds.
+func (n *NearCache) complete(fl *fill) {
+	r := fl.r
+	if f := fl.f; f != nil {
+		f.raw = bytes.Clone(r.Raw())
+		f.kind, f.err = r.Kind(), r.Err()
+		fl.sh.mu.Lock()
+		if fl.sh.flights[fl.sig] == f {
+			delete(fl.sh.flights, fl.sig)
+		}
+		fl.sh.mu.Unlock()
+		close(f.done)
+	}
+	if fl.pttl == nil || r.Err() != nil || r.Kind() != engine.KindNone {
+		return
+	}
+	raw := r.Raw()
+	ttl, ok := parseInt(fl.pttl.Raw())
+	if !ok || len(raw) == 0 {
+		return
+	}
+	var expires int64
+	switch {
+	case ttl == -2:
+		if !empty(raw) {
+			return // the key expired between the read and PTTL
+		}
+	case ttl >= 0:
+		// From the ticket, taken before either command was sent: never
+		// later than Redis's own expiry.
+		expires = fl.t.at + ttl*int64(time.Millisecond)
+	}
+	if n.maxAge > 0 && (expires == 0 || fl.t.at+n.maxAge < expires) {
+		expires = fl.t.at + n.maxAge
+	}
+	n.store.insert(fl.sh, fl.t, fl.sig, string(r.Cmd.Args[1]), bytes.Clone(raw), expires)
+}
+
+// sub returns a request of the segment's own for spec on key, riding
+// with parent.
+func (sg *segment) sub(parent *engine.Request, spec *resp.Spec, key []byte) *engine.Request {
+	if sg.nsub == len(sg.subs) {
+		sg.subs = append(sg.subs, &engine.Request{})
+	}
+	s := sg.subs[sg.nsub]
+	sg.nsub++
+	start := len(sg.args)
+	sg.args = append(sg.args, []byte(spec.Name), key)
+	s.Cmd.Args = sg.args[start:len(sg.args):len(sg.args)]
+	s.Cmd.Spec = spec
+	s.Session = parent.Session
+	s.Read = parent.Read
+	return s
+}
+
+// appendSig is the identity of a cached reply: the protocol it is encoded
+// in, the command and its arguments.
+func appendSig(dst []byte, r *engine.Request) []byte {
+	p := byte('2')
+	if r.Session.RESP3() {
+		p = '3'
+	}
+	dst = append(dst, p)
+	dst = append(dst, r.Cmd.Spec.Name...)
+	for _, a := range r.Cmd.Args[1:] {
+		dst = binary.AppendUvarint(dst, uint64(len(a)))
+		dst = append(dst, a...)
+	}
+	return dst
+}
+
+func parseInt(raw []byte) (int64, bool) {
+	if len(raw) < 4 || raw[0] != ':' {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(string(bytes.TrimSuffix(raw[1:], []byte("\r\n"))), 10, 64)
+	return v, err == nil
+}
+
+// empty reports whether raw is what the cached commands answer for a key
+// that does not exist.
+func empty(raw []byte) bool {
+	switch string(raw) {
+	case "$-1\r\n", "_\r\n", ":0\r\n", "*0\r\n", "%0\r\n":
+		return true
+	}
+	return false
+}
+
+// Sync returns once every invalidation Redis emitted before the call has
+// been applied, or fails while the stream has a gap. Tests and the
+// invalidation-delay benchmark use it.
+func (n *NearCache) Sync(ctx context.Context) error { return n.track.sync(ctx) }
+
+// Live reports whether every primary is tracked, so reads may be cached.
+func (n *NearCache) Live() bool { return n.store.live.Load() }
+
+// Explain says whether r would be answered from memory, without touching
+// the cache.
+func (n *NearCache) Explain(r *engine.Request, x *engine.Explanation) engine.Engine {
+	switch {
+	case n.track.src == nil:
+		x.Note("near cache off: upstream %s cannot report changes of keys", n.name)
+	case r.Cmd.Spec == nil || !n.cmds[r.Cmd.Spec] || len(r.Cmd.Args) != cacheableArgs[r.Cmd.Spec]:
+		x.Note("not from the near cache: it answers %s", n.commandList())
+	case !n.covered(r.Cmd.Args[1]):
+		x.Note("not from the near cache: the key is outside its prefixes")
+	case !n.store.live.Load():
+		x.Note("not from the near cache now: the invalidation stream has a gap, reads go to redis until it is whole")
+	default:
+		sig := appendSig(nil, r)
+		sh := n.store.shard(r.Cmd.Args[1])
+		now := nanotime()
+		sh.mu.Lock()
+		e := sh.entries[string(sig)]
+		var age time.Duration
+		held := e != nil && (e.expires == 0 || now < e.expires)
+		if held {
+			age = time.Duration(now - e.filled)
+		}
+		sh.mu.Unlock()
+		if held {
+			x.Note("served from the near cache (filled %s ago)", age.Round(time.Millisecond))
+		} else if n.admitK > 1 {
+			x.Note("near cache miss: read from redis; cached once read %d times within %s", n.admitK, time.Duration(n.admitWin))
+		} else {
+			x.Note("near cache miss: read from redis and cached")
+		}
+	}
+	x.Reach(n.name)
+	return nil
+}
+
+func (n *NearCache) commandList() string {
+	var names []string
+	for _, s := range []*resp.Spec{specGet, specHGet, specHGetAll, specExists} {
+		if n.cmds[s] {
+			names = append(names, s.Name)
+		}
+	}
+	return fmt.Sprint(names)
+}
