@@ -26,7 +26,7 @@ var (
 )
 
 // serveRESP is redcon's handler. It is called once per connection, with
-// the detach command guardConn gave redcon in place of the client's first
+// the detach command wire.Conn gave redcon in place of the client's first
 // bytes: the connection is detached and served here, by the proxy's own
 // read loop, until it ends.
 func (s *Server) serveRESP(rc redcon.Conn, _ redcon.Command) {
@@ -51,14 +51,14 @@ func (s *Server) serveRESP(rc redcon.Conn, _ redcon.Command) {
 // answered and flushed when it closes (closeDrained).
 func (c *client) loop() {
 	for !c.dead {
-		if c.srv.cfg.Limits.IdleTimeout > 0 && !c.nc.noIdle.Load() {
+		if c.srv.cfg.Limits.IdleTimeout > 0 && !c.nc.NoIdle.Load() {
 			_ = c.nc.Conn.SetReadDeadline(time.Now().Add(c.srv.cfg.Limits.IdleTimeout))
 		}
 		if c.srv.draining.Load() {
 			c.closeDrained()
 			return
 		}
-		cmds, err := c.rd.next(c.cmds[:0])
+		cmds, err := c.rd.Next(c.cmds[:0])
 		c.cmds = cmds
 		if len(cmds) > 0 && !c.servePipeline(cmds) {
 			return

@@ -9,6 +9,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/server/wire"
 	"keyway.dev/dataplane/upstream"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
@@ -28,11 +29,11 @@ type client struct {
 	srv *Server
 	// rc is redcon's connection and dc the same once detached, for
 	// Flush; replies go through its writer. nc is the socket below it
-	// and rd the proxy's reader on it (reader.go).
+	// and rd the proxy's reader on it.
 	rc       redcon.Conn
 	dc       redcon.DetachedConn
-	nc       *guardConn
-	rd       *reader
+	nc       *wire.Conn
+	rd       *wire.Reader
 	created  time.Time
 	state    atomic.Int32
 	detached bool

@@ -22,7 +22,7 @@ func (s *Server) listenerAddrs(name string, local net.IP) []vaddr {
 	s.mu.Lock()
 	out := make([]vaddr, 0, len(s.listeners))
 	for _, l := range s.listeners {
-		if l.name != name {
+		if l.Name != name {
 			continue
 		}
 		a, ok := l.Addr().(*net.TCPAddr)

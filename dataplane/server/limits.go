@@ -1,6 +1,10 @@
 package server
 
-import "time"
+import (
+	"time"
+
+	"keyway.dev/dataplane/resp"
+)
 
 // Limits bound what one client may make the proxy hold. DefaultLimits
 // mirrors Redis's defaults so that clients see the same refusals they
@@ -35,6 +39,11 @@ type Limits struct {
 	MaxPubSubOutput int64
 	// Auth slows down failed AUTH per source address (authlimit.go).
 	Auth AuthLimits
+}
+
+// request is what the reader refuses.
+func (l Limits) request() resp.Limits {
+	return resp.Limits{MaxBulk: l.MaxBulkLen, MaxArgs: int(l.MaxArgs), MaxRequest: l.MaxQueryBuffer}
 }
 
 // DefaultLimits returns Redis's defaults plus output bounds Redis leaves

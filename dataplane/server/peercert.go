@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 
+	"keyway.dev/dataplane/server/wire"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -16,7 +17,7 @@ func (c *client) certNames() (names []string, known bool) {
 		return c.certs, true
 	}
 	nc := c.rc.NetConn()
-	if g, ok := nc.(*guardConn); ok {
+	if g, ok := nc.(*wire.Conn); ok {
 		nc = g.Conn
 	}
 	tc, ok := nc.(*tls.Conn)

@@ -179,7 +179,7 @@ func (c *client) unsubscribeIdle(cmd *resp.Command) {
 // again when it leaves pub/sub mode; the change applies from the next
 // read on.
 func (c *client) idleExempt(on bool) {
-	c.nc.noIdle.Store(on)
+	c.nc.NoIdle.Store(on)
 	if on {
 		_ = c.nc.Conn.SetReadDeadline(time.Time{}) // the loop set one before this read
 	}

@@ -129,7 +129,7 @@ func (c *client) rawRelay(st *engine.State, r *engine.Request) {
 	defer stop()
 	// A replica or a MONITOR client may say nothing for as long as it
 	// likes; Redis exempts both from its timeout.
-	c.nc.noIdle.Store(true)
+	c.nc.NoIdle.Store(true)
 	_ = c.nc.Conn.SetReadDeadline(time.Time{})
 	if _, err := up.Write(first); err != nil {
 		end()
@@ -167,9 +167,8 @@ func (c *client) pipelinedAfter(r *engine.Request) []byte {
 			break
 		}
 	}
-	if rd := c.rd; rd != nil && rd.start < rd.end {
-		out = append(out, rd.buf[rd.start:rd.end]...)
-		rd.start = rd.end
+	if c.rd != nil {
+		out = c.rd.Take(out)
 	}
 	return out
 }

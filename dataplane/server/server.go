@@ -18,6 +18,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/server/wire"
 )
 
 // Config is what a Server needs.
@@ -59,7 +60,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	clients   map[*client]struct{}
-	listeners []*listener
+	listeners []*wire.Listener
 	drained   chan struct{}
 	drainOnce sync.Once
 }
@@ -105,7 +106,7 @@ var ErrServerClosed = errors.New("server: closed")
 // which may decide the workload domain of its connections. ln may be a TLS
 // listener; the server does not care how bytes are framed below RESP.
 func (s *Server) Serve(ln net.Listener, name string) error {
-	l := newListener(ln, name, s.cfg.Limits)
+	l := wire.NewListener(ln, name, s.cfg.Limits.WriteTimeout)
 	s.mu.Lock()
 	if s.draining.Load() {
 		s.mu.Unlock()
@@ -145,7 +146,7 @@ func (s *Server) Clients() int { return int(s.nclients.Load()) }
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.draining.Store(true)
-	ls := append([]*listener(nil), s.listeners...)
+	ls := append([]*wire.Listener(nil), s.listeners...)
 	cs := make([]*client, 0, len(s.clients))
 	for c := range s.clients {
 		cs = append(cs, c)
@@ -153,7 +154,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 
 	for _, l := range ls {
-		l.stop()
+		l.Stop()
 	}
 	for _, c := range cs {
 		// Wake a loop waiting in a read; it sees draining and closes.
@@ -177,7 +178,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	for _, l := range ls {
-		l.letGo()
+		l.LetGo()
 	}
 	return err
 }
@@ -188,16 +189,16 @@ func (s *Server) markDrained() {
 
 // accept admits a connection, or refuses it over the client limit with
 // Redis's words.
-func (s *Server) accept(rc redcon.Conn, l *listener) bool {
+func (s *Server) accept(rc redcon.Conn, l *wire.Listener) bool {
 	n := s.nclients.Add(1)
 	if s.draining.Load() || (s.cfg.Limits.MaxClients > 0 && n > int64(s.cfg.Limits.MaxClients)) {
 		s.nclients.Add(-1)
 		rc.WriteError("ERR max number of clients reached")
 		return false
 	}
-	c := newClient(s, rc, l.name)
-	c.nc = rc.NetConn().(*guardConn) // listener.Accept wraps every connection
-	c.rd = newReader(c.nc.Conn, s.cfg.Limits)
+	c := newClient(s, rc, l.Name)
+	c.nc = rc.NetConn().(*wire.Conn) // Listener.Accept wraps every connection
+	c.rd = wire.NewReader(c.nc.Conn, s.cfg.Limits.request())
 	rc.SetContext(c)
 	c.opened(s.cfg.Current.Load())
 	s.mu.Lock()

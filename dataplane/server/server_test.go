@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"regexp"
 	"strings"
 	"testing"
@@ -347,5 +346,3 @@ func TestExplainNeedsNoUpstream(t *testing.T) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }
-
-var _ net.Conn = (*guardConn)(nil)

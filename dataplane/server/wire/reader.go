@@ -1,4 +1,9 @@
-package server
+// Package wire is the client side of the socket: it frames a client's
+// bytes into commands (Reader), and bounds what one socket may cost the
+// proxy below redcon (Listener, Conn: write deadlines, the hand-off of
+// each connection to the proxy's own read loop, the drain's hold on
+// Accept).
+package wire
 
 import (
 	"net"
@@ -8,7 +13,7 @@ import (
 	"keyway.dev/dataplane/resp"
 )
 
-// reader frames a client's requests. It replaces redcon's reader on the
+// Reader frames a client's requests. It replaces redcon's reader on the
 // hot path for three reasons measured under load: redcon restarts its
 // buffer at 4 KiB after every read and doubles it (six reads and five
 // allocations for one 100 KB SET), copies every command into a fresh Raw,
@@ -17,28 +22,28 @@ import (
 //
 // Here the scanner is the only pass over the bytes that arrive, a command
 // is split into arguments once it is complete, and the buffer is reused:
-// the commands next returns are slices of it, valid until the next call,
+// the commands Next returns are slices of it, valid until the next call,
 // which is the engine contract (Request bytes belong to the server once
 // Serve returns; an engine that keeps them copies them). The buffer is
 // sized for the whole command when the scanner knows it (a big bulk), so
 // a 100 KB value is read in one or two reads into memory that the next
 // value reuses.
-type reader struct {
+type Reader struct {
 	nc   net.Conn
 	scan *resp.Scanner
 	lim  resp.Limits
 
-	buf     []byte // buf[:start] holds the commands of the last next
+	buf     []byte // buf[:start] holds the commands of the last Next
 	start   int    // first byte of the command being read
 	scanned int    // bytes fed to the scanner
 	end     int    // bytes read
 
-	args  [][]byte // argument slices of the commands of the last next
+	args  [][]byte // argument slices of the commands of the last Next
 	split [][]byte // scratch for resp.ReadCommand
 	// filled is set when the last read filled all the room it had.
 	filled bool
 	// err is a scanner error found after complete commands that must be
-	// served first, as Redis serves them; next returns it afterwards.
+	// served first, as Redis serves them; Next returns it afterwards.
 	err error
 }
 
@@ -53,17 +58,17 @@ const (
 	keepMax  = 1 << 20
 )
 
-func newReader(nc net.Conn, l Limits) *reader {
-	lim := resp.Limits{MaxBulk: l.MaxBulkLen, MaxArgs: int(l.MaxArgs), MaxRequest: l.MaxQueryBuffer}
-	return &reader{nc: nc, scan: resp.NewScanner(lim), lim: lim}
+// NewReader returns a Reader of nc that refuses requests over lim.
+func NewReader(nc net.Conn, lim resp.Limits) *Reader {
+	return &Reader{nc: nc, scan: resp.NewScanner(lim), lim: lim}
 }
 
-// next appends to cmds every complete command that has arrived, reading
+// Next appends to cmds every complete command that has arrived, reading
 // from the connection until there is at least one. A malformed or
 // oversized request returns the commands before it with no error; the
 // next call returns the error (a *resp.QueryError) without reading.
 // Commands returned by an earlier call are invalid from this call on.
-func (r *reader) next(cmds []redcon.Command) ([]redcon.Command, error) {
+func (r *Reader) Next(cmds []redcon.Command) ([]redcon.Command, error) {
 	r.recycle()
 	if r.err != nil {
 		return cmds, r.err
@@ -82,8 +87,19 @@ func (r *reader) next(cmds []redcon.Command) ([]redcon.Command, error) {
 	}
 }
 
+// Take appends to dst the bytes read after the commands of the last Next,
+// which are not framed yet, and forgets them: a connection that becomes
+// a raw relay (MONITOR, SYNC) hands them to its upstream.
+func (r *Reader) Take(dst []byte) []byte {
+	if r.start < r.end {
+		dst = append(dst, r.buf[r.start:r.end]...)
+		r.start = r.end
+	}
+	return dst
+}
+
 // recycle makes the room taken by commands already served free again.
-func (r *reader) recycle() {
+func (r *Reader) recycle() {
 	r.args = r.args[:0]
 	if r.start < r.end {
 		return // part of the next command is in; fill moves it when needed
@@ -96,7 +112,7 @@ func (r *reader) recycle() {
 
 // frame feeds what was read since the last call to the scanner and
 // appends the commands it completes.
-func (r *reader) frame(cmds []redcon.Command) []redcon.Command {
+func (r *Reader) frame(cmds []redcon.Command) []redcon.Command {
 	for r.scanned < r.end {
 		n, done, err := r.scan.Next(r.buf[r.scanned:r.end])
 		r.scanned += n
@@ -146,7 +162,7 @@ func (r *reader) frame(cmds []redcon.Command) []redcon.Command {
 }
 
 // fill reads once, into the free end of the buffer, after making room.
-func (r *reader) fill() error {
+func (r *Reader) fill() error {
 	if free := len(r.buf) - r.end; free <= len(r.buf)/8 || free < r.owed() {
 		r.room()
 	}
@@ -164,7 +180,7 @@ func (r *reader) fill() error {
 // It is never more than what has arrived of the command or aheadMax,
 // whichever is larger: a header may announce 512 MB and send nothing,
 // and memory must follow the bytes that did arrive, not the promise.
-func (r *reader) owed() int {
+func (r *Reader) owed() int {
 	if need := r.scan.Owed(); need > 0 {
 		return int(min(need, int64(max(r.end-r.start, aheadMax)))) + readMin
 	}
@@ -176,7 +192,7 @@ func (r *reader) owed() int {
 // with every complete command served, so nothing else lives in it. A
 // client whose last read filled the buffer sends faster than one read
 // takes, and gets a bigger one, up to readMax.
-func (r *reader) room() {
+func (r *Reader) room() {
 	partial := r.end - r.start
 	need := partial + max(r.owed(), readMin)
 	size := len(r.buf)

@@ -1,4 +1,4 @@
-package server
+package wire
 
 import (
 	"errors"
@@ -16,7 +16,7 @@ func TestWriteTimeoutMeansWhatItSays(t *testing.T) {
 	a, b := net.Pipe() // synchronous: a write blocks until b reads
 	defer a.Close()
 	defer b.Close()
-	g := newGuardConn(a, Limits{WriteTimeout: timeout})
+	g := newConn(a, timeout)
 
 	// A reply the client takes, then one it does not, a quarter of a
 	// timeout later: the second is cut off one timeout after it began.

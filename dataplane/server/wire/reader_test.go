@@ -1,4 +1,4 @@
-package server
+package wire
 
 import (
 	"bytes"
@@ -32,12 +32,12 @@ func (c *countConn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func readAll(t *testing.T, rd *reader) ([]redcon.Command, error) {
+func readAll(t *testing.T, rd *Reader) ([]redcon.Command, error) {
 	t.Helper()
 	var cmds []redcon.Command
 	for {
 		var err error
-		cmds, err = rd.next(cmds)
+		cmds, err = rd.Next(cmds)
 		if err != nil {
 			return cmds, err
 		}
@@ -52,10 +52,10 @@ func TestReaderFramesEveryCommandWhateverTheReads(t *testing.T) {
 	for i := 0; i < 2000; i++ {
 		in.Write(resp.AppendCommand(nil, [][]byte{[]byte("SET"), []byte(fmt.Sprintf("key:%d", i)), bytes.Repeat([]byte{byte('a' + i%26)}, i%3000)}))
 	}
-	rd := newReader(&countConn{data: in.Bytes(), max: 1000}, Limits{})
+	rd := NewReader(&countConn{data: in.Bytes(), max: 1000}, resp.Limits{})
 	seen := 0
 	for {
-		cmds, err := rd.next(nil)
+		cmds, err := rd.Next(nil)
 		for _, c := range cmds {
 			i := seen
 			seen++
@@ -91,8 +91,8 @@ func TestReaderBigValueInFewReads(t *testing.T) {
 	value := bytes.Repeat([]byte("x"), 100<<10)
 	in := resp.AppendCommand(nil, [][]byte{[]byte("SET"), []byte("big"), value})
 	c := &countConn{data: in, max: len(in)}
-	rd := newReader(c, Limits{})
-	cmds, err := rd.next(nil)
+	rd := NewReader(c, resp.Limits{})
+	cmds, err := rd.Next(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,15 +106,15 @@ func TestReaderBigValueInFewReads(t *testing.T) {
 
 func TestReaderServesCommandsBeforeAnError(t *testing.T) {
 	in := "*1\r\n$4\r\nPING\r\n*0\r\n*2\r\n$4\r\nECHO\r\n$1\r\nx\r\n*1\r\n%4\r\nPING\r\n"
-	rd := newReader(&countConn{data: []byte(in), max: len(in)}, Limits{})
-	cmds, err := rd.next(nil)
+	rd := NewReader(&countConn{data: []byte(in), max: len(in)}, resp.Limits{})
+	cmds, err := rd.Next(nil)
 	if err != nil {
 		t.Fatalf("the commands before the bad one come first, got %v", err)
 	}
 	if len(cmds) != 2 || string(cmds[0].Args[0]) != "PING" || string(cmds[1].Args[1]) != "x" {
 		t.Fatalf("got %q", cmds)
 	}
-	_, err = rd.next(nil)
+	_, err = rd.Next(nil)
 	var qe *resp.QueryError
 	if !errors.As(err, &qe) || !strings.Contains(err.Error(), "expected '$', got '%'") {
 		t.Fatalf("second call: %v, want the protocol error", err)
@@ -125,7 +125,7 @@ func TestReaderRefusesOversizedBeforeBuffering(t *testing.T) {
 	// The header alone decides: the value is never read.
 	in := append([]byte("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\n"), bytes.Repeat([]byte("v"), 100)...)
 	c := &countConn{data: in, max: len(in)}
-	rd := newReader(c, Limits{MaxQueryBuffer: 1 << 20})
+	rd := NewReader(c, resp.Limits{MaxRequest: 1 << 20})
 	_, err := readAll(t, rd)
 	if !errors.Is(err, resp.ErrTooBigRequest) {
 		t.Fatalf("got %v, want %v", err, resp.ErrTooBigRequest)
@@ -139,7 +139,7 @@ func TestReaderMemoryFollowsTheBytes(t *testing.T) {
 	// A header announcing 400 MB with 10 bytes behind it must not make
 	// the proxy allocate 400 MB.
 	in := append([]byte("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$400000000\r\n"), "0123456789"...)
-	rd := newReader(&countConn{data: in, max: len(in)}, Limits{})
+	rd := NewReader(&countConn{data: in, max: len(in)}, resp.Limits{})
 	if _, err := readAll(t, rd); !errors.Is(err, io.EOF) {
 		t.Fatalf("got %v, want EOF", err)
 	}
@@ -154,10 +154,10 @@ func TestReaderReusesItsBufferForBigValues(t *testing.T) {
 	value := bytes.Repeat([]byte("x"), 100<<10)
 	one := resp.AppendCommand(nil, [][]byte{[]byte("SET"), []byte("big"), value})
 	c := &countConn{data: bytes.Repeat(one, 10), max: len(one)}
-	rd := newReader(c, Limits{})
+	rd := NewReader(c, resp.Limits{})
 	var first []byte
 	for i := 0; i < 10; i++ {
-		cmds, err := rd.next(nil)
+		cmds, err := rd.Next(nil)
 		if err != nil || len(cmds) != 1 || !bytes.Equal(cmds[0].Args[2], value) {
 			t.Fatalf("command %d: %d commands, %v", i, len(cmds), err)
 		}
@@ -177,8 +177,8 @@ func TestReaderGrowsForACommandLargerThanItsBuffer(t *testing.T) {
 		args = append(args, []byte(fmt.Sprintf("key:%04d", i)))
 	}
 	in := resp.AppendCommand(nil, args)
-	rd := newReader(&countConn{data: in, max: len(in)}, Limits{})
-	cmds, err := rd.next(nil)
+	rd := NewReader(&countConn{data: in, max: len(in)}, resp.Limits{})
+	cmds, err := rd.Next(nil)
 	if err != nil || len(cmds) != 1 || len(cmds[0].Args) != 601 {
 		t.Fatalf("got %d commands, %v", len(cmds), err)
 	}
@@ -194,10 +194,10 @@ func FuzzReader(f *testing.F) {
 	f.Add([]byte("*2\r\n$4\r\nECHO\r\n$3000\r\n"+strings.Repeat("x", 3000)+"\r\n"), uint8(200))
 	f.Fuzz(func(t *testing.T, in []byte, cut uint8) {
 		frame := func(max int) ([]string, error) {
-			rd := newReader(&countConn{data: append([]byte(nil), in...), max: max}, Limits{MaxQueryBuffer: 1 << 20})
+			rd := NewReader(&countConn{data: append([]byte(nil), in...), max: max}, resp.Limits{MaxRequest: 1 << 20})
 			var out []string
 			for {
-				cmds, err := rd.next(nil)
+				cmds, err := rd.Next(nil)
 				for _, c := range cmds {
 					out = append(out, fmt.Sprintf("%q", c.Args))
 				}

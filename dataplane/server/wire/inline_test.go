@@ -1,4 +1,4 @@
-package server
+package wire
 
 import (
 	"io"
@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/tidwall/redcon"
+
+	"keyway.dev/dataplane/resp"
 )
 
 // chunkConn returns its chunks one Read at a time, then EOF.
@@ -43,11 +45,11 @@ func TestReaderInline(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rd := newReader(&chunkConn{chunks: append([]string(nil), tt.chunks...)}, Limits{})
+			rd := NewReader(&chunkConn{chunks: append([]string(nil), tt.chunks...)}, resp.Limits{})
 			var cmds []redcon.Command
 			for len(cmds) < len(tt.want) {
 				var err error
-				if cmds, err = rd.next(cmds); err != nil {
+				if cmds, err = rd.Next(cmds); err != nil {
 					t.Fatalf("after %d commands: %v", len(cmds), err)
 				}
 			}
@@ -65,7 +67,7 @@ func TestReaderInline(t *testing.T) {
 					}
 				}
 			}
-			if more, err := rd.next(nil); err == nil {
+			if more, err := rd.Next(nil); err == nil {
 				t.Fatalf("extra commands %q", more)
 			}
 		})

@@ -1,4 +1,4 @@
-package server
+package wire
 
 import (
 	"net"
@@ -6,14 +6,14 @@ import (
 	"time"
 )
 
-// guardConn sits between redcon and the socket. Its first read hands
+// Conn sits between redcon and the socket. Its first read hands
 // redcon a command of the proxy's own instead of the client's bytes, so
 // redcon calls the handler before it has buffered anything, and the
 // handler detaches the connection and reads it with the proxy's reader
-// (reader.go) from the first client byte on. Writes carry a deadline, so
+// (Reader) from the first client byte on. Writes carry a deadline, so
 // a client that stops reading cannot pin the connection's goroutine and
 // its replies forever.
-type guardConn struct {
+type Conn struct {
 	net.Conn
 	writeTimeout time.Duration
 	// deadline is the write deadline last set, in Unix nanoseconds. It
@@ -24,21 +24,23 @@ type guardConn struct {
 	deadline atomic.Int64
 	// greeted is set once redcon has had the detach command.
 	greeted bool
-	// noIdle exempts a subscribed client from the idle timeout, as Redis
-	// exempts pub/sub clients from its timeout (pubsub.go).
-	noIdle atomic.Bool
+	// NoIdle exempts a subscribed client from the idle timeout, as Redis
+	// exempts pub/sub clients from its timeout.
+	NoIdle atomic.Bool
 }
+
+var _ net.Conn = (*Conn)(nil)
 
 // detachCommand is what redcon reads first on every connection. It never
 // comes from a client, and serveRESP ignores the command it is given.
 var detachCommand = []byte("*1\r\n$13\r\nkeyway.detach\r\n")
 
-func newGuardConn(c net.Conn, l Limits) *guardConn {
-	return &guardConn{Conn: c, writeTimeout: l.WriteTimeout}
+func newConn(c net.Conn, writeTimeout time.Duration) *Conn {
+	return &Conn{Conn: c, writeTimeout: writeTimeout}
 }
 
 // Read implements net.Conn. Only redcon reads through it, once.
-func (g *guardConn) Read(p []byte) (int, error) {
+func (g *Conn) Read(p []byte) (int, error) {
 	if !g.greeted && len(p) >= len(detachCommand) {
 		g.greeted = true
 		return copy(p, detachCommand), nil
@@ -47,7 +49,7 @@ func (g *guardConn) Read(p []byte) (int, error) {
 }
 
 // Write implements net.Conn.
-func (g *guardConn) Write(p []byte) (int, error) {
+func (g *Conn) Write(p []byte) (int, error) {
 	if g.writeTimeout > 0 {
 		now := time.Now()
 		if time.Duration(g.deadline.Load()-now.UnixNano()) < g.writeTimeout-g.writeTimeout/16 {
