@@ -19,6 +19,8 @@ type Spec struct {
 	Subcommands map[string]*Spec
 	// proxy is the command's row of proxyClasses, copied here at init.
 	proxy ProxyClass
+	// access is the command's row of keyAccess, copied here at init.
+	access KeyAccess
 }
 
 // Has reports whether every flag in f is set.

@@ -44,6 +44,22 @@ func Build(b *engine.Builder, cfg *keywayv1.Guard) (engine.Engine, error) {
 	if g.trie, err = trie.New(g.prefixes); err != nil {
 		return nil, fmt.Errorf("key_prefixes: %w", err)
 	}
+	if g.globTrie, err = trie.New(globLiterals(g.prefixes)); err != nil {
+		return nil, fmt.Errorf("key_prefixes: %w", err)
+	}
+	for i, p := range cfg.GetChannelPrefixes() {
+		if p == "" {
+			return nil, fmt.Errorf("channel_prefixes[%d]: empty prefix would allow every channel", i)
+		}
+	}
+	g.chanList = strings.Join(cfg.GetChannelPrefixes(), ", ")
+	if g.chanTrie, err = trie.New(cfg.GetChannelPrefixes()); err != nil {
+		return nil, fmt.Errorf("channel_prefixes: %w", err)
+	}
+	if g.chanGlobTrie, err = trie.New(globLiterals(cfg.GetChannelPrefixes())); err != nil {
+		return nil, fmt.Errorf("channel_prefixes: %w", err)
+	}
+	g.allowScripts = cfg.GetAllowScripts()
 	if g.next, err = b.Child("next", cfg.GetNext()); err != nil {
 		return nil, err
 	}

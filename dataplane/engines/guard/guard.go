@@ -31,6 +31,13 @@ type Guard struct {
 	domain      string
 	next        engine.Engine
 	counts      *Counts
+
+	// globTrie holds the key prefixes glob-escaped, what a KEYS or SCAN
+	// pattern must start with; chanTrie and chanGlobTrie are the same for
+	// channel_prefixes (empty: channels are not confined).
+	globTrie, chanTrie, chanGlobTrie *trie.Trie
+	chanList                         string
+	allowScripts                     bool
 }
 
 var (
@@ -49,6 +56,9 @@ type violation struct {
 	rule Rule
 	arg  int
 	n    int
+	// why tells key_prefixes, channel_prefixes and allow_scripts
+	// violations apart (access.go).
+	why uint8
 }
 
 var keyBufs = sync.Pool{New: func() any { b := make([]int, 0, 16); return &b }}
@@ -108,6 +118,10 @@ func (g *Guard) check(r *engine.Request) (violation, bool) {
 	if g.deny != nil && listed(g.deny, name) {
 		return violation{rule: RuleDeny}, true
 	}
+	v, bad, skipKeys := g.checkAccess(r, !g.trie.Empty()) // access.go
+	if bad {
+		return v, true
+	}
 	checkKeys := !g.trie.Empty() || g.maxKeys > 0 || g.maxValue > 0
 	if !checkKeys {
 		return violation{}, false
@@ -116,7 +130,7 @@ func (g *Guard) check(r *engine.Request) (violation, bool) {
 	defer keyBufs.Put(buf)
 	keys := r.Cmd.Keys((*buf)[:0])
 	*buf = keys[:0]
-	if !g.trie.Empty() {
+	if !g.trie.Empty() && !skipKeys {
 		for _, k := range keys {
 			if g.trie.Longest(r.Cmd.Args[k]) < 0 {
 				return violation{rule: RuleKeyPrefix, arg: k}, true

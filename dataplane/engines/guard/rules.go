@@ -13,10 +13,12 @@ const (
 	RuleMaxKeys
 	RuleMaxValueBytes
 	RuleMaxPipeline
+	RuleChannelPrefix
+	RuleScripts
 	numRules
 )
 
-var ruleNames = [numRules]string{"allow_commands", "deny_commands", "key_prefixes", "max_keys", "max_value_bytes", "max_pipeline"}
+var ruleNames = [numRules]string{"allow_commands", "deny_commands", "key_prefixes", "max_keys", "max_value_bytes", "max_pipeline", "channel_prefixes", "allow_scripts"}
 
 // String is the rule's argument name in the policy ("key_prefixes").
 func (r Rule) String() string {

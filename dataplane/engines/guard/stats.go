@@ -46,6 +46,10 @@ func (g *Guard) enforces(r Rule) bool {
 		return g.maxValue > 0
 	case RuleMaxPipeline:
 		return g.maxPipeline > 0
+	case RuleChannelPrefix:
+		return !g.chanTrie.Empty()
+	case RuleScripts:
+		return !g.trie.Empty() // scripts are judged only where keys are confined
 	}
 	return false
 }

@@ -12,7 +12,7 @@ func Build(b *engine.Builder, cfg *keywayv1.Prefix) (engine.Engine, error) {
 	if cfg.GetPrefix() == "" {
 		return nil, errors.New("prefix is required (an empty one would change nothing)")
 	}
-	p := &Prefix{prefix: []byte(cfg.GetPrefix()), pattern: escapeGlob(cfg.GetPrefix())}
+	p := &Prefix{prefix: []byte(cfg.GetPrefix()), pattern: escapeGlob(cfg.GetPrefix()), allowScripts: cfg.GetAllowScripts()}
 	var err error
 	if p.next, err = b.Child("next", cfg.GetNext()); err != nil {
 		return nil, err

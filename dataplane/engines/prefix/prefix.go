@@ -6,6 +6,7 @@ package prefix
 import (
 	"bytes"
 	"context"
+	"strings"
 	"sync"
 
 	"keyway.dev/dataplane/engine"
@@ -15,6 +16,9 @@ import (
 // Prefix rewrites keys for next.
 type Prefix struct {
 	prefix []byte
+	// allowScripts lets scripts and functions through, their declared
+	// keys prefixed (prefix(..., allow_scripts = True)).
+	allowScripts bool
 	// pattern is prefix with glob metacharacters escaped, what goes in
 	// front of a KEYS or SCAN MATCH pattern so it matches the prefix
 	// literally.
@@ -48,11 +52,14 @@ func init() {
 // scratch holds one batch's rewritten arguments. Its buffers are sized
 // before they are filled, so the slices handed to next never move.
 type scratch struct {
-	buf   []byte
-	args  [][]byte
-	saved [][][]byte
-	keys  []int
-	out   []byte
+	buf      []byte
+	args     [][]byte
+	saved    [][][]byte
+	keys     []int
+	globs    []int
+	extra    []int
+	addMatch bool
+	out      []byte
 }
 
 var scratches = sync.Pool{New: func() any { return &scratch{} }}
@@ -63,11 +70,15 @@ const maxKept = 1 << 20
 
 var matchArg = []byte("MATCH")
 
-// Serve rewrites every request's keys into a per-batch buffer (the
-// client's own buffers are never written), serves the batch through next,
-// puts the client's arguments back and strips the prefix from replies
-// that carry keys.
+// Serve refuses what the prefix cannot confine (access.go), rewrites
+// every other request's keys into a per-batch buffer (the client's own
+// buffers are never written), serves the batch through next, puts the
+// client's arguments back and strips the prefix from replies that carry
+// keys.
 func (p *Prefix) Serve(ctx context.Context, b engine.Batch) {
+	if b = p.refuse(b); len(b) == 0 {
+		return
+	}
 	sc := scratches.Get().(*scratch)
 	p.rewrite(sc, b)
 	p.next.Serve(ctx, b)
@@ -87,22 +98,18 @@ func (p *Prefix) Serve(ctx context.Context, b engine.Batch) {
 func (p *Prefix) rewrite(sc *scratch, b engine.Batch) {
 	nbytes, nargs := 0, 0
 	for _, r := range b {
-		sc.keys = r.Cmd.Keys(sc.keys[:0])
+		p.plan(sc, r)
 		nargs += len(r.Cmd.Args)
-		nbytes += len(sc.keys) * len(p.prefix)
+		nbytes += len(sc.keys)*len(p.prefix) + len(sc.globs)*len(p.pattern)
 		for _, k := range sc.keys {
 			nbytes += len(r.Cmd.Args[k])
 		}
-		switch spec := r.Cmd.Spec; {
-		case spec == specKeys && len(r.Cmd.Args) == 2:
-			nbytes += len(p.pattern) + len(r.Cmd.Args[1])
-		case spec == specScan:
-			// A MATCH pattern, or one added: "MATCH" and pattern + "*".
-			nargs += 2
+		for _, k := range sc.globs {
+			nbytes += len(r.Cmd.Args[k])
+		}
+		if sc.addMatch {
+			nargs += 2 // "MATCH" and pattern + "*"
 			nbytes += len(p.pattern) + 1
-			for _, a := range r.Cmd.Args {
-				nbytes += len(a)
-			}
 		}
 	}
 	sc.buf = grow(sc.buf[:0], nbytes)
@@ -116,15 +123,15 @@ func (p *Prefix) rewrite(sc *scratch, b engine.Batch) {
 		n := len(r.Cmd.Args)
 		args := sc.args[off : off+n : len(sc.args)]
 		copy(args, r.Cmd.Args)
-		sc.keys = r.Cmd.Keys(sc.keys[:0])
+		p.plan(sc, r)
 		for _, k := range sc.keys {
 			args[k] = p.put(sc, p.prefix, args[k])
 		}
-		switch spec := r.Cmd.Spec; {
-		case spec == specKeys && len(args) == 2:
-			args[1] = p.put(sc, p.pattern, args[1])
-		case spec == specScan:
-			args = p.scanArgs(sc, args)
+		for _, k := range sc.globs {
+			args[k] = p.put(sc, p.pattern, args[k])
+		}
+		if sc.addMatch {
+			args = append(args, matchArg, p.put(sc, p.pattern, []byte("*")))
 		}
 		off += len(args)
 		sc.saved[i] = r.Cmd.Args
@@ -132,17 +139,52 @@ func (p *Prefix) rewrite(sc *scratch, b engine.Batch) {
 	}
 }
 
-// scanArgs prefixes SCAN's MATCH pattern, or adds MATCH prefix* when the
-// client gave none, so SCAN walks only the domain's keys. args has room
-// for two more arguments.
-func (p *Prefix) scanArgs(sc *scratch, args [][]byte) [][]byte {
-	for i := 2; i+1 < len(args); i += 2 {
-		if bytes.EqualFold(args[i], matchArg) {
-			args[i+1] = p.put(sc, p.pattern, args[i+1])
-			return args
+// plan sets sc.keys to the arguments of r that get the prefix (its keys,
+// SORT's patterns and real STORE destinations, CLIENT TRACKING's
+// PREFIXes), sc.globs to the glob patterns that get it escaped (KEYS,
+// every SCAN MATCH), and sc.addMatch when a SCAN without MATCH needs one.
+func (p *Prefix) plan(sc *scratch, r *engine.Request) {
+	sc.keys = r.Cmd.Keys(sc.keys[:0])
+	sc.globs = sc.globs[:0]
+	sc.addMatch = false
+	switch resp.KeyAccessOf(&r.Cmd) {
+	case resp.AccessPatterns:
+		var stores [4]int
+		pats, st, ok := resp.SortArgs(&r.Cmd, sc.extra[:0], stores[:0])
+		sc.extra = pats
+		if !ok {
+			return // Redis refuses it before reading a key
+		}
+		for _, i := range pats {
+			if !(len(r.Cmd.Args[i]) == 1 && r.Cmd.Args[i][0] == '#') {
+				sc.keys = addIndex(sc.keys, i)
+			}
+		}
+		for _, i := range st {
+			sc.keys = addIndex(sc.keys, i)
+		}
+	case resp.AccessMatch:
+		var all bool
+		sc.globs, all = resp.MatchArgs(&r.Cmd, sc.globs)
+		sc.addMatch = all && r.Cmd.Spec == specScan
+	case resp.AccessTracking:
+		sc.extra, _ = resp.TrackingPrefixes(&r.Cmd, sc.extra[:0])
+		for _, i := range sc.extra {
+			sc.keys = addIndex(sc.keys, i)
 		}
 	}
-	return append(args, matchArg, p.put(sc, p.pattern, []byte("*")))
+}
+
+// addIndex appends i to list unless it is there: SORT's GETKEYS-style
+// key positions and its real STORE may name the same argument, which
+// must get the prefix once.
+func addIndex(list []int, i int) []int {
+	for _, k := range list {
+		if k == i {
+			return list
+		}
+	}
+	return append(list, i)
 }
 
 // put appends head+tail to sc.buf, which has room, and returns it.
@@ -164,6 +206,10 @@ func grow(b []byte, n int) []byte {
 // written) so the engines below explain what they would really see.
 func (p *Prefix) Explain(r *engine.Request, x *engine.Explanation) engine.Engine {
 	sc := &scratch{}
+	if msg := p.refusal(r); msg != "" {
+		x.Refuse(strings.TrimSuffix(string(engine.AppendError(nil, msg)[1:]), "\r\n"))
+		return nil
+	}
 	p.rewrite(sc, engine.Batch{r})
 	if len(sc.keys) == 0 && r.Cmd.Spec != specKeys && r.Cmd.Spec != specScan {
 		x.Note("no keys to prefix with %q", p.prefix)
