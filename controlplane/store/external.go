@@ -12,6 +12,8 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"keyway.dev/controlplane/etcdkeys"
 )
 
 // openExternal connects to an etcd cluster and proves the connection
@@ -52,7 +54,7 @@ func openExternal(cfg Config) (*Store, error) {
 	defer cancel()
 	// One key under Keyway's prefix, so a role granted only that prefix
 	// passes.
-	if _, err := cli.Get(ctx, "/keyway/", clientv3.WithCountOnly()); err != nil {
+	if _, err := cli.Get(ctx, etcdkeys.Root, clientv3.WithCountOnly()); err != nil {
 		cli.Close()
 		return nil, fmt.Errorf("connect to etcd %v: %w", cfg.Endpoints, explainEtcdError(err, cfg))
 	}

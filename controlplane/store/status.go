@@ -34,7 +34,7 @@ func (s *Store) ForgetStatus(id string) { s.status.forget(id) }
 func (s *Store) Statuses(ctx context.Context) ([]*keywayv1.Node, error) {
 	octx, cancel := s.op(ctx)
 	defer cancel()
-	resp, err := s.cli.Get(octx, s.keys.status(), clientv3.WithPrefix())
+	resp, err := s.cli.Get(octx, s.keys.Statuses(), clientv3.WithPrefix())
 	if err != nil {
 		return nil, unavailable(ctx, "list fleet status", err)
 	}
@@ -89,7 +89,7 @@ func startStatusWriter(s *Store, ttl time.Duration) *statusWriter {
 		// renewed when etcd restarted, and they would show that run's
 		// proxies as connected for a whole TTL.
 		ctx, cancel := s.op(context.Background())
-		_, _ = s.cli.Delete(ctx, s.keys.status(), clientv3.WithPrefix()) // best effort: the TTL cleans up otherwise
+		_, _ = s.cli.Delete(ctx, s.keys.Statuses(), clientv3.WithPrefix()) // best effort: the TTL cleans up otherwise
 		cancel()
 	}
 	go w.run()
@@ -231,7 +231,7 @@ func (w *statusWriter) write(ctx context.Context, batch map[string]*keywayv1.Nod
 	var puts, mine []clientv3.Op
 	var mineKeys []string
 	for id, n := range batch {
-		key := w.s.keys.node(id)
+		key := w.s.keys.Status(id)
 		if n == nil {
 			mine, mineKeys = append(mine, clientv3.OpDelete(key)), append(mineKeys, key)
 			continue

@@ -14,10 +14,12 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
+
+	"keyway.dev/controlplane/etcdkeys"
 )
 
 // DefaultFleet is the fleet name used when Config.Fleet is empty.
-const DefaultFleet = "default"
+const DefaultFleet = etcdkeys.DefaultFleet
 
 // Config says which etcd to use and how.
 type Config struct {
@@ -48,7 +50,7 @@ type Config struct {
 type Store struct {
 	cli       *clientv3.Client
 	embedded  *Embedded
-	keys      keys
+	keys      etcdkeys.Fleet
 	fleet     string
 	opTimeout time.Duration
 	status    *statusWriter
@@ -85,7 +87,7 @@ func newStore(cli *clientv3.Client, e *Embedded, cfg Config) *Store {
 	if cfg.StatusTTL == 0 {
 		cfg.StatusTTL = 15 * time.Second
 	}
-	s := &Store{cli: cli, embedded: e, keys: newKeys(cfg.Fleet), fleet: cfg.Fleet, opTimeout: cfg.OpTimeout}
+	s := &Store{cli: cli, embedded: e, keys: etcdkeys.For(cfg.Fleet), fleet: cfg.Fleet, opTimeout: cfg.OpTimeout}
 	s.status = startStatusWriter(s, cfg.StatusTTL)
 	return s
 }
@@ -111,21 +113,6 @@ func (s *Store) Close() error {
 func (s *Store) op(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, s.opTimeout)
 }
-
-// keys lays out the fleet's keys under /keyway/<fleet>/.
-type keys struct{ prefix string }
-
-func newKeys(fleet string) keys { return keys{prefix: "/keyway/" + fleet + "/"} }
-
-func (k keys) head() string     { return k.prefix + "head" }
-func (k keys) active() string   { return k.prefix + "active" }
-func (k keys) versions() string { return k.prefix + "versions/" }
-func (k keys) status() string   { return k.prefix + "status/" }
-
-// version zero-pads so that keys sort numerically.
-func (k keys) version(v uint64) string { return fmt.Sprintf("%s%020d", k.versions(), v) }
-
-func (k keys) node(id string) string { return k.status() + id }
 
 func formatVersion(v uint64) string { return strconv.FormatUint(v, 10) }
 

@@ -78,19 +78,19 @@ func (s *Store) Push(ctx context.Context, p Push) (*keywayv1.PolicyVersion, erro
 			return nil, fmt.Errorf("marshal version record: %w", err)
 		}
 		ops := []clientv3.Op{
-			clientv3.OpPut(s.keys.version(rec.Version), string(val)),
-			clientv3.OpPut(s.keys.head(), formatVersion(rec.Version)),
+			clientv3.OpPut(s.keys.Version(rec.Version), string(val)),
+			clientv3.OpPut(s.keys.Head(), formatVersion(rec.Version)),
 		}
 		if !p.NoActivate {
-			ops = append(ops, clientv3.OpPut(s.keys.active(), formatVersion(rec.Version)))
+			ops = append(ops, clientv3.OpPut(s.keys.Active(), formatVersion(rec.Version)))
 		}
 		octx, cancel := s.op(ctx)
 		// mod_revision 0 means "the key does not exist", which is what an
 		// empty fleet's push expects.
 		resp, err := s.cli.Txn(octx).
 			If(
-				clientv3.Compare(clientv3.ModRevision(s.keys.head()), "=", headRev),
-				clientv3.Compare(clientv3.CreateRevision(s.keys.version(rec.Version)), "=", 0),
+				clientv3.Compare(clientv3.ModRevision(s.keys.Head()), "=", headRev),
+				clientv3.Compare(clientv3.CreateRevision(s.keys.Version(rec.Version)), "=", 0),
 			).
 			Then(ops...).
 			Commit()
@@ -118,8 +118,8 @@ func (s *Store) Activate(ctx context.Context, v uint64) (previous uint64, err er
 	octx, cancel := s.op(ctx)
 	defer cancel()
 	resp, err := s.cli.Txn(octx).
-		If(clientv3.Compare(clientv3.CreateRevision(s.keys.version(v)), ">", 0)).
-		Then(clientv3.OpGet(s.keys.active()), clientv3.OpPut(s.keys.active(), formatVersion(v))).
+		If(clientv3.Compare(clientv3.CreateRevision(s.keys.Version(v)), ">", 0)).
+		Then(clientv3.OpGet(s.keys.Active()), clientv3.OpPut(s.keys.Active(), formatVersion(v))).
 		Commit()
 	if err != nil {
 		return 0, unavailable(ctx, "activate version", err)
@@ -147,7 +147,7 @@ func (s *Store) Get(ctx context.Context, v uint64) (*keywayv1.PolicyVersion, err
 	}
 	octx, cancel := s.op(ctx)
 	defer cancel()
-	resp, err := s.cli.Get(octx, s.keys.version(v))
+	resp, err := s.cli.Get(octx, s.keys.Version(v))
 	if err != nil {
 		return nil, unavailable(ctx, "get version", err)
 	}
@@ -167,9 +167,9 @@ func (s *Store) List(ctx context.Context, limit int) ([]*keywayv1.PolicyVersion,
 		opts = append(opts, clientv3.WithLimit(int64(limit)))
 	}
 	resp, err := s.cli.Txn(octx).Then(
-		clientv3.OpGet(s.keys.versions(), opts...),
-		clientv3.OpGet(s.keys.head()),
-		clientv3.OpGet(s.keys.active()),
+		clientv3.OpGet(s.keys.Versions(), opts...),
+		clientv3.OpGet(s.keys.Head()),
+		clientv3.OpGet(s.keys.Active()),
 	).Commit()
 	if err != nil {
 		return nil, Pointers{}, unavailable(ctx, "list versions", err)
@@ -190,7 +190,7 @@ func (s *Store) List(ctx context.Context, limit int) ([]*keywayv1.PolicyVersion,
 func (s *Store) Pointers(ctx context.Context) (Pointers, error) {
 	octx, cancel := s.op(ctx)
 	defer cancel()
-	resp, err := s.cli.Txn(octx).Then(clientv3.OpGet(s.keys.head()), clientv3.OpGet(s.keys.active())).Commit()
+	resp, err := s.cli.Txn(octx).Then(clientv3.OpGet(s.keys.Head()), clientv3.OpGet(s.keys.Active())).Commit()
 	if err != nil {
 		return Pointers{}, unavailable(ctx, "read pointers", err)
 	}
@@ -202,7 +202,7 @@ func (s *Store) Pointers(ctx context.Context) (Pointers, error) {
 func (s *Store) readHead(ctx context.Context) (uint64, int64, error) {
 	octx, cancel := s.op(ctx)
 	defer cancel()
-	resp, err := s.cli.Get(octx, s.keys.head())
+	resp, err := s.cli.Get(octx, s.keys.Head())
 	if err != nil {
 		return 0, 0, unavailable(ctx, "read head", err)
 	}

@@ -52,7 +52,7 @@ func (s *Store) WatchActive(ctx context.Context, fn func(*keywayv1.PolicyVersion
 // revision of the read.
 func (s *Store) listActive(ctx context.Context, deliver func(uint64) error) (int64, error) {
 	octx, cancel := s.op(ctx)
-	resp, err := s.cli.Get(octx, s.keys.active())
+	resp, err := s.cli.Get(octx, s.keys.Active())
 	cancel()
 	if err != nil {
 		return 0, unavailable(ctx, "read active pointer", err)
@@ -72,7 +72,7 @@ func (s *Store) listActive(ctx context.Context, deliver func(uint64) error) (int
 func (s *Store) watchActive(ctx context.Context, rev int64, deliver func(uint64) error) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
-	for wr := range s.cli.Watch(wctx, s.keys.active(), clientv3.WithRev(rev+1)) {
+	for wr := range s.cli.Watch(wctx, s.keys.Active(), clientv3.WithRev(rev+1)) {
 		if wr.Err() != nil {
 			return
 		}
