@@ -7,6 +7,7 @@ import (
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/resp"
+	"keyway.dev/dataplane/server/identity"
 )
 
 // Redis's words for failed authentication.
@@ -40,13 +41,13 @@ func (c *client) authenticate(st *engine.State, user, pass string, legacy bool) 
 	if st == nil {
 		return errNoPolicy.Error()
 	}
-	src := sourceKey(c.sess.Addr)
-	if msg := c.srv.auth.wait(c.srv.ctx, src); msg != "" {
+	src := identity.SourceKey(c.sess.Addr)
+	if msg := c.srv.auth.Wait(c.srv.ctx, src); msg != "" {
 		return msg
 	}
 	if st.Proxy.GetIdentity().GetRedisUsers() {
 		if msg := c.upstreamLogin(st, user, pass, legacy); msg != "" {
-			c.srv.auth.failed(src, time.Now())
+			c.srv.auth.Failed(src, time.Now())
 			return msg
 		}
 		c.authed = true
@@ -55,12 +56,12 @@ func (c *client) authenticate(st *engine.State, user, pass string, legacy bool) 
 		c.mu.Unlock()
 		return ""
 	}
-	switch checkAuth(st.Proxy.GetIdentity(), user, pass, legacy) {
-	case authWrong:
-		c.srv.auth.failed(src, time.Now())
+	switch identity.CheckAuth(st.Proxy.GetIdentity(), user, pass, legacy) {
+	case identity.Wrong:
+		c.srv.auth.Failed(src, time.Now())
 		return wrongPass
-	case authNoPassword:
-		c.srv.auth.failed(src, time.Now())
+	case identity.NoPassword:
+		c.srv.auth.Failed(src, time.Now())
 		return noPassword
 	}
 	c.authed = true

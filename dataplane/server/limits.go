@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"keyway.dev/dataplane/resp"
+	"keyway.dev/dataplane/server/identity"
 )
 
 // Limits bound what one client may make the proxy hold. DefaultLimits
@@ -45,6 +46,18 @@ type Limits struct {
 func (l Limits) request() resp.Limits {
 	return resp.Limits{MaxBulk: l.MaxBulkLen, MaxArgs: int(l.MaxArgs), MaxRequest: l.MaxQueryBuffer}
 }
+
+// AuthLimits tune the slowing down of failed AUTH (identity.Limits).
+type AuthLimits = identity.Limits
+
+// AuthStats are the counters of failed authentication (identity.Stats).
+type AuthStats = identity.Stats
+
+// DefaultAuthLimits are identity.DefaultLimits.
+func DefaultAuthLimits() AuthLimits { return identity.DefaultLimits() }
+
+// AuthStats returns the failed-authentication counters, for telemetry.
+func (s *Server) AuthStats() AuthStats { return s.auth.Stats(time.Now()) }
 
 // DefaultLimits returns Redis's defaults plus output bounds Redis leaves
 // off for normal clients, because a proxy multiplexes many of them and

@@ -2,10 +2,9 @@ package server
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 
+	"keyway.dev/dataplane/server/identity"
 	"keyway.dev/dataplane/server/wire"
-	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
 // certNames returns the names of the client's verified TLS certificate,
@@ -31,34 +30,7 @@ func (c *client) certNames() (names []string, known bool) {
 	}
 	c.certsKnown = true
 	if len(st.VerifiedChains) > 0 && len(st.PeerCertificates) > 0 {
-		c.certs = identityNames(st.PeerCertificates[0])
+		c.certs = identity.CertNames(st.PeerCertificates[0])
 	}
 	return c.certs, true
-}
-
-// identityNames are the names a certificate proves, most specific
-// first: its subject's common name, then its DNS and URI SANs.
-func identityNames(cert *x509.Certificate) []string {
-	var names []string
-	if cn := cert.Subject.CommonName; cn != "" {
-		names = append(names, cn)
-	}
-	names = append(names, cert.DNSNames...)
-	for _, u := range cert.URIs {
-		names = append(names, u.String())
-	}
-	return names
-}
-
-// certDomain returns the domain of the first certificate rule that
-// matches one of names exactly, trying names in order.
-func certDomain(rules []*keywayv1.NameRule, names []string) (string, bool) {
-	for _, n := range names {
-		for _, r := range rules {
-			if r.GetMatch() == n && r.GetDomain() != "" {
-				return r.GetDomain(), true
-			}
-		}
-	}
-	return "", false
 }

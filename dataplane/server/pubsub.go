@@ -76,6 +76,9 @@ func (c *client) serveSubscribed(st *engine.State, req *engine.Request) bool {
 		c.serveAlone(st, req, nil)
 		return c.box.err() == nil || c.lose(c.box.err())
 	}
+	if msg := c.subscribedRefusal(st, cmd); msg != "" { // pubsubpolicy.go
+		return c.refuseSubscribed(msg)
+	}
 	change := isSubscriptionChange(cmd.Spec) || r.resp3
 	if c.pin.fan != nil {
 		// The other nodes first: by the time the client reads Redis's

@@ -18,6 +18,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/server/identity"
 	"keyway.dev/dataplane/server/wire"
 )
 
@@ -50,7 +51,7 @@ type Server struct {
 	cancel context.CancelFunc
 	start  time.Time
 
-	auth     *authLimiter
+	auth     *identity.Throttle
 	nextID   atomic.Uint64
 	nclients atomic.Int64
 	// blocked counts clients waiting in a blocking command, for INFO's
@@ -91,7 +92,7 @@ func New(cfg Config) *Server {
 		ctx:     ctx,
 		cancel:  cancel,
 		start:   time.Now(),
-		auth:    newAuthLimiter(cfg.Limits.Auth),
+		auth:    identity.NewThrottle(cfg.Limits.Auth),
 		clients: map[*client]struct{}{},
 		drained: make(chan struct{}),
 	}

@@ -1,4 +1,4 @@
-package server
+package identity
 
 import (
 	"context"
@@ -6,8 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"keyway.dev/dataplane/engine"
 )
 
 // Failed AUTH attempts are counted per source address and slowed down, so
@@ -18,9 +16,9 @@ import (
 // of holding a connection. Only the connection that sent the AUTH waits;
 // every other client is served as usual.
 
-// AuthLimits tune the slowing down of failed AUTH; zero values take the
-// defaults of DefaultAuthLimits.
-type AuthLimits struct {
+// Limits tune the slowing down of failed AUTH; zero values take the
+// defaults of DefaultLimits.
+type Limits struct {
 	// Free is how many failures an address may have in a Window before
 	// its attempts are delayed.
 	Free int
@@ -39,15 +37,15 @@ type AuthLimits struct {
 	MaxAddrs int
 }
 
-// DefaultAuthLimits: 5 free failures a minute, then 100 ms doubling to
+// DefaultLimits: 5 free failures a minute, then 100 ms doubling to
 // 5 s, at most 30 s of queue per address.
-func DefaultAuthLimits() AuthLimits {
-	return AuthLimits{Free: 5, Window: time.Minute, Delay: 100 * time.Millisecond,
+func DefaultLimits() Limits {
+	return Limits{Free: 5, Window: time.Minute, Delay: 100 * time.Millisecond,
 		MaxDelay: 5 * time.Second, MaxWait: 30 * time.Second, MaxAddrs: 1 << 16}
 }
 
-// AuthStats are the counters of failed authentication, for telemetry.
-type AuthStats struct {
+// Stats are the counters of failed authentication, for telemetry.
+type Stats struct {
 	// Failures counts failed AUTH and HELLO AUTH attempts.
 	Failures uint64
 	// Delayed counts attempts that waited before being checked.
@@ -60,13 +58,13 @@ type AuthStats struct {
 	Throttled int
 }
 
-// errAuthThrottled is the answer to an attempt refused without a check.
-const errAuthThrottled = "ERR keyway: too many failed authentication attempts from this address, try again later"
+// ErrThrottled is the answer to an attempt refused without a check.
+const ErrThrottled = "ERR keyway: too many failed authentication attempts from this address, try again later"
 
-// authLimiter keeps the failure counts of the addresses that failed
-// recently.
-type authLimiter struct {
-	lim      AuthLimits
+// Throttle keeps the failure counts of the addresses that failed
+// recently. It is safe for concurrent use.
+type Throttle struct {
+	lim      Limits
 	failures atomic.Uint64
 	delayed  atomic.Uint64
 	refused  atomic.Uint64
@@ -75,18 +73,19 @@ type authLimiter struct {
 	after func(time.Duration) <-chan time.Time
 
 	mu    sync.Mutex
-	addrs map[string]*authEntry
+	addrs map[string]*entry
 }
 
-// authEntry is one address's recent failures.
-type authEntry struct {
+// entry is one address's recent failures.
+type entry struct {
 	fails int
 	last  time.Time // last failure
 	next  time.Time // when the last queued attempt is checked
 }
 
-func newAuthLimiter(l AuthLimits) *authLimiter {
-	d := DefaultAuthLimits()
+// NewThrottle returns a Throttle with limits l.
+func NewThrottle(l Limits) *Throttle {
+	d := DefaultLimits()
 	if l.Free <= 0 {
 		l.Free = d.Free
 	}
@@ -105,12 +104,12 @@ func newAuthLimiter(l AuthLimits) *authLimiter {
 	if l.MaxAddrs <= 0 {
 		l.MaxAddrs = d.MaxAddrs
 	}
-	return &authLimiter{lim: l, after: time.After, addrs: map[string]*authEntry{}}
+	return &Throttle{lim: l, after: time.After, addrs: map[string]*entry{}}
 }
 
 // delay is how long the next attempt of an address with fails recent
 // failures waits.
-func (a *authLimiter) delay(fails int) time.Duration {
+func (a *Throttle) delay(fails int) time.Duration {
 	over := fails - a.lim.Free
 	if over < 0 {
 		return 0
@@ -127,7 +126,7 @@ func (a *authLimiter) delay(fails int) time.Duration {
 
 // reserve books the next attempt of addr and returns how long it must
 // wait, or false when it must be refused.
-func (a *authLimiter) reserve(addr string, now time.Time) (time.Duration, bool) {
+func (a *Throttle) reserve(addr string, now time.Time) (time.Duration, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	e := a.addrs[addr]
@@ -150,13 +149,13 @@ func (a *authLimiter) reserve(addr string, now time.Time) (time.Duration, bool) 
 	return at.Sub(now), true
 }
 
-// wait holds an attempt from addr for its delay. It returns the refusal
+// Wait holds an attempt from addr for its delay. It returns the refusal
 // text when the attempt must not be checked, or "" to go on.
-func (a *authLimiter) wait(ctx context.Context, addr string) string {
+func (a *Throttle) Wait(ctx context.Context, addr string) string {
 	d, ok := a.reserve(addr, time.Now())
 	if !ok {
 		a.refused.Add(1)
-		return errAuthThrottled
+		return ErrThrottled
 	}
 	if d == 0 {
 		return ""
@@ -166,12 +165,12 @@ func (a *authLimiter) wait(ctx context.Context, addr string) string {
 	case <-a.after(d):
 		return ""
 	case <-ctx.Done():
-		return errAuthThrottled
+		return ErrThrottled
 	}
 }
 
-// failed counts a failed attempt of addr.
-func (a *authLimiter) failed(addr string, now time.Time) {
+// Failed counts a failed attempt of addr.
+func (a *Throttle) Failed(addr string, now time.Time) {
 	a.failures.Add(1)
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -180,10 +179,10 @@ func (a *authLimiter) failed(addr string, now time.Time) {
 		if len(a.addrs) >= a.lim.MaxAddrs {
 			a.prune(now)
 		}
-		e = &authEntry{}
+		e = &entry{}
 		a.addrs[addr] = e
 	} else if now.Sub(e.last) > a.lim.Window {
-		*e = authEntry{}
+		*e = entry{}
 	}
 	e.fails++
 	e.last = now
@@ -191,7 +190,7 @@ func (a *authLimiter) failed(addr string, now time.Time) {
 
 // prune forgets addresses whose failures are out of the window, and one
 // more when none are, to make room.
-func (a *authLimiter) prune(now time.Time) {
+func (a *Throttle) prune(now time.Time) {
 	for k, e := range a.addrs {
 		if now.Sub(e.last) > a.lim.Window && !e.next.After(now) {
 			delete(a.addrs, k)
@@ -205,9 +204,9 @@ func (a *authLimiter) prune(now time.Time) {
 	}
 }
 
-// stats returns the counters.
-func (a *authLimiter) stats(now time.Time) AuthStats {
-	st := AuthStats{Failures: a.failures.Load(), Delayed: a.delayed.Load(), Refused: a.refused.Load()}
+// Stats returns the counters as of now.
+func (a *Throttle) Stats(now time.Time) Stats {
+	st := Stats{Failures: a.failures.Load(), Delayed: a.delayed.Load(), Refused: a.refused.Load()}
 	a.mu.Lock()
 	for _, e := range a.addrs {
 		if now.Sub(e.last) <= a.lim.Window && e.fails >= a.lim.Free {
@@ -218,12 +217,9 @@ func (a *authLimiter) stats(now time.Time) AuthStats {
 	return st
 }
 
-// AuthStats returns the failed-authentication counters, for telemetry.
-func (s *Server) AuthStats() AuthStats { return s.auth.stats(time.Now()) }
-
-// sourceKey is the address failures are counted under: the IP of a TCP
+// SourceKey is the address failures are counted under: the IP of a TCP
 // peer, its /64 for IPv6, where one host usually holds the whole prefix.
-func sourceKey(remote string) string {
+func SourceKey(remote string) string {
 	ap, err := netip.ParseAddrPort(remote)
 	if err != nil {
 		return remote // a unix socket or an unparsable address: count it whole
@@ -238,10 +234,6 @@ func sourceKey(remote string) string {
 	return ip.String()
 }
 
-// unauthenticated reports whether the policy requires AUTH and the
-// client has not passed it: such a client may run only AUTH, HELLO,
-// PING, QUIT and RESET (which Redis also lets through; it only logs the
-// connection out).
-func (c *client) unauthenticated(st *engine.State) bool {
-	return st != nil && !c.authed && st.Proxy.GetIdentity().GetRequireAuth()
-}
+// HoldWith replaces the clock attempts wait on (time.After), so a test
+// decides when a delayed attempt goes on. Call it before any Wait.
+func (a *Throttle) HoldWith(after func(time.Duration) <-chan time.Time) { a.after = after }
