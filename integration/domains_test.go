@@ -3,6 +3,10 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -15,7 +19,8 @@ import (
 // TestDomainVersionsAfterRollout completes a rollout of domain a to v2
 // while v1 stays active, and checks that every place an operator looks
 // says what the proxy runs: KEYWAY.EXPLAIN on the proxy, `policy history`
-// (table and JSON), `policy show` and `keyway fleet`.
+// (table and JSON), `policy show`, `keyway fleet` and the proxy's
+// keyway_policy_info, during the rollout and after it.
 func TestDomainVersionsAfterRollout(t *testing.T) {
 	r1, r2 := redistest.Start(t), redistest.Start(t)
 	cp := harness.StartControl(t, "", "")
@@ -33,6 +38,11 @@ func TestDomainVersionsAfterRollout(t *testing.T) {
 		kw(t, cp, args...)
 	}
 	kw(t, cp, "rollout", "start", "--domain", "a", "--to", "v2", "--steps", "10,100", "--interval", "1h")
+	// While the rollout runs, the proxy reports a's canary on a track of
+	// its own, as fleet does.
+	harness.Eventually(t, 20*time.Second, "the proxy reports a's canary", func() error {
+		return policyInfoIs(p, map[string]string{"a/stable": "v1", "a/canary": "v2", "b/stable": "v1", "f/stable": "v1"})
+	})
 	kw(t, cp, "rollout", "promote", "--domain", "a")
 
 	harness.Eventually(t, 20*time.Second, "the proxy runs v2 for a and v1 for b", func() error {
@@ -91,6 +101,18 @@ func TestDomainVersionsAfterRollout(t *testing.T) {
 	}
 	harness.Contains(t, "fleet table", kw(t, cp, "fleet"), "proxy-1", "v2 (pinned by a-1)")
 
+	// keyway_policy_info says what the admin API says.
+	fromAPI := map[string]string{}
+	for _, d := range f.Domains {
+		fromAPI[d.Domain+"/stable"] = d.Name
+		if d.CanaryVersion != 0 {
+			fromAPI[d.Domain+"/canary"] = fmt.Sprintf("v%d", d.CanaryVersion)
+		}
+	}
+	harness.Eventually(t, 20*time.Second, "keyway_policy_info agrees with the admin API", func() error {
+		return policyInfoIs(p, fromAPI)
+	})
+
 	// A domain that never had a rollout: its version and "no rollout".
 	harness.Contains(t, "rollout status of b", kw(t, cp, "rollout", "status", "--domain", "b"), "version:   v1\n", "rollout:   no rollout")
 	var nr struct {
@@ -105,6 +127,30 @@ func TestDomainVersionsAfterRollout(t *testing.T) {
 	if r := harness.CLI(t, cp.Addr, "rollout", "status", "--domain", "nope"); r.Code != 1 || !strings.Contains(r.Stderr, `domain "nope" is not in the active version v1`) {
 		t.Errorf("rollout status of an unknown domain: exit %d, %q", r.Code, r.Stderr)
 	}
+}
+
+var domainInfoRE = regexp.MustCompile(`(?m)^keyway_policy_info\{domain="([^"]*)",track="([^"]*)",version="([^"]*)"\} 1$`)
+
+// policyInfoIs checks the per-domain rows of keyway_policy_info on p's
+// /metrics, keyed "domain/track", against want.
+func policyInfoIs(p *harness.Proxy, want map[string]string) error {
+	resp, err := http.Get("http://" + p.Admin + "/metrics")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	got := map[string]string{}
+	for _, m := range domainInfoRE.FindAllSubmatch(body, -1) {
+		got[string(m[1])+"/"+string(m[2])] = string(m[3])
+	}
+	if !maps.Equal(got, want) {
+		return fmt.Errorf("keyway_policy_info per domain = %v, want %v", got, want)
+	}
+	return nil
 }
 
 // domainJSON is one entry of the "domains" of history and fleet.

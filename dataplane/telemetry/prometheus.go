@@ -70,10 +70,7 @@ func (r *Recorder) WritePrometheus(out io.Writer) error {
 	r.writeNodes(w)
 	r.writeEngines(w)
 
-	family(w, "keyway_policy_info", "gauge", "The policy version this proxy applied; always 1.")
-	if v := r.PolicyVersion(); v != "" {
-		fmt.Fprintf(w, "keyway_policy_info{version=%s} 1\n", quote(v))
-	}
+	r.writePolicyInfo(w)
 	counter(w, "keyway_reloads_total", "Snapshots applied.", r.reloads.Load())
 	counter(w, "keyway_nacks_total", "Snapshots refused (NACKed).", r.nacks.Load())
 	counter(w, "keyway_telemetry_reports_total", "Telemetry reports delivered to the control plane.", r.reportsSent.Load())

@@ -91,6 +91,8 @@ type Recorder struct {
 	aliases  int
 	overflow atomic.Uint64
 
+	domainVersions atomic.Pointer[[]DomainVersion]
+
 	policyVersion atomic.Pointer[string]
 	reloads       atomic.Uint64
 	nacks         atomic.Uint64

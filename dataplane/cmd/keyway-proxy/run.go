@@ -36,7 +36,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	applier.Observe(tel.applied)
+	applier.Observe(func(v string, err error) { tel.applied(cur, v, err) })
 	tel.rec.SetEngineStats(func() []engine.EngineStat { return engine.CollectCurrent(cur) })
 
 	srv := server.New(server.Config{

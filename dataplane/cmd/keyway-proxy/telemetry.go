@@ -120,14 +120,41 @@ func nodeStats(in []upstream.NodeStats) []telemetry.NodeStats {
 	return out
 }
 
-// applied counts a policy the proxy applied or refused.
-func (t *proxyTelemetry) applied(version string, err error) {
+// applied counts a policy the proxy applied or refused, and records what
+// each domain of the installed state runs. It is called under the
+// applier's lock, so cur holds the state just installed.
+func (t *proxyTelemetry) applied(cur *engine.Current, version string, err error) {
 	if err != nil {
 		t.rec.Nacked()
 		return
 	}
 	t.rec.Reloaded()
 	t.rec.SetPolicyVersion(policyVersion(version))
+	if s := cur.Acquire(); s != nil {
+		t.rec.SetDomainVersions(domainVersions(s, policyVersion(version)))
+		s.Release()
+	}
+}
+
+// domainVersions lists the version of each domain's stable tree and, while
+// a rollout runs, its canary tree. A tree rendered without a version (a
+// policy file) runs the snapshot's.
+func domainVersions(s *engine.State, snapshot string) []telemetry.DomainVersion {
+	out := make([]telemetry.DomainVersion, 0, len(s.Domains))
+	add := func(domain, track string, tree *keywayv1.DomainTree) {
+		v := tree.GetVersion()
+		if v == "" {
+			v = snapshot
+		}
+		out = append(out, telemetry.DomainVersion{Domain: domain, Track: track, Version: v})
+	}
+	for name, d := range s.Domains {
+		add(name, "stable", d.Config.GetStable())
+		if d.Canary != nil {
+			add(name, "canary", d.Config.GetCanary())
+		}
+	}
+	return out
 }
 
 // policyVersion is the policy version of a resource version: the control

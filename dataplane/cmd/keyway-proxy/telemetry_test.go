@@ -111,8 +111,11 @@ func TestMetricsCountWhatWasServed(t *testing.T) {
 				t.Errorf("connections in default = %v, want %v", got, conns)
 			}
 			// The policy gauges do not depend on per-command counting.
-			if got := sum(fams, "keyway_policy_info", map[string]string{"version": "standalone"}); got != 1 {
+			if got := sum(fams, "keyway_policy_info", map[string]string{"version": "standalone", "domain": ""}); got != 1 {
 				t.Errorf("keyway_policy_info{version=standalone} = %v, want 1", got)
+			}
+			if got := sum(fams, "keyway_policy_info", map[string]string{"domain": "default", "track": "stable", "version": "standalone"}); got != 1 {
+				t.Errorf("keyway_policy_info{domain=default,track=stable,version=standalone} = %v, want 1", got)
 			}
 			if got := sum(fams, "keyway_reloads_total", nil); got != 1 {
 				t.Errorf("keyway_reloads_total = %v, want 1", got)
