@@ -7,7 +7,7 @@ STATICCHECK := $(TOOLS)/staticcheck
 STATICCHECK_VERSION := v0.8.2
 MODULES := proto controlplane dataplane cli integration
 
-.PHONY: all build proto proto-check tools deps test test-unit test-race fuzz integration lint demo bench compat clean tidy
+.PHONY: all build proto proto-check tools deps test test-unit test-race fuzz integration lint demo bench compat chaos soak clean tidy
 
 all: build
 
@@ -78,6 +78,7 @@ integration: build
 lint: $(STATICCHECK)
 	@test -z "$$(gofmt -l $(MODULES))" || { gofmt -l $(MODULES); echo "gofmt: files above need formatting" >&2; exit 1; }
 	for m in $(MODULES); do (cd $$m && go vet ./... && $(STATICCHECK) ./...) || exit 1; done
+	cd integration && go vet -tags chaos ./chaos/ && $(STATICCHECK) -tags chaos ./chaos/
 
 ## demo: control plane + embedded etcd, two redis-servers, one proxy, example policy
 demo: deps build
@@ -91,6 +92,20 @@ bench: deps build
 ## (minutes; not part of test). Results in .compat/results.txt
 compat: deps build
 	@bash scripts/compat.sh
+
+## chaos: the fault suite (minutes; not part of test): real processes, a
+## verifying load, one fault per scenario, a table of what clients saw
+chaos: deps build
+	@mkdir -p .chaos
+	cd integration && KEYWAY_BIN=$(CURDIR)/bin KEYWAY_CHAOS_OUT=$(CURDIR)/.chaos/results.md \
+		go test -tags chaos -count=1 -v -timeout 30m -run 'TestChaos' ./chaos/
+
+## soak: one system for an hour (SOAK=1h), the next fault every minute
+SOAK ?= 1h
+soak: deps build
+	@mkdir -p .chaos
+	cd integration && KEYWAY_BIN=$(CURDIR)/bin KEYWAY_CHAOS_OUT=$(CURDIR)/.chaos/soak.md \
+		go test -tags chaos -count=1 -v -timeout 0 -run 'TestSoak' ./chaos/ -soak $(SOAK)
 
 tidy:
 	for m in $(MODULES); do (cd $$m && go mod tidy) || exit 1; done

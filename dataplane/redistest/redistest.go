@@ -26,6 +26,8 @@ type Server struct {
 	Dir  string
 	cmd  *exec.Cmd
 	t    testing.TB
+	bin  string // to start it again after a Kill
+	conf string
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
@@ -101,7 +103,7 @@ func Start(t testing.TB, config ...string) *Server {
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("redistest: start redis-server: %v", err)
 		}
-		s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Port: port, Dir: dir, cmd: cmd, t: t}
+		s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Port: port, Dir: dir, cmd: cmd, t: t, bin: bin, conf: path}
 		if err := s.waitReady(10 * time.Second); err != nil {
 			lastErr = err
 			_ = cmd.Process.Kill()
@@ -142,6 +144,25 @@ func (s *Server) Stop() {
 
 // Kill stops the server abruptly (SIGKILL), as a crash would.
 func (s *Server) Kill() { s.Stop() }
+
+// Restart starts a killed server again with its configuration, port and
+// directory, so what it persisted (with "appendonly yes") is loaded, as
+// after a crash and restart by a supervisor. It waits until the server
+// answers PING.
+func (s *Server) Restart() {
+	s.t.Helper()
+	if s.cmd != nil {
+		s.t.Fatalf("redistest: restart %s: it is still running", s.Addr)
+	}
+	cmd := exec.Command(s.bin, s.conf)
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("redistest: restart %s: %v", s.Addr, err)
+	}
+	s.cmd = cmd
+	if err := s.waitReady(30 * time.Second); err != nil {
+		s.t.Fatalf("redistest: restart %s: %v", s.Addr, err)
+	}
+}
 
 // Do sends one command on a fresh connection and returns the first line of
 // the reply (e.g. "+OK", ":3", "$5" followed by the value on its own line

@@ -14,3 +14,15 @@ func TestStartSetGet(t *testing.T) {
 		t.Fatalf("GET missing = %q, want $-1", got)
 	}
 }
+
+func TestRestartKeepsWhatWasPersisted(t *testing.T) {
+	s := Start(t, "appendonly yes", "appendfsync always")
+	if got := s.Do("SET", "k", "v"); got != "+OK" {
+		t.Fatalf("SET = %q", got)
+	}
+	s.Kill()
+	s.Restart()
+	if got := s.Do("GET", "k"); got != "v" {
+		t.Fatalf("GET after a kill and restart = %q; want the value written before", got)
+	}
+}

@@ -444,3 +444,10 @@ func StartControlWith(t testing.TB, o ControlOptions) *Control {
 
 // Pid is the process id, for reading /proc.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Signal sends sig to the process, for faults other than a clean stop:
+// SIGTERM for a drain, SIGSTOP and SIGCONT for a frozen process.
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Wait waits until the process has ended.
+func (p *Process) Wait() { <-p.done }
