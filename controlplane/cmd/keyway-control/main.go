@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -137,7 +138,8 @@ func run(args []string, stdout io.Writer, getenv func(string) string) error {
 	defer stop()
 
 	met := metrics.New()
-	stopMetrics, err := obs.serveMetrics(met, logger)
+	var ready atomic.Bool
+	stopMetrics, err := obs.serveMetrics(met, ready.Load, logger)
 	if err != nil {
 		return err
 	}
@@ -172,6 +174,8 @@ func run(args []string, stdout io.Writer, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
+	ready.Store(true)
+	defer ready.Store(false)
 	return srv.Run(ctx)
 }
 

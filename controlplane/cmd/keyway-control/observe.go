@@ -24,7 +24,7 @@ type observeFlags struct {
 func registerObserveFlags(fs *flag.FlagSet) *observeFlags {
 	o := &observeFlags{}
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json (one JSON object a line, for log collectors)")
-	fs.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus /metrics over HTTP on this address (for example 0.0.0.0:9190); empty serves none")
+	fs.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus /metrics, and /healthz and /readyz for probes that cannot speak gRPC over TLS, over HTTP on this address (for example 0.0.0.0:9190); empty serves none")
 	return o
 }
 
@@ -41,7 +41,11 @@ func (o *observeFlags) logger(w io.Writer, lvl slog.Level) (*slog.Logger, error)
 
 // serveMetrics listens on --metrics-listen, when set, and serves m until
 // stop is called. Listening happens now, so a taken port fails the start.
-func (o *observeFlags) serveMetrics(m *metrics.Control, logger *slog.Logger) (stop func(), err error) {
+// /healthz answers 200 while the process runs; /readyz answers 200 once
+// ready says so (the store is open and gRPC serves) and 503 otherwise,
+// for Kubernetes probes when gRPC is served over TLS, which kubelet's
+// gRPC probe cannot speak.
+func (o *observeFlags) serveMetrics(m *metrics.Control, ready func() bool, logger *slog.Logger) (stop func(), err error) {
 	if o.metricsListen == "" {
 		return func() {}, nil
 	}
@@ -49,9 +53,7 @@ func (o *observeFlags) serveMetrics(m *metrics.Control, logger *slog.Logger) (st
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-listen: %w", err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", m.Handler())
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: observeMux(m, ready), ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -66,4 +68,18 @@ func (o *observeFlags) serveMetrics(m *metrics.Control, logger *slog.Logger) (st
 		_ = hs.Shutdown(sctx)
 		<-done
 	}, nil
+}
+
+func observeMux(m *metrics.Control, ready func() bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", m.Handler())
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+	return mux
 }

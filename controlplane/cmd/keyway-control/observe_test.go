@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"keyway.dev/controlplane/metrics"
 )
 
 func TestLogFormat(t *testing.T) {
@@ -47,5 +51,28 @@ func TestObserveFlagErrors(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want exit %d and %q", code, stderr.String(), tc.code, tc.want)
 			}
 		})
+	}
+}
+
+func TestProbeEndpoints(t *testing.T) {
+	var ready atomic.Bool
+	h := observeMux(metrics.New(), ready.Load)
+	get := func(path string) int {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		return rec.Code
+	}
+	if c := get("/healthz"); c != 200 {
+		t.Errorf("/healthz = %d", c)
+	}
+	if c := get("/readyz"); c != 503 {
+		t.Errorf("/readyz before ready = %d, want 503", c)
+	}
+	ready.Store(true)
+	if c := get("/readyz"); c != 200 {
+		t.Errorf("/readyz when ready = %d", c)
+	}
+	if c := get("/metrics"); c != 200 {
+		t.Errorf("/metrics = %d", c)
 	}
 }
