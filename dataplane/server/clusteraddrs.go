@@ -1,26 +1,18 @@
 package server
 
 import (
-	"cmp"
 	"net"
-	"slices"
+
+	"keyway.dev/dataplane/server/clusteremu"
 )
 
-// vaddr is one address a listener serves, as a cluster client should
-// dial it.
-type vaddr struct {
-	host string
-	port int
-}
-
 // listenerAddrs returns every address the server accepts on for the
-// listener named name, sorted so that every connection, whichever
-// address it came in on, describes the same cluster. A listener bound to
+// listener named name, sorted (clusteremu.SortAddrs). A listener bound to
 // a wildcard address is announced at local, the IP the asking client
 // reached, which is an address of this host that the client can dial.
-func (s *Server) listenerAddrs(name string, local net.IP) []vaddr {
+func (s *Server) listenerAddrs(name string, local net.IP) []clusteremu.Addr {
 	s.mu.Lock()
-	out := make([]vaddr, 0, len(s.listeners))
+	out := make([]clusteremu.Addr, 0, len(s.listeners))
 	for _, l := range s.listeners {
 		if l.Name != name {
 			continue
@@ -33,11 +25,8 @@ func (s *Server) listenerAddrs(name string, local net.IP) []vaddr {
 		if ip == nil || ip.IsUnspecified() {
 			ip = local
 		}
-		out = append(out, vaddr{host: ip.String(), port: a.Port})
+		out = append(out, clusteremu.Addr{Host: ip.String(), Port: a.Port})
 	}
 	s.mu.Unlock()
-	slices.SortFunc(out, func(a, b vaddr) int {
-		return cmp.Or(cmp.Compare(a.host, b.host), cmp.Compare(a.port, b.port))
-	})
-	return slices.Compact(out)
+	return clusteremu.SortAddrs(out)
 }

@@ -15,6 +15,7 @@ import (
 	"keyway.dev/dataplane/cluster"
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/redistest"
+	"keyway.dev/dataplane/server/clusteremu"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -151,7 +152,7 @@ func TestClusterVirtualNodesOneAddress(t *testing.T) {
 		vnods uint32
 		want  int
 	}{
-		{"default", 0, defaultVirtualNodes},
+		{"default", 0, clusteremu.DefaultVirtualNodes},
 		{"policy", 4, 4},
 		{"one", 1, 1},
 	} {

@@ -1,7 +1,15 @@
-package server
+// Package clusteremu presents the proxy as a Redis Cluster on a
+// listener whose policy enables it: it answers the CLUSTER commands a
+// cluster-aware client asks as a cluster whose slots are split over
+// virtual nodes, all of them this proxy: one per address the listener
+// serves, or, with a single address, the policy's virtual_nodes at the
+// address the client reached. The client spreads its keys over the
+// virtual nodes and sends everything back here, and the proxy, which
+// routes by key itself, never answers MOVED or ASK.
+package clusteremu
 
 import (
-	"bytes"
+	"cmp"
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
@@ -10,54 +18,17 @@ import (
 	"strings"
 
 	"keyway.dev/dataplane/cluster"
-	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/resp"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
-// Cluster emulation: on a listener whose policy enables it, the proxy
-// answers the CLUSTER commands a cluster-aware client asks as a Redis
-// Cluster whose slots are split over virtual nodes, all of them this
-// proxy: one per address the listener serves (clusteraddrs.go), or,
-// with a single address, the policy's virtual_nodes at the address the
-// client reached. The client spreads its keys over the virtual nodes and
-// sends everything back here, and the proxy, which routes by key itself,
-// never answers MOVED or ASK.
+// DefaultVirtualNodes is the split when the policy gives none.
+const DefaultVirtualNodes = 3
 
-// defaultVirtualNodes is the split when the policy gives none.
-const defaultVirtualNodes = 3
-
-var (
-	clusterLocal = &local{name: "cluster", arity: -2, fn: (*client).cluster}
-	askingLocal  = &local{name: "asking", arity: 1, fn: (*client).ok}
-)
-
-// emulated returns the handler of CLUSTER or ASKING when the client's
-// listener emulates a cluster, else nil and the command is forwarded.
-func (c *client) emulated(st *engine.State, name []byte) *local {
-	var l *local
-	switch {
-	case bytes.EqualFold(name, []byte("CLUSTER")):
-		l = clusterLocal
-	case bytes.EqualFold(name, []byte("ASKING")):
-		l = askingLocal
-	default:
-		return nil
-	}
-	if c.emulation(st) == nil {
-		return nil
-	}
-	return l
-}
-
-// emulation is the cluster emulation of the client's listener, nil when
-// it is off.
-func (c *client) emulation(st *engine.State) *keywayv1.ClusterEmulation {
-	if st == nil {
-		return nil
-	}
-	for _, l := range st.Proxy.GetListeners() {
-		if l.GetName() == c.sess.Listener {
+// Of is the cluster emulation of listener under pc, nil when it is off.
+func Of(pc *keywayv1.ProxyConfig, listener string) *keywayv1.ClusterEmulation {
+	for _, l := range pc.GetListeners() {
+		if l.GetName() == listener {
 			if e := l.GetClusterEmulation(); e.GetEnabled() {
 				return e
 			}
@@ -67,62 +38,83 @@ func (c *client) emulation(st *engine.State) *keywayv1.ClusterEmulation {
 	return nil
 }
 
-// vnode is one virtual node of the emulated cluster.
-type vnode struct {
+// Addr is one address a listener serves, as a cluster client should
+// dial it.
+type Addr struct {
+	Host string
+	Port int
+}
+
+// SortAddrs sorts addrs and drops repeats, so that every connection,
+// whichever address it came in on, describes the same cluster.
+func SortAddrs(addrs []Addr) []Addr {
+	slices.SortFunc(addrs, func(a, b Addr) int {
+		return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Port, b.Port))
+	})
+	return slices.Compact(addrs)
+}
+
+// node is one virtual node of the emulated cluster.
+type node struct {
 	id       string
 	host     string
 	port     int
 	from, to int // slot range, inclusive
 }
 
-// vnodes splits the slots evenly over the listener's virtual nodes and
-// returns them with the index of the one the client is connected to
-// ("myself"). When the listener has several addresses (keyway-proxy
+// Cluster is the emulated cluster as one connection sees it.
+type Cluster struct {
+	nodes []node
+	self  int // the node the connection reached ("myself")
+}
+
+// New splits the slots evenly over the virtual nodes of listener, whose
+// addresses (SortAddrs) are addrs, for a connection that reached local.
+// When the listener has several addresses (keyway-proxy
 // --cluster-listen), there is one virtual node per address, so cluster
 // clients, which pool connections per address, open parallel ones; with
 // one address, the policy's virtual_nodes all carry it. IDs are stable
 // for a listener and address, as a real node's are across its life.
-func (c *client) vnodes(e *keywayv1.ClusterEmulation) (nodes []vnode, self int) {
-	local := vaddr{host: "127.0.0.1", port: 6380}
-	var ip net.IP
-	if a, ok := c.rc.NetConn().LocalAddr().(*net.TCPAddr); ok {
-		ip = a.IP
-		local = vaddr{host: a.IP.String(), port: a.Port}
+func New(e *keywayv1.ClusterEmulation, listener string, local net.Addr, addrs []Addr) Cluster {
+	self := 0
+	at := Addr{Host: "127.0.0.1", Port: 6380}
+	if a, ok := local.(*net.TCPAddr); ok {
+		at = Addr{Host: a.IP.String(), Port: a.Port}
 	}
-	addrs := c.srv.listenerAddrs(c.sess.Listener, ip)
 	if len(addrs) <= 1 {
 		n := int(e.GetVirtualNodes())
 		if n <= 0 {
-			n = defaultVirtualNodes
+			n = DefaultVirtualNodes
 		}
-		addrs = slices.Repeat([]vaddr{local}, min(n, cluster.Slots))
-	} else if i := slices.Index(addrs, local); i >= 0 {
+		addrs = slices.Repeat([]Addr{at}, min(n, cluster.Slots))
+	} else if i := slices.Index(addrs, at); i >= 0 {
 		self = i
 	}
 	n := len(addrs)
-	nodes = make([]vnode, n)
+	nodes := make([]node, n)
 	for i, a := range addrs {
-		id := fmt.Appendf(nil, "keyway/%s/%s:%d", c.sess.Listener, a.host, a.port)
+		id := fmt.Appendf(nil, "keyway/%s/%s:%d", listener, a.Host, a.Port)
 		if n > 1 && addrs[0] == addrs[n-1] {
 			id = fmt.Appendf(id, "/%d", i) // one address: tell its nodes apart
 		}
 		sum := sha1.Sum(id)
-		nodes[i] = vnode{
+		nodes[i] = node{
 			id:   hex.EncodeToString(sum[:]),
-			host: a.host,
-			port: a.port,
+			host: a.Host,
+			port: a.Port,
 			from: i * cluster.Slots / n,
 			to:   (i+1)*cluster.Slots/n - 1,
 		}
 	}
-	return nodes, self
+	return Cluster{nodes: nodes, self: self}
 }
 
-// cluster answers the CLUSTER subcommands a cluster client needs.
-func (c *client) cluster(st *engine.State, args [][]byte) bool {
-	nodes, self := c.vnodes(c.emulation(st))
-	resp3 := c.resp3()
-	b := c.out[:0]
+// Answer appends to b the reply to CLUSTER args[1:] (args[0] is CLUSTER
+// and args has at least two elements), in RESP3 when resp3 is set. A
+// subcommand the emulation does not give, or a wrong number of
+// arguments, returns b unchanged and the error to answer instead.
+func (c Cluster) Answer(b []byte, args [][]byte, resp3 bool) ([]byte, string) {
+	nodes, self := c.nodes, c.self
 	switch sub := strings.ToUpper(string(args[1])); sub {
 	case "SLOTS":
 		b = resp.AppendArray(b, len(nodes))
@@ -175,15 +167,14 @@ func (c *client) cluster(st *engine.State, args [][]byte) bool {
 		b = resp.AppendBulkString(b, nodes[self].id)
 	case "KEYSLOT":
 		if len(args) != 3 {
-			c.writeError(arityError("cluster|keyslot"))
-			return true
+			return b, "ERR wrong number of arguments for 'cluster|keyslot' command"
 		}
 		b = resp.AppendInt(b, int64(cluster.Slot(args[2])))
 	default:
-		c.writeError("ERR keyway: CLUSTER " + truncate(sub, 64) + " is not available through the proxy, which emulates a cluster (SLOTS, SHARDS, NODES, INFO, MYID, KEYSLOT)")
-		return true
+		if len(sub) > 64 {
+			sub = sub[:64]
+		}
+		return b, "ERR keyway: CLUSTER " + sub + " is not available through the proxy, which emulates a cluster (SLOTS, SHARDS, NODES, INFO, MYID, KEYSLOT)"
 	}
-	c.out = b
-	c.write(b)
-	return true
+	return b, ""
 }
