@@ -35,7 +35,7 @@ var minimal = map[string]*keywayv1.Engine{
 	"mirror":     {Kind: &keywayv1.Engine_Mirror{Mirror: &keywayv1.Mirror{Primary: leaf(), Shadow: leaf()}}},
 	"flag":       {Kind: &keywayv1.Engine_Flag{Flag: &keywayv1.FlagSwitch{Flag: "f", On: leaf(), Off: leaf()}}},
 	"transform":  {Kind: &keywayv1.Engine_Transform{Transform: &keywayv1.Transform{Compression: keywayv1.Transform_COMPRESSION_LZ4, Next: leaf()}}},
-	"near_cache": {Kind: &keywayv1.Engine_NearCache{NearCache: &keywayv1.NearCache{Upstream: "main", MaxBytes: 1 << 20}}},
+	"near_cache": {Kind: &keywayv1.Engine_NearCache{NearCache: &keywayv1.NearCache{Next: leaf(), MaxBytes: 1 << 20}}},
 }
 
 func TestEveryKindIsBuiltOrListed(t *testing.T) {

@@ -11,13 +11,16 @@ import (
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
-// Build compiles a NearCache: it takes a reference to the upstream and
-// starts tracking its primaries; the tree's release stops the tracking
+// Build compiles a NearCache over its upstream leaf and starts tracking
+// the upstream's primaries; the tree's release stops the tracking
 // (a reload builds a new, empty cache).
 func Build(b *engine.Builder, cfg *keywayv1.NearCache) (engine.Engine, error) {
-	name := cfg.GetUpstream()
-	if name == "" {
-		return nil, errors.New("upstream is required: the upstream whose keys are cached")
+	leaf := cfg.GetNext().GetUpstream()
+	if leaf == nil {
+		return nil, errors.New("next must be an upstream: the near cache holds what one upstream's primaries report changes of")
+	}
+	if leaf.GetReadFromReplicas() {
+		return nil, errors.New("next reads from replicas, which may lag the primaries whose changes the near cache hears; drop read_from_replicas")
 	}
 	maxBytes := cfg.GetMaxBytes()
 	if maxBytes == 0 {
@@ -41,7 +44,7 @@ func Build(b *engine.Builder, cfg *keywayv1.NearCache) (engine.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &NearCache{name: name, prefixes: prefixes, cmds: cmds, admitK: cfg.GetAdmitReads(), coalesce: !cfg.GetNoCoalescing(), stats: &stats{}}
+	n := &NearCache{prefixes: prefixes, cmds: cmds, admitK: cfg.GetAdmitReads(), coalesce: !cfg.GetNoCoalescing(), stats: &stats{}}
 	if d := cfg.GetMaxAge(); d != nil {
 		if d.AsDuration() <= 0 {
 			return nil, fmt.Errorf("max_age must be positive, got %s", d.AsDuration())
@@ -55,12 +58,18 @@ func Build(b *engine.Builder, cfg *keywayv1.NearCache) (engine.Engine, error) {
 		}
 		n.admitWin = int64(w)
 	}
-	if n.up, err = b.Upstream(name); err != nil {
+	if n.next, err = b.Child("next", cfg.GetNext()); err != nil {
 		return nil, err
 	}
+	fwd, ok := n.next.(*engine.Labeled).Engine.(interface{ Upstream() engine.Upstream })
+	if !ok {
+		return nil, errors.New("next: the upstream leaf does not expose its client")
+	}
+	n.up = fwd.Upstream()
+	n.name = n.up.Name()
 	n.store = newStore(int64(maxBytes), int64(maxEntry), n.stats)
 	log := slog.Default().With("domain", b.Domain, "engine", b.Path())
-	n.track = newTracker(name, sourceOf(n.up), cfg.GetPrefixes(), n.store, n.stats, log)
+	n.track = newTracker(n.name, sourceOf(n.up), cfg.GetPrefixes(), n.store, n.stats, log)
 	b.OnRelease(n.track.close)
 	return n, nil
 }

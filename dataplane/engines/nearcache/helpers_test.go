@@ -14,6 +14,8 @@ import (
 	"keyway.dev/dataplane/cluster"
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/engine/enginetest"
+	"keyway.dev/dataplane/engines/route"
+	upstreameng "keyway.dev/dataplane/engines/upstream"
 	"keyway.dev/dataplane/upstream"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
@@ -33,7 +35,17 @@ func standalone(addr string) *keywayv1.Upstream {
 func registry() *engine.Registry {
 	r := engine.NewRegistry()
 	engine.Add(r, "near_cache", Build)
+	engine.Add(r, "upstream", upstreameng.Build)
+	engine.Add(r, "route", route.Build)
 	return r
+}
+
+func leaf(name string) *keywayv1.Engine {
+	return &keywayv1.Engine{Kind: &keywayv1.Engine_Upstream{Upstream: &keywayv1.Forward{Name: name}}}
+}
+
+func routeTree() *keywayv1.Engine {
+	return &keywayv1.Engine{Kind: &keywayv1.Engine_Route{Route: &keywayv1.Route{Default: leaf("main")}}}
 }
 
 // newProxy builds cfg over up and waits until its tracking is live.
@@ -42,8 +54,8 @@ func newProxy(t testing.TB, up *keywayv1.Upstream, cfg *keywayv1.NearCache) *pro
 	pools := upstream.NewPools(upstream.Options{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	pools.SetCluster(cluster.NewShared)
 	t.Cleanup(pools.Close)
-	if cfg.Upstream == "" {
-		cfg.Upstream = "main"
+	if cfg.Next == nil {
+		cfg.Next = leaf("main")
 	}
 	if cfg.MaxBytes == 0 {
 		cfg.MaxBytes = 1 << 20

@@ -25,6 +25,7 @@ import (
 // NearCache caches replies of one upstream.
 type NearCache struct {
 	name     string
+	next     engine.Engine // the upstream leaf, for explain and stats
 	up       engine.Upstream
 	prefixes [][]byte
 	cmds     map[*resp.Spec]bool
@@ -55,10 +56,6 @@ var (
 
 	cacheableArgs = map[*resp.Spec]int{specGet: 2, specHGet: 3, specHGetAll: 2, specExists: 2}
 )
-
-// Upstream is the client misses and writes go to; a pin asks it for a
-// dedicated connection, as it asks a Forward leaf.
-func (n *NearCache) Upstream() engine.Upstream { return n.up }
 
 // nanotime is the clock of fills and expiries: monotonic, since only
 // durations are compared.
@@ -395,7 +392,8 @@ func (n *NearCache) Sync(ctx context.Context) error { return n.track.sync(ctx) }
 func (n *NearCache) Live() bool { return n.store.live.Load() }
 
 // Explain says whether r would be answered from memory, without touching
-// the cache.
+// the cache, and goes on to the upstream leaf, where misses go (and where
+// the server finds the upstream of a client's dedicated connection).
 func (n *NearCache) Explain(r *engine.Request, x *engine.Explanation) engine.Engine {
 	switch {
 	case n.track.src == nil:
@@ -426,8 +424,7 @@ func (n *NearCache) Explain(r *engine.Request, x *engine.Explanation) engine.Eng
 			x.Note("near cache miss: read from redis and cached")
 		}
 	}
-	x.Reach(n.name)
-	return nil
+	return n.next
 }
 
 func (n *NearCache) commandList() string {

@@ -1746,7 +1746,7 @@ func (x *Commands) GetNext() *Engine {
 }
 
 // NearCache answers reads of hot keys from the proxy's own memory and
-// sends everything else to one upstream, as Forward does. Redis itself
+// sends everything else to next, an upstream leaf. Redis itself
 // invalidates the entries: the proxy keeps one RESP3 connection per
 // primary with CLIENT TRACKING ON BCAST on the cached prefixes, and drops
 // every entry on any gap in that stream (a reconnect, a topology change,
@@ -1755,9 +1755,10 @@ func (x *Commands) GetNext() *Engine {
 // docs/near-cache.md.
 type NearCache struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Name of an upstream declared in the same DomainTree; the engine is a
-	// leaf, so what it caches is what that upstream holds.
-	Upstream string `protobuf:"bytes,1,opt,name=upstream,proto3" json:"upstream,omitempty"`
+	// Where misses and writes go: an upstream leaf (Forward) without
+	// read_from_replicas, so what is cached is what its primaries hold and
+	// report changes of.
+	Next *Engine `protobuf:"bytes,1,opt,name=next,proto3" json:"next,omitempty"`
 	// Key prefixes that may be cached and that Redis reports changes of;
 	// empty means every key, which makes Redis report every write.
 	Prefixes []string `protobuf:"bytes,2,rep,name=prefixes,proto3" json:"prefixes,omitempty"`
@@ -1812,11 +1813,11 @@ func (*NearCache) Descriptor() ([]byte, []int) {
 	return file_keyway_v1_engine_proto_rawDescGZIP(), []int{19}
 }
 
-func (x *NearCache) GetUpstream() string {
+func (x *NearCache) GetNext() *Engine {
 	if x != nil {
-		return x.Upstream
+		return x.Next
 	}
-	return ""
+	return nil
 }
 
 func (x *NearCache) GetPrefixes() []string {
@@ -2009,9 +2010,9 @@ const file_keyway_v1_engine_proto_rawDesc = "" +
 	"\x05locks\x18\x01 \x01(\v2\x11.keyway.v1.EngineR\x05locks\x12\x1f\n" +
 	"\vlock_prefix\x18\x02 \x01(\tR\n" +
 	"lockPrefix\x12%\n" +
-	"\x04next\x18\x03 \x01(\v2\x11.keyway.v1.EngineR\x04next\"\xdc\x02\n" +
-	"\tNearCache\x12\x1a\n" +
-	"\bupstream\x18\x01 \x01(\tR\bupstream\x12\x1a\n" +
+	"\x04next\x18\x03 \x01(\v2\x11.keyway.v1.EngineR\x04next\"\xe7\x02\n" +
+	"\tNearCache\x12%\n" +
+	"\x04next\x18\x01 \x01(\v2\x11.keyway.v1.EngineR\x04next\x12\x1a\n" +
 	"\bprefixes\x18\x02 \x03(\tR\bprefixes\x12\x1a\n" +
 	"\bcommands\x18\x03 \x03(\tR\bcommands\x12\x1b\n" +
 	"\tmax_bytes\x18\x04 \x01(\x04R\bmaxBytes\x12&\n" +
@@ -2110,13 +2111,14 @@ var file_keyway_v1_engine_proto_depIdxs = []int32{
 	3,  // 44: keyway.v1.Transform.next:type_name -> keyway.v1.Engine
 	3,  // 45: keyway.v1.Commands.locks:type_name -> keyway.v1.Engine
 	3,  // 46: keyway.v1.Commands.next:type_name -> keyway.v1.Engine
-	23, // 47: keyway.v1.NearCache.max_age:type_name -> google.protobuf.Duration
-	23, // 48: keyway.v1.NearCache.admit_window:type_name -> google.protobuf.Duration
-	49, // [49:49] is the sub-list for method output_type
-	49, // [49:49] is the sub-list for method input_type
-	49, // [49:49] is the sub-list for extension type_name
-	49, // [49:49] is the sub-list for extension extendee
-	0,  // [0:49] is the sub-list for field type_name
+	3,  // 47: keyway.v1.NearCache.next:type_name -> keyway.v1.Engine
+	23, // 48: keyway.v1.NearCache.max_age:type_name -> google.protobuf.Duration
+	23, // 49: keyway.v1.NearCache.admit_window:type_name -> google.protobuf.Duration
+	50, // [50:50] is the sub-list for method output_type
+	50, // [50:50] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_keyway_v1_engine_proto_init() }
