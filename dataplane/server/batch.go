@@ -333,7 +333,7 @@ func (c *client) write(raw []byte) {
 		// queue, in order with the frames Redis pushed.
 		c.written += int64(len(raw))
 		c.lastError = len(raw) > 0 && raw[0] == '-'
-		c.box.enqueue(raw)
+		c.box.Enqueue(raw)
 		return
 	}
 	c.written += int64(len(raw))

@@ -9,6 +9,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/server/push"
 	"keyway.dev/dataplane/server/wire"
 	"keyway.dev/dataplane/upstream"
 	keywayv1 "keyway.dev/proto/keyway/v1"
@@ -69,8 +70,8 @@ type client struct {
 	// box, while set, writes to the socket for this goroutine, because
 	// Redis may push frames at any time (outbox.go); boxRef is the same
 	// for other goroutines that deliver to this client (tracking.go).
-	box    *outbox
-	boxRef atomic.Pointer[outbox]
+	box    *push.Outbox
+	boxRef atomic.Pointer[push.Outbox]
 	// track is the client's CLIENT TRACKING state, nil when off.
 	tracker *tracking
 	// CLIENT REPLY: replyOff drops every reply until ON; skipNext drops
@@ -150,7 +151,7 @@ func (c *client) release() {
 	c.trackingOff()
 	if c.box != nil { // a subscription's outbox outlived its pin
 		c.boxRef.Store(nil)
-		c.box.stop()
+		c.box.Stop()
 		c.box = nil
 	}
 }

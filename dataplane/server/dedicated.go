@@ -7,6 +7,7 @@ import (
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/resp"
+	"keyway.dev/dataplane/server/push"
 	"keyway.dev/dataplane/upstream"
 )
 
@@ -64,8 +65,8 @@ type pin struct {
 	// sub relays pushed messages while the client is subscribed
 	// (pubsub.go); fan, on a cluster, the other nodes' notifications
 	// (clustersub.go).
-	sub *relay
-	fan *fanout
+	sub *push.Relay
+	fan *push.Fanout
 	one [1]*engine.Request
 }
 
@@ -96,10 +97,10 @@ func (c *client) servePinned(st *engine.State, r *engine.Request) bool {
 		c.writeError(errNoAuth.Error())
 		return true
 	}
-	if isSubscribe(cmd.Spec) && (c.pin == nil || !c.pin.multi) {
+	if push.IsSubscribe(cmd.Spec) && (c.pin == nil || !c.pin.multi) {
 		return c.subscribe(st, r)
 	}
-	if isSubscribe(cmd.Spec) {
+	if push.IsSubscribe(cmd.Spec) {
 		// Redis would subscribe the connection when EXEC runs, and the
 		// messages would then need a relay that no reply in the EXEC
 		// array starts; rather than lose them silently, the command is

@@ -9,6 +9,7 @@ import (
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/resp"
+	"keyway.dev/dataplane/server/push"
 )
 
 // Pub/sub: SUBSCRIBE, PSUBSCRIBE and SSUBSCRIBE pin a dedicated upstream
@@ -16,7 +17,7 @@ import (
 // every command of the client goes to that connection and Redis answers
 // it, so the replies, the refusals of commands not allowed in this
 // context and the pushed messages reach the client in Redis's order and
-// words; a relay (relay.go) copies them to the client as they arrive.
+// words; a relay (push.Relay) copies them to the client as they arrive.
 // After each command that may end the last subscription the proxy asks
 // Redis whether the connection is still subscribed; when it is not, the
 // connection is reset and released and the client is back on the normal
@@ -44,15 +45,15 @@ func (c *client) subscribe(st *engine.State, req *engine.Request) bool {
 			p = &pin{c: c}
 		}
 		p.d = d
-		p.fan = newFanout(up, d.Addr())
+		p.fan = push.NewFanout(up, d.Addr())
 	}
 	if err := c.startOutbox(); err != nil {
 		c.pin = p
 		c.dropPin()
 		return c.lose(err)
 	}
-	p.sub = newRelay(c.srv.ctx, p.d, c.box, c.resp3())
-	p.sub.start()
+	p.sub = push.NewRelay(c.srv.ctx, p.d, c.box, c.resp3())
+	p.sub.Start()
 	c.pin = p
 	return c.serveSubscribed(st, req)
 }
@@ -72,24 +73,24 @@ func (c *client) subscribe(st *engine.State, req *engine.Request) bool {
 func (c *client) serveSubscribed(st *engine.State, req *engine.Request) bool {
 	r := c.pin.sub
 	cmd := &req.Cmd
-	if r.resp3 && !cmd.Spec.Has(resp.FlagPubSub) && !needsDedicated(cmd) {
+	if r.RESP3() && !cmd.Spec.Has(resp.FlagPubSub) && !needsDedicated(cmd) {
 		c.serveAlone(st, req, nil)
-		return c.box.err() == nil || c.lose(c.box.err())
+		return c.box.Err() == nil || c.lose(c.box.Err())
 	}
 	if msg := c.subscribedRefusal(st, cmd); msg != "" { // pubsubpolicy.go
 		return c.refuseSubscribed(msg)
 	}
-	change := isSubscriptionChange(cmd.Spec) || r.resp3
+	change := push.IsSubscriptionChange(cmd.Spec) || r.RESP3()
 	if c.pin.fan != nil {
 		// The other nodes first: by the time the client reads Redis's
 		// confirmation, every node it will hear from is subscribed.
-		if err := c.pin.fan.apply(c, cmd); err != nil {
+		if err := c.pin.fan.Apply(c.srv.ctx, cmd, c.proto(), c.box); err != nil {
 			return c.lose(err)
 		}
 	}
 	var err error
 	if change {
-		err = c.pin.d.Send(cmd.Args, r.mark)
+		err = c.pin.d.Send(cmd.Args, r.Marker())
 	} else {
 		err = c.pin.d.Send(cmd.Args)
 	}
@@ -99,9 +100,9 @@ func (c *client) serveSubscribed(st *engine.State, req *engine.Request) bool {
 	if !change {
 		return true
 	}
-	subscribed, ok := r.await()
+	subscribed, ok := r.Await()
 	if !ok {
-		return c.lose(c.box.err())
+		return c.lose(c.box.Err())
 	}
 	if !subscribed {
 		c.unsubscribed()
@@ -115,9 +116,9 @@ func (c *client) serveSubscribed(st *engine.State, req *engine.Request) bool {
 // watches keys on it.
 func (c *client) unsubscribed() {
 	p := c.pin
-	p.sub.stop()
+	p.sub.Stop()
 	p.sub = nil
-	p.fan.stop()
+	p.fan.Stop()
 	p.fan = nil
 	c.stopOutbox()
 	if p.busy() {
@@ -133,9 +134,9 @@ func (c *client) unsubscribed() {
 // another client.
 func (c *client) endSubscription() {
 	p := c.pin
-	p.sub.stop()
+	p.sub.Stop()
 	p.sub = nil
-	p.fan.stop()
+	p.fan.Stop()
 	p.fan = nil
 	c.pin = nil
 	c.stopOutbox()

@@ -31,12 +31,12 @@ func (c *client) subscribedRefusal(st *engine.State, cmd *resp.Command) string {
 // for the commands before it is queued ahead of the error.
 func (c *client) refuseSubscribed(msg string) bool {
 	r := c.pin.sub
-	if err := c.pin.d.Send(r.mark); err != nil {
+	if err := c.pin.d.Send(r.Marker()); err != nil {
 		return c.lose(err)
 	}
-	subscribed, ok := r.await()
+	subscribed, ok := r.Await()
 	if !ok {
-		return c.lose(c.box.err())
+		return c.lose(c.box.Err())
 	}
 	c.writeError(msg)
 	if !subscribed {

@@ -13,6 +13,7 @@ import (
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/resp"
+	"keyway.dev/dataplane/server/push"
 	"keyway.dev/dataplane/upstream"
 )
 
@@ -434,7 +435,7 @@ func (tc *tconn) read() {
 		}
 		if frame[0] == '>' {
 			if box := tc.tr.Load().c.boxRef.Load(); box != nil {
-				box.enqueue(frame)
+				box.Enqueue(frame)
 			}
 			continue
 		}
@@ -455,7 +456,7 @@ func (tc *tconn) readSink() {
 		if err != nil {
 			return
 		}
-		if kind, rest, ok := pushKind(frame); ok && string(kind) == "invalidate" {
+		if kind, rest, ok := push.PushKind(frame); ok && string(kind) == "invalidate" {
 			tc.tr.Load().deliver(rest)
 		}
 	}
@@ -482,7 +483,7 @@ func (t *tracking) deliver(keys []byte) {
 	} else {
 		frame = append([]byte("*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n"), keys...)
 	}
-	box.enqueue(frame)
+	box.Enqueue(frame)
 }
 
 // fail marks tc dead and tells the client to drop everything it cached:
@@ -504,7 +505,7 @@ func (tc *tconn) fail() {
 			}
 			t.deliver([]byte(null))
 		} else if box := t.c.boxRef.Load(); box != nil {
-			box.enqueue([]byte(">2\r\n$10\r\ninvalidate\r\n_\r\n"))
+			box.Enqueue([]byte(">2\r\n$10\r\ninvalidate\r\n_\r\n"))
 		}
 	})
 }

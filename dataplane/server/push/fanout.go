@@ -1,4 +1,4 @@
-package server
+package push
 
 import (
 	"bytes"
@@ -37,8 +37,8 @@ type primariesLister interface {
 	Primaries(ctx context.Context) ([]*upstream.Node, error)
 }
 
-// fanout is a subscribed client's extra relays, one per other primary.
-type fanout struct {
+// Fanout is a subscribed client's extra relays, one per other primary.
+type Fanout struct {
 	up    engine.Upstream
 	list  primariesLister
 	home  string // address of the node the client's own connection is on
@@ -47,17 +47,17 @@ type fanout struct {
 
 type extraSub struct {
 	d *upstream.Dedicated
-	r *relay
+	r *Relay
 }
 
-// newFanout returns the fan-out of a subscription on up, nil when up is
+// NewFanout returns the fan-out of a subscription on up, nil when up is
 // not a cluster.
-func newFanout(up engine.Upstream, home string) *fanout {
+func NewFanout(up engine.Upstream, home string) *Fanout {
 	l, ok := up.(primariesLister)
 	if !ok {
 		return nil
 	}
-	return &fanout{up: up, list: l, home: home, extra: map[string]*extraSub{}}
+	return &Fanout{up: up, list: l, home: home, extra: map[string]*extraSub{}}
 }
 
 // fanArgs is what of cmd the other primaries must hear: the node-local
@@ -92,18 +92,18 @@ func fanArgs(cmd *resp.Command) [][]byte {
 	return out
 }
 
-// apply sends the node-local part of cmd to every other primary and
+// Apply sends the node-local part of cmd to every other primary and
 // waits until each has answered, so a notification that follows the
 // client's confirmation is heard whichever node makes it. Subscribing
-// opens the extra relays on first use; a relay whose node has no
-// subscription left is released.
-func (f *fanout) apply(c *client, cmd *resp.Command) error {
+// opens the extra relays on first use, speaking RESP version proto and
+// relaying to out; a relay whose node has no subscription left is
+// released.
+func (f *Fanout) Apply(ctx context.Context, cmd *resp.Command, proto uint8, out *Outbox) error {
 	args := fanArgs(cmd)
 	if args == nil {
 		return nil
 	}
 	subscribing := cmd.Spec.Name == "SUBSCRIBE" || cmd.Spec.Name == "PSUBSCRIBE"
-	ctx := c.srv.ctx
 	if subscribing {
 		nodes, err := f.list.Primaries(ctx)
 		if err != nil {
@@ -117,13 +117,13 @@ func (f *fanout) apply(c *client, cmd *resp.Command) error {
 			if err != nil {
 				return err
 			}
-			if err := d.Protocol(ctx, c.proto()); err != nil {
+			if err := d.Protocol(ctx, proto); err != nil {
 				d.Close()
 				return err
 			}
-			r := newRelay(ctx, d, c.box, c.resp3())
+			r := NewRelay(ctx, d, out, proto == 3)
 			r.extra = true
-			r.start()
+			r.Start()
 			f.extra[n.Addr()] = &extraSub{d: d, r: r}
 		}
 	}
@@ -131,12 +131,12 @@ func (f *fanout) apply(c *client, cmd *resp.Command) error {
 		if err := x.d.Send(args, x.r.mark); err != nil {
 			return err
 		}
-		subscribed, ok := x.r.await()
+		subscribed, ok := x.r.Await()
 		if !ok {
 			return fmt.Errorf("keyway: the subscription relay to %s ended", addr)
 		}
 		if !subscribed {
-			x.r.stop()
+			x.r.Stop()
 			x.d.Release()
 			delete(f.extra, addr)
 		}
@@ -144,14 +144,14 @@ func (f *fanout) apply(c *client, cmd *resp.Command) error {
 	return nil
 }
 
-// stop ends every extra relay and releases its connection (RESET drops
+// Stop ends every extra relay and releases its connection (RESET drops
 // its subscriptions).
-func (f *fanout) stop() {
+func (f *Fanout) Stop() {
 	if f == nil {
 		return
 	}
 	for addr, x := range f.extra {
-		x.r.stop()
+		x.r.Stop()
 		x.d.Release()
 		delete(f.extra, addr)
 	}

@@ -1,4 +1,8 @@
-package server
+// Package push carries what Redis sends a client without being asked:
+// the messages of a subscribed connection (Relay, and on a cluster the
+// Fanout of node-local channels to the other primaries), written to the
+// client's socket by an Outbox, in order with the proxy's own replies.
+package push
 
 import (
 	"bytes"
@@ -11,14 +15,14 @@ import (
 	"keyway.dev/dataplane/upstream"
 )
 
-// relay carries one subscribed client's frames from its dedicated
-// upstream connection to the client's outbox (outbox.go), which writes
+// Relay carries one subscribed client's frames from its dedicated
+// upstream connection to the client's Outbox, which writes
 // them to the socket: its read goroutine takes frames from Redis as they
 // arrive. Every command of a RESP2 subscribed client is answered by Redis
 // on the dedicated connection, in order with the messages.
-type relay struct {
+type Relay struct {
 	d   *upstream.Dedicated
-	out *outbox
+	out *Outbox
 
 	// mark is the PING the client goroutine sends after each command that
 	// may change the subscriptions. Redis answers it in the pub/sub shape
@@ -39,7 +43,7 @@ type relay struct {
 	subs   int64
 	shards int64
 	// extra relays one of a cluster's other nodes, for the channels each
-	// node publishes alone (clustersub.go): only messages pass.
+	// node publishes alone (Fanout): only messages pass.
 	extra bool
 
 	ctx      context.Context
@@ -47,12 +51,13 @@ type relay struct {
 	readDone chan struct{}
 }
 
-// newRelay prepares a relay; start runs it.
-func newRelay(ctx context.Context, d *upstream.Dedicated, out *outbox, resp3 bool) *relay {
+// NewRelay prepares a relay of d to out for a client that speaks RESP3
+// when resp3 is set; Start runs it.
+func NewRelay(ctx context.Context, d *upstream.Dedicated, out *Outbox, resp3 bool) *Relay {
 	var raw [16]byte
 	_, _ = rand.Read(raw[:]) // crypto/rand.Read never fails
 	token := []byte("keyway-mark-" + hex.EncodeToString(raw[:]))
-	r := &relay{
+	r := &Relay{
 		d:        d,
 		out:      out,
 		resp3:    resp3,
@@ -68,12 +73,20 @@ func newRelay(ctx context.Context, d *upstream.Dedicated, out *outbox, resp3 boo
 	return r
 }
 
-// start runs the read goroutine; stop ends it.
-func (r *relay) start() { go r.read() }
+// Start runs the read goroutine; Stop ends it.
+func (r *Relay) Start() { go r.read() }
+
+// Marker is the command to send after one that may change the
+// subscriptions; Await then says whether the connection is still
+// subscribed, once every frame before the marker's answer is queued.
+func (r *Relay) Marker() [][]byte { return r.mark }
+
+// RESP3 reports whether the relay serves a RESP3 client.
+func (r *Relay) RESP3() bool { return r.resp3 }
 
 // read relays frames until the connection leaves pub/sub mode, the
 // context ends, or the relay fails.
-func (r *relay) read() {
+func (r *Relay) read() {
 	defer close(r.readDone)
 	for {
 		frame, err := r.d.Next(r.ctx)
@@ -107,7 +120,7 @@ func (r *relay) read() {
 			// carries the messages every node hears.
 			continue
 		}
-		if !r.out.enqueue(frame) {
+		if !r.out.Enqueue(frame) {
 			return
 		}
 	}
@@ -115,8 +128,8 @@ func (r *relay) read() {
 
 // count notes the subscription count of a RESP3 confirmation push:
 // [kind, channel, count].
-func (r *relay) count(frame []byte) {
-	kind, rest, ok := pushKind(frame)
+func (r *Relay) count(frame []byte) {
+	kind, rest, ok := PushKind(frame)
 	if !ok {
 		return
 	}
@@ -132,10 +145,10 @@ func (r *relay) count(frame []byte) {
 	}
 }
 
-// pushKind reads the first element of a push frame, a bulk string, and
+// PushKind reads the first element of a push frame, a bulk string, and
 // returns it with the bytes after it. It runs on every message a RESP3
 // relay passes, so it allocates nothing.
-func pushKind(frame []byte) ([]byte, []byte, bool) {
+func PushKind(frame []byte) ([]byte, []byte, bool) {
 	i := bytes.Index(frame, crlf)
 	if i < 0 {
 		return nil, nil, false
@@ -160,10 +173,10 @@ func lastInt(rest []byte) (int64, bool) {
 var crlf = []byte("\r\n")
 
 // isNodeLocalMessage reports a message of a channel only one node of a
-// cluster publishes (clustersub.go): [message, channel, payload] or
+// cluster publishes (Fanout): [message, channel, payload] or
 // [pmessage, pattern, channel, payload].
 func isNodeLocalMessage(frame []byte) bool {
-	kind, rest, ok := pushKind(frame)
+	kind, rest, ok := PushKind(frame)
 	if !ok || (string(kind) != "message" && string(kind) != "pmessage") {
 		return false
 	}
@@ -203,17 +216,17 @@ func bulkAt(b []byte) (value, rest []byte, ok bool) {
 
 // signal hands a marker's answer to the client goroutine, which sends at
 // most one marker at a time and waits for it.
-func (r *relay) signal(subscribed bool) {
+func (r *Relay) signal(subscribed bool) {
 	select {
 	case r.marks <- subscribed:
 	default:
 	}
 }
 
-// await waits for the answer to the marker just sent: whether the
+// Await waits for the answer to the marker just sent: whether the
 // connection is still subscribed. ok is false when the relay ended
 // without one (the upstream or the client went away).
-func (r *relay) await() (subscribed, ok bool) {
+func (r *Relay) Await() (subscribed, ok bool) {
 	select {
 	case s := <-r.marks:
 		return s, true
@@ -227,17 +240,17 @@ func (r *relay) await() (subscribed, ok bool) {
 	}
 }
 
-// stop ends the relay: reading stops at once (a frame half read stays in
+// Stop ends the relay: reading stops at once (a frame half read stays in
 // the connection's buffer, so the connection can still be reset).
-func (r *relay) stop() {
+func (r *Relay) Stop() {
 	r.cancel()
 	<-r.readDone
 }
 
-// isSubscriptionChange reports the commands that add or remove
+// IsSubscriptionChange reports the commands that add or remove
 // subscriptions, after which the client goroutine asks Redis whether the
 // connection is still in pub/sub mode.
-func isSubscriptionChange(s *resp.Spec) bool {
+func IsSubscriptionChange(s *resp.Spec) bool {
 	if s == nil || !s.Has(resp.FlagPubSub|resp.FlagConnState) {
 		return false
 	}
@@ -248,8 +261,8 @@ func isSubscriptionChange(s *resp.Spec) bool {
 	return false
 }
 
-// isSubscribe reports the commands that enter pub/sub mode.
-func isSubscribe(s *resp.Spec) bool {
+// IsSubscribe reports the commands that enter pub/sub mode.
+func IsSubscribe(s *resp.Spec) bool {
 	if s == nil {
 		return false
 	}

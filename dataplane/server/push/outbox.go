@@ -1,4 +1,4 @@
-package server
+package push
 
 import (
 	"errors"
@@ -6,18 +6,18 @@ import (
 	"sync"
 )
 
-// outbox writes a client's replies and pushed frames from a goroutine of
+// Outbox writes a client's replies and pushed frames from a goroutine of
 // its own, for as long as something other than the client's commands may
-// write to it: a subscription's messages (relay.go) or tracking's
-// invalidations (tracking.go). Frames are queued in order and handed to
+// write to it: a subscription's messages (Relay) or tracking's
+// invalidations. Frames are queued in order and handed to
 // the socket in as few writes as possible. The queue is what the client
 // has not taken yet; when it would pass the limit the client is dropped,
 // as Redis drops a pub/sub client over its client-output-buffer-limit, so
 // a client that stops reading cannot grow the proxy's memory.
 //
 // While an outbox runs it is the only writer to the client's socket: the
-// client goroutine's own replies join its queue (client.write).
-type outbox struct {
+// client goroutine's own replies join its queue.
+type Outbox struct {
 	nc    net.Conn
 	limit int64
 
@@ -42,8 +42,10 @@ var errRelayOverflow = errors.New("pub/sub output over the limit")
 // bursts.
 const maxRelayBuffer = 1 << 20
 
-func newOutbox(nc net.Conn, limit int64) *outbox {
-	o := &outbox{
+// NewOutbox starts an outbox writing to nc that drops the client when
+// more than limit bytes wait (0: no limit).
+func NewOutbox(nc net.Conn, limit int64) *Outbox {
+	o := &Outbox{
 		nc:        nc,
 		limit:     limit,
 		writeDone: make(chan struct{}),
@@ -54,10 +56,10 @@ func newOutbox(nc net.Conn, limit int64) *outbox {
 	return o
 }
 
-// enqueue adds frame (copied) to the queue, or fails the outbox when the
+// Enqueue adds frame (copied) to the queue, or fails the outbox when the
 // client has left too much unread. It is safe from any goroutine, and
-// after stop it drops the frame.
-func (o *outbox) enqueue(frame []byte) bool {
+// after Stop it drops the frame.
+func (o *Outbox) Enqueue(frame []byte) bool {
 	o.mu.Lock()
 	if o.lost != nil {
 		o.mu.Unlock()
@@ -80,7 +82,7 @@ func (o *outbox) enqueue(frame []byte) bool {
 
 // write hands queued frames to the socket until stopWrite, then writes
 // what is left and returns.
-func (o *outbox) write() {
+func (o *Outbox) write() {
 	defer close(o.writeDone)
 	var buf []byte
 	for {
@@ -114,7 +116,7 @@ func (o *outbox) write() {
 
 // fail records why the outbox gave up and closes the client's socket, so
 // the client's own goroutine sees the end and releases what it holds.
-func (o *outbox) fail(err error) {
+func (o *Outbox) fail(err error) {
 	o.mu.Lock()
 	first := o.lost == nil
 	if first {
@@ -126,16 +128,16 @@ func (o *outbox) fail(err error) {
 	}
 }
 
-// err returns why the outbox failed, or nil.
-func (o *outbox) err() error {
+// Err returns why the outbox failed, or nil.
+func (o *Outbox) Err() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.lost
 }
 
-// stop writes everything queued and ends the writer; later frames are
+// Stop writes everything queued and ends the writer; later frames are
 // dropped.
-func (o *outbox) stop() {
+func (o *Outbox) Stop() {
 	o.stopOnce.Do(func() { close(o.stopWrite) })
 	<-o.writeDone
 	o.mu.Lock()
@@ -146,34 +148,3 @@ func (o *outbox) stop() {
 }
 
 var errOutboxStopped = errors.New("outbox stopped")
-
-// startOutbox hands the socket to an outbox: replies buffered so far go
-// out first, and from then on every write joins the outbox's queue. The
-// idle timeout is off while it runs, as Redis never times out a
-// subscribed client.
-func (c *client) startOutbox() error {
-	if c.box != nil {
-		return nil
-	}
-	if err := c.dc.Flush(); err != nil {
-		return err
-	}
-	c.pending = 0
-	c.box = newOutbox(c.rc.NetConn(), c.srv.cfg.Limits.MaxPubSubOutput)
-	c.boxRef.Store(c.box)
-	c.idleExempt(true)
-	return nil
-}
-
-// stopOutbox gives the socket back to the client goroutine once nothing
-// pushes to it any more: no subscription and no tracking that delivers
-// to this connection.
-func (c *client) stopOutbox() {
-	if c.box == nil || (c.pin != nil && c.pin.sub != nil) || c.tracker.pushes() {
-		return
-	}
-	c.boxRef.Store(nil)
-	c.box.stop()
-	c.box = nil
-	c.idleExempt(false)
-}
