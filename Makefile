@@ -5,7 +5,7 @@ TOOLS := $(CURDIR)/.tools
 BUF := $(TOOLS)/buf
 STATICCHECK := $(TOOLS)/staticcheck
 STATICCHECK_VERSION := v0.8.2
-MODULES := proto controlplane dataplane cli integration
+MODULES := proto policy controlplane dataplane cli integration
 
 .PHONY: all build proto proto-check tools deps test test-unit test-race fuzz integration lint demo bench compat chaos soak clean tidy
 
@@ -57,11 +57,14 @@ deps:
 	@bash scripts/deps.sh
 
 ## test: every test in every module; -race for the data and control planes
+## and the policy module below them
 test: deps proto-check lint test-race test-unit fuzz integration
 
 test-race:
+	cd policy && go test -race -count=1 ./...
 	cd controlplane && go test -race -count=1 ./...
 	cd dataplane && go test -race -count=1 ./...
+	cd integration && go test -race -count=1 ./crossplane/...
 
 test-unit:
 	cd proto && go test -count=1 ./...

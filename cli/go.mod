@@ -5,6 +5,7 @@ go 1.26.0
 replace (
 	keyway.dev/controlplane => ../controlplane
 	keyway.dev/dataplane => ../dataplane
+	keyway.dev/policy => ../policy
 	keyway.dev/proto => ../proto
 )
 
@@ -14,6 +15,7 @@ require (
 	gopkg.in/yaml.v3 v3.0.1
 	keyway.dev/controlplane v0.0.0
 	keyway.dev/dataplane v0.0.0
+	keyway.dev/policy v0.0.0
 	keyway.dev/proto v0.0.0
 )
 

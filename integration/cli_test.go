@@ -16,8 +16,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
-	"keyway.dev/controlplane/auth/certtest"
 	"keyway.dev/integration/harness"
+	"keyway.dev/proto/certtest"
 )
 
 // cliPolicy has one domain with a flag engine and one test case, so every

@@ -16,9 +16,9 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
-	"keyway.dev/controlplane/auth/certtest"
 	"keyway.dev/dataplane/redistest"
 	"keyway.dev/integration/harness"
+	"keyway.dev/proto/certtest"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 

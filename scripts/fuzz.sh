@@ -5,7 +5,7 @@ set -euo pipefail
 fuzztime="${1:-5s}"
 cd "$(dirname "$0")/.."
 found=0
-for mod in dataplane controlplane; do
+for mod in dataplane controlplane policy; do
   while IFS= read -r pkg; do
     dir=$(cd "$mod" && go list -f '{{.Dir}}' "$pkg")
     for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do

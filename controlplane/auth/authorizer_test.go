@@ -17,8 +17,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"keyway.dev/controlplane/auth"
-	"keyway.dev/controlplane/auth/certtest"
 	"keyway.dev/controlplane/etcdtest"
+	"keyway.dev/proto/certtest"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"keyway.dev/controlplane/auth"
-	"keyway.dev/controlplane/auth/certtest"
+	"keyway.dev/proto/certtest"
 )
 
 // peerCN makes one handshake with a server that demands a client

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"keyway.dev/controlplane/auth"
-	"keyway.dev/controlplane/auth/certtest"
+	"keyway.dev/proto/certtest"
 )
 
 // fakeADS answers each request with a response whose version is the

@@ -12,7 +12,7 @@ import (
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 	"go.uber.org/zap"
 
-	"keyway.dev/controlplane/auth/certtest"
+	"keyway.dev/proto/certtest"
 )
 
 // Secure is a single-node etcd configured as a production one is: clients

@@ -13,8 +13,8 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"keyway.dev/controlplane/server"
-	"keyway.dev/controlplane/snapshot"
 	"keyway.dev/controlplane/xds/xdstest"
+	"keyway.dev/policy/snapshot"
 )
 
 // TestKeepaliveEndsHalfOpenStream: a proxy whose connection went half-open

@@ -15,7 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"keyway.dev/controlplane/server"
-	"keyway.dev/controlplane/snapshot"
+	"keyway.dev/policy/snapshot"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"keyway.dev/controlplane/auth"
-	"keyway.dev/controlplane/auth/certtest"
 	"keyway.dev/controlplane/etcdtest"
 	"keyway.dev/controlplane/store"
+	"keyway.dev/proto/certtest"
 )
 
 func clientTLS(t *testing.T, ca, cert, key string) *tls.Config {

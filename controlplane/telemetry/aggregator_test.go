@@ -7,8 +7,8 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	dtel "keyway.dev/dataplane/telemetry"
 	keywayv1 "keyway.dev/proto/keyway/v1"
+	"keyway.dev/proto/latency"
 )
 
 // clock is a settable time source.
@@ -17,12 +17,13 @@ type clock struct{ t time.Time }
 func (c *clock) now() time.Time          { return c.t }
 func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
+// hist is n observations of d, as a proxy reports them: in the shared
+// scheme, trailing empty buckets dropped.
 func hist(d time.Duration, n int) *keywayv1.LatencyHistogram {
-	var h dtel.Histogram
-	for range n {
-		h.Add(d)
-	}
-	return dtel.HistogramProto(&h)
+	b := latency.BucketOf(d)
+	buckets := make([]uint64, b+1)
+	buckets[b] = uint64(n)
+	return &keywayv1.LatencyHistogram{Buckets: buckets, Count: uint64(n), SumSeconds: float64(uint64(n)*uint64(d)) / 1e9}
 }
 
 func cmd(domain, command string, n int, latency time.Duration, errs map[string]uint64) *keywayv1.CommandStats {
@@ -186,26 +187,5 @@ func TestAggregatorWindowsAndAgeing(t *testing.T) {
 func TestAggregatorRefusesAnonymousReports(t *testing.T) {
 	if err := New(Options{}).Ingest(&keywayv1.ReportRequest{}); err == nil {
 		t.Fatal("report without node_id was accepted")
-	}
-}
-
-func TestQuantile(t *testing.T) {
-	tests := []struct {
-		name    string
-		buckets []uint64
-		q       float64
-		lo, hi  float64
-	}{
-		{"empty", nil, 0.5, 0, 0},
-		{"one bucket", []uint64{0, 0, 0, 0, 10}, 0.5, bound(3), bound(4)},
-		{"first bucket", []uint64{4}, 0.99, 0, bound(0)},
-		{"split", []uint64{0, 0, 0, 0, 90, 0, 0, 0, 10}, 0.99, bound(7), bound(8)},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := quantile(tt.buckets, tt.q); got < tt.lo || got > tt.hi {
-				t.Fatalf("quantile = %v, want in [%v, %v]", got, tt.lo, tt.hi)
-			}
-		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	keywayv1 "keyway.dev/proto/keyway/v1"
+	"keyway.dev/proto/latency"
 )
 
 // hotKeysShown is how many hot keys a domain's drill-down lists.
@@ -33,7 +34,7 @@ func (t *traffic) add(c *keywayv1.CommandStats, span time.Duration) {
 		t.byKind[k] += n
 		t.errors += n
 	}
-	t.buckets = addBuckets(t.buckets, c.GetLatency().GetBuckets())
+	t.buckets = latency.AddBuckets(t.buckets, c.GetLatency().GetBuckets())
 	t.reqBytes += c.GetRequestBytes()
 	t.repBytes += c.GetReplyBytes()
 }
@@ -44,8 +45,8 @@ func (t *traffic) proto() *keywayv1.Traffic {
 		Qps:          t.qps,
 		Errors:       t.errors,
 		ErrorsByKind: t.byKind,
-		P50Seconds:   quantile(t.buckets, 0.50),
-		P99Seconds:   quantile(t.buckets, 0.99),
+		P50Seconds:   latency.QuantileSeconds(t.buckets, 0.50),
+		P99Seconds:   latency.QuantileSeconds(t.buckets, 0.99),
 		RequestBytes: t.reqBytes,
 		ReplyBytes:   t.repBytes,
 	}
@@ -97,7 +98,7 @@ func (a *Aggregator) Top(window time.Duration, domain string) *keywayv1.TopRespo
 // since is left out.
 func (a *Aggregator) TopSince(window time.Duration, since time.Time, domain string) *keywayv1.TopResponse {
 	now := a.now()
-	resp := &keywayv1.TopResponse{Time: timestamppb.New(now), WindowSeconds: seconds(window)}
+	resp := &keywayv1.TopResponse{Time: timestamppb.New(now), WindowSeconds: window.Seconds()}
 	domains := map[string]*domainAcc{}
 	get := func(name string) *domainAcc {
 		d := domains[name]

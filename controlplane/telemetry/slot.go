@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	keywayv1 "keyway.dev/proto/keyway/v1"
+	"keyway.dev/proto/latency"
 )
 
 // A slot is what one replica's proxies reported between two of its
@@ -108,7 +109,7 @@ func mergeStats(row, c *keywayv1.CommandStats) {
 		row.Errors[k] += n
 	}
 	h := row.GetLatency()
-	h.Buckets = addBuckets(h.Buckets, c.GetLatency().GetBuckets())
+	h.Buckets = latency.AddBuckets(h.Buckets, c.GetLatency().GetBuckets())
 	h.Count += c.GetLatency().GetCount()
 	h.SumSeconds += c.GetLatency().GetSumSeconds()
 }

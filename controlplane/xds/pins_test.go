@@ -3,7 +3,7 @@ package xds
 import (
 	"testing"
 
-	"keyway.dev/controlplane/snapshot"
+	"keyway.dev/policy/snapshot"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 

@@ -5,7 +5,7 @@ import (
 
 	cachetypes "github.com/envoyproxy/go-control-plane/pkg/cache/types"
 
-	"keyway.dev/controlplane/snapshot"
+	"keyway.dev/policy/snapshot"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 

@@ -14,8 +14,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"keyway.dev/controlplane/snapshot"
 	"keyway.dev/controlplane/xds"
+	"keyway.dev/policy/snapshot"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 

@@ -15,3 +15,4 @@
 package resp
 
 //go:generate go run ./internal/gencommands -out table_gen.go
+//go:generate go run ./internal/genpolicynames -out ../../policy/commandnames/names_gen.go

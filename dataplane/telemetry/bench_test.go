@@ -53,14 +53,6 @@ func BenchmarkObserveKey(b *testing.B) {
 	})
 }
 
-func BenchmarkBucketOf(b *testing.B) {
-	var sink int
-	for i := 0; b.Loop(); i++ {
-		sink += BucketOf(time.Duration(i&(1<<20-1)) * 100)
-	}
-	_ = sink
-}
-
 func BenchmarkWritePrometheus(b *testing.B) {
 	r := benchRecorder()
 	b.ReportAllocs()

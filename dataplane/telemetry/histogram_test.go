@@ -1,48 +1,11 @@
 package telemetry
 
 import (
-	"math"
 	"testing"
 	"time"
+
+	"keyway.dev/proto/latency"
 )
-
-func TestBucketOf(t *testing.T) {
-	tests := []struct {
-		name string
-		d    time.Duration
-		want int
-	}{
-		{"zero", 0, 0},
-		{"negative", -5, 0},
-		{"one microsecond", time.Microsecond, 0},
-		{"just above 1µs", time.Microsecond + 1, 1},
-		{"bound 1", Bound(1), 1},
-		{"just above bound 1", Bound(1) + 1, 2},
-		{"two microseconds", 2 * time.Microsecond, 4},
-		{"one millisecond", time.Millisecond, 40}, // 2^(39/4)µs = 861µs < 1ms <= 2^10µs
-		{"one second", time.Second, 80},
-		{"above the last bound", time.Hour, NumBuckets - 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := BucketOf(tt.d); got != tt.want {
-				t.Fatalf("BucketOf(%v) = %d, want %d", tt.d, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestBoundScheme(t *testing.T) {
-	for i := 0; i < NumBuckets-1; i++ {
-		want := 1e3 * math.Exp2(float64(i)/4)
-		if got := float64(Bound(i)); math.Abs(got-want) >= 1 {
-			t.Fatalf("Bound(%d) = %v ns, want %v", i, got, want)
-		}
-		if i > 0 && BucketOf(Bound(i-1)+1) != i {
-			t.Fatalf("BucketOf(Bound(%d)+1) = %d, want %d", i-1, BucketOf(Bound(i-1)+1), i)
-		}
-	}
-}
 
 func TestHistogramMergeAndQuantile(t *testing.T) {
 	var a, b Histogram
@@ -68,10 +31,10 @@ func TestHistogramMergeAndQuantile(t *testing.T) {
 		q      float64
 		lo, hi time.Duration // the bucket that must hold the estimate
 	}{
-		{"p50", 0.5, Bound(BucketOf(100*time.Microsecond) - 1), Bound(BucketOf(100 * time.Microsecond))},
-		{"p90", 0.9, Bound(BucketOf(100*time.Microsecond) - 1), Bound(BucketOf(100 * time.Microsecond))},
-		{"p99", 0.99, Bound(BucketOf(50*time.Millisecond) - 1), Bound(BucketOf(50 * time.Millisecond))},
-		{"max", 1, Bound(BucketOf(50*time.Millisecond) - 1), Bound(BucketOf(50 * time.Millisecond))},
+		{"p50", 0.5, latency.Bound(latency.BucketOf(100*time.Microsecond) - 1), latency.Bound(latency.BucketOf(100 * time.Microsecond))},
+		{"p90", 0.9, latency.Bound(latency.BucketOf(100*time.Microsecond) - 1), latency.Bound(latency.BucketOf(100 * time.Microsecond))},
+		{"p99", 0.99, latency.Bound(latency.BucketOf(50*time.Millisecond) - 1), latency.Bound(latency.BucketOf(50 * time.Millisecond))},
+		{"max", 1, latency.Bound(latency.BucketOf(50*time.Millisecond) - 1), latency.Bound(latency.BucketOf(50 * time.Millisecond))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"keyway.dev/proto/latency"
 )
 
 // promBucketStep exports every fourth bucket bound (powers of two from 1µs):
@@ -118,12 +120,12 @@ func (r *Recorder) writeNodes(w *bufio.Writer) {
 func writeHistogram(w *bufio.Writer, s *SeriesSnapshot) {
 	base := seriesLabels(s.Labels, "")
 	var cum uint64
-	for i := 0; i < NumBuckets-1; i++ {
+	for i := 0; i < latency.NumBuckets-1; i++ {
 		cum += s.Latency.Buckets[i]
 		if i < promFirstBucket || i%promBucketStep != 0 {
 			continue
 		}
-		le := strconv.FormatFloat(Bound(i).Seconds(), 'g', -1, 64)
+		le := strconv.FormatFloat(latency.Bound(i).Seconds(), 'g', -1, 64)
 		fmt.Fprintf(w, "keyway_request_duration_seconds_bucket{%s,le=%q} %d\n", base, le, cum)
 	}
 	count := s.Requests()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/proto/latency"
 )
 
 // numKinds is the number of error kinds counted, engine.KindUpstream
@@ -23,7 +24,7 @@ type Labels struct {
 // shard is one core's slice of a series' counters. The request count is
 // the sum of the buckets, so an observation costs one atomic add less.
 type shard struct {
-	buckets    [NumBuckets]atomic.Uint64
+	buckets    [latency.NumBuckets]atomic.Uint64
 	sumNanos   atomic.Uint64
 	reqBytes   atomic.Uint64
 	replyBytes atomic.Uint64
@@ -49,13 +50,13 @@ func newSeries(l Labels, shards int) *Series {
 func (s *Series) Labels() Labels { return s.labels }
 
 // Observe counts one answered request. It does not allocate or lock.
-func (s *Series) Observe(kind engine.ErrorKind, reqBytes, replyBytes int, latency time.Duration) {
+func (s *Series) Observe(kind engine.ErrorKind, reqBytes, replyBytes int, took time.Duration) {
 	// A random shard spreads concurrent writers without knowing which
 	// core they run on; rand/v2's global source is per-thread and lock-free.
 	sh := &s.shards[rand.Uint32()&s.mask]
-	sh.buckets[BucketOf(latency)].Add(1)
-	if latency > 0 {
-		sh.sumNanos.Add(uint64(latency))
+	sh.buckets[latency.BucketOf(took)].Add(1)
+	if took > 0 {
+		sh.sumNanos.Add(uint64(took))
 	}
 	if reqBytes > 0 {
 		sh.reqBytes.Add(uint64(reqBytes))

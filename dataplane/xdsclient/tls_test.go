@@ -12,7 +12,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/peer"
 
-	"keyway.dev/controlplane/auth/certtest"
+	"keyway.dev/proto/certtest"
 )
 
 // startMTLS serves gRPC health over TLS that requires a client

@@ -7,11 +7,11 @@ import (
 	"context"
 
 	"keyway.dev/cli/internal/app"
-	"keyway.dev/controlplane/render"
+	"keyway.dev/policy/render"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
-// Renderer is app.Renderer backed by keyway.dev/controlplane/render.
+// Renderer is app.Renderer backed by keyway.dev/policy/render.
 type Renderer struct {
 	// Options bound each render; the zero value uses render's defaults.
 	Options render.Options

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"keyway.dev/controlplane/auth/certtest"
 	"keyway.dev/controlplane/etcdtest"
+	"keyway.dev/proto/certtest"
 )
 
 // The etcd flags refuse combinations that cannot work before anything

@@ -11,8 +11,8 @@ import (
 
 	"keyway.dev/controlplane/admin"
 	"keyway.dev/controlplane/auth"
-	"keyway.dev/controlplane/render"
-	"keyway.dev/controlplane/sandbox"
+	"keyway.dev/policy/render"
+	"keyway.dev/policy/sandbox"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 

@@ -11,7 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	"keyway.dev/controlplane/snapshot"
+	"keyway.dev/policy/snapshot"
 )
 
 // TypeURLs are the types a proxy subscribes to, in the order

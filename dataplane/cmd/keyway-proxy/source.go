@@ -12,10 +12,10 @@ import (
 
 	"google.golang.org/grpc"
 
-	"keyway.dev/controlplane/render"
-	"keyway.dev/controlplane/snapshot"
 	"keyway.dev/dataplane/reload"
 	"keyway.dev/dataplane/xdsclient"
+	"keyway.dev/policy/render"
+	"keyway.dev/policy/snapshot"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 

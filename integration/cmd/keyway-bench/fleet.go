@@ -27,10 +27,10 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/proto"
 
-	"keyway.dev/controlplane/snapshot"
 	"keyway.dev/controlplane/store"
 	"keyway.dev/controlplane/xds/xdstest"
 	"keyway.dev/dataplane/xdsclient"
+	"keyway.dev/policy/snapshot"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 

@@ -13,12 +13,13 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"keyway.dev/controlplane/render"
-	"keyway.dev/controlplane/sandbox"
+	"keyway.dev/policy/render"
+	"keyway.dev/policy/sandbox"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
-// control is keyway-control built for these tests. The child must be a
+// control is a render child (internal/renderchild, what keyway-control
+// runs as sandbox.Subcommand) built for these tests. The child must be a
 // real build, not this test binary: under -race the race detector's
 // shadow memory cannot live inside an address-space limit.
 var control string
@@ -29,11 +30,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	control = filepath.Join(dir, "keyway-control")
-	build := exec.Command("go", "build", "-o", control, "keyway.dev/controlplane/cmd/keyway-control")
+	control = filepath.Join(dir, "renderchild")
+	build := exec.Command("go", "build", "-o", control, "keyway.dev/policy/sandbox/internal/renderchild")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build keyway-control:", err)
+		fmt.Fprintln(os.Stderr, "build renderchild:", err)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}

@@ -19,7 +19,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"keyway.dev/controlplane/render"
+	"keyway.dev/policy/render"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 

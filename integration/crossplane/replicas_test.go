@@ -1,4 +1,4 @@
-package server_test
+package crossplane_test
 
 import (
 	"context"
@@ -195,3 +195,12 @@ func TestLeaderAbortsOnCanaryErrorsReportedToAnotherReplica(t *testing.T) {
 		}
 	}
 }
+
+func bundle(src string) *keywayv1.Bundle {
+	return &keywayv1.Bundle{Entry: "main.star", Files: map[string][]byte{"main.star": []byte(src)}}
+}
+
+const (
+	policyV1 = "main = redis(\"main\", \"127.0.0.1:6401\")\ndomain(\"web\", main)\nidentity(default_domain = \"web\")\n"
+	policyV2 = "main = redis(\"main\", \"127.0.0.1:6401\")\ndomain(\"web\", main)\ndomain(\"api\", main)\nidentity(default_domain = \"web\")\n"
+)

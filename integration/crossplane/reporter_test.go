@@ -1,4 +1,4 @@
-package telemetry
+package crossplane_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"keyway.dev/controlplane/telemetry"
 	"keyway.dev/dataplane/engine"
 	dtel "keyway.dev/dataplane/telemetry"
 	keywayv1 "keyway.dev/proto/keyway/v1"
@@ -18,7 +19,7 @@ import (
 
 // serve runs a gRPC server with a's services on ln until the test ends or
 // the returned stop is called.
-func serve(t *testing.T, a *Aggregator, ln net.Listener) (stop func()) {
+func serve(t *testing.T, a *telemetry.Aggregator, ln net.Listener) (stop func()) {
 	t.Helper()
 	s := grpc.NewServer()
 	a.Register(s)
@@ -64,8 +65,8 @@ func waitReady(t *testing.T, cc *grpc.ClientConn) {
 
 // requests is what the fleet view says domain/command did in the last
 // five minutes.
-func requests(a *Aggregator, domain, command string) uint64 {
-	for _, d := range a.Top(FiveMinutes, domain).GetDomains() {
+func requests(a *telemetry.Aggregator, domain, command string) uint64 {
+	for _, d := range a.Top(telemetry.FiveMinutes, domain).GetDomains() {
 		for _, c := range d.GetCommands() {
 			if c.GetCommand() == command {
 				return c.GetTraffic().GetRequests()
@@ -86,7 +87,7 @@ func TestReporterDeliversExactCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := New(Options{})
+	a := telemetry.New(telemetry.Options{})
 	serve(t, a, ln)
 	rec := dtel.New(dtel.Options{HotKeySample: 1})
 	rep := dtel.NewReporter(rec, keywayv1.NewTelemetryServiceClient(dial(t, ln.Addr().String())),
@@ -127,7 +128,7 @@ func TestReporterDeliversExactCounts(t *testing.T) {
 			}
 		}
 	}
-	p := a.Top(FiveMinutes, "payments").GetDomains()[0]
+	p := a.Top(telemetry.FiveMinutes, "payments").GetDomains()[0]
 	if p.GetConnections() != int64(len(rounds)) {
 		t.Errorf("connections = %d, want %d", p.GetConnections(), len(rounds))
 	}
@@ -148,7 +149,7 @@ func TestReporterFoldsWhileControlPlaneIsDown(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 
-	a := New(Options{})
+	a := telemetry.New(telemetry.Options{})
 	rec := dtel.New(dtel.Options{})
 	cc := dial(t, addr)
 	rep := dtel.NewReporter(rec, keywayv1.NewTelemetryServiceClient(cc),
@@ -181,7 +182,7 @@ func TestReporterFoldsWhileControlPlaneIsDown(t *testing.T) {
 	if got := requests(a, "payments", "GET"); got != outages*100+1 {
 		t.Fatalf("delivered %d requests after the outage, want %d", got, outages*100+1)
 	}
-	nodes := a.Top(FiveMinutes, "").GetNodes()
+	nodes := a.Top(telemetry.FiveMinutes, "").GetNodes()
 	if len(nodes) != 1 || nodes[0].GetFoldedIntervals() != uint64(folded) {
 		t.Fatalf("nodes = %v, want proxy-1 with %d folded intervals", nodes, folded)
 	}
@@ -209,7 +210,7 @@ func TestReporterDropsPastMaxFold(t *testing.T) {
 	if err != nil {
 		t.Fatalf("listen again on %s: %v", addr, err)
 	}
-	a := New(Options{})
+	a := telemetry.New(telemetry.Options{})
 	serve(t, a, ln)
 	waitReady(t, cc)
 	observe(rec, "payments", "GET", 1, engine.KindNone)
@@ -226,7 +227,7 @@ func TestReporterRunFlushesOnStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := New(Options{})
+	a := telemetry.New(telemetry.Options{})
 	serve(t, a, ln)
 	rec := dtel.New(dtel.Options{})
 	rep := dtel.NewReporter(rec, keywayv1.NewTelemetryServiceClient(dial(t, ln.Addr().String())),

@@ -5,7 +5,7 @@ import (
 
 	"go.starlark.net/starlark"
 
-	"keyway.dev/dataplane/resp"
+	"keyway.dev/policy/commandnames"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -51,44 +51,16 @@ func (c *call) adminCommands(arg string, v starlark.Value) ([]string, error) {
 			out = append(out, n)
 			continue
 		}
-		canon, err := resp.Canonical(strings.ReplaceAll(n, " ", "|"))
+		canon, err := commandnames.Canonical(strings.ReplaceAll(n, " ", "|"))
 		if err != nil {
 			c.errorf("%s: %v", arg, err)
 			continue
 		}
-		if !isAdmin(canon) {
-			c.errorf("%s: %s is not an admin command; only server-mutating and relay commands need allowing (%s)", arg, canon, strings.Join(adminNames(), ", "))
+		if !commandnames.Admin(canon) {
+			c.errorf("%s: %s is not an admin command; only server-mutating and relay commands need allowing (%s)", arg, canon, strings.Join(commandnames.AdminNames(), ", "))
 			continue
 		}
 		out = append(out, canon)
 	}
 	return out, nil
-}
-
-// isAdmin reports whether name, or for a container one of its
-// subcommands, is an admin command.
-func isAdmin(name string) bool {
-	for _, row := range resp.ClassTable() {
-		if row.Class.Admin() && (row.Name == name || strings.HasPrefix(row.Name, name+"|")) {
-			return true
-		}
-	}
-	return false
-}
-
-// adminNames lists the admin commands, containers folded, for messages.
-func adminNames() []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, row := range resp.ClassTable() {
-		if !row.Class.Admin() {
-			continue
-		}
-		n, _, _ := strings.Cut(row.Name, "|")
-		if !seen[n] {
-			seen[n] = true
-			out = append(out, n)
-		}
-	}
-	return out
 }

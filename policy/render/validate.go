@@ -3,7 +3,7 @@ package render
 import (
 	"fmt"
 
-	"keyway.dev/controlplane/snapshot"
+	"keyway.dev/policy/snapshot"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
