@@ -9,6 +9,7 @@ import (
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/resp"
+	"keyway.dev/dataplane/server/answer"
 )
 
 // clientCmd answers the CLIENT subcommands that describe or name this
@@ -17,7 +18,7 @@ import (
 func (c *client) clientCmd(st *engine.State, args [][]byte) bool {
 	sub := strings.ToUpper(string(args[1]))
 	if n, ok := clientArity[sub]; ok && ((n > 0 && len(args) != n) || (n < 0 && len(args) < -n)) {
-		c.writeError(arityError("client|" + strings.ToLower(sub)))
+		c.writeError(answer.ArityError("client|" + strings.ToLower(sub)))
 		return true
 	}
 	switch sub {
@@ -77,7 +78,7 @@ func (c *client) clientCmd(st *engine.State, args [][]byte) bool {
 	case "KILL", "PAUSE", "UNPAUSE":
 		c.writeError("ERR keyway: CLIENT " + sub + " is not supported by the proxy")
 	default:
-		c.writeError("ERR unknown subcommand '" + truncate(string(args[1]), 128) + "'. Try CLIENT HELP.")
+		c.writeError("ERR unknown subcommand '" + answer.Truncate(string(args[1]), 128) + "'. Try CLIENT HELP.")
 	}
 	return true
 }
@@ -195,13 +196,6 @@ func (c *client) infoLine(now time.Time) string {
 	b.WriteString(" lib-name=" + lib + " lib-ver=" + ver)
 	b.WriteString(" domain=" + sess.Domain + " listener=" + sess.Listener)
 	return b.String()
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }
 
 // clientUnblock answers CLIENT UNBLOCK id [TIMEOUT|ERROR] for a client of

@@ -11,6 +11,7 @@ import (
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/infotext"
 	"keyway.dev/dataplane/resp"
+	"keyway.dev/dataplane/server/answer"
 )
 
 // INFO through the proxy is the upstream's INFO (a cluster upstream
@@ -21,10 +22,6 @@ import (
 // so the policy applies to it as to any command; if the tree refuses it
 // or the upstream is down, the proxy answers its own sections: INFO
 // never fails, since clients and tools read it on connect.
-
-// ownSections are the sections the proxy writes when the upstream's
-// INFO is not available, in Redis's order.
-var ownSections = []string{"server", "clients", "cluster", "keyway"}
 
 // info answers INFO [section ...].
 func (c *client) info(st *engine.State, args [][]byte) bool {
@@ -47,7 +44,7 @@ func (c *client) info(st *engine.State, args [][]byte) bool {
 	verbatim := c.resp3()
 	if every || len(want) > 1 || !want["keyway"] {
 		if raw := c.upstreamInfo(st, args); raw != nil {
-			text, isVerbatim, ok := infoText(raw)
+			text, isVerbatim, ok := answer.InfoText(raw)
 			if ok {
 				info, verbatim = infotext.Parse(text), isVerbatim
 			}
@@ -55,9 +52,9 @@ func (c *client) info(st *engine.State, args [][]byte) bool {
 	}
 	if info == nil {
 		info = &infotext.Info{}
-		for _, sec := range ownSections[:3] {
+		for _, sec := range answer.OwnSections[:3] {
 			if wants(sec) {
-				info.Ensure(sectionTitle(sec), "")
+				info.Ensure(answer.SectionTitle(sec), "")
 			}
 		}
 		if s := info.Section("Server"); s != nil {
@@ -85,16 +82,7 @@ func (c *client) info(st *engine.State, args [][]byte) bool {
 		info.Remove("Keyway")
 		c.infoKeyway(info.Ensure("Keyway", ""), st)
 	}
-	text := info.String()
-	if verbatim {
-		c.out = append(c.out[:0], '=')
-		c.out = strconv.AppendInt(c.out, int64(len(text)+4), 10)
-		c.out = append(c.out, "\r\ntxt:"...)
-		c.out = append(c.out, text...)
-		c.out = append(c.out, '\r', '\n')
-	} else {
-		c.out = resp.AppendBulkString(c.out[:0], text)
-	}
+	c.out = answer.AppendInfo(c.out[:0], info.String(), verbatim)
 	c.write(c.out)
 	return true
 }
@@ -115,38 +103,6 @@ func (c *client) upstreamInfo(st *engine.State, args [][]byte) []byte {
 		return nil
 	}
 	return r.Raw()
-}
-
-// infoText reads INFO's reply: a bulk string, or the verbatim string
-// Redis sends a RESP3 client.
-func infoText(raw []byte) (text string, verbatim, ok bool) {
-	if len(raw) == 0 || (raw[0] != '$' && raw[0] != '=') {
-		return "", false, false
-	}
-	nl := bytes.Index(raw, []byte("\r\n"))
-	if nl < 0 {
-		return "", false, false
-	}
-	n, err := strconv.Atoi(string(raw[1:nl]))
-	if err != nil || n < 0 || nl+2+n > len(raw) {
-		return "", false, false
-	}
-	body := raw[nl+2 : nl+2+n]
-	if raw[0] == '=' {
-		if len(body) < 4 {
-			return "", false, false
-		}
-		body = body[4:] // "txt:"
-	}
-	return string(body), raw[0] == '=', true
-}
-
-// sectionTitle is how Redis capitalises a section's header.
-func sectionTitle(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // infoServer fills "# Server" when the upstream's is not available.

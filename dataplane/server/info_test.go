@@ -13,12 +13,13 @@ import (
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/infotext"
 	"keyway.dev/dataplane/redistest"
+	"keyway.dev/dataplane/server/answer"
 )
 
 // infoOf reads an INFO reply's text.
 func infoOf(t *testing.T, raw string) *infotext.Info {
 	t.Helper()
-	text, _, ok := infoText([]byte(raw))
+	text, _, ok := answer.InfoText([]byte(raw))
 	if !ok {
 		t.Fatalf("INFO reply %q is not a string", raw)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/resp"
+	"keyway.dev/dataplane/server/answer"
 )
 
 // localFunc answers a command the proxy handles itself. It returns false
@@ -76,7 +77,7 @@ func (c *client) localHandler(name []byte) *local {
 // serveLocal checks arity and authentication, then runs l.
 func (c *client) serveLocal(st *engine.State, l *local, args [][]byte) bool {
 	if (l.arity > 0 && len(args) != l.arity) || (l.arity < 0 && len(args) < -l.arity) {
-		c.writeError(arityError(l.name))
+		c.writeError(answer.ArityError(l.name))
 		return true
 	}
 	if !l.preAuth && !c.authed && st != nil && st.Proxy.GetIdentity().GetRequireAuth() {
@@ -84,11 +85,6 @@ func (c *client) serveLocal(st *engine.State, l *local, args [][]byte) bool {
 		return true
 	}
 	return l.fn(c, st, args)
-}
-
-// arityError is Redis's text for a wrong number of arguments.
-func arityError(name string) string {
-	return "ERR wrong number of arguments for '" + name + "' command"
 }
 
 func (c *client) ok(*engine.State, [][]byte) bool {
@@ -115,7 +111,7 @@ func (c *client) ping(st *engine.State, args [][]byte) bool {
 	case 2:
 		c.writeBulk(args[1])
 	default:
-		c.writeError(arityError("ping"))
+		c.writeError(answer.ArityError("ping"))
 	}
 	return true
 }

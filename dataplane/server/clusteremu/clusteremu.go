@@ -19,6 +19,7 @@ import (
 
 	"keyway.dev/dataplane/cluster"
 	"keyway.dev/dataplane/resp"
+	"keyway.dev/dataplane/server/answer"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -167,14 +168,11 @@ func (c Cluster) Answer(b []byte, args [][]byte, resp3 bool) ([]byte, string) {
 		b = resp.AppendBulkString(b, nodes[self].id)
 	case "KEYSLOT":
 		if len(args) != 3 {
-			return b, "ERR wrong number of arguments for 'cluster|keyslot' command"
+			return b, answer.ArityError("cluster|keyslot")
 		}
 		b = resp.AppendInt(b, int64(cluster.Slot(args[2])))
 	default:
-		if len(sub) > 64 {
-			sub = sub[:64]
-		}
-		return b, "ERR keyway: CLUSTER " + sub + " is not available through the proxy, which emulates a cluster (SLOTS, SHARDS, NODES, INFO, MYID, KEYSLOT)"
+		return b, "ERR keyway: CLUSTER " + answer.Truncate(sub, 64) + " is not available through the proxy, which emulates a cluster (SLOTS, SHARDS, NODES, INFO, MYID, KEYSLOT)"
 	}
 	return b, ""
 }
