@@ -166,7 +166,7 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 			h = nil
 		}
 		if h == nil {
-			h = c.emulated(st, args[0]) // clusteremu.go
+			h = c.emulated(st, args[0]) // emulation.go
 		}
 		if h != nil && c.queuesLocal(h) { // transaction.go
 			run = c.flushRun(st, run)

@@ -68,7 +68,7 @@ type client struct {
 	// blocking command in progress.
 	pin *pin
 	// box, while set, writes to the socket for this goroutine, because
-	// Redis may push frames at any time (outbox.go); boxRef is the same
+	// Redis may push frames at any time (push.Outbox); boxRef is the same
 	// for other goroutines that deliver to this client (tracking.go).
 	box    *push.Outbox
 	boxRef atomic.Pointer[push.Outbox]

@@ -64,7 +64,7 @@ type pin struct {
 
 	// sub relays pushed messages while the client is subscribed
 	// (pubsub.go); fan, on a cluster, the other nodes' notifications
-	// (clustersub.go).
+	// (push.Fanout).
 	sub *push.Relay
 	fan *push.Fanout
 	one [1]*engine.Request

@@ -38,7 +38,7 @@ type Limits struct {
 	// client-output-buffer-limit, 32 MB hard); a client over it is
 	// closed. 0 is off.
 	MaxPubSubOutput int64
-	// Auth slows down failed AUTH per source address (authlimit.go).
+	// Auth slows down failed AUTH per source address (identity.Throttle).
 	Auth AuthLimits
 }
 

@@ -3,6 +3,14 @@
 // under one policy State, answers connection-local commands itself the way
 // Redis would, and enforces the limits that keep one client from hurting
 // the others.
+//
+// The jobs that need nothing of a connection but its inputs live in
+// packages below it: wire (framing and the socket), identity (AUTH, its
+// throttle, the workload domain), push (relaying what Redis pushes),
+// answer (replies the proxy composes) and clusteremu (a listener shown as
+// a Redis Cluster). What stays here is the request loop and the state of
+// one connection that ties them together: transactions, pins, pub/sub and
+// tracking sessions, CLIENT, INFO and explain.
 package server
 
 import (
