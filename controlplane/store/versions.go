@@ -20,7 +20,10 @@ type Push struct {
 	Bundle   *keywayv1.Bundle
 	Rendered *keywayv1.Policy
 	Author   string
-	Message  string
+	// AuthorNote is the author the client named, kept when Author is the
+	// authenticated identity and the two differ.
+	AuthorNote string
+	Message    string
 	// Parent is the head the caller based the push on; 0 means the fleet
 	// has no version yet.
 	Parent uint64
@@ -73,6 +76,7 @@ func (s *Store) Push(ctx context.Context, p Push) (*keywayv1.PolicyVersion, erro
 			Rendered: p.Rendered,
 			Digest:   digest,
 		}
+		rec.AuthorNote = p.AuthorNote
 		val, err := proto.MarshalOptions{Deterministic: true}.Marshal(rec)
 		if err != nil {
 			return nil, fmt.Errorf("marshal version record: %w", err)

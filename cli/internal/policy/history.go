@@ -74,7 +74,7 @@ func printHistory(a *app.App, resp *keywayv1.ListVersionsResponse) error {
 	tw := output.NewTable(a.Stdout, "VERSION", "ACTIVE", "AUTHOR", "AGE", "DIGEST", "MESSAGE")
 	now := a.Now()
 	for _, v := range versions {
-		output.Row(tw, Name(v.GetVersion()), activeCell(v, resp.GetActive(), resp.GetDomains()), output.Dash(v.GetAuthor()),
+		output.Row(tw, Name(v.GetVersion()), activeCell(v, resp.GetActive(), resp.GetDomains()), authorCell(v.GetAuthor(), v.GetAuthorNote()),
 			output.Age(now, output.TimeOf(v.GetCreated())), shortDigest(v.GetDigest()),
 			output.Truncate(output.FirstLine(v.GetMessage()), 60))
 	}

@@ -90,7 +90,7 @@ func printShow(a *app.App, resp *keywayv1.GetVersionResponse, rendered bool) err
 	}
 	sort.Strings(names)
 	info := &keywayv1.PolicyVersionInfo{
-		Version: v.GetVersion(), Parent: v.GetParent(), Author: v.GetAuthor(), Message: v.GetMessage(),
+		Version: v.GetVersion(), Parent: v.GetParent(), Author: v.GetAuthor(), AuthorNote: v.GetAuthorNote(), Message: v.GetMessage(),
 		Created: v.GetCreated(), Digest: v.GetDigest(), Active: resp.GetActive(), Domains: domainNames(v.GetRendered()),
 		EffectiveDomains: resp.GetEffectiveDomains(),
 	}
@@ -119,7 +119,7 @@ func printShow(a *app.App, resp *keywayv1.GetVersionResponse, rendered bool) err
 	created := output.TimeOf(v.GetCreated())
 	fmt.Fprintf(&b, "version:  %s%s\n", Name(v.GetVersion()), state)
 	fmt.Fprintf(&b, "parent:   %s\n", Name(v.GetParent()))
-	fmt.Fprintf(&b, "author:   %s\n", output.Dash(v.GetAuthor()))
+	fmt.Fprintf(&b, "author:   %s\n", authorCell(v.GetAuthor(), v.GetAuthorNote()))
 	if created.IsZero() {
 		b.WriteString("created:  -\n")
 	} else {

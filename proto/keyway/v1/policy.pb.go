@@ -328,7 +328,11 @@ type PolicyVersion struct {
 	Bundle   *Bundle                `protobuf:"bytes,6,opt,name=bundle,proto3" json:"bundle,omitempty"`
 	Rendered *Policy                `protobuf:"bytes,7,opt,name=rendered,proto3" json:"rendered,omitempty"`
 	// Hex SHA-256 of the deterministic encoding of rendered.
-	Digest        string `protobuf:"bytes,8,opt,name=digest,proto3" json:"digest,omitempty"`
+	Digest string `protobuf:"bytes,8,opt,name=digest,proto3" json:"digest,omitempty"`
+	// The author the client named (--author) when it differs from author,
+	// which is then the identity the admin API authenticated ("token:ci",
+	// "cert:alice"): kept as a note, never as the record of who pushed.
+	AuthorNote    string `protobuf:"bytes,9,opt,name=author_note,json=authorNote,proto3" json:"author_note,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -419,6 +423,13 @@ func (x *PolicyVersion) GetDigest() string {
 	return ""
 }
 
+func (x *PolicyVersion) GetAuthorNote() string {
+	if x != nil {
+		return x.AuthorNote
+	}
+	return ""
+}
+
 // PolicyVersionInfo is a PolicyVersion without its sources.
 type PolicyVersionInfo struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -435,8 +446,10 @@ type PolicyVersionInfo struct {
 	// domain of the active version that no completed rollout pinned
 	// elsewhere, and the domains pinned to this one.
 	EffectiveDomains []string `protobuf:"bytes,9,rep,name=effective_domains,json=effectiveDomains,proto3" json:"effective_domains,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// See PolicyVersion.author_note.
+	AuthorNote    string `protobuf:"bytes,10,opt,name=author_note,json=authorNote,proto3" json:"author_note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PolicyVersionInfo) Reset() {
@@ -530,6 +543,13 @@ func (x *PolicyVersionInfo) GetEffectiveDomains() []string {
 		return x.EffectiveDomains
 	}
 	return nil
+}
+
+func (x *PolicyVersionInfo) GetAuthorNote() string {
+	if x != nil {
+		return x.AuthorNote
+	}
+	return ""
 }
 
 // DomainVersion is what one workload domain runs: the single source of
@@ -655,7 +675,7 @@ const file_keyway_v1_policy_proto_rawDesc = "" +
 	"\acommand\x18\x03 \x03(\tR\acommand\x12'\n" +
 	"\x0fexpect_upstream\x18\x04 \x01(\tR\x0eexpectUpstream\x12!\n" +
 	"\fexpect_error\x18\x05 \x01(\tR\vexpectError\x12\x16\n" +
-	"\x06source\x18\x06 \x01(\tR\x06source\"\x9b\x02\n" +
+	"\x06source\x18\x06 \x01(\tR\x06source\"\xbc\x02\n" +
 	"\rPolicyVersion\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x04R\aversion\x12\x16\n" +
 	"\x06parent\x18\x02 \x01(\x04R\x06parent\x12\x16\n" +
@@ -664,7 +684,9 @@ const file_keyway_v1_policy_proto_rawDesc = "" +
 	"\acreated\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x12)\n" +
 	"\x06bundle\x18\x06 \x01(\v2\x11.keyway.v1.BundleR\x06bundle\x12-\n" +
 	"\brendered\x18\a \x01(\v2\x11.keyway.v1.PolicyR\brendered\x12\x16\n" +
-	"\x06digest\x18\b \x01(\tR\x06digest\"\xa4\x02\n" +
+	"\x06digest\x18\b \x01(\tR\x06digest\x12\x1f\n" +
+	"\vauthor_note\x18\t \x01(\tR\n" +
+	"authorNote\"\xc5\x02\n" +
 	"\x11PolicyVersionInfo\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x04R\aversion\x12\x16\n" +
 	"\x06parent\x18\x02 \x01(\x04R\x06parent\x12\x16\n" +
@@ -674,7 +696,10 @@ const file_keyway_v1_policy_proto_rawDesc = "" +
 	"\x06digest\x18\x06 \x01(\tR\x06digest\x12\x16\n" +
 	"\x06active\x18\a \x01(\bR\x06active\x12\x18\n" +
 	"\adomains\x18\b \x03(\tR\adomains\x12+\n" +
-	"\x11effective_domains\x18\t \x03(\tR\x10effectiveDomains\"\xc6\x01\n" +
+	"\x11effective_domains\x18\t \x03(\tR\x10effectiveDomains\x12\x1f\n" +
+	"\vauthor_note\x18\n" +
+	" \x01(\tR\n" +
+	"authorNote\"\xc6\x01\n" +
 	"\rDomainVersion\x12\x16\n" +
 	"\x06domain\x18\x01 \x01(\tR\x06domain\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x04R\aversion\x12\x16\n" +
