@@ -37,6 +37,7 @@ type Policy struct {
 	render Renderer
 	cache  ActiveCache
 	log    *slog.Logger
+	tests  TestRunner
 }
 
 // NewPolicy returns the policy service. cache may be nil.
@@ -60,8 +61,9 @@ func (p *Policy) Validate(ctx context.Context, req *keywayv1.ValidateRequest) (*
 }
 
 // Push renders the bundle, refusing one that does not render with
-// InvalidArgument and the author's file:line:col, then stores it as a new
-// version on the caller's parent and activates it.
+// InvalidArgument and the author's file:line:col, runs its test cases
+// (unless skip_tests; refused likewise when one fails), then stores it as
+// a new version on the caller's parent and activates it.
 func (p *Policy) Push(ctx context.Context, req *keywayv1.PushRequest) (*keywayv1.PushResponse, error) {
 	rendered, err := p.renderBundle(ctx, req.GetBundle())
 	if err != nil {
@@ -72,12 +74,17 @@ func (p *Policy) Push(ctx context.Context, req *keywayv1.PushRequest) (*keywayv1
 	} else if same {
 		return nil, status.Errorf(codes.AlreadyExists, "no change since v%d: the bundle is identical to it; nothing stored", head)
 	}
-	author, note := recordedAuthor(ctx, req.GetAuthor()) // author.go
+	if err := p.runTests(ctx, req, rendered); err != nil {
+		return nil, err
+	}
+	author := req.GetAuthor()
+	if author == "" {
+		author = "unknown"
+	}
 	rec, err := p.store.Push(ctx, store.Push{
 		Bundle:     req.GetBundle(),
 		Rendered:   rendered,
 		Author:     author,
-		AuthorNote: note,
 		Message:    req.GetMessage(),
 		Parent:     req.GetParent(),
 		Force:      req.GetForce(),
@@ -86,7 +93,7 @@ func (p *Policy) Push(ctx context.Context, req *keywayv1.PushRequest) (*keywayv1
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	p.log.Info("policy pushed", "version", rec.GetVersion(), "parent", rec.GetParent(), "author", author, "activated", !req.GetNoActivate())
+	p.log.Info("policy pushed", "version", rec.GetVersion(), "parent", rec.GetParent(), "author", author, "activated", !req.GetNoActivate(), "tests_skipped", req.GetSkipTests())
 	return &keywayv1.PushResponse{Version: info(rec, !req.GetNoActivate())}, nil
 }
 
@@ -222,8 +229,7 @@ func (p *Policy) Activate(ctx context.Context, req *keywayv1.ActivateRequest) (*
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	who, note := recordedAuthor(ctx, req.GetAuthor())
-	p.log.Info("policy activated", "version", req.GetVersion(), "previous", prev, "author", who, "author_note", note, "reason", req.GetReason())
+	p.log.Info("policy activated", "version", req.GetVersion(), "previous", prev, "author", req.GetAuthor(), "reason", req.GetReason())
 	return &keywayv1.ActivateResponse{Version: info(rec, true), Previous: prev}, nil
 }
 
@@ -252,7 +258,6 @@ func info(rec *keywayv1.PolicyVersion, active bool) *keywayv1.PolicyVersionInfo 
 		Digest:  rec.GetDigest(),
 		Active:  active,
 	}
-	out.AuthorNote = rec.GetAuthorNote()
 	for _, d := range rec.GetRendered().GetDomains() {
 		out.Domains = append(out.Domains, d.GetName())
 	}

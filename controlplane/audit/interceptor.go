@@ -45,6 +45,9 @@ func policyEvent(method string, req, resp any) (Event, bool) {
 		if !in.GetNoActivate() {
 			detail = fmt.Sprintf("pushed and activated v%d on v%d: %s", v.GetVersion(), v.GetParent(), in.GetMessage())
 		}
+		if in.GetSkipTests() {
+			detail += " [policy tests skipped]"
+		}
 		return Event{Who: in.GetAuthor(), Action: PolicyPush, Target: fmt.Sprintf("v%d", v.GetVersion()), Detail: detail}, true
 	case keywayv1.PolicyService_Activate_FullMethodName:
 		in, out := req.(*keywayv1.ActivateRequest), resp.(*keywayv1.ActivateResponse)

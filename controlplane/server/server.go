@@ -46,6 +46,9 @@ type Config struct {
 	// Render renders pushed bundles; nil means render.Render with its
 	// default limits.
 	Render admin.Renderer
+	// Tests runs a pushed bundle's test cases before it is stored; nil
+	// refuses pushes that have cases (keyway-control always sets it).
+	Tests admin.TestRunner
 	// Services registers further gRPC services (telemetry, rollouts) on
 	// the same server.
 	Services []func(grpc.ServiceRegistrar)
@@ -191,7 +194,7 @@ func New(cfg Config) (*Server, error) {
 		stopXDS: stopXDS,
 	}
 	s.xds.Register(s.gs)
-	admin.NewPolicy(st, timedRender(cfg.Render, cfg.Metrics), s.xds.Publisher(), cfg.Logger).Register(s.gs)
+	admin.NewPolicy(st, timedRender(cfg.Render, cfg.Metrics), s.xds.Publisher(), cfg.Logger).WithTests(cfg.Tests).Register(s.gs)
 	admin.NewFleet(s.xds.Tracker(), st).WithStats(cfg.NodeStats).Register(s.gs)
 	s.registerOperations(auditLog)
 	auth.NewService(tokens, func(ctx context.Context, action, target, detail string) {

@@ -19,7 +19,7 @@ import (
 //
 //	upstream NAME
 //	domain NAME
-//	test NAME
+//	test NAME         -> a case; RunTests fails it when NAME starts with "fail"
 //	error MESSAGE     -> FILE:LINE:COL: MESSAGE, COL being where MESSAGE starts
 //
 // Lines starting with # are ignored.
@@ -75,7 +75,7 @@ func (Renderer) Render(_ context.Context, b *keywayv1.Bundle) (*keywayv1.Policy,
 			case "domain":
 				pol.Domains = append(pol.Domains, &keywayv1.DomainPolicy{Name: arg})
 			case "test":
-				pol.Tests = append(pol.Tests, &keywayv1.PolicyTest{Name: arg})
+				pol.Tests = append(pol.Tests, &keywayv1.PolicyTest{Name: arg, Source: fmt.Sprintf("%s:%d:1", name, line)})
 			case "error":
 				errs = append(errs, fmt.Errorf("%s:%d:%d: %s", name, line, strings.Index(text, arg)+1, arg))
 			}

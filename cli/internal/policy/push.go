@@ -5,6 +5,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 
@@ -13,6 +14,7 @@ import (
 	"keyway.dev/cli/internal/dispatch"
 	"keyway.dev/cli/internal/output"
 	keywayv1 "keyway.dev/proto/keyway/v1"
+	"keyway.dev/proto/testrun"
 )
 
 func pushCommand(a *app.App) *dispatch.Command {
@@ -20,14 +22,20 @@ func pushCommand(a *app.App) *dispatch.Command {
 		msg, author string
 		parent      string
 		force, hold bool
+		skipTests   bool
 	)
 	return &dispatch.Command{
 		Name:    "push",
 		Short:   "Store a policy as a new version and activate it",
-		Usage:   "PATH -m MSG [--author NAME] [--parent N] [--force] [--no-activate]",
+		Usage:   "PATH -m MSG [--author NAME] [--parent N] [--force] [--no-activate] [--skip-tests]",
 		MinArgs: 1, MaxArgs: 1,
-		Long: `Renders PATH locally (so errors show before anything is sent), then
-pushes it on top of the current head. The push is a compare-and-swap: if
+		Long: `Renders PATH locally (so errors show before anything is sent), runs
+its test(...) cases through the proxy's real engine tree as
+'keyway policy test' does, and refuses to push when one fails, naming
+each failing case's file:line:col. The control plane runs them again, so
+a push through the API cannot skip them. --skip-tests pushes without
+running them, for emergencies; the audit log records it. Then it pushes
+on top of the current head. The push is a compare-and-swap: if
 someone else pushed since the head was read, it fails with a conflict and
 nothing is stored. --parent names the head explicitly; --force skips the
 check. A bundle identical to the head (and already active, unless
@@ -45,12 +53,13 @@ exits 0; with -o json it prints {"unchanged": true, "message": ...}.`,
 			fs.StringVar(&parent, "parent", "", "the `version` this push is based on (default the current head)")
 			fs.BoolVar(&force, "force", false, "push even if the head moved")
 			fs.BoolVar(&hold, "no-activate", false, "store the version without activating it")
+			fs.BoolVar(&skipTests, "skip-tests", false, "push without running the policy's test cases, here and on the control plane (recorded in the audit log)")
 		},
 		Run: func(ctx context.Context, args []string) error {
 			if msg == "" {
 				return dispatch.Usagef("policy push: a message is required (-m \"what changed and why\")")
 			}
-			req := &keywayv1.PushRequest{Message: msg, Author: author, Force: force, NoActivate: hold}
+			req := &keywayv1.PushRequest{Message: msg, Author: author, Force: force, NoActivate: hold, SkipTests: skipTests}
 			explicit := parent != ""
 			if explicit {
 				// --parent 0 is legal: "I expect the fleet to have no version".
@@ -71,9 +80,14 @@ exits 0; with -o json it prints {"unchanged": true, "message": ...}.`,
 }
 
 func push(ctx context.Context, a *app.App, path string, req *keywayv1.PushRequest, explicitParent bool) error {
-	bundle, _, err := renderLocal(ctx, a, path)
+	bundle, pol, err := renderLocal(ctx, a, path)
 	if err != nil {
 		return err
+	}
+	if !req.SkipTests {
+		if err := runTests(ctx, a, pol); err != nil {
+			return err
+		}
 	}
 	req.Bundle = bundle
 	var got *keywayv1.PolicyVersionInfo
@@ -148,4 +162,32 @@ func defaultAuthor(a *app.App) string {
 		return user
 	}
 	return user + "@" + host
+}
+
+// caseRunner runs a policy's test cases on this machine; the real
+// renderer (package local) does it with the proxy's engines.
+type caseRunner interface {
+	RunTests(ctx context.Context, p *keywayv1.Policy) []testrun.Result
+}
+
+// runTests runs pol's test cases as `keyway policy test` does and fails
+// with one line per failing case, each starting with its file:line:col.
+func runTests(ctx context.Context, a *app.App, pol *keywayv1.Policy) error {
+	if len(pol.GetTests()) == 0 {
+		return nil
+	}
+	run, ok := a.Renderer.(caseRunner)
+	if !ok {
+		return errors.New("this keyway cannot run policy tests; push with --skip-tests")
+	}
+	var failed testrun.Failures
+	for _, r := range run.RunTests(ctx, pol) {
+		if !r.Pass {
+			failed = append(failed, r)
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%w\nnothing pushed; 'keyway policy test' shows each path (--skip-tests pushes anyway, for emergencies; it is audited)", failed)
+	}
+	return nil
 }

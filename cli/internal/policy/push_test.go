@@ -103,3 +103,42 @@ func TestPush(t *testing.T) {
 		t.Errorf("failed pushes reached the control plane %d times", n)
 	}
 }
+
+func TestPushRunsTheTests(t *testing.T) {
+	failing := clitest.WritePolicy(t, map[string]string{"main.star": "upstream main\ndomain default\ntest reads\ntest fail-writes\ntest fail-deletes\n"})
+
+	t.Run("a failing case refuses the push", func(t *testing.T) {
+		cp := clitest.Start(t)
+		check{
+			args: []string{"policy", "push", failing, "-m", "broken"},
+			code: 1,
+			stderr: []string{
+				"2 test case(s) of the policy failed",
+				`main.star:4:1: test "fail-writes"`,
+				`main.star:5:1: test "fail-deletes"`,
+				"reached upstream main, want cache",
+				"nothing pushed", "--skip-tests",
+			},
+		}.run(t, cp.Addr)
+		if n := len(cp.Pushes()); n != 0 {
+			t.Errorf("%d pushes reached the control plane, want none", n)
+		}
+	})
+
+	t.Run("--skip-tests pushes and tells the control plane", func(t *testing.T) {
+		cp := clitest.Start(t)
+		check{args: []string{"policy", "push", failing, "-m", "hotfix", "--skip-tests"}, stdout: []string{"pushed v1"}}.run(t, cp.Addr)
+		if p := cp.Pushes(); len(p) != 1 || !p[0].GetSkipTests() {
+			t.Errorf("push requests = %v, want one with skip_tests", p)
+		}
+	})
+
+	t.Run("passing cases push without skip_tests", func(t *testing.T) {
+		cp := clitest.Start(t)
+		dir := clitest.WritePolicy(t, map[string]string{"main.star": good})
+		check{args: []string{"policy", "push", dir, "-m", "fine"}, stdout: []string{"pushed v1"}}.run(t, cp.Addr)
+		if p := cp.Pushes(); len(p) != 1 || p[0].GetSkipTests() {
+			t.Errorf("push requests = %v, want one without skip_tests", p)
+		}
+	})
+}

@@ -96,6 +96,7 @@ func run(args []string, stdout io.Writer, getenv func(string) string) error {
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	forget := fs.Duration("forget-nodes-after", xds.DefaultForgetAfter, "how long a proxy stays in the fleet view after its last stream to this replica ended")
 	sec := securityFlags(fs)
+	tests := registerPolicyTestFlags(fs)
 	etcdSec := registerEtcdFlags(fs)
 	obs := registerObserveFlags(fs)
 	version := fs.Bool("version", false, "print the version, commit and build date, and exit")
@@ -126,6 +127,10 @@ func run(args []string, stdout io.Writer, getenv func(string) string) error {
 	}
 	logger.Info("keyway-control starting", "version", buildinfo.Get().Version, "commit", buildinfo.Get().Commit)
 	secure, err := sec.config(logger)
+	if err != nil {
+		return usageError{err}
+	}
+	testRunner, err := tests.config(logger)
 	if err != nil {
 		return usageError{err}
 	}
@@ -163,6 +168,7 @@ func run(args []string, stdout io.Writer, getenv func(string) string) error {
 		},
 
 		Render:             secure.render,
+		Tests:              testRunner,
 		TLS:                secure.tls,
 		Auth:               secure.mode,
 		CertRoles:          secure.certRoles,

@@ -17,10 +17,12 @@ import (
 	"syscall"
 	"time"
 
+	"keyway.dev/dataplane/policytest"
 	"keyway.dev/dataplane/server"
 	"keyway.dev/dataplane/xdsclient"
 	"keyway.dev/proto/buildinfo"
 	"keyway.dev/proto/envflag"
+	"keyway.dev/proto/testrun"
 )
 
 // envPrefix prefixes the environment variable of every flag:
@@ -179,6 +181,11 @@ func checkArgs(args []string, stdout, stderr io.Writer, getenv func(string) stri
 }
 
 func main() {
+	// keyway-control runs a pushed policy's test cases in this binary
+	// (it has the engines, the control plane must not); see testrun.
+	if len(os.Args) > 1 && os.Args[1] == testrun.Subcommand {
+		os.Exit(testrun.Child(os.Args[2:], os.Stdin, os.Stdout, os.Stderr, policytest.Run))
+	}
 	cfg, log, code, start := checkArgs(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	if !start {
 		os.Exit(code)

@@ -120,7 +120,10 @@ type PushRequest struct {
 	Parent uint64 `protobuf:"varint,4,opt,name=parent,proto3" json:"parent,omitempty"`
 	Force  bool   `protobuf:"varint,5,opt,name=force,proto3" json:"force,omitempty"`
 	// Store without activating.
-	NoActivate    bool `protobuf:"varint,6,opt,name=no_activate,json=noActivate,proto3" json:"no_activate,omitempty"`
+	NoActivate bool `protobuf:"varint,6,opt,name=no_activate,json=noActivate,proto3" json:"no_activate,omitempty"`
+	// Store even though the bundle's test(...) cases were not run; for
+	// emergencies, and recorded in the audit log.
+	SkipTests     bool `protobuf:"varint,7,opt,name=skip_tests,json=skipTests,proto3" json:"skip_tests,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -193,6 +196,13 @@ func (x *PushRequest) GetForce() bool {
 func (x *PushRequest) GetNoActivate() bool {
 	if x != nil {
 		return x.NoActivate
+	}
+	return false
+}
+
+func (x *PushRequest) GetSkipTests() bool {
+	if x != nil {
+		return x.SkipTests
 	}
 	return false
 }
@@ -687,7 +697,7 @@ const file_keyway_v1_policy_service_proto_rawDesc = "" +
 	"\x0fValidateRequest\x12)\n" +
 	"\x06bundle\x18\x01 \x01(\v2\x11.keyway.v1.BundleR\x06bundle\"A\n" +
 	"\x10ValidateResponse\x12-\n" +
-	"\brendered\x18\x01 \x01(\v2\x11.keyway.v1.PolicyR\brendered\"\xb9\x01\n" +
+	"\brendered\x18\x01 \x01(\v2\x11.keyway.v1.PolicyR\brendered\"\xd8\x01\n" +
 	"\vPushRequest\x12)\n" +
 	"\x06bundle\x18\x01 \x01(\v2\x11.keyway.v1.BundleR\x06bundle\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x16\n" +
@@ -695,7 +705,9 @@ const file_keyway_v1_policy_service_proto_rawDesc = "" +
 	"\x06parent\x18\x04 \x01(\x04R\x06parent\x12\x14\n" +
 	"\x05force\x18\x05 \x01(\bR\x05force\x12\x1f\n" +
 	"\vno_activate\x18\x06 \x01(\bR\n" +
-	"noActivate\"F\n" +
+	"noActivate\x12\x1d\n" +
+	"\n" +
+	"skip_tests\x18\a \x01(\bR\tskipTests\"F\n" +
 	"\fPushResponse\x126\n" +
 	"\aversion\x18\x01 \x01(\v2\x1c.keyway.v1.PolicyVersionInfoR\aversion\"+\n" +
 	"\x13ListVersionsRequest\x12\x14\n" +
