@@ -13,6 +13,7 @@
 #   BENCH_ARGS=--quick make bench      # smoke run, under two minutes
 #   BENCH_ARGS='--workloads W1,W2 --reps 5' make bench
 #   BENCH_ARGS='--workloads C1,C2' make bench   # the cluster workloads only
+#   NEARCACHE_ARGS=skip make bench     # without the near cache run at the end
 #   bin/keyway-bench -h                # every flag
 #
 # Profiles of the proxy under W1 and W2 (the proxy must serve
@@ -43,4 +44,12 @@ OUT=${OUT:-/tmp/keyway-bench-$(date +%Y%m%d-%H%M%S)}
 # in the proxy under test.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
-exec bin/keyway-bench --out "$OUT" ${BENCH_ARGS:-}
+bin/keyway-bench --out "$OUT" ${BENCH_ARGS:-}
+# The near cache: the same Zipf(0.99) load over 1M keys, 95 % GET, through
+# keyway-proxy with and without a near_cache (docs/near-cache.md).
+# NEARCACHE_ARGS=--requests=100000 shortens it; NEARCACHE_ARGS=skip
+# leaves it out.
+if [ "${NEARCACHE_ARGS:-}" != skip ]; then
+	# shellcheck disable=SC2086 # NEARCACHE_ARGS is a list of flags
+	bin/keyway-bench nearcache --out "$OUT/nearcache" ${NEARCACHE_ARGS:-}
+fi

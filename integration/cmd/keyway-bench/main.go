@@ -188,6 +188,10 @@ func main() {
 		mainFleet(os.Args[2:])
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "nearcache" {
+		mainNearCache(os.Args[2:])
+		return
+	}
 	cfg, err := parseFlags(os.Args[1:], os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
