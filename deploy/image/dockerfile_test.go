@@ -10,13 +10,14 @@ import (
 	"testing"
 
 	"keyway.dev/deploy/image"
+	"keyway.dev/deploy/internal/buildtest"
 )
 
 // The Dockerfile (which no test here can run: no daemon) builds what the
 // daemonless builder does: per image the same entrypoint, binaries,
 // non-root user, working directory and exposed ports.
 func TestDockerfileMatchesBuilder(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "Dockerfile"))
+	b, err := os.ReadFile(filepath.Join(buildtest.Root(t), "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}

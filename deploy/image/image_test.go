@@ -18,44 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"keyway.dev/deploy/image"
+	"keyway.dev/deploy/internal/buildtest"
 )
-
-// repoRoot is the repository holding this module.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
-// staticBinaries builds the three binaries as `make image` does: no cgo,
-// stamped with a version, commit and date.
-func staticBinaries(t *testing.T, version string) string {
-	t.Helper()
-	if dir := os.Getenv("KEYWAY_STATIC_BIN"); dir != "" {
-		return dir
-	}
-	root := repoRoot(t)
-	out := t.TempDir()
-	ld := "-X keyway.dev/proto/buildinfo.version=" + version +
-		" -X keyway.dev/proto/buildinfo.commit=0123456789abcdef0123456789abcdef01234567" +
-		" -X keyway.dev/proto/buildinfo.date=2026-12-06T00:00:00Z"
-	for _, b := range []struct{ mod, pkg, name string }{
-		{"controlplane", "./cmd/keyway-control", "keyway-control"},
-		{"dataplane", "./cmd/keyway-proxy", "keyway-proxy"},
-		{"cli", "./cmd/keyway", "keyway"},
-	} {
-		cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-ldflags", ld, "-o", filepath.Join(out, b.name), b.pkg)
-		cmd.Dir = filepath.Join(root, b.mod)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK="+filepath.Join(root, "go.work"), "GOFLAGS=")
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", b.name, err, msg)
-		}
-	}
-	return out
-}
 
 // The images built without a daemon run their binary as a non-root user,
 // carry the OCI labels, hold static binaries stamped with the version,
@@ -64,7 +28,7 @@ func TestBuildOCILayout(t *testing.T) {
 	// With KEYWAY_STATIC_BIN (make image-test), the binaries are make's,
 	// stamped with KEYWAY_VERSION.
 	version := cmp.Or(os.Getenv("KEYWAY_VERSION"), "v9.9.9-test")
-	bin := staticBinaries(t, version)
+	bin := buildtest.Binaries(t, version)
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(ca, []byte("-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n"), 0o644); err != nil {
 		t.Fatal(err)
