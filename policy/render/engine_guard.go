@@ -8,17 +8,18 @@ import (
 
 // builtinGuard enforces command and key rules before next:
 // guard(next, allow_commands=[], deny_commands=[], key_prefixes=[],
-// max_value_bytes=0, max_keys=0, max_pipeline=0, audit=False, label=None).
-// Zero limits are off.
+// channel_prefixes=[], allow_scripts=False, max_value_bytes=0, max_keys=0,
+// max_pipeline=0, audit=False, label=None). Zero limits are off.
 func builtinGuard(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	c := newCall(thread, fn)
 	var next starlark.Value
-	var allow, deny, prefixes starlark.Value = starlark.None, starlark.None, starlark.None
+	var allow, deny, prefixes, channels starlark.Value = starlark.None, starlark.None, starlark.None, starlark.None
 	var maxValue, maxKeys, maxPipeline int
 	g := &keywayv1.Guard{}
 	var label string
 	if err := unpack(fn.Name(), args, kwargs,
 		"next", &next, "allow_commands?", &allow, "deny_commands?", &deny, "key_prefixes?", &prefixes,
+		"channel_prefixes?", &channels, "allow_scripts?", &g.AllowScripts,
 		"max_value_bytes?", &maxValue, "max_keys?", &maxKeys, "max_pipeline?", &maxPipeline,
 		"audit?", &g.Audit, "label?", &label); err != nil {
 		return nil, err
@@ -35,6 +36,12 @@ func builtinGuard(thread *starlark.Thread, fn *starlark.Builtin, args starlark.T
 	}
 	if g.KeyPrefixes, err = c.prefixes("key_prefixes", prefixes); err != nil {
 		return nil, err
+	}
+	if g.ChannelPrefixes, err = c.prefixes("channel_prefixes", channels); err != nil {
+		return nil, err
+	}
+	if g.AllowScripts && len(g.KeyPrefixes) == 0 {
+		c.errorf("allow_scripts: scripts are refused only where key_prefixes confine the domain; without key_prefixes it changes nothing")
 	}
 	if maxValue < 0 {
 		c.errorf("max_value_bytes must be at least 0, got %d", maxValue)

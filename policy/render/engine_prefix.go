@@ -13,7 +13,7 @@ func builtinPrefix(thread *starlark.Thread, fn *starlark.Builtin, args starlark.
 	var next starlark.Value
 	p := &keywayv1.Prefix{}
 	var label string
-	if err := unpack(fn.Name(), args, kwargs, "prefix", &p.Prefix, "next", &next, "label?", &label); err != nil {
+	if err := unpack(fn.Name(), args, kwargs, "prefix", &p.Prefix, "next", &next, "allow_scripts?", &p.AllowScripts, "label?", &label); err != nil {
 		return nil, err
 	}
 	if p.Prefix == "" {
