@@ -57,6 +57,7 @@ type report struct {
 	covers   time.Duration // end - start, by the proxy's clock
 	commands []*keywayv1.CommandStats
 	hot      []*keywayv1.HotKey
+	nc       []*keywayv1.NearCacheStats
 	folded   uint32
 	// For another replica's slot: its etcd key and its proxies' figures.
 	key   string
@@ -85,7 +86,7 @@ func (a *Aggregator) Ingest(req *keywayv1.ReportRequest) error {
 		return errNoNode
 	}
 	now := a.now()
-	r := report{at: now, commands: req.GetCommands(), hot: req.GetHotKeys(), folded: req.GetFoldedIntervals()}
+	r := report{at: now, commands: req.GetCommands(), hot: req.GetHotKeys(), nc: req.GetNearCache(), folded: req.GetFoldedIntervals()}
 	if s, e := req.GetStart(), req.GetEnd(); s != nil && e != nil {
 		r.covers = max(e.AsTime().Sub(s.AsTime()), 0)
 	}

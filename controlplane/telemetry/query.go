@@ -63,6 +63,7 @@ type domainAcc struct {
 	commands map[string]*traffic
 	tracks   map[string]*traffic
 	hot      map[string]uint64
+	nc       ncAcc
 }
 
 func acc[K comparable, V any](m map[K]*V, k K) *V {
@@ -109,6 +110,7 @@ func (a *Aggregator) TopSince(window time.Duration, since time.Time, domain stri
 		return d
 	}
 	count := func(rs []report, span time.Duration) {
+		countNearCache(rs, domain, get)
 		for _, r := range rs {
 			for _, c := range r.commands {
 				if domain != "" && c.GetDomain() != domain {
@@ -257,7 +259,7 @@ func (a *Aggregator) nodeRowsLocked(now time.Time, window time.Duration, since t
 }
 
 func (d *domainAcc) proto(name string) *keywayv1.DomainTop {
-	out := &keywayv1.DomainTop{Domain: name, Traffic: d.traffic.proto(), Connections: d.conns}
+	out := &keywayv1.DomainTop{Domain: name, Traffic: d.traffic.proto(), Connections: d.conns, NearCache: d.nc.proto()}
 	for cmd, t := range d.commands {
 		out.Commands = append(out.Commands, &keywayv1.CommandTop{Command: cmd, Traffic: t.proto()})
 	}

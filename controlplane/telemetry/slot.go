@@ -47,6 +47,7 @@ type slotAcc struct {
 	rows  map[rowKey]*keywayv1.CommandStats
 	hot   map[string]map[string]uint64
 	nodes map[string]*slotNode
+	nc    slotNearCache
 }
 
 // slotNode is one proxy's part of a slot.
@@ -87,6 +88,7 @@ func (s *slotAcc) add(req *keywayv1.ReportRequest, r report, now time.Time, conn
 		}
 		mergeStats(row, c)
 	}
+	s.nc.add(n.id, r.nc)
 	for _, h := range r.hot {
 		m := s.hot[h.GetDomain()]
 		if m == nil {
@@ -145,7 +147,7 @@ func (s *slotAcc) encodeRows(end time.Time, rows []*keywayv1.CommandStats, hot b
 	slices.SortFunc(rows, func(a, b *keywayv1.CommandStats) int {
 		return cmp.Or(cmp.Compare(a.GetDomain(), b.GetDomain()), cmp.Compare(a.GetTrack(), b.GetTrack()), cmp.Compare(a.GetCommand(), b.GetCommand()))
 	})
-	merged := &keywayv1.ReportRequest{Start: timestamppb.New(s.from), End: timestamppb.New(end), Commands: rows}
+	merged := &keywayv1.ReportRequest{Start: timestamppb.New(s.from), End: timestamppb.New(end), Commands: rows, NearCache: s.nc.merged()}
 	if hot {
 		for _, d := range slices.Sorted(maps.Keys(s.hot)) {
 			var keys []*keywayv1.HotKey
@@ -197,7 +199,7 @@ func decodeSlot(key string, b []byte) (report, error) {
 				return report{}, errors.New("slot does not begin with its merged report")
 			}
 			r = report{key: key, at: m.GetEnd().AsTime(), covers: max(m.GetEnd().AsTime().Sub(m.GetStart().AsTime()), 0),
-				commands: m.GetCommands(), hot: m.GetHotKeys()}
+				commands: m.GetCommands(), hot: m.GetHotKeys(), nc: m.GetNearCache()}
 			continue
 		}
 		if m.GetNodeId() == "" {

@@ -44,6 +44,8 @@ type Reporter struct {
 	folded  uint32
 	pending map[string][]HotKey
 	failing bool
+	// ncPrev is the near caches' counters at the last delivered report.
+	ncPrev map[ncKey]ncTotals
 }
 
 // NewReporter returns a Reporter of rec's counts to client. client's
@@ -102,6 +104,8 @@ func (p *Reporter) Flush(ctx context.Context) error {
 	list, cur := p.rec.snapshot()
 	p.mergeHot(p.rec.TakeHotKeys(p.opts.HotKeys))
 	req := p.build(now, list, cur)
+	ncCur, ncBytes := p.rec.nearCacheTotals()
+	req.NearCache = nearCacheStats(ncCur, p.ncPrev, ncBytes)
 	err := p.send(ctx, req)
 	if err == nil {
 		p.rec.reportsSent.Add(1)
@@ -110,6 +114,7 @@ func (p *Reporter) Flush(ctx context.Context) error {
 			p.failing = false
 		}
 		p.advance(now, list, cur)
+		p.ncPrev = ncCur
 		return nil
 	}
 	if !p.failing {
@@ -121,6 +126,7 @@ func (p *Reporter) Flush(ctx context.Context) error {
 	if int(p.folded) > p.opts.MaxFold {
 		p.rec.reportsDropped.Add(uint64(p.folded))
 		p.advance(now, list, cur)
+		p.ncPrev = ncCur
 	}
 	return err
 }

@@ -59,3 +59,17 @@ func bytesRate(v float64) string {
 	}
 	return fmt.Sprintf("%.1f%ciB/s", v/div, "KMGT"[exp])
 }
+
+// size formats bytes in binary units.
+func size(v uint64) string {
+	const unit = 1024
+	if v < unit {
+		return fmt.Sprintf("%dB", v)
+	}
+	div, exp := float64(unit), 0
+	for n := float64(v) / unit; n >= unit && exp < 4; n /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f%ciB", float64(v)/div, "KMGT"[exp])
+}

@@ -33,7 +33,7 @@ func render(w io.Writer, target string, o *options, resp *keywayv1.TopResponse) 
 	}
 	if o.domain != "" {
 		for _, d := range resp.GetDomains() {
-			if err := drill(w, d); err != nil {
+			if err := drill(w, d, resp.GetWindowSeconds()); err != nil {
 				return err
 			}
 		}
@@ -61,8 +61,8 @@ func trafficCells(t *keywayv1.Traffic) []string {
 	}
 }
 
-// drill writes a domain's commands, tracks and hot keys.
-func drill(w io.Writer, d *keywayv1.DomainTop) error {
+// drill writes a domain's commands, tracks, near caches and hot keys.
+func drill(w io.Writer, d *keywayv1.DomainTop, window float64) error {
 	if len(d.GetCommands()) > 0 {
 		fmt.Fprintln(w)
 		tw := output.NewTable(w, "COMMAND", "QPS", "ERR%", "P50", "P99", "IN", "OUT", "ERRORS")
@@ -82,6 +82,9 @@ func drill(w io.Writer, d *keywayv1.DomainTop) error {
 		if err := tw.Flush(); err != nil {
 			return fmt.Errorf("write table: %w", err)
 		}
+	}
+	if err := nearCache(w, d.GetNearCache(), window); err != nil {
+		return err
 	}
 	fmt.Fprintln(w)
 	if len(d.GetHotKeys()) == 0 {
@@ -124,6 +127,28 @@ func nodes(w io.Writer, ns []*keywayv1.NodeTop) error {
 		output.Row(tw, n.GetNodeId(), rate(n.GetQps()), fmt.Sprint(n.GetConnections()),
 			output.Stamp(output.TimeOf(n.GetLastReport())), fmt.Sprint(n.GetFoldedIntervals()))
 	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write table: %w", err)
+	}
+	return nil
+}
+
+// nearCache writes a domain's near cache row: the hit ratio over the
+// window and its events as rates; nothing for a domain without one.
+func nearCache(w io.Writer, nc *keywayv1.NearCacheTop, window float64) error {
+	if nc == nil {
+		return nil
+	}
+	per := func(n uint64) string {
+		if window <= 0 {
+			return "-"
+		}
+		return rate(float64(n) / window)
+	}
+	fmt.Fprintln(w)
+	tw := output.NewTable(w, "NEAR CACHE", "HIT%", "HITS/S", "MISSES/S", "COALESCED/S", "INVALIDATED/S", "EVICTED/S", "HELD")
+	output.Row(tw, "all", percent(nc.GetHitRatio(), nc.GetHits()+nc.GetMisses()), per(nc.GetHits()), per(nc.GetMisses()),
+		per(nc.GetCoalesced()), per(nc.GetInvalidations()), per(nc.GetEvictions()), size(nc.GetBytes()))
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write table: %w", err)
 	}

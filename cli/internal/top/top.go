@@ -37,7 +37,8 @@ const Usage = `usage: keyway top [--domain D] [--window 1m|5m] [--interval 2s] [
 Live view of the fleet's traffic per workload domain, merged from every
 proxy's reports: QPS, error rate, p50/p99 latency, bytes in/out and open
 connections, busiest first, with per-node load below. --domain drills into
-one domain's commands, rollout tracks and hot keys. --once prints one
+one domain's commands, rollout tracks, near cache (hit ratio, coalesced
+reads, invalidations, evictions, bytes held) and hot keys. --once prints one
 snapshot and exits; with -o json it is for scripts.
 
 Examples:

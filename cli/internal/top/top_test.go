@@ -69,6 +69,7 @@ func canned(domain string) *keywayv1.TopResponse {
 		}
 		pay.Tracks = []*keywayv1.TrackTop{{Track: "canary", Traffic: &keywayv1.Traffic{Requests: 60, Qps: 1}}, {Track: "stable", Traffic: &keywayv1.Traffic{Requests: 5940, Qps: 99}}}
 		pay.HotKeys = []*keywayv1.HotKey{{Domain: "payments", Key: "user:42", Count: 1100}}
+		pay.NearCache = &keywayv1.NearCacheTop{Hits: 4500, Misses: 1500, HitRatio: 0.75, Coalesced: 60, Invalidations: 120, Evictions: 6, Bytes: 1536 << 10}
 		resp.Domains = []*keywayv1.DomainTop{pay}
 	}
 	return resp
@@ -113,14 +114,15 @@ func TestOnce(t *testing.T) {
 			wantWindow: keywayv1.Window_WINDOW_ONE_MINUTE,
 			want: []string{"DOMAIN", "payments", "100", "0.10%", "100µs", "20.0ms", "200.0KiB/s", "1000B/s", "42",
 				"search", "NODE", "proxy-1", "101"},
-			notWant: []string{clearScreen, "COMMAND", "HOT KEY"},
+			notWant: []string{clearScreen, "COMMAND", "HOT KEY", "NEAR CACHE"},
 		},
 		{
 			name:       "drill-down",
 			args:       []string{"--once", "--domain", "payments", "--window", "5m"},
 			wantWindow: keywayv1.Window_WINDOW_FIVE_MINUTES,
-			want:       []string{"domain payments", "COMMAND", "GET", "SET", "1.00%", "timeout=6", "TRACK", "canary", "HOT KEY", "user:42", "1100"},
-			notWant:    []string{"search", "NODE"},
+			want: []string{"domain payments", "COMMAND", "GET", "SET", "1.00%", "timeout=6", "TRACK", "canary", "HOT KEY", "user:42", "1100",
+				"NEAR CACHE", "HIT%", "75.00%", "75", "25", "1.5MiB"},
+			notWant: []string{"search", "NODE"},
 		},
 		{
 			name:       "unknown domain",

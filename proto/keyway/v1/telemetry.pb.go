@@ -84,8 +84,10 @@ type ReportRequest struct {
 	HotKeys  []*HotKey              `protobuf:"bytes,6,rep,name=hot_keys,json=hotKeys,proto3" json:"hot_keys,omitempty"`
 	// Intervals that could not be sent earlier and were folded into this one.
 	FoldedIntervals uint32 `protobuf:"varint,7,opt,name=folded_intervals,json=foldedIntervals,proto3" json:"folded_intervals,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The near caches of each domain that has any.
+	NearCache     []*NearCacheStats `protobuf:"bytes,8,rep,name=near_cache,json=nearCache,proto3" json:"near_cache,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReportRequest) Reset() {
@@ -167,6 +169,110 @@ func (x *ReportRequest) GetFoldedIntervals() uint32 {
 	return 0
 }
 
+func (x *ReportRequest) GetNearCache() []*NearCacheStats {
+	if x != nil {
+		return x.NearCache
+	}
+	return nil
+}
+
+// NearCacheStats sums the near_cache engines of one domain's trees: the
+// events counted in the interval, and the bytes held at its end.
+type NearCacheStats struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Domain string                 `protobuf:"bytes,1,opt,name=domain,proto3" json:"domain,omitempty"`
+	Hits   uint64                 `protobuf:"varint,2,opt,name=hits,proto3" json:"hits,omitempty"`
+	Misses uint64                 `protobuf:"varint,3,opt,name=misses,proto3" json:"misses,omitempty"`
+	// Reads answered by an identical read's upstream request.
+	Coalesced uint64 `protobuf:"varint,4,opt,name=coalesced,proto3" json:"coalesced,omitempty"`
+	// Entries dropped because Redis reported a change or a write passed.
+	Invalidations uint64 `protobuf:"varint,5,opt,name=invalidations,proto3" json:"invalidations,omitempty"`
+	// Entries dropped for the memory budget.
+	Evictions     uint64 `protobuf:"varint,6,opt,name=evictions,proto3" json:"evictions,omitempty"`
+	Bytes         uint64 `protobuf:"varint,7,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NearCacheStats) Reset() {
+	*x = NearCacheStats{}
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NearCacheStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NearCacheStats) ProtoMessage() {}
+
+func (x *NearCacheStats) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NearCacheStats.ProtoReflect.Descriptor instead.
+func (*NearCacheStats) Descriptor() ([]byte, []int) {
+	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *NearCacheStats) GetDomain() string {
+	if x != nil {
+		return x.Domain
+	}
+	return ""
+}
+
+func (x *NearCacheStats) GetHits() uint64 {
+	if x != nil {
+		return x.Hits
+	}
+	return 0
+}
+
+func (x *NearCacheStats) GetMisses() uint64 {
+	if x != nil {
+		return x.Misses
+	}
+	return 0
+}
+
+func (x *NearCacheStats) GetCoalesced() uint64 {
+	if x != nil {
+		return x.Coalesced
+	}
+	return 0
+}
+
+func (x *NearCacheStats) GetInvalidations() uint64 {
+	if x != nil {
+		return x.Invalidations
+	}
+	return 0
+}
+
+func (x *NearCacheStats) GetEvictions() uint64 {
+	if x != nil {
+		return x.Evictions
+	}
+	return 0
+}
+
+func (x *NearCacheStats) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
 // CommandStats counts one (domain, track, command, upstream) in an interval.
 type CommandStats struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -187,7 +293,7 @@ type CommandStats struct {
 
 func (x *CommandStats) Reset() {
 	*x = CommandStats{}
-	mi := &file_keyway_v1_telemetry_proto_msgTypes[1]
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -199,7 +305,7 @@ func (x *CommandStats) String() string {
 func (*CommandStats) ProtoMessage() {}
 
 func (x *CommandStats) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_v1_telemetry_proto_msgTypes[1]
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -212,7 +318,7 @@ func (x *CommandStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandStats.ProtoReflect.Descriptor instead.
 func (*CommandStats) Descriptor() ([]byte, []int) {
-	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{1}
+	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CommandStats) GetDomain() string {
@@ -292,7 +398,7 @@ type LatencyHistogram struct {
 
 func (x *LatencyHistogram) Reset() {
 	*x = LatencyHistogram{}
-	mi := &file_keyway_v1_telemetry_proto_msgTypes[2]
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -304,7 +410,7 @@ func (x *LatencyHistogram) String() string {
 func (*LatencyHistogram) ProtoMessage() {}
 
 func (x *LatencyHistogram) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_v1_telemetry_proto_msgTypes[2]
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -317,7 +423,7 @@ func (x *LatencyHistogram) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LatencyHistogram.ProtoReflect.Descriptor instead.
 func (*LatencyHistogram) Descriptor() ([]byte, []int) {
-	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{2}
+	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *LatencyHistogram) GetBuckets() []uint64 {
@@ -352,7 +458,7 @@ type DomainGauge struct {
 
 func (x *DomainGauge) Reset() {
 	*x = DomainGauge{}
-	mi := &file_keyway_v1_telemetry_proto_msgTypes[3]
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -364,7 +470,7 @@ func (x *DomainGauge) String() string {
 func (*DomainGauge) ProtoMessage() {}
 
 func (x *DomainGauge) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_v1_telemetry_proto_msgTypes[3]
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -377,7 +483,7 @@ func (x *DomainGauge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DomainGauge.ProtoReflect.Descriptor instead.
 func (*DomainGauge) Descriptor() ([]byte, []int) {
-	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{3}
+	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *DomainGauge) GetDomain() string {
@@ -407,7 +513,7 @@ type HotKey struct {
 
 func (x *HotKey) Reset() {
 	*x = HotKey{}
-	mi := &file_keyway_v1_telemetry_proto_msgTypes[4]
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -419,7 +525,7 @@ func (x *HotKey) String() string {
 func (*HotKey) ProtoMessage() {}
 
 func (x *HotKey) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_v1_telemetry_proto_msgTypes[4]
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -432,7 +538,7 @@ func (x *HotKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HotKey.ProtoReflect.Descriptor instead.
 func (*HotKey) Descriptor() ([]byte, []int) {
-	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{4}
+	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *HotKey) GetDomain() string {
@@ -464,7 +570,7 @@ type ReportResponse struct {
 
 func (x *ReportResponse) Reset() {
 	*x = ReportResponse{}
-	mi := &file_keyway_v1_telemetry_proto_msgTypes[5]
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -476,7 +582,7 @@ func (x *ReportResponse) String() string {
 func (*ReportResponse) ProtoMessage() {}
 
 func (x *ReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_v1_telemetry_proto_msgTypes[5]
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -489,7 +595,7 @@ func (x *ReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResponse.ProtoReflect.Descriptor instead.
 func (*ReportResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{5}
+	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{6}
 }
 
 type TopRequest struct {
@@ -503,7 +609,7 @@ type TopRequest struct {
 
 func (x *TopRequest) Reset() {
 	*x = TopRequest{}
-	mi := &file_keyway_v1_telemetry_proto_msgTypes[6]
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -515,7 +621,7 @@ func (x *TopRequest) String() string {
 func (*TopRequest) ProtoMessage() {}
 
 func (x *TopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_v1_telemetry_proto_msgTypes[6]
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -528,7 +634,7 @@ func (x *TopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopRequest.ProtoReflect.Descriptor instead.
 func (*TopRequest) Descriptor() ([]byte, []int) {
-	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{6}
+	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *TopRequest) GetWindow() Window {
@@ -560,7 +666,7 @@ type TopResponse struct {
 
 func (x *TopResponse) Reset() {
 	*x = TopResponse{}
-	mi := &file_keyway_v1_telemetry_proto_msgTypes[7]
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -572,7 +678,7 @@ func (x *TopResponse) String() string {
 func (*TopResponse) ProtoMessage() {}
 
 func (x *TopResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_v1_telemetry_proto_msgTypes[7]
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -585,7 +691,7 @@ func (x *TopResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopResponse.ProtoReflect.Descriptor instead.
 func (*TopResponse) Descriptor() ([]byte, []int) {
-	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{7}
+	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TopResponse) GetTime() *timestamppb.Timestamp {
@@ -636,7 +742,7 @@ type Traffic struct {
 
 func (x *Traffic) Reset() {
 	*x = Traffic{}
-	mi := &file_keyway_v1_telemetry_proto_msgTypes[8]
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -648,7 +754,7 @@ func (x *Traffic) String() string {
 func (*Traffic) ProtoMessage() {}
 
 func (x *Traffic) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_v1_telemetry_proto_msgTypes[8]
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -661,7 +767,7 @@ func (x *Traffic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Traffic.ProtoReflect.Descriptor instead.
 func (*Traffic) Descriptor() ([]byte, []int) {
-	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{8}
+	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Traffic) GetRequests() uint64 {
@@ -739,14 +845,16 @@ type DomainTop struct {
 	// Drill-down: "stable" and "canary", for rollout guards.
 	Tracks []*TrackTop `protobuf:"bytes,5,rep,name=tracks,proto3" json:"tracks,omitempty"`
 	// Drill-down: approximately most requested keys, hottest first.
-	HotKeys       []*HotKey `protobuf:"bytes,6,rep,name=hot_keys,json=hotKeys,proto3" json:"hot_keys,omitempty"`
+	HotKeys []*HotKey `protobuf:"bytes,6,rep,name=hot_keys,json=hotKeys,proto3" json:"hot_keys,omitempty"`
+	// The domain's near caches over the window, when it has any.
+	NearCache     *NearCacheTop `protobuf:"bytes,7,opt,name=near_cache,json=nearCache,proto3" json:"near_cache,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DomainTop) Reset() {
 	*x = DomainTop{}
-	mi := &file_keyway_v1_telemetry_proto_msgTypes[9]
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -758,7 +866,7 @@ func (x *DomainTop) String() string {
 func (*DomainTop) ProtoMessage() {}
 
 func (x *DomainTop) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_v1_telemetry_proto_msgTypes[9]
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -771,7 +879,7 @@ func (x *DomainTop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DomainTop.ProtoReflect.Descriptor instead.
 func (*DomainTop) Descriptor() ([]byte, []int) {
-	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{9}
+	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DomainTop) GetDomain() string {
@@ -816,6 +924,108 @@ func (x *DomainTop) GetHotKeys() []*HotKey {
 	return nil
 }
 
+func (x *DomainTop) GetNearCache() *NearCacheTop {
+	if x != nil {
+		return x.NearCache
+	}
+	return nil
+}
+
+// NearCacheTop is a domain's near caches across the fleet.
+type NearCacheTop struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Hits   uint64                 `protobuf:"varint,1,opt,name=hits,proto3" json:"hits,omitempty"`
+	Misses uint64                 `protobuf:"varint,2,opt,name=misses,proto3" json:"misses,omitempty"`
+	// hits / (hits + misses), 0 without reads.
+	HitRatio      float64 `protobuf:"fixed64,3,opt,name=hit_ratio,json=hitRatio,proto3" json:"hit_ratio,omitempty"`
+	Coalesced     uint64  `protobuf:"varint,4,opt,name=coalesced,proto3" json:"coalesced,omitempty"`
+	Invalidations uint64  `protobuf:"varint,5,opt,name=invalidations,proto3" json:"invalidations,omitempty"`
+	Evictions     uint64  `protobuf:"varint,6,opt,name=evictions,proto3" json:"evictions,omitempty"`
+	// Held at the latest report of each proxy, summed.
+	Bytes         uint64 `protobuf:"varint,7,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NearCacheTop) Reset() {
+	*x = NearCacheTop{}
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NearCacheTop) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NearCacheTop) ProtoMessage() {}
+
+func (x *NearCacheTop) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NearCacheTop.ProtoReflect.Descriptor instead.
+func (*NearCacheTop) Descriptor() ([]byte, []int) {
+	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *NearCacheTop) GetHits() uint64 {
+	if x != nil {
+		return x.Hits
+	}
+	return 0
+}
+
+func (x *NearCacheTop) GetMisses() uint64 {
+	if x != nil {
+		return x.Misses
+	}
+	return 0
+}
+
+func (x *NearCacheTop) GetHitRatio() float64 {
+	if x != nil {
+		return x.HitRatio
+	}
+	return 0
+}
+
+func (x *NearCacheTop) GetCoalesced() uint64 {
+	if x != nil {
+		return x.Coalesced
+	}
+	return 0
+}
+
+func (x *NearCacheTop) GetInvalidations() uint64 {
+	if x != nil {
+		return x.Invalidations
+	}
+	return 0
+}
+
+func (x *NearCacheTop) GetEvictions() uint64 {
+	if x != nil {
+		return x.Evictions
+	}
+	return 0
+}
+
+func (x *NearCacheTop) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
 // CommandTop is one command of a domain.
 type CommandTop struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -827,7 +1037,7 @@ type CommandTop struct {
 
 func (x *CommandTop) Reset() {
 	*x = CommandTop{}
-	mi := &file_keyway_v1_telemetry_proto_msgTypes[10]
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -839,7 +1049,7 @@ func (x *CommandTop) String() string {
 func (*CommandTop) ProtoMessage() {}
 
 func (x *CommandTop) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_v1_telemetry_proto_msgTypes[10]
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -852,7 +1062,7 @@ func (x *CommandTop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandTop.ProtoReflect.Descriptor instead.
 func (*CommandTop) Descriptor() ([]byte, []int) {
-	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{10}
+	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CommandTop) GetCommand() string {
@@ -880,7 +1090,7 @@ type TrackTop struct {
 
 func (x *TrackTop) Reset() {
 	*x = TrackTop{}
-	mi := &file_keyway_v1_telemetry_proto_msgTypes[11]
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -892,7 +1102,7 @@ func (x *TrackTop) String() string {
 func (*TrackTop) ProtoMessage() {}
 
 func (x *TrackTop) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_v1_telemetry_proto_msgTypes[11]
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -905,7 +1115,7 @@ func (x *TrackTop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrackTop.ProtoReflect.Descriptor instead.
 func (*TrackTop) Descriptor() ([]byte, []int) {
-	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{11}
+	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TrackTop) GetTrack() string {
@@ -937,7 +1147,7 @@ type NodeTop struct {
 
 func (x *NodeTop) Reset() {
 	*x = NodeTop{}
-	mi := &file_keyway_v1_telemetry_proto_msgTypes[12]
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -949,7 +1159,7 @@ func (x *NodeTop) String() string {
 func (*NodeTop) ProtoMessage() {}
 
 func (x *NodeTop) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_v1_telemetry_proto_msgTypes[12]
+	mi := &file_keyway_v1_telemetry_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -962,7 +1172,7 @@ func (x *NodeTop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeTop.ProtoReflect.Descriptor instead.
 func (*NodeTop) Descriptor() ([]byte, []int) {
-	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{12}
+	return file_keyway_v1_telemetry_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *NodeTop) GetNodeId() string {
@@ -1004,7 +1214,7 @@ var File_keyway_v1_telemetry_proto protoreflect.FileDescriptor
 
 const file_keyway_v1_telemetry_proto_rawDesc = "" +
 	"\n" +
-	"\x19keyway/v1/telemetry.proto\x12\tkeyway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc8\x02\n" +
+	"\x19keyway/v1/telemetry.proto\x12\tkeyway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x82\x03\n" +
 	"\rReportRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x120\n" +
 	"\x05start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
@@ -1012,7 +1222,17 @@ const file_keyway_v1_telemetry_proto_rawDesc = "" +
 	"\bcommands\x18\x04 \x03(\v2\x17.keyway.v1.CommandStatsR\bcommands\x120\n" +
 	"\adomains\x18\x05 \x03(\v2\x16.keyway.v1.DomainGaugeR\adomains\x12,\n" +
 	"\bhot_keys\x18\x06 \x03(\v2\x11.keyway.v1.HotKeyR\ahotKeys\x12)\n" +
-	"\x10folded_intervals\x18\a \x01(\rR\x0ffoldedIntervals\"\x83\x03\n" +
+	"\x10folded_intervals\x18\a \x01(\rR\x0ffoldedIntervals\x128\n" +
+	"\n" +
+	"near_cache\x18\b \x03(\v2\x19.keyway.v1.NearCacheStatsR\tnearCache\"\xcc\x01\n" +
+	"\x0eNearCacheStats\x12\x16\n" +
+	"\x06domain\x18\x01 \x01(\tR\x06domain\x12\x12\n" +
+	"\x04hits\x18\x02 \x01(\x04R\x04hits\x12\x16\n" +
+	"\x06misses\x18\x03 \x01(\x04R\x06misses\x12\x1c\n" +
+	"\tcoalesced\x18\x04 \x01(\x04R\tcoalesced\x12$\n" +
+	"\rinvalidations\x18\x05 \x01(\x04R\rinvalidations\x12\x1c\n" +
+	"\tevictions\x18\x06 \x01(\x04R\tevictions\x12\x14\n" +
+	"\x05bytes\x18\a \x01(\x04R\x05bytes\"\x83\x03\n" +
 	"\fCommandStats\x12\x16\n" +
 	"\x06domain\x18\x01 \x01(\tR\x06domain\x12\x14\n" +
 	"\x05track\x18\x02 \x01(\tR\x05track\x12\x18\n" +
@@ -1065,14 +1285,24 @@ const file_keyway_v1_telemetry_proto_rawDesc = "" +
 	"replyBytes\x1a?\n" +
 	"\x11ErrorsByKindEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\x81\x02\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xb9\x02\n" +
 	"\tDomainTop\x12\x16\n" +
 	"\x06domain\x18\x01 \x01(\tR\x06domain\x12,\n" +
 	"\atraffic\x18\x02 \x01(\v2\x12.keyway.v1.TrafficR\atraffic\x12 \n" +
 	"\vconnections\x18\x03 \x01(\x03R\vconnections\x121\n" +
 	"\bcommands\x18\x04 \x03(\v2\x15.keyway.v1.CommandTopR\bcommands\x12+\n" +
 	"\x06tracks\x18\x05 \x03(\v2\x13.keyway.v1.TrackTopR\x06tracks\x12,\n" +
-	"\bhot_keys\x18\x06 \x03(\v2\x11.keyway.v1.HotKeyR\ahotKeys\"T\n" +
+	"\bhot_keys\x18\x06 \x03(\v2\x11.keyway.v1.HotKeyR\ahotKeys\x126\n" +
+	"\n" +
+	"near_cache\x18\a \x01(\v2\x17.keyway.v1.NearCacheTopR\tnearCache\"\xcf\x01\n" +
+	"\fNearCacheTop\x12\x12\n" +
+	"\x04hits\x18\x01 \x01(\x04R\x04hits\x12\x16\n" +
+	"\x06misses\x18\x02 \x01(\x04R\x06misses\x12\x1b\n" +
+	"\thit_ratio\x18\x03 \x01(\x01R\bhitRatio\x12\x1c\n" +
+	"\tcoalesced\x18\x04 \x01(\x04R\tcoalesced\x12$\n" +
+	"\rinvalidations\x18\x05 \x01(\x04R\rinvalidations\x12\x1c\n" +
+	"\tevictions\x18\x06 \x01(\x04R\tevictions\x12\x14\n" +
+	"\x05bytes\x18\a \x01(\x04R\x05bytes\"T\n" +
 	"\n" +
 	"CommandTop\x12\x18\n" +
 	"\acommand\x18\x01 \x01(\tR\acommand\x12,\n" +
@@ -1109,55 +1339,59 @@ func file_keyway_v1_telemetry_proto_rawDescGZIP() []byte {
 }
 
 var file_keyway_v1_telemetry_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_keyway_v1_telemetry_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_keyway_v1_telemetry_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_keyway_v1_telemetry_proto_goTypes = []any{
 	(Window)(0),                   // 0: keyway.v1.Window
 	(*ReportRequest)(nil),         // 1: keyway.v1.ReportRequest
-	(*CommandStats)(nil),          // 2: keyway.v1.CommandStats
-	(*LatencyHistogram)(nil),      // 3: keyway.v1.LatencyHistogram
-	(*DomainGauge)(nil),           // 4: keyway.v1.DomainGauge
-	(*HotKey)(nil),                // 5: keyway.v1.HotKey
-	(*ReportResponse)(nil),        // 6: keyway.v1.ReportResponse
-	(*TopRequest)(nil),            // 7: keyway.v1.TopRequest
-	(*TopResponse)(nil),           // 8: keyway.v1.TopResponse
-	(*Traffic)(nil),               // 9: keyway.v1.Traffic
-	(*DomainTop)(nil),             // 10: keyway.v1.DomainTop
-	(*CommandTop)(nil),            // 11: keyway.v1.CommandTop
-	(*TrackTop)(nil),              // 12: keyway.v1.TrackTop
-	(*NodeTop)(nil),               // 13: keyway.v1.NodeTop
-	nil,                           // 14: keyway.v1.CommandStats.ErrorsEntry
-	nil,                           // 15: keyway.v1.Traffic.ErrorsByKindEntry
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*NearCacheStats)(nil),        // 2: keyway.v1.NearCacheStats
+	(*CommandStats)(nil),          // 3: keyway.v1.CommandStats
+	(*LatencyHistogram)(nil),      // 4: keyway.v1.LatencyHistogram
+	(*DomainGauge)(nil),           // 5: keyway.v1.DomainGauge
+	(*HotKey)(nil),                // 6: keyway.v1.HotKey
+	(*ReportResponse)(nil),        // 7: keyway.v1.ReportResponse
+	(*TopRequest)(nil),            // 8: keyway.v1.TopRequest
+	(*TopResponse)(nil),           // 9: keyway.v1.TopResponse
+	(*Traffic)(nil),               // 10: keyway.v1.Traffic
+	(*DomainTop)(nil),             // 11: keyway.v1.DomainTop
+	(*NearCacheTop)(nil),          // 12: keyway.v1.NearCacheTop
+	(*CommandTop)(nil),            // 13: keyway.v1.CommandTop
+	(*TrackTop)(nil),              // 14: keyway.v1.TrackTop
+	(*NodeTop)(nil),               // 15: keyway.v1.NodeTop
+	nil,                           // 16: keyway.v1.CommandStats.ErrorsEntry
+	nil,                           // 17: keyway.v1.Traffic.ErrorsByKindEntry
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
 }
 var file_keyway_v1_telemetry_proto_depIdxs = []int32{
-	16, // 0: keyway.v1.ReportRequest.start:type_name -> google.protobuf.Timestamp
-	16, // 1: keyway.v1.ReportRequest.end:type_name -> google.protobuf.Timestamp
-	2,  // 2: keyway.v1.ReportRequest.commands:type_name -> keyway.v1.CommandStats
-	4,  // 3: keyway.v1.ReportRequest.domains:type_name -> keyway.v1.DomainGauge
-	5,  // 4: keyway.v1.ReportRequest.hot_keys:type_name -> keyway.v1.HotKey
-	14, // 5: keyway.v1.CommandStats.errors:type_name -> keyway.v1.CommandStats.ErrorsEntry
-	3,  // 6: keyway.v1.CommandStats.latency:type_name -> keyway.v1.LatencyHistogram
-	0,  // 7: keyway.v1.TopRequest.window:type_name -> keyway.v1.Window
-	16, // 8: keyway.v1.TopResponse.time:type_name -> google.protobuf.Timestamp
-	10, // 9: keyway.v1.TopResponse.domains:type_name -> keyway.v1.DomainTop
-	13, // 10: keyway.v1.TopResponse.nodes:type_name -> keyway.v1.NodeTop
-	15, // 11: keyway.v1.Traffic.errors_by_kind:type_name -> keyway.v1.Traffic.ErrorsByKindEntry
-	9,  // 12: keyway.v1.DomainTop.traffic:type_name -> keyway.v1.Traffic
-	11, // 13: keyway.v1.DomainTop.commands:type_name -> keyway.v1.CommandTop
-	12, // 14: keyway.v1.DomainTop.tracks:type_name -> keyway.v1.TrackTop
-	5,  // 15: keyway.v1.DomainTop.hot_keys:type_name -> keyway.v1.HotKey
-	9,  // 16: keyway.v1.CommandTop.traffic:type_name -> keyway.v1.Traffic
-	9,  // 17: keyway.v1.TrackTop.traffic:type_name -> keyway.v1.Traffic
-	16, // 18: keyway.v1.NodeTop.last_report:type_name -> google.protobuf.Timestamp
-	1,  // 19: keyway.v1.TelemetryService.Report:input_type -> keyway.v1.ReportRequest
-	7,  // 20: keyway.v1.TelemetryQueryService.Top:input_type -> keyway.v1.TopRequest
-	6,  // 21: keyway.v1.TelemetryService.Report:output_type -> keyway.v1.ReportResponse
-	8,  // 22: keyway.v1.TelemetryQueryService.Top:output_type -> keyway.v1.TopResponse
-	21, // [21:23] is the sub-list for method output_type
-	19, // [19:21] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	18, // 0: keyway.v1.ReportRequest.start:type_name -> google.protobuf.Timestamp
+	18, // 1: keyway.v1.ReportRequest.end:type_name -> google.protobuf.Timestamp
+	3,  // 2: keyway.v1.ReportRequest.commands:type_name -> keyway.v1.CommandStats
+	5,  // 3: keyway.v1.ReportRequest.domains:type_name -> keyway.v1.DomainGauge
+	6,  // 4: keyway.v1.ReportRequest.hot_keys:type_name -> keyway.v1.HotKey
+	2,  // 5: keyway.v1.ReportRequest.near_cache:type_name -> keyway.v1.NearCacheStats
+	16, // 6: keyway.v1.CommandStats.errors:type_name -> keyway.v1.CommandStats.ErrorsEntry
+	4,  // 7: keyway.v1.CommandStats.latency:type_name -> keyway.v1.LatencyHistogram
+	0,  // 8: keyway.v1.TopRequest.window:type_name -> keyway.v1.Window
+	18, // 9: keyway.v1.TopResponse.time:type_name -> google.protobuf.Timestamp
+	11, // 10: keyway.v1.TopResponse.domains:type_name -> keyway.v1.DomainTop
+	15, // 11: keyway.v1.TopResponse.nodes:type_name -> keyway.v1.NodeTop
+	17, // 12: keyway.v1.Traffic.errors_by_kind:type_name -> keyway.v1.Traffic.ErrorsByKindEntry
+	10, // 13: keyway.v1.DomainTop.traffic:type_name -> keyway.v1.Traffic
+	13, // 14: keyway.v1.DomainTop.commands:type_name -> keyway.v1.CommandTop
+	14, // 15: keyway.v1.DomainTop.tracks:type_name -> keyway.v1.TrackTop
+	6,  // 16: keyway.v1.DomainTop.hot_keys:type_name -> keyway.v1.HotKey
+	12, // 17: keyway.v1.DomainTop.near_cache:type_name -> keyway.v1.NearCacheTop
+	10, // 18: keyway.v1.CommandTop.traffic:type_name -> keyway.v1.Traffic
+	10, // 19: keyway.v1.TrackTop.traffic:type_name -> keyway.v1.Traffic
+	18, // 20: keyway.v1.NodeTop.last_report:type_name -> google.protobuf.Timestamp
+	1,  // 21: keyway.v1.TelemetryService.Report:input_type -> keyway.v1.ReportRequest
+	8,  // 22: keyway.v1.TelemetryQueryService.Top:input_type -> keyway.v1.TopRequest
+	7,  // 23: keyway.v1.TelemetryService.Report:output_type -> keyway.v1.ReportResponse
+	9,  // 24: keyway.v1.TelemetryQueryService.Top:output_type -> keyway.v1.TopResponse
+	23, // [23:25] is the sub-list for method output_type
+	21, // [21:23] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_keyway_v1_telemetry_proto_init() }
@@ -1171,7 +1405,7 @@ func file_keyway_v1_telemetry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_v1_telemetry_proto_rawDesc), len(file_keyway_v1_telemetry_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
