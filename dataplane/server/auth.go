@@ -176,8 +176,8 @@ func (c *client) setProto(proto uint8) bool {
 	c.sess.Proto = proto
 	c.mu.Unlock()
 	if t := c.tracker; t != nil {
-		t.reopen()
-		if t.pushes() {
+		t.Reopen()
+		if t.Pushes() {
 			if err := c.startOutbox(); err != nil {
 				c.dead = true
 				return false

@@ -10,6 +10,7 @@ import (
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/server/push"
+	"keyway.dev/dataplane/server/tracking"
 	"keyway.dev/dataplane/server/wire"
 	"keyway.dev/dataplane/upstream"
 	keywayv1 "keyway.dev/proto/keyway/v1"
@@ -73,7 +74,7 @@ type client struct {
 	box    *push.Outbox
 	boxRef atomic.Pointer[push.Outbox]
 	// track is the client's CLIENT TRACKING state, nil when off.
-	tracker *tracking
+	tracker *tracking.Session
 	// CLIENT REPLY: replyOff drops every reply until ON; skipNext drops
 	// the next command's; muted drops the replies of the command being
 	// served (batch.go serves each command alone while any is set).
