@@ -3,6 +3,7 @@ package render
 import (
 	"go.starlark.net/starlark"
 
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -31,8 +32,8 @@ func builtinMirror(thread *starlark.Thread, fn *starlark.Builtin, args starlark.
 	if m.Sample, err = c.number("sample", sampleV, 1); err != nil {
 		return nil, err
 	}
-	if m.Sample <= 0 || m.Sample > 1 {
-		c.errorf("sample must be a share in (0, 1], got %v", m.Sample)
+	if err := kinds.Share("sample", m.Sample); err != nil {
+		c.errorf("%v", err)
 	}
 	m.Queue = c.count("queue", queue, 1)
 	return c.engine("mirror", label, &keywayv1.Engine{Kind: &keywayv1.Engine_Mirror{Mirror: m}}), nil

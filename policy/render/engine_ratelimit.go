@@ -3,6 +3,7 @@ package render
 import (
 	"go.starlark.net/starlark"
 
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -36,23 +37,20 @@ func builtinRateLimit(thread *starlark.Thread, fn *starlark.Builtin, args starla
 	if r.BytesPerSecond, err = c.number("bytes_per_second", bytes, 0); err != nil {
 		return nil, err
 	}
-	if r.BurstSeconds, err = c.number("burst_seconds", burst, 1); err != nil {
+	if r.BurstSeconds, err = c.number("burst_seconds", burst, kinds.RateLimitDefaultBurstSeconds); err != nil {
 		return nil, err
 	}
-	if r.OpsPerSecond < 0 || r.BytesPerSecond < 0 {
-		c.errorf("rates must not be negative")
+	if err := kinds.RateLimitRates(r.OpsPerSecond, r.BytesPerSecond); err != nil {
+		c.errorf("%v", err)
 	}
-	if r.OpsPerSecond == 0 && r.BytesPerSecond == 0 {
-		c.errorf("give ops_per_second= or bytes_per_second= (a limit of nothing limits nothing)")
-	}
-	if r.BurstSeconds <= 0 {
-		c.errorf("burst_seconds must be > 0, got %v", r.BurstSeconds)
+	if err := kinds.RateLimitBurst(r.BurstSeconds); err != nil {
+		c.errorf("%v", err)
 	}
 	if r.MaxDelay, err = c.duration("max_delay", maxDelay, ""); err != nil {
 		return nil, err
 	}
-	if r.MaxDelay != nil && mode != "delay" {
-		c.errorf("max_delay= only applies with mode=\"delay\"")
+	if err := kinds.RateLimitMaxDelay(mode == "delay", r.MaxDelay); err != nil {
+		c.errorf("%v", err)
 	}
 	return c.engine("ratelimit", label, &keywayv1.Engine{Kind: &keywayv1.Engine_Ratelimit{Ratelimit: r}}), nil
 }

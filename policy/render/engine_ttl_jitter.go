@@ -3,6 +3,7 @@ package render
 import (
 	"go.starlark.net/starlark"
 
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -21,8 +22,8 @@ func builtinTTLJitter(thread *starlark.Thread, fn *starlark.Builtin, args starla
 	if t.Share, err = c.number("share", shareV, 0); err != nil {
 		return nil, err
 	}
-	if t.Share <= 0 || t.Share > 1 {
-		c.errorf("share must be in (0, 1], got %v", t.Share)
+	if err := kinds.Share("share", t.Share); err != nil {
+		c.errorf("%v", err)
 	}
 	if t.Next, err = c.required("next", next); err != nil {
 		return nil, err

@@ -2,10 +2,9 @@ package mirror
 
 import (
 	"context"
-	"fmt"
-	"math"
 
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -20,8 +19,8 @@ func Build(b *engine.Builder, cfg *keywayv1.Mirror) (engine.Engine, error) {
 	if sample == 0 {
 		sample = 1
 	}
-	if math.IsNaN(sample) || sample < 0 || sample > 1 {
-		return nil, fmt.Errorf("sample must be a share in (0, 1], got %v", sample)
+	if err := kinds.Share("sample", sample); err != nil {
+		return nil, err
 	}
 	queue := cfg.GetQueue()
 	if queue == 0 {

@@ -314,8 +314,8 @@ func TestBuildErrors(t *testing.T) {
 		cfg  *keywayv1.Mirror
 		want string
 	}{
-		{"sample above one", &keywayv1.Mirror{Sample: 1.5}, "sample must be a share in (0, 1]"},
-		{"negative sample", &keywayv1.Mirror{Sample: -0.1}, "sample must be a share"},
+		{"sample above one", &keywayv1.Mirror{Sample: 1.5}, "sample must be in (0, 1]"},
+		{"negative sample", &keywayv1.Mirror{Sample: -0.1}, "sample must be in (0, 1]"},
 		{"missing shadow", &keywayv1.Mirror{}, "root.mirror.shadow: engine is missing"},
 	}
 	for _, tt := range tests {

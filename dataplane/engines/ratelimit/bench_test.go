@@ -7,6 +7,7 @@ import (
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/engine/enginetest"
+	"keyway.dev/policy/kinds"
 )
 
 func BenchmarkServe(b *testing.B) {
@@ -30,7 +31,7 @@ func BenchmarkServe(b *testing.B) {
 		})
 	}
 	b.Run("refuse", func(b *testing.B) {
-		l := &Limiter{ops: newBucket(1e-9, 1), bytes: newBucket(0, 1), env: &engine.Env{}, opsErr: errNoRate,
+		l := &Limiter{ops: newBucket(1e-9, 1), bytes: newBucket(0, 1), env: &engine.Env{}, opsErr: kinds.ErrRateLimitNoRate,
 			next: enginetest.NewStatic(enginetest.OK), now: func() time.Duration { return time.Since(epoch) }, sleep: sleepCtx}
 		l.ops.tokens = 0
 		batch := enginetest.Lines("GET user:1")

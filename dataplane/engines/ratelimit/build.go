@@ -1,19 +1,18 @@
 package ratelimit
 
 import (
-	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"time"
 
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
 // Defaults the renderer also applies.
 const (
-	DefaultBurstSeconds = 1.0
+	DefaultBurstSeconds = kinds.RateLimitDefaultBurstSeconds
 	DefaultMaxDelay     = 100 * time.Millisecond
 )
 
@@ -24,18 +23,15 @@ var epoch = time.Now()
 // version does not throttle a domain that was within its limit.
 func Build(b *engine.Builder, cfg *keywayv1.RateLimit) (engine.Engine, error) {
 	ops, bytes := cfg.GetOpsPerSecond(), cfg.GetBytesPerSecond()
-	if ops < 0 || bytes < 0 || math.IsNaN(ops) || math.IsNaN(bytes) || math.IsInf(ops, 0) || math.IsInf(bytes, 0) {
-		return nil, fmt.Errorf("rates must be finite and not negative, got %v ops/s and %v bytes/s", ops, bytes)
-	}
-	if ops == 0 && bytes == 0 {
-		return nil, errNoRate
+	if err := kinds.RateLimitRates(ops, bytes); err != nil {
+		return nil, err
 	}
 	burst := cfg.GetBurstSeconds()
 	if burst == 0 {
 		burst = DefaultBurstSeconds
 	}
-	if burst < 0 || math.IsNaN(burst) || math.IsInf(burst, 0) {
-		return nil, fmt.Errorf("burst_seconds must be > 0, got %v", burst)
+	if err := kinds.RateLimitBurst(burst); err != nil {
+		return nil, err
 	}
 	l := &Limiter{
 		ops:      newBucket(ops, burst),
@@ -53,16 +49,17 @@ func Build(b *engine.Builder, cfg *keywayv1.RateLimit) (engine.Engine, error) {
 	l.last = l.now()
 	switch cfg.GetMode() {
 	case keywayv1.RateLimit_MODE_UNSPECIFIED, keywayv1.RateLimit_MODE_REFUSE:
-		if cfg.GetMaxDelay() != nil {
-			return nil, errors.New("max_delay only applies to mode delay")
+		if err := kinds.RateLimitMaxDelay(false, cfg.GetMaxDelay()); err != nil {
+			return nil, err
 		}
 	case keywayv1.RateLimit_MODE_DELAY:
 		l.delay = true
 		l.maxDelay = DefaultMaxDelay
+		if err := kinds.RateLimitMaxDelay(true, cfg.GetMaxDelay()); err != nil {
+			return nil, err
+		}
 		if d := cfg.GetMaxDelay(); d != nil {
-			if l.maxDelay = d.AsDuration(); l.maxDelay <= 0 {
-				return nil, fmt.Errorf("max_delay must be positive, got %s", l.maxDelay)
-			}
+			l.maxDelay = d.AsDuration()
 		}
 	default:
 		return nil, fmt.Errorf("unknown mode %v", cfg.GetMode())

@@ -7,7 +7,6 @@ package ratelimit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -172,8 +171,6 @@ func (l *Limiter) describe() string {
 
 // Stats returns the limiter's counters.
 func (l *Limiter) Stats() *Stats { return &l.stats }
-
-var errNoRate = errors.New("give ops_per_second or bytes_per_second (a limit of nothing limits nothing)")
 
 // sleepCtx waits d or until ctx ends.
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -1,18 +1,16 @@
 package ttljitter
 
 import (
-	"fmt"
-	"math"
-
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
 // Build compiles a TTLJitter.
 func Build(b *engine.Builder, cfg *keywayv1.TTLJitter) (engine.Engine, error) {
 	share := cfg.GetShare()
-	if !(share > 0 && share <= 1) || math.IsNaN(share) {
-		return nil, fmt.Errorf("share must be in (0, 1], got %v", share)
+	if err := kinds.Share("share", share); err != nil {
+		return nil, err
 	}
 	j := &TTLJitter{share: share, rnd: randN}
 	var err error

@@ -1,0 +1,66 @@
+package all
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/engine/enginetest"
+	"keyway.dev/policy/render"
+	keywayv1 "keyway.dev/proto/keyway/v1"
+)
+
+// The renderer and the builders share each kind's rules
+// (keyway.dev/policy/kinds). Each case is a policy the renderer refuses
+// and the message a hand-made snapshot would carry for the same mistake:
+// the proxy must refuse it with the renderer's very sentence.
+func TestRenderAndBuildersRefuseAlike(t *testing.T) {
+	next := leaf()
+	tests := []struct {
+		name string
+		call string // the engine expression; a is an upstream
+		cfg  *keywayv1.Engine
+	}{
+		{"ttl_jitter NaN share", `ttl_jitter(float("nan"), a)`,
+			&keywayv1.Engine{Kind: &keywayv1.Engine_TtlJitter{TtlJitter: &keywayv1.TTLJitter{Share: math.NaN(), Next: next}}}},
+		{"ttl_jitter share above one", `ttl_jitter(2, a)`,
+			&keywayv1.Engine{Kind: &keywayv1.Engine_TtlJitter{TtlJitter: &keywayv1.TTLJitter{Share: 2, Next: next}}}},
+		{"mirror NaN sample", `mirror(a, a, sample = float("nan"))`,
+			&keywayv1.Engine{Kind: &keywayv1.Engine_Mirror{Mirror: &keywayv1.Mirror{Primary: next, Shadow: next, Sample: math.NaN()}}}},
+		{"ratelimit negative rate", `ratelimit(a, ops_per_second = -5)`,
+			&keywayv1.Engine{Kind: &keywayv1.Engine_Ratelimit{Ratelimit: &keywayv1.RateLimit{OpsPerSecond: -5, Next: next}}}},
+		{"ratelimit infinite rate", `ratelimit(a, bytes_per_second = float("inf"))`,
+			&keywayv1.Engine{Kind: &keywayv1.Engine_Ratelimit{Ratelimit: &keywayv1.RateLimit{BytesPerSecond: math.Inf(1), Next: next}}}},
+		{"ratelimit no rate", `ratelimit(a)`,
+			&keywayv1.Engine{Kind: &keywayv1.Engine_Ratelimit{Ratelimit: &keywayv1.RateLimit{Next: next}}}},
+		{"ratelimit max_delay in refuse mode", `ratelimit(a, ops_per_second = 1, max_delay = "1s")`,
+			&keywayv1.Engine{Kind: &keywayv1.Engine_Ratelimit{Ratelimit: &keywayv1.RateLimit{OpsPerSecond: 1, MaxDelay: durationpb.New(1e9), Next: next}}}},
+	}
+	ups := []*keywayv1.Upstream{{Name: "main", Kind: &keywayv1.Upstream_Standalone{Standalone: &keywayv1.Standalone{Address: "127.0.0.1:1"}}}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := "a = redis(\"main\", \"127.0.0.1:1\")\ndomain(\"d\", " + tt.call + ")\n"
+			_, err := render.Render(context.Background(), &keywayv1.Bundle{Entry: "main.star", Files: map[string][]byte{"main.star": []byte(src)}}, render.Options{})
+			var errs render.Errors
+			if !errors.As(err, &errs) || len(errs) != 1 {
+				t.Fatalf("render: %v, want exactly one error", err)
+			}
+			// The renderer prefixes the builtin's name; the rule is the rest.
+			_, rule, ok := strings.Cut(errs[0].Msg, ": ")
+			if !ok {
+				t.Fatalf("render message %q has no kind prefix", errs[0].Msg)
+			}
+			b := engine.NewBuilder(Registry(), enginetest.NewUpstreams(), "d", ups, nil)
+			_, berr := b.Build(tt.cfg)
+			b.Release()()
+			if berr == nil || !strings.Contains(berr.Error(), rule) {
+				t.Fatalf("build refused with %v; render said %q", berr, rule)
+			}
+		})
+	}
+}

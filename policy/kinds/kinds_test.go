@@ -1,0 +1,56 @@
+package kinds
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+func TestShare(t *testing.T) {
+	for _, v := range []float64{0.001, 0.5, 1} {
+		if err := Share("share", v); err != nil {
+			t.Errorf("Share(%v) = %v, want nil", v, err)
+		}
+	}
+	for _, v := range []float64{0, -0.1, 1.0001, math.NaN(), math.Inf(1)} {
+		err := Share("sample", v)
+		if err == nil || !strings.HasPrefix(err.Error(), "sample must be in (0, 1], got ") {
+			t.Errorf("Share(%v) = %v, want a refusal naming sample", v, err)
+		}
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	if err := RateLimitRates(10, 0); err != nil {
+		t.Errorf("ops only: %v", err)
+	}
+	if err := RateLimitRates(0, 0); !errors.Is(err, ErrRateLimitNoRate) {
+		t.Errorf("no rate: %v, want ErrRateLimitNoRate", err)
+	}
+	for _, r := range [][2]float64{{-1, 0}, {math.NaN(), 1}, {1, math.Inf(1)}} {
+		if err := RateLimitRates(r[0], r[1]); err == nil || !strings.Contains(err.Error(), "finite and not negative") {
+			t.Errorf("rates %v: %v", r, err)
+		}
+	}
+	for _, b := range []float64{0, -1, math.NaN(), math.Inf(1)} {
+		if err := RateLimitBurst(b); err == nil || !strings.HasPrefix(err.Error(), "burst_seconds must be > 0") {
+			t.Errorf("burst %v: %v", b, err)
+		}
+	}
+	if err := RateLimitBurst(RateLimitDefaultBurstSeconds); err != nil {
+		t.Errorf("default burst: %v", err)
+	}
+	if err := RateLimitMaxDelay(false, durationpb.New(time.Second)); err == nil || !strings.Contains(err.Error(), `only applies to mode "delay"`) {
+		t.Errorf("max_delay in refuse mode: %v", err)
+	}
+	if err := RateLimitMaxDelay(true, durationpb.New(0)); err == nil || !strings.Contains(err.Error(), "must be positive") {
+		t.Errorf("zero max_delay: %v", err)
+	}
+	if err := RateLimitMaxDelay(true, nil); err != nil {
+		t.Errorf("unset max_delay: %v", err)
+	}
+}
