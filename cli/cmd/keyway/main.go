@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -13,10 +14,21 @@ import (
 	"keyway.dev/cli/internal/app"
 	"keyway.dev/cli/internal/keyway"
 	"keyway.dev/cli/internal/local"
+	"keyway.dev/policy/sandbox"
 	"keyway.dev/proto/buildinfo"
 )
 
 func main() {
+	// Local renders re-execute this binary as the control plane's render
+	// child, with its limits (keyway.dev/policy/sandbox).
+	if len(os.Args) > 1 && os.Args[1] == sandbox.Subcommand {
+		os.Exit(sandbox.Child(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	sb, err := sandbox.New(sandbox.Config{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "keyway:", err)
+		os.Exit(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	a := &app.App{
 		Stdout:   os.Stdout,
@@ -24,7 +36,7 @@ func main() {
 		Getenv:   os.Getenv,
 		Now:      time.Now,
 		Hostname: os.Hostname,
-		Renderer: local.Renderer{},
+		Renderer: local.Renderer{Sandbox: sb},
 		Build:    buildinfo.Get(),
 	}
 	code := keyway.Main(ctx, a, os.Args[1:])
