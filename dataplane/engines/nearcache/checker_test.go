@@ -197,6 +197,36 @@ func (c *client) read(key string) {
 	c.h.add(op{key: key, via: c.via, value: v, invoke: inv, respond: resp})
 }
 
+// mget reads two keys with one MGET and records a read of each.
+func (c *client) mget(k1, k2 string) {
+	r := enginetest.Req("MGET", k1, k2)
+	inv := nanotime()
+	engine.Do(context.Background(), c.root, r)
+	resp := nanotime()
+	raw := string(r.Raw())
+	rest, ok := strings.CutPrefix(raw, "*2\r\n")
+	if !ok {
+		return // failed: no information
+	}
+	for _, k := range []string{k1, k2} {
+		var v string
+		switch {
+		case strings.HasPrefix(rest, "$-1\r\n"):
+			rest = rest[5:]
+		case strings.HasPrefix(rest, "$"):
+			head, tail, _ := strings.Cut(rest, "\r\n")
+			n, err := strconv.Atoi(head[1:])
+			if err != nil || len(tail) < n+2 {
+				return
+			}
+			v, rest = tail[:n], tail[n+2:]
+		default:
+			return
+		}
+		c.h.add(op{key: k, via: c.via, value: v, invoke: inv, respond: resp})
+	}
+}
+
 func (c *client) write(key string) {
 	v := c.via + "-" + strconv.FormatInt(c.seq.Add(1), 10)
 	r := enginetest.Req("SET", key, v)
@@ -285,9 +315,12 @@ func checkerRun(t *testing.T, up *keywayv1.Upstream, opsPerClient int, inject fu
 				rnd := rand.New(rand.NewPCG(uint64(i), uint64(c)))
 				for n := 0; n < opsPerClient || running(injected); n++ {
 					k := keys[rnd.IntN(len(keys))]
-					if rnd.IntN(40) == 0 {
+					switch rnd.IntN(40) {
+					case 0:
 						cl.write(k)
-					} else {
+					case 1, 2, 3, 4, 5, 6, 7, 8, 9:
+						cl.mget(k, keys[rnd.IntN(len(keys))])
+					default:
 						cl.read(k)
 					}
 				}

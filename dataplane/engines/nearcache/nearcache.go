@@ -53,6 +53,7 @@ var (
 	specHGetAll = resp.Lookup([]byte("HGETALL"))
 	specExists  = resp.Lookup([]byte("EXISTS"))
 	specPTTL    = resp.Lookup([]byte("PTTL"))
+	specMGet    = resp.Lookup([]byte("MGET"))
 
 	cacheableArgs = map[*resp.Spec]int{specGet: 2, specHGet: 3, specHGetAll: 2, specExists: 2}
 )
@@ -168,6 +169,15 @@ func (n *NearCache) Serve(ctx context.Context, b engine.Batch) {
 			}
 			n.read(sg, r)
 			continue
+		}
+		if r.Cmd.Spec == specMGet && n.cmds[specGet] {
+			if writes {
+				n.run(ctx, sg)
+				writes = false
+			}
+			if n.mget(sg, r) {
+				continue
+			}
 		}
 		sg.send = append(sg.send, r)
 		writes = writes || invalidating(r)
@@ -398,6 +408,8 @@ func (n *NearCache) Explain(r *engine.Request, x *engine.Explanation) engine.Eng
 	switch {
 	case n.track.src == nil:
 		x.Note("near cache off: upstream %s cannot report changes of keys", n.name)
+	case r.Cmd.Spec == specMGet && n.cmds[specGet]:
+		x.Note("MGET is served from the near cache when every key's GET reply is held, else from redis whole")
 	case r.Cmd.Spec == nil || !n.cmds[r.Cmd.Spec] || len(r.Cmd.Args) != cacheableArgs[r.Cmd.Spec]:
 		x.Note("not from the near cache: it answers %s", n.commandList())
 	case !n.covered(r.Cmd.Args[1]):
@@ -436,3 +448,76 @@ func (n *NearCache) commandList() string {
 	}
 	return fmt.Sprint(names)
 }
+
+// mget answers an MGET from the keys' cached GET replies when every key
+// has one, and reports whether it did; otherwise the MGET goes to Redis
+// whole (it fills nothing: GETs of the same keys do). The answer is one
+// snapshot: the generation and the epochs of the keys' shards are read
+// before the lookups and must be unchanged after them, so no
+// invalidation was processed in between, as if Redis had answered at
+// one instant.
+func (n *NearCache) mget(sg *segment, r *engine.Request) bool {
+	keys := r.Cmd.Args[1:]
+	if len(keys) == 0 || len(keys) > maxMGetKeys {
+		return false
+	}
+	for _, k := range keys {
+		if !n.covered(k) {
+			return false
+		}
+	}
+	gen := n.store.gen.Load()
+	if !n.store.live.Load() {
+		return false
+	}
+	hit := false
+	defer func() {
+		if hit {
+			n.stats.hits.Add(1)
+		} else {
+			n.stats.misses.Add(1)
+		}
+	}()
+	var epochs [maxMGetKeys]uint64
+	var shards [maxMGetKeys]*shard
+	for i, k := range keys {
+		shards[i] = n.store.shard(k)
+		epochs[i] = shards[i].epoch.Load()
+	}
+	out := resp.AppendArray(sg.sig[:0], len(keys))
+	var getReq engine.Request
+	getReq.Session = r.Session
+	getReq.Cmd.Spec = specGet
+	now := nanotime()
+	for i, k := range keys {
+		getReq.Cmd.Args = append(sg.args[:0:0], r.Cmd.Args[0], k)
+		sig := appendSig(nil, &getReq)
+		sh := shards[i]
+		sh.mu.Lock()
+		e := n.store.lookupLocked(sh, sig, now)
+		if e == nil {
+			sh.mu.Unlock()
+			return false
+		}
+		sh.lru.MoveToFront(e.elem)
+		out = append(out, e.reply...)
+		sh.mu.Unlock()
+	}
+	if n.store.gen.Load() != gen {
+		return false
+	}
+	for i := range keys {
+		if shards[i].epoch.Load() != epochs[i] {
+			return false
+		}
+	}
+	// A GET reply is encoded as MGET's element in both protocols.
+	sg.sig = out
+	r.Reply(out)
+	hit = true
+	return true
+}
+
+// maxMGetKeys bounds the MGETs answered from memory; longer ones go to
+// Redis.
+const maxMGetKeys = 64

@@ -418,3 +418,44 @@ func slowKeepalive(t *testing.T) {
 	keepalive = time.Hour
 	t.Cleanup(func() { keepalive = old })
 }
+
+func TestMGetFromCachedGets(t *testing.T) {
+	s := redistest.Start(t)
+	p := newProxy(t, standalone(s.Addr), &keywayv1.NearCache{Prefixes: []string{"u:"}})
+	s.Do("SET", "u:a", "A")
+	s.Do("SET", "u:b", "B")
+	p.sync()
+	p.do("GET", "u:a")
+	p.do("GET", "u:b")
+	p.do3("GET", "u:a")
+	p.do3("GET", "u:none")
+	hits := p.stat("hits")
+	if got, want := p.do("MGET", "u:a", "u:b"), "*2\r\n"+bulk("A")+bulk("B"); got != want {
+		t.Errorf("MGET of cached keys = %q, want %q", got, want)
+	}
+	if got, want := p.do3("MGET", "u:a", "u:none"), "*2\r\n"+bulk("A")+"_\r\n"; got != want {
+		t.Errorf("RESP3 MGET = %q, want %q", got, want)
+	}
+	if got := p.stat("hits"); got != hits+2 {
+		t.Errorf("hits %d, want %d: the MGETs were not answered from memory", got, hits+2)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"MGET", "u:a", "u:c"}, "*2\r\n" + bulk("A") + "$-1\r\n"},   // u:c not cached
+		{[]string{"MGET", "u:a", "other"}, "*2\r\n" + bulk("A") + "$-1\r\n"}, // outside the prefixes
+	} {
+		if got := p.do(tc.args...); got != tc.want {
+			t.Errorf("%v = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+	if got := p.stat("hits"); got != hits+2 {
+		t.Errorf("hits %d after MGETs with uncached keys, want %d", got, hits+2)
+	}
+	s.Do("SET", "u:b", "B2")
+	p.sync()
+	if got, want := p.do("MGET", "u:a", "u:b"), "*2\r\n"+bulk("A")+bulk("B2"); got != want {
+		t.Errorf("MGET after a direct write = %q, want %q", got, want)
+	}
+}

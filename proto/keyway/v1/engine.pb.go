@@ -1762,7 +1762,8 @@ type NearCache struct {
 	// Key prefixes that may be cached and that Redis reports changes of;
 	// empty means every key, which makes Redis report every write.
 	Prefixes []string `protobuf:"bytes,2,rep,name=prefixes,proto3" json:"prefixes,omitempty"`
-	// Commands answered from memory: GET, HGET, HGETALL, EXISTS (one key).
+	// Commands answered from memory: GET, HGET, HGETALL, EXISTS (one key);
+	// with GET, also MGET when every key's GET reply is held.
 	// Empty means all of them.
 	Commands []string `protobuf:"bytes,3,rep,name=commands,proto3" json:"commands,omitempty"`
 	// Memory budget of the cache on each proxy, in bytes (keys and replies).
