@@ -41,6 +41,9 @@ func (c *client) clientCmd(st *engine.State, args [][]byte) bool {
 		now := time.Now()
 		var sb strings.Builder
 		c.srv.each(func(o *client) {
+			if !c.sameDomain(o) { // domainscope.go
+				return
+			}
 			sb.WriteString(o.infoLine(now))
 			sb.WriteByte('\n')
 		})
@@ -222,7 +225,7 @@ func (c *client) clientUnblock(args [][]byte) {
 		return
 	}
 	x := c.srv.clientByID(id)
-	if x == nil {
+	if x == nil || !c.sameDomain(x) { // domainscope.go: as if there were no such client
 		c.writeInt(0)
 		return
 	}
