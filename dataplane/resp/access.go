@@ -242,9 +242,11 @@ var keyAccess = buildAccess([]accessGroup{
 	{AccessNone, "the proxy serves database 0 only and refuses the others", []string{
 		"SELECT",
 	}},
-	{AccessNone, "answered by the proxy about its own clients; Redis's client commands that would reach other clients are refused (proxy class)", []string{
-		"CLIENT|LIST", "CLIENT|UNBLOCK", "CLIENT|KILL", "CLIENT|PAUSE",
-		"CLIENT|UNPAUSE",
+	{AccessNone, "answered by the proxy about its own clients of the caller's workload domain only", []string{
+		"CLIENT|LIST", "CLIENT|UNBLOCK",
+	}},
+	{AccessNone, "refused by the proxy (proxy class): Redis's clients are the proxy's shared connections", []string{
+		"CLIENT|KILL", "CLIENT|PAUSE", "CLIENT|UNPAUSE",
 	}},
 	{AccessNone, "the lock name lives in the commands engine's own namespace (lock_prefix): give each domain its own", []string{
 		"KEYWAY.LOCK", "KEYWAY.UNLOCK", "KEYWAY.EXTEND",
