@@ -5,9 +5,11 @@ TOOLS := $(CURDIR)/.tools
 BUF := $(TOOLS)/buf
 STATICCHECK := $(TOOLS)/staticcheck
 STATICCHECK_VERSION := v0.8.2
+HELM := $(TOOLS)/helm
+HELM_VERSION := v4.3.2
 MODULES := proto policy controlplane dataplane cli integration
 
-.PHONY: all build proto proto-check tools deps test test-unit test-race fuzz integration lint demo bench compat chaos soak clean tidy
+.PHONY: all build proto proto-check tools deps test test-unit test-race fuzz integration lint demo bench compat chaos soak clean tidy test-deploy promtool image manifests
 
 all: build
 
@@ -20,12 +22,13 @@ BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 BUILDINFO := keyway.dev/proto/buildinfo
 LDFLAGS := -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).commit=$(COMMIT) -X $(BUILDINFO).date=$(BUILD_DATE)
 
-## build: the three binaries in bin/, stamped with version, commit and date
+## build: the three binaries in bin/, stamped with version, commit and date;
+## static (no cgo), so the same files go into the images, which have no libc
 build:
 	@mkdir -p bin
-	cd controlplane && go build -ldflags '$(LDFLAGS)' -o ../bin/keyway-control ./cmd/keyway-control
-	cd dataplane && go build -ldflags '$(LDFLAGS)' -o ../bin/keyway-proxy ./cmd/keyway-proxy
-	cd cli && go build -ldflags '$(LDFLAGS)' -o ../bin/keyway ./cmd/keyway
+	cd controlplane && CGO_ENABLED=0 go build -ldflags '$(LDFLAGS)' -o ../bin/keyway-control ./cmd/keyway-control
+	cd dataplane && CGO_ENABLED=0 go build -ldflags '$(LDFLAGS)' -o ../bin/keyway-proxy ./cmd/keyway-proxy
+	cd cli && CGO_ENABLED=0 go build -ldflags '$(LDFLAGS)' -o ../bin/keyway ./cmd/keyway
 
 ## tools: buf and the protoc plugins, pinned by tools/go.mod and proto/go.mod
 $(BUF):
@@ -40,7 +43,17 @@ $(TOOLS)/protoc-gen-go-grpc:
 $(STATICCHECK):
 	@mkdir -p $(TOOLS)
 	GOWORK=off GOBIN=$(TOOLS) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
-tools: $(BUF) $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc $(STATICCHECK)
+$(HELM):
+	@mkdir -p $(TOOLS)
+	GOWORK=off GOBIN=$(TOOLS) go install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
+tools: $(BUF) $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc $(STATICCHECK) $(HELM)
+
+## promtool: Prometheus's rule tester, from Debian's prometheus package
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { echo "deps: installing prometheus (for promtool)" >&2; \
+		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq prometheus >/dev/null; \
+		if command -v systemctl >/dev/null 2>&1; then systemctl stop prometheus >/dev/null 2>&1 || true; fi; }
 
 ## proto: lint and regenerate the committed Go code from proto/
 proto: tools
@@ -58,7 +71,7 @@ deps:
 
 ## test: every test in every module; -race for the data and control planes
 ## and the policy module below them
-test: deps proto-check lint test-race test-unit fuzz integration
+test: deps proto-check lint test-race test-unit fuzz integration test-deploy
 
 test-race:
 	cd policy && go test -race -count=1 ./...
@@ -77,11 +90,32 @@ fuzz:
 integration: build
 	cd integration && go test -count=1 -timeout 10m ./...
 
+## test-deploy: the images, the Helm chart and the alert rules (deploy/ is a
+## module of its own, outside go.work, so its Kubernetes dependencies never
+## reach the binaries); about half a minute
+test-deploy: build $(HELM) promtool
+	promtool test rules deploy/prometheus/rules_test.yml deploy/prometheus/control-rules_test.yml
+	cd deploy && GOWORK=off HELM=$(HELM) KEYWAY_STATIC_BIN=$(CURDIR)/bin go test -count=1 ./...
+
+## image: keyway-control and keyway-proxy as an OCI layout in .image/oci,
+## without a container daemon (the Dockerfile builds the same with one)
+image: build
+	cd deploy && GOWORK=off go run ./cmd/keyway-image --bin ../bin --out ../.image/oci \
+		--version $(VERSION) --commit "$(COMMIT)" --created $(BUILD_DATE)
+
+## manifests: the chart's copies of the alert rules and deploy/kubernetes/
+## regenerated from the chart
+manifests: $(HELM)
+	cp deploy/prometheus/rules.yml deploy/prometheus/control-rules.yml deploy/helm/keyway/files/
+	cd deploy && GOWORK=off HELM=$(HELM) KEYWAY_UPDATE_MANIFESTS=1 go test -count=1 -run TestPlainManifestsAreCurrent ./chart/
+
 ## lint: gofmt, go vet and staticcheck over every module
 lint: $(STATICCHECK)
 	@test -z "$$(gofmt -l $(MODULES))" || { gofmt -l $(MODULES); echo "gofmt: files above need formatting" >&2; exit 1; }
 	for m in $(MODULES); do (cd $$m && go vet ./... && $(STATICCHECK) ./...) || exit 1; done
 	cd integration && go vet -tags chaos ./chaos/ && $(STATICCHECK) -tags chaos ./chaos/
+	@test -z "$$(gofmt -l deploy)" || { gofmt -l deploy; echo "gofmt: files above need formatting" >&2; exit 1; }
+	cd deploy && GOWORK=off go vet ./... && GOWORK=off $(STATICCHECK) ./...
 
 ## demo: control plane + embedded etcd, two redis-servers, one proxy, example policy
 demo: deps build
@@ -112,7 +146,8 @@ soak: deps build
 
 tidy:
 	for m in $(MODULES); do (cd $$m && go mod tidy) || exit 1; done
+	cd deploy && GOWORK=off go mod tidy
 	go work sync
 
 clean:
-	rm -rf bin .tools
+	rm -rf bin .tools .image

@@ -2,7 +2,6 @@ package image_test
 
 import (
 	"archive/tar"
-	"cmp"
 	"debug/elf"
 	"errors"
 	"io"
@@ -16,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"keyway.dev/deploy/image"
 	"keyway.dev/deploy/internal/buildtest"
@@ -25,10 +25,11 @@ import (
 // carry the OCI labels, hold static binaries stamped with the version,
 // and are reproducible.
 func TestBuildOCILayout(t *testing.T) {
-	// With KEYWAY_STATIC_BIN (make image-test), the binaries are make's,
-	// stamped with KEYWAY_VERSION.
-	version := cmp.Or(os.Getenv("KEYWAY_VERSION"), "v9.9.9-test")
-	bin := buildtest.Binaries(t, version)
+	// With KEYWAY_STATIC_BIN (make test-deploy) the binaries are make's;
+	// the images are labelled with the version they report, as `make
+	// image` does.
+	bin := buildtest.Binaries(t, "v9.9.9-test")
+	version := stampedVersion(t, filepath.Join(bin, "keyway-proxy"))
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(ca, []byte("-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -66,6 +67,21 @@ func TestBuildOCILayout(t *testing.T) {
 		img, err := p.Image(desc.Digest)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if desc.MediaType != types.OCIManifestSchema1 {
+			t.Errorf("%s: manifest media type %s, want OCI's", spec.Name, desc.MediaType)
+		}
+		m, err := img.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Config.MediaType != types.OCIConfigJSON {
+			t.Errorf("%s: config media type %s, want OCI's", spec.Name, m.Config.MediaType)
+		}
+		for _, l := range m.Layers {
+			if l.MediaType != types.OCILayer {
+				t.Errorf("%s: layer media type %s, want OCI's", spec.Name, l.MediaType)
+			}
 		}
 		cf, err := img.ConfigFile()
 		if err != nil {
@@ -135,12 +151,6 @@ func TestBuildOCILayout(t *testing.T) {
 		}
 	}
 
-	// The entrypoint binary reports the stamped version.
-	outb, err := exec.Command(filepath.Join(bin, "keyway-proxy"), "--version").Output()
-	if err != nil || !strings.Contains(string(outb), version) {
-		t.Errorf("keyway-proxy --version = %q, %v; want %s", outb, err, version)
-	}
-
 	// One input, one digest.
 	again, err := image.Build(image.Options{BinDir: bin, CABundle: ca, Version: version, Commit: "0123456789abcdef", Created: "2026-12-06T00:00:00Z", Out: filepath.Join(t.TempDir(), "oci")})
 	if err != nil {
@@ -151,6 +161,22 @@ func TestBuildOCILayout(t *testing.T) {
 			t.Errorf("%s: rebuilt as %s, first %s", n, again[n], d)
 		}
 	}
+}
+
+// stampedVersion is the version a binary's --version reports, which must
+// be stamped: not "dev", with a commit and a build date.
+func stampedVersion(t *testing.T, bin string) string {
+	t.Helper()
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		t.Fatalf("%s --version: %v", bin, err)
+	}
+	// "keyway-proxy v1.2.3 (commit abc…, built 2026-…, go1.26)"
+	f := strings.Fields(string(out))
+	if len(f) < 4 || f[1] == "dev" || !strings.Contains(string(out), "(commit ") || strings.Contains(string(out), "(commit -") || !strings.Contains(string(out), "built 2") {
+		t.Fatalf("%s --version = %q: not stamped with version, commit and date", filepath.Base(bin), out)
+	}
+	return f[1]
 }
 
 // flatten reads the headers of the image's flattened file system.
