@@ -1,26 +1,14 @@
 package server
 
 import (
-	"context"
-	"errors"
 	"fmt"
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/resp"
+	"keyway.dev/dataplane/server/dedicated"
 	"keyway.dev/dataplane/server/push"
 	"keyway.dev/dataplane/upstream"
 )
-
-// dedicatedOpener is an upstream that can lend a connection to one
-// client; upstream.Client is one.
-type dedicatedOpener interface {
-	Dedicated(ctx context.Context) (*upstream.Dedicated, error)
-}
-
-// upstreamLeaf is a leaf engine that says which upstream it sends to.
-type upstreamLeaf interface {
-	Upstream() engine.Upstream
-}
 
 // pin is the state one client keeps on a dedicated upstream connection
 // for as long as it lives: a transaction, watched keys, one blocking
@@ -211,78 +199,12 @@ func (c *client) openDedicated(st *engine.State, cmd *resp.Command) (*upstream.D
 		return nil, nil, fmt.Errorf("keyway: workload domain %q has no policy", c.sess.Domain)
 	}
 	r := &engine.Request{Cmd: *cmd, Session: &c.sess}
-	up, err := upstreamFor(tree.Root, r)
+	up, err := dedicated.UpstreamFor(tree.Root, r)
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := dedicatedTo(c.srv.ctx, up, cmd, c.proto(), c.loginArgs())
+	d, err := dedicated.Open(c.srv.ctx, up, cmd, c.proto(), c.loginArgs())
 	return d, up, err
-}
-
-// dedicatedTo takes a connection of its own on up for cmd, speaking RESP
-// version proto and logged in with auth when set: for a cluster, on the
-// node owning cmd's first key.
-func dedicatedTo(ctx context.Context, up engine.Upstream, cmd *resp.Command, proto uint8, auth [][]byte) (*upstream.Dedicated, error) {
-	d, err := openDedicatedTo(ctx, up, cmd)
-	if err != nil {
-		return nil, err
-	}
-	if err := d.Protocol(ctx, proto); err != nil {
-		d.Close()
-		return nil, err
-	}
-	if auth != nil {
-		if err := d.Login(ctx, auth); err != nil {
-			d.Close()
-			return nil, err
-		}
-	}
-	return d, nil
-}
-
-func openDedicatedTo(ctx context.Context, up engine.Upstream, cmd *resp.Command) (*upstream.Dedicated, error) {
-	if d, ok, err := openForKey(ctx, up, cmd); ok { // clusterpin.go
-		return d, err
-	}
-	op, ok := up.(dedicatedOpener)
-	if !ok {
-		return nil, fmt.Errorf("keyway: %s needs a dedicated upstream connection, which upstream %q cannot give", cmd.Spec.Name, up.Name())
-	}
-	d, err := op.Dedicated(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("keyway: dedicated connection to %s: %w", up.Name(), err)
-	}
-	return d, nil
-}
-
-// upstreamFor walks root the way engine.Explain does and returns the
-// upstream client of the leaf r reaches, or the refusal an engine on the
-// way would answer.
-func upstreamFor(root engine.Engine, r *engine.Request) (engine.Upstream, error) {
-	x := &engine.Explanation{}
-	e := root
-	for depth := 0; e != nil && depth < 64; depth++ {
-		if l, ok := e.(*engine.Labeled); ok {
-			e = l.Engine
-		}
-		ex, ok := e.(engine.Explainer)
-		if !ok {
-			return nil, errors.New("keyway: the policy cannot tell which upstream this command goes to")
-		}
-		next := ex.Explain(r, x)
-		if next != nil {
-			e = next
-			continue
-		}
-		if x.Refusal != "" {
-			return nil, errors.New(x.Refusal)
-		}
-		if leaf, ok := e.(upstreamLeaf); ok {
-			return leaf.Upstream(), nil
-		}
-		break
-	}
-	return nil, errors.New("keyway: the policy sends this command to no upstream")
 }
 
 // dropPin closes a dedicated connection whose state is unknown.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/server/dedicated"
 )
 
 var _ engine.Pin = (*pin)(nil)
@@ -97,8 +98,8 @@ func (p *pin) Forward(_ context.Context, up engine.Upstream, b engine.Batch) {
 			return
 		}
 		p.sent = true
-		if p.cluster && isRedirect(reply) {
-			r.Fail(engine.KindRefused, crossNode(r, p.up)) // clusterpin.go
+		if p.cluster && dedicated.IsRedirect(reply) {
+			r.Fail(engine.KindRefused, dedicated.CrossNode(r, p.up))
 			continue
 		}
 		r.Reply(reply)
@@ -110,11 +111,11 @@ func (p *pin) Forward(_ context.Context, up engine.Upstream, b engine.Batch) {
 
 // open takes a connection on up for r, the first request that needs one.
 func (p *pin) open(up engine.Upstream, r *engine.Request) error {
-	d, err := dedicatedTo(p.c.srv.ctx, up, &r.Cmd, p.c.proto(), p.c.loginArgs())
+	d, err := dedicated.Open(p.c.srv.ctx, up, &r.Cmd, p.c.proto(), p.c.loginArgs())
 	if err != nil {
 		return err
 	}
-	_, p.cluster = up.(keyedOpener)
+	p.cluster = dedicated.IsCluster(up)
 	p.d, p.up = d, up.Name()
 	return nil
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/resp"
+	"keyway.dev/dataplane/server/dedicated"
 )
 
 // subscribedRefusal asks the tree about a channel command a subscribed
@@ -20,7 +21,7 @@ func (c *client) subscribedRefusal(st *engine.State, cmd *resp.Command) string {
 		return ""
 	}
 	r := &engine.Request{Cmd: *cmd, Session: &c.sess}
-	if _, err := upstreamFor(tree.Root, r); err != nil {
+	if _, err := dedicated.UpstreamFor(tree.Root, r); err != nil {
 		return err.Error()
 	}
 	return ""

@@ -6,6 +6,7 @@ import (
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/resp"
+	"keyway.dev/dataplane/server/dedicated"
 	"keyway.dev/dataplane/server/push"
 	"keyway.dev/dataplane/server/tracking"
 )
@@ -98,7 +99,7 @@ func (c *client) openTracking(t *tracking.Session, st *engine.State) error {
 	r := &engine.Request{Session: &c.sess}
 	r.Cmd.Args = t.Probe()
 	r.Cmd.Spec = resp.Resolve(r.Cmd.Args)
-	up, routeErr := upstreamFor(tree.Root, r)
+	up, routeErr := dedicated.UpstreamFor(tree.Root, r)
 	if routeErr != nil {
 		return nil // no keyless route: each connection opens with the first command that needs it
 	}

@@ -1,4 +1,4 @@
-package server
+package dedicated
 
 import (
 	"bytes"
@@ -9,6 +9,12 @@ import (
 	"keyway.dev/dataplane/resp"
 	"keyway.dev/dataplane/upstream"
 )
+
+// IsCluster reports whether up is a Redis Cluster, whose nodes own keys.
+func IsCluster(up engine.Upstream) bool {
+	_, ok := up.(keyedOpener)
+	return ok
+}
 
 // keyedOpener is an upstream whose nodes depend on the key, a Redis
 // Cluster: a stateful command must be pinned to the node owning its
@@ -39,10 +45,10 @@ func openForKey(ctx context.Context, up engine.Upstream, cmd *resp.Command) (*up
 	return d, true, nil
 }
 
-// isRedirect recognises MOVED and ASK: on a pinned node they mean the
+// IsRedirect recognises MOVED and ASK: on a pinned node they mean the
 // key lives elsewhere. Inside MULTI Redis has already marked the
 // transaction to abort.
-func isRedirect(raw []byte) bool {
+func IsRedirect(raw []byte) bool {
 	return bytes.HasPrefix(raw, movedPrefix) || bytes.HasPrefix(raw, askPrefix)
 }
 
@@ -51,10 +57,10 @@ var (
 	askPrefix   = []byte("-ASK ")
 )
 
-// crossNode is the refusal of a pinned command whose key another node of
+// CrossNode is the refusal of a pinned command whose key another node of
 // the cluster owns, in Redis Cluster's words for keys that cannot be
 // served together, with what to do about it.
-func crossNode(r *engine.Request, up string) error {
+func CrossNode(r *engine.Request, up string) error {
 	return fmt.Errorf("CROSSSLOT keyway: %s touches a key of another node of upstream %q than the one this transaction or WATCH runs on; put the keys of one transaction in one slot with a {hash tag}",
 		r.Cmd.Spec.Name, up)
 }
