@@ -7,10 +7,12 @@
 // The jobs that need nothing of a connection but its inputs live in
 // packages below it: wire (framing and the socket), identity (AUTH, its
 // throttle, the workload domain), push (relaying what Redis pushes),
-// answer (replies the proxy composes) and clusteremu (a listener shown as
-// a Redis Cluster). What stays here is the request loop and the state of
-// one connection that ties them together: transactions, pins, pub/sub and
-// tracking sessions, CLIENT, INFO and explain.
+// tracking (CLIENT TRACKING's connections), dedicated (opening a client's
+// own upstream connection), answer (replies the proxy composes) and
+// clusteremu (a listener shown as a Redis Cluster). What stays here is
+// the request loop and the state of one connection that ties them
+// together: transactions and pins, pub/sub, the handlers of CLIENT, INFO
+// and explain, and telemetry.
 package server
 
 import (
