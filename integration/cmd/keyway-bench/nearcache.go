@@ -431,8 +431,11 @@ func ncReport(w io.Writer, cfg ncConfig, rs []ncResult) {
 			}
 		}
 		sort.Float64s(v)
-		if len(v) == 0 {
+		switch {
+		case len(v) == 0:
 			return 0
+		case len(v)%2 == 0:
+			return (v[len(v)/2-1] + v[len(v)/2]) / 2
 		}
 		return v[len(v)/2]
 	}
