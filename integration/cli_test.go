@@ -116,6 +116,7 @@ func TestEveryCommandWithTokenAndTLS(t *testing.T) {
 		{"keyway token create", []string{"token", "create", "ci", "--role", "viewer"}, "kwt_"},
 		{"keyway token list", []string{"token", "list"}, "ci"},
 		{"keyway token revoke", []string{"token", "revoke", "ci"}, ""},
+		{"keyway completion", []string{"completion", "bash"}, "__start_keyway"},
 	}
 	// explain talks to a proxy over RESP, never to the control plane.
 	ran := map[string]bool{"keyway explain": true}

@@ -1,5 +1,6 @@
-// Package dispatch is the keyway command tree: a small subcommand
-// dispatcher on the standard flag package, in the shape of kubectl.
+// Package dispatch is the keyway command tree. Commands declare their
+// flags on the standard flag package; Runner parses with cobra and pflag,
+// as kubectl does.
 //
 // Flags may follow positional arguments ("push DIR -m msg"), because that is
 // how people type them; "--" ends flag parsing.
@@ -31,6 +32,11 @@ type Command struct {
 	Run func(ctx context.Context, args []string) error
 	// Sub are the subcommands of a group.
 	Sub []*Command
+
+	// Complete suggests positional arguments to shell completion.
+	Complete Completer
+	// FlagValues suggests the values of the named flags.
+	FlagValues map[string]Completer
 }
 
 // Find returns the direct subcommand called name, or nil.

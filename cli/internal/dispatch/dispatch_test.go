@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"io"
 	"strings"
 	"testing"
 
@@ -62,8 +63,12 @@ func TestRun(t *testing.T) {
 		{name: "unknown command", args: []string{"grup"}, code: 2, err: `unknown command "grup" for "tool"`},
 		{name: "unknown subcommand", args: []string{"group", "pull"}, code: 2, err: `unknown command "pull" for "tool group"`},
 		{name: "missing command", args: []string{"group"}, code: 2, err: "tool group: missing command (one of: push)"},
-		{name: "unknown flag", args: []string{"group", "push", "dir", "--nope"}, code: 2, err: "tool group push: flag provided but not defined: -nope"},
-		{name: "unknown global flag", args: []string{"--nope", "group"}, code: 2, err: "flag provided but not defined: -nope"},
+		{name: "unknown flag", args: []string{"group", "push", "dir", "--nope"}, code: 2, err: "tool group push: unknown flag: --nope"},
+		{name: "unknown global flag", args: []string{"--nope", "group"}, code: 2, err: "unknown flag: --nope"},
+		{name: "mistyped command", args: []string{"group", "pussh"}, code: 2, err: `unknown command "pussh" for "tool group"; did you mean "push"?`},
+		{name: "mistyped flag", args: []string{"group", "push", "dir", "--forse"}, code: 2, err: "unknown flag: --forse; did you mean --force?"},
+		{name: "short flag with its value attached", args: []string{"group", "push", "dir", "-mhi"}, args2: []string{"dir"}, msg: "hi", addr: "default:1"},
+		{name: "unknown help topic", args: []string{"help", "nope"}, code: 2, err: `unknown command "nope" for "tool"`},
 		{name: "too many arguments", args: []string{"group", "push", "a", "b"}, code: 2, err: "takes 1 argument(s), got 2"},
 		{name: "leaf help", args: []string{"group", "push", "--help"}, helpHas: []string{
 			"push it\n\nUsage:\n  tool group push PATH -m MSG\n", "  -m, --message MSG", "  --force ", "Global flags:\n  --addr address   address (default default:1)", "Examples:\n  tool group push dir -m hi",
@@ -114,5 +119,51 @@ func TestUsageErrorPath(t *testing.T) {
 	var u *dispatch.UsageError
 	if dispatch.ExitCode(err) != 2 || !errors.As(err, &u) || u.Path != "tool leaf" {
 		t.Fatalf("err = %#v", err)
+	}
+}
+
+// TestCompletion: cobra's __complete request lists subcommands, flags
+// and what a command's completers suggest, with the prefix applied.
+func TestCompletion(t *testing.T) {
+	var out bytes.Buffer
+	tr := &tree{}
+	r := tr.runner(&out)
+	leaf := r.Root.Sub[0].Sub[0]
+	leaf.Complete = func(_ context.Context, args []string, _ string) []string {
+		return []string{"v1", "v2", "w3"}
+	}
+	leaf.FlagValues = map[string]dispatch.Completer{
+		"message": func(context.Context, []string, string) []string { return []string{"hello", "bye"} },
+	}
+	r.Root.Sub = append(r.Root.Sub, dispatch.Completion(func() io.Writer { return &out }))
+	for _, tc := range []struct {
+		args      []string
+		want, not []string
+	}{
+		{[]string{"__complete", "gr"}, []string{"group\ta group"}, []string{"push"}},
+		{[]string{"__complete", "group", "push", "v"}, []string{"v1\n", "v2\n"}, []string{"w3"}},
+		{[]string{"__complete", "group", "push", "--message", "h"}, []string{"hello"}, []string{"bye"}},
+		{[]string{"__complete", "group", "push", "--"}, []string{"--message", "--force", "--addr"}, []string{"--m\t"}},
+		{[]string{"completion", "bash"}, []string{"bash completion V2 for tool"}, nil},
+		{[]string{"completion", "zsh"}, []string{"#compdef tool"}, nil},
+		{[]string{"completion", "fish"}, []string{"complete -c tool"}, nil},
+	} {
+		out.Reset()
+		if err := r.Run(context.Background(), tc.args); err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("%v: output lacks %q:\n%s", tc.args, w, out.String())
+			}
+		}
+		for _, n := range tc.not {
+			if strings.Contains(out.String(), n) {
+				t.Errorf("%v: output has %q:\n%s", tc.args, n, out.String())
+			}
+		}
+	}
+	if err := r.Run(context.Background(), []string{"completion", "tcsh"}); dispatch.ExitCode(err) != 2 {
+		t.Errorf("completion tcsh: %v, want a usage error", err)
 	}
 }

@@ -4,16 +4,23 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Runner parses a command line against a tree and runs the chosen leaf.
+// The parsing is cobra's and pflag's, as in kubectl, helm and etcdctl:
+// flags anywhere after the command word, "--" ends them, -ojson and
+// -o json alike, shell completion, suggestions for mistyped commands.
 type Runner struct {
 	Root *Command
 	// Persistent registers flags every command accepts (--addr, -o, ...).
 	Persistent func(fs *flag.FlagSet)
-	// Help receives --help output.
+	// Help receives --help output and completion scripts.
 	Help io.Writer
 	// Before runs after flags are parsed and before the leaf, e.g. to
 	// validate global flag values; it may return a UsageError.
@@ -23,102 +30,182 @@ type Runner struct {
 // Run parses args (without the program name) and runs the selected
 // command. --help prints help to r.Help and returns nil.
 func (r *Runner) Run(ctx context.Context, args []string) error {
-	cmd, path := r.Root, r.Root.Name
-	// Persistent flags given at an outer level ("keyway --addr X policy
-	// push") are replayed into each inner FlagSet, because registering a
-	// flag again resets its variable to the default.
-	var given [][2]string // name, value as parsed
-	for cmd.Run == nil {
-		// Groups take persistent flags before the next command word; the
-		// standard parser stops at that word, which is what we want here.
-		fs := r.flagSet(path, cmd, false, given)
-		if err := fs.Parse(args); err != nil {
-			return r.parseError(path, cmd, err)
-		}
-		fs.Visit(func(f *flag.Flag) { given = append(given, [2]string{f.Name, f.Value.String()}) })
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return &UsageError{Path: path, Err: errors.New(missing(path, cmd))}
-		}
-		next := cmd.Find(rest[0])
-		if next == nil {
-			if rest[0] == "help" {
-				return r.help(path, cmd, rest[1:])
-			}
-			return &UsageError{Path: path, Err: errorf("unknown command %q for %q", rest[0], path)}
-		}
-		cmd, path, args = next, path+" "+next.Name, rest[1:]
-	}
-	fs := r.flagSet(path, cmd, true, given)
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return r.parseError(path, cmd, err)
-	}
-	if len(pos) < cmd.MinArgs || (cmd.MaxArgs >= 0 && len(pos) > cmd.MaxArgs) {
-		return &UsageError{Path: path, Err: errorf("%s: %s", path, argCount(cmd, len(pos)))}
-	}
-	if r.Before != nil {
-		if err := r.Before(); err != nil {
-			return withPath(err, path)
-		}
-	}
-	return withPath(cmd.Run(ctx, pos), path)
+	root := r.Cobra()
+	root.SetArgs(args)
+	_, err := root.ExecuteContextC(context.WithValue(ctx, rootKey{}, root))
+	return err
 }
 
-// help serves "keyway help policy push" as "keyway policy push --help".
-func (r *Runner) help(path string, cmd *Command, words []string) error {
-	for _, w := range words {
-		next := cmd.Find(w)
-		if next == nil {
-			return &UsageError{Path: path, Err: errorf("unknown command %q for %q", w, path)}
-		}
-		cmd, path = next, path+" "+w
-	}
-	WriteHelp(r.Help, path, cmd, r.Persistent)
-	return nil
-}
+// rootKey carries the running cobra tree to the completion command.
+type rootKey struct{}
 
-func (r *Runner) flagSet(path string, cmd *Command, leaf bool, given [][2]string) *flag.FlagSet {
-	fs := flag.NewFlagSet(path, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	if leaf && cmd.Flags != nil {
-		cmd.Flags(fs)
+// Cobra returns the tree as cobra commands, for Run and for generating
+// completion scripts.
+func (r *Runner) Cobra() *cobra.Command {
+	help := r.Help
+	if help == nil {
+		help = io.Discard
 	}
+	byCobra := map[*cobra.Command]*Command{}
+	root := r.node(r.Root.Name, r.Root, byCobra)
+	root.SetOut(help)
+	root.SetErr(io.Discard)
 	if r.Persistent != nil {
-		r.Persistent(fs)
+		gofs := flag.NewFlagSet(r.Root.Name, flag.ContinueOnError)
+		r.Persistent(gofs)
+		addGoFlags(root.PersistentFlags(), gofs)
 	}
-	for _, f := range given {
-		// The value parsed once already; setting it again cannot fail.
-		_ = fs.Set(f[0], f[1])
-	}
-	return fs
+	// Flags and commands keep the spellings they have always had; the
+	// completion command is ours, listed with the others.
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &UsageError{Path: c.CommandPath(), Err: errorf("%s: %s", c.CommandPath(), flagHint(c, err))}
+	})
+	root.SetHelpFunc(func(c *cobra.Command, _ []string) {
+		if d := byCobra[c]; d != nil {
+			WriteHelp(help, c.CommandPath(), d, r.Persistent)
+			return
+		}
+		// cobra's own hidden commands (__complete) keep their help.
+		fmt.Fprintln(help, c.UsageString())
+	})
+	root.SetHelpCommand(&cobra.Command{
+		Use:    "help [command]",
+		Short:  "Help about any command",
+		Hidden: true,
+		Args:   cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, words []string) error {
+			target, rest, err := root.Find(words)
+			if err != nil || len(rest) > 0 || byCobra[target] == nil {
+				return &UsageError{Path: r.Root.Name, Err: unknown(target, rest, words)}
+			}
+			WriteHelp(help, target.CommandPath(), byCobra[target], r.Persistent)
+			return nil
+		},
+		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			target, _, err := root.Find(args)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var out []cobra.Completion
+			for _, s := range target.Commands() {
+				if s.IsAvailableCommand() && strings.HasPrefix(s.Name(), toComplete) {
+					out = append(out, cobra.CompletionWithDesc(s.Name(), s.Short))
+				}
+			}
+			return out, cobra.ShellCompDirectiveNoFileComp
+		},
+	})
+	return root
 }
 
-func (r *Runner) parseError(path string, cmd *Command, err error) error {
-	if errors.Is(err, flag.ErrHelp) {
-		WriteHelp(r.Help, path, cmd, r.Persistent)
-		return nil
+func (r *Runner) node(path string, c *Command, byCobra map[*cobra.Command]*Command) *cobra.Command {
+	cc := &cobra.Command{
+		Use:           c.Name,
+		Short:         c.Short,
+		Long:          c.Long,
+		Example:       strings.Join(c.Examples, "\n"),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		// A mistyped command gets "did you mean"; two edits away is
+		// cobra's default and kubectl's.
+		SuggestionsMinimumDistance: 2,
 	}
-	return &UsageError{Path: path, Err: errorf("%s: %w", path, err)}
+	byCobra[cc] = c
+	if c.Run == nil {
+		cc.Args = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			return &UsageError{Path: path, Err: unknown(cmd, args, args)}
+		}
+		cc.RunE = func(*cobra.Command, []string) error {
+			return &UsageError{Path: path, Err: errors.New(missing(path, c))}
+		}
+		cc.ValidArgsFunction = noFiles
+	} else {
+		gofs := flag.NewFlagSet(path, flag.ContinueOnError)
+		if c.Flags != nil {
+			c.Flags(gofs)
+		}
+		addGoFlags(cc.Flags(), gofs)
+		cc.Args = func(_ *cobra.Command, args []string) error {
+			if len(args) < c.MinArgs || (c.MaxArgs >= 0 && len(args) > c.MaxArgs) {
+				return &UsageError{Path: path, Err: errorf("%s: %s", path, argCount(c, len(args)))}
+			}
+			return nil
+		}
+		cc.RunE = func(cmd *cobra.Command, args []string) error {
+			if r.Before != nil {
+				if err := r.Before(); err != nil {
+					return withPath(err, path)
+				}
+			}
+			return withPath(c.Run(cmd.Context(), args), path)
+		}
+		r.completions(cc, c)
+	}
+	for _, s := range c.Sub {
+		cc.AddCommand(r.node(path+" "+s.Name, s, byCobra))
+	}
+	return cc
 }
 
-// parseInterspersed lets flags and positional arguments mix.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos, args = append(pos, rest[0]), rest[1:]
+// unknown words an unknown command under parent, with cobra's
+// suggestions (edit distance, prefixes) when there are any.
+func unknown(parent *cobra.Command, rest, words []string) error {
+	typed := strings.Join(words, " ")
+	if len(rest) > 0 {
+		typed = rest[0]
 	}
+	if parent == nil {
+		return errorf("unknown command %q", typed)
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", typed, parent.CommandPath())
+	if s := parent.SuggestionsFor(typed); len(s) > 0 {
+		msg += fmt.Sprintf("; did you mean %q?", strings.Join(s, `" or "`))
+	}
+	return errors.New(msg)
+}
+
+// flagHint adds "did you mean --X" to pflag's unknown-flag errors.
+func flagHint(c *cobra.Command, err error) string {
+	msg := err.Error()
+	name, ok := strings.CutPrefix(msg, "unknown flag: --")
+	if !ok {
+		return msg
+	}
+	best, bestD := "", 3
+	c.Flags().VisitAll(func(f *pflag.Flag) {
+		if d := distance(name, f.Name); d < bestD && len(f.Name) > 1 {
+			best, bestD = f.Name, d
+		}
+	})
+	if best != "" {
+		msg += fmt.Sprintf("; did you mean --%s?", best)
+	}
+	return msg
+}
+
+// distance is the Levenshtein distance of a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func withPath(err error, path string) error {

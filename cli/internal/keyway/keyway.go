@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"keyway.dev/cli/internal/app"
@@ -47,6 +48,7 @@ wrongly (unknown command or flag, missing or malformed argument).`,
 			audit.Command(a),
 			token.Command(a),
 			versionCommand(a),
+			dispatch.Completion(func() io.Writer { return a.Stdout }),
 		},
 	}
 }

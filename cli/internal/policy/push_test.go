@@ -88,7 +88,7 @@ func TestPush(t *testing.T) {
 			name:   "unknown flag",
 			args:   []string{"policy", "push", dir, "-m", "x", "--frce"},
 			code:   2,
-			stderr: []string{"flag provided but not defined: -frce"},
+			stderr: []string{"unknown flag: --frce; did you mean --force?"},
 		},
 		{
 			name:   "control plane down",
