@@ -197,6 +197,9 @@ var keyAccess = buildAccess([]accessGroup{
 	{AccessKeyspace, "shows other clients' commands with their keys and values", []string{
 		"SLOWLOG|GET", "MONITOR",
 	}},
+	{AccessKeyspace, "shows the running function's command, its keys and arguments included, whoever runs it", []string{
+		"FUNCTION|STATS",
+	}},
 	{AccessKeyspace, "the replication stream is every key and every write", []string{
 		"SYNC", "PSYNC", "REPLCONF",
 	}},
@@ -228,7 +231,7 @@ var keyAccess = buildAccess([]accessGroup{
 		"CLUSTER|SLAVES", "CLUSTER|SLOTS", "COMMAND|COUNT", "COMMAND|DOCS",
 		"COMMAND|GETKEYS", "COMMAND|GETKEYSANDFLAGS", "COMMAND|HELP",
 		"COMMAND|INFO", "COMMAND|LIST", "CONFIG|HELP", "CONFIG|RESETSTAT",
-		"DISCARD", "ECHO", "EXEC", "FUNCTION|HELP", "FUNCTION|STATS", "HELLO",
+		"DISCARD", "ECHO", "EXEC", "FUNCTION|HELP", "HELLO",
 		"INFO", "LASTSAVE", "LATENCY|DOCTOR", "LATENCY|GRAPH", "LATENCY|HELP",
 		"LATENCY|HISTOGRAM", "LATENCY|HISTORY", "LATENCY|LATEST",
 		"LATENCY|RESET", "LOLWUT", "MEMORY|DOCTOR", "MEMORY|HELP",
