@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -98,13 +99,19 @@ func TestControlPlaneMetrics(t *testing.T) {
 		}
 		return false
 	})
+	// v1 was published before or after the simulated proxy connected,
+	// depending on scheduling, so it may or may not have been observed;
+	// v2 must add exactly one observation.
+	acks := func() int {
+		body, _ := scrape(t, m.Handler(), "")
+		n, _ := strconv.Atoi(value(body, "keyway_control_push_ack_duration_seconds_count"))
+		return n
+	}
+	before := acks()
 	if _, err := pol.Push(ctx, &keywayv1.PushRequest{Bundle: bundle(policyV2), Parent: 1}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("a push-to-ACK observation", func() bool {
-		body, _ := scrape(t, m.Handler(), "")
-		return value(body, "keyway_control_push_ack_duration_seconds_count") == "1"
-	})
+	waitFor("a push-to-ACK observation of v2", func() bool { return acks() == before+1 })
 
 	body, _ := scrape(t, m.Handler(), "")
 	for series, want := range map[string]string{
