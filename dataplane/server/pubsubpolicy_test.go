@@ -66,6 +66,23 @@ func TestSubscribedClientStaysInItsChannels(t *testing.T) {
 			if got := c.cmd("UNSUBSCRIBE", "a.x"); !strings.Contains(got, "unsubscribe") {
 				t.Errorf("UNSUBSCRIBE a.x = %q", got)
 			}
+			// A watching client subscribes on the connection it holds,
+			// which the tree did not open: the channel is judged all the
+			// same, and the client goes on.
+			w := dialRaw(t, h.addr)
+			w.cmd("HELLO", proto)
+			if got := w.cmd("WATCH", "k"); got != "+OK\r\n" {
+				t.Fatalf("WATCH = %q", got)
+			}
+			if got := w.cmd("SUBSCRIBE", "b.x"); !strings.Contains(got, `channel "b.x" is outside`) {
+				t.Errorf("SUBSCRIBE b.x while watching = %q, want a refusal", got)
+			}
+			if got := w.cmd("PUBLISH", "b.x", "m"); !strings.Contains(got, `channel "b.x" is outside`) {
+				t.Errorf("PUBLISH b.x after = %q, want a refusal", got)
+			}
+			if got := w.cmd("PING"); !strings.Contains(got, "PONG") {
+				t.Errorf("PING after = %q", got)
+			}
 		})
 	}
 }
