@@ -24,19 +24,19 @@ func Command(a *app.App) *dispatch.Command {
 	return &dispatch.Command{
 		Name:    "fleet",
 		Short:   "List proxies: connection, applied versions, last NACK, load",
-		Usage:   "[flags]",
-		MaxArgs: 0,
+		Usage:   "[NODE...] [flags]",
+		MaxArgs: -1,
 		Long: `One row per proxy the control plane knows. APPLIED is the version each
 resource type runs (one value when all agree). LAST NACK is the last
 version the proxy refused and why; the table truncates the reason, -o json
-shows it whole. Below, the version the control plane serves each workload
+shows it whole. NODE arguments show only those proxies. Below, the version the control plane serves each workload
 domain: the active one, the one a completed rollout pinned it to, or a
 rollout in progress.`,
 		Examples: []string{
 			"keyway fleet",
 			"keyway fleet -o json | jq '.nodes[] | select(.last_nack != null)'",
 		},
-		Run: func(ctx context.Context, _ []string) error {
+		Run: func(ctx context.Context, only []string) error {
 			var resp *keywayv1.ListNodesResponse
 			err := a.Call(ctx, func(ctx context.Context, c *client.Conn) error {
 				var err error
@@ -46,7 +46,10 @@ rollout in progress.`,
 			if err != nil {
 				return err
 			}
-			nodes := append([]*keywayv1.Node(nil), resp.GetNodes()...)
+			nodes, err := pick(resp.GetNodes(), only)
+			if err != nil {
+				return err
+			}
 			sort.SliceStable(nodes, func(i, j int) bool { return nodes[i].GetId() < nodes[j].GetId() })
 			if a.JSON() {
 				return output.WriteJSON(a.Stdout, toJSON(nodes, resp.GetDomains()))
@@ -117,4 +120,28 @@ func qps(q float64) string {
 		return fmt.Sprintf("%.1f", q)
 	}
 	return fmt.Sprintf("%.0f", q)
+}
+
+// pick keeps the nodes named in only (all when it is empty); a name the
+// control plane does not know is an error that lists the known ones.
+func pick(all []*keywayv1.Node, only []string) ([]*keywayv1.Node, error) {
+	if len(only) == 0 {
+		return append([]*keywayv1.Node(nil), all...), nil
+	}
+	byID := map[string]*keywayv1.Node{}
+	known := make([]string, 0, len(all))
+	for _, n := range all {
+		byID[n.GetId()] = n
+		known = append(known, n.GetId())
+	}
+	sort.Strings(known)
+	var out []*keywayv1.Node
+	for _, id := range only {
+		n := byID[id]
+		if n == nil {
+			return nil, fmt.Errorf("no proxy %q in the fleet (known: %s)", id, output.Dash(strings.Join(known, ", ")))
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

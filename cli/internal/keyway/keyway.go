@@ -11,6 +11,7 @@ import (
 
 	"keyway.dev/cli/internal/app"
 	"keyway.dev/cli/internal/audit"
+	"keyway.dev/cli/internal/complete"
 	"keyway.dev/cli/internal/dispatch"
 	"keyway.dev/cli/internal/explain"
 	kflag "keyway.dev/cli/internal/flag"
@@ -24,7 +25,7 @@ import (
 // Root returns the whole command tree bound to a. It is built per run so
 // every command starts with fresh flag values.
 func Root(a *app.App) *dispatch.Command {
-	return &dispatch.Command{
+	root := &dispatch.Command{
 		Name:  "keyway",
 		Short: "keyway manages Keyway policies and shows the proxy fleet",
 		Long: `keyway talks to keyway-control (default ` + app.DefaultAddr + `, or $` + app.AddrEnv + `).
@@ -51,6 +52,8 @@ wrongly (unknown command or flag, missing or malformed argument).`,
 			dispatch.Completion(func() io.Writer { return a.Stdout }),
 		},
 	}
+	complete.Attach(root, a)
+	return root
 }
 
 // policyCommand is the policy group with `policy test`, which lives in its
