@@ -77,14 +77,12 @@ func (p *Policy) Push(ctx context.Context, req *keywayv1.PushRequest) (*keywayv1
 	if err := p.runTests(ctx, req, rendered); err != nil {
 		return nil, err
 	}
-	author := req.GetAuthor()
-	if author == "" {
-		author = "unknown"
-	}
+	author, note := recordedAuthor(ctx, req.GetAuthor()) // author.go
 	rec, err := p.store.Push(ctx, store.Push{
 		Bundle:     req.GetBundle(),
 		Rendered:   rendered,
 		Author:     author,
+		AuthorNote: note,
 		Message:    req.GetMessage(),
 		Parent:     req.GetParent(),
 		Force:      req.GetForce(),
@@ -229,7 +227,8 @@ func (p *Policy) Activate(ctx context.Context, req *keywayv1.ActivateRequest) (*
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	p.log.Info("policy activated", "version", req.GetVersion(), "previous", prev, "author", req.GetAuthor(), "reason", req.GetReason())
+	who, note := recordedAuthor(ctx, req.GetAuthor())
+	p.log.Info("policy activated", "version", req.GetVersion(), "previous", prev, "author", who, "author_note", note, "reason", req.GetReason())
 	return &keywayv1.ActivateResponse{Version: info(rec, true), Previous: prev}, nil
 }
 
@@ -258,6 +257,7 @@ func info(rec *keywayv1.PolicyVersion, active bool) *keywayv1.PolicyVersionInfo 
 		Digest:  rec.GetDigest(),
 		Active:  active,
 	}
+	out.AuthorNote = rec.GetAuthorNote()
 	for _, d := range rec.GetRendered().GetDomains() {
 		out.Domains = append(out.Domains, d.GetName())
 	}
