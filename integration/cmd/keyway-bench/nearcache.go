@@ -41,11 +41,13 @@ type ncConfig struct {
 	zipf       float64
 	reads      float64
 	clients    int
+	pipeline   int
 	requests   int
 	warmup     int
 	valueSize  int
 	maxBytes   int
 	admit      int
+	coalesce   bool
 	reps       int
 	out        string
 	pin        bool
@@ -96,12 +98,14 @@ func parseNearCache(args []string, stderr io.Writer) (ncConfig, error) {
 	fs.IntVar(&c.keys, "keys", 1_000_000, "keys in the data set")
 	fs.Float64Var(&c.zipf, "zipf", 0.99, "Zipf exponent of the key distribution (0 < s, s != 1)")
 	fs.Float64Var(&c.reads, "reads", 0.95, "share of reads (GET); the rest are SETs")
-	fs.IntVar(&c.clients, "clients", 50, "client connections, unpipelined")
+	fs.IntVar(&c.clients, "clients", 50, "client connections")
+	fs.IntVar(&c.pipeline, "pipeline", 1, "requests each client sends per write")
 	fs.IntVar(&c.requests, "requests", 400_000, "measured requests per target and repetition")
 	fs.IntVar(&c.warmup, "warmup", 100_000, "requests before each measurement (fills the near cache)")
 	fs.IntVar(&c.valueSize, "value-size", 64, "value size, in bytes")
 	fs.IntVar(&c.maxBytes, "max-bytes", 256<<20, "the near cache's max_bytes")
 	fs.IntVar(&c.admit, "admit-reads", 2, "the near cache's admit_reads (within 10s)")
+	fs.BoolVar(&c.coalesce, "coalescing", true, "the near cache's coalescing")
 	fs.IntVar(&c.reps, "reps", 2, "repetitions; the target order alternates")
 	fs.StringVar(&c.out, "out", "", "results directory (default: a new /tmp/keyway-bench-nearcache-DATE)")
 	noPin := fs.Bool("no-pin", false, "do not pin processes to CPUs")
@@ -118,8 +122,8 @@ func parseNearCache(args []string, stderr io.Writer) (ncConfig, error) {
 		return c, fmt.Errorf("--zipf %v: want a positive exponent other than 1", c.zipf)
 	case c.reads < 0 || c.reads > 1:
 		return c, fmt.Errorf("--reads %v: want a share in [0, 1]", c.reads)
-	case c.clients < 1 || c.requests < c.clients || c.reps < 1 || c.warmup < 0:
-		return c, errors.New("--clients, --requests and --reps must be positive, --requests at least --clients")
+	case c.clients < 1 || c.requests < c.clients || c.reps < 1 || c.warmup < 0 || c.pipeline < 1:
+		return c, errors.New("--clients, --pipeline, --requests and --reps must be positive, --requests at least --clients")
 	case c.maxBytes < 1<<20:
 		return c, fmt.Errorf("--max-bytes %d: want at least 1 MiB", c.maxBytes)
 	}
@@ -162,8 +166,8 @@ func runNearCache(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	}
 	policies := map[string]string{
 		"plain": fmt.Sprintf("main = redis(\"main\", %q)\ndomain(\"default\", main)\n", rs.addr),
-		"near_cache": fmt.Sprintf("main = redis(\"main\", %q)\ndomain(\"default\", near_cache(main, max_bytes = %d, prefixes = [\"key:\"], admit_reads = %d, admit_window = \"10s\", label = \"bench\"))\n",
-			rs.addr, cfg.maxBytes, cfg.admit),
+		"near_cache": fmt.Sprintf("main = redis(\"main\", %q)\ndomain(\"default\", near_cache(main, max_bytes = %d, prefixes = [\"key:\"], admit_reads = %d, admit_window = \"10s\", coalescing = %s, label = \"bench\"))\n",
+			rs.addr, cfg.maxBytes, cfg.admit, map[bool]string{true: "True", false: "False"}[cfg.coalesce]),
 	}
 	cdf := zipfCDF(cfg.keys, cfg.zipf)
 	var results []ncResult
@@ -330,55 +334,68 @@ func ncLoad(ctx context.Context, addr string, cfg ncConfig, cdf []float64, n int
 	return res, errors.Join(fails...)
 }
 
-// ncWork is one unpipelined client.
+// ncWork is one client: it claims cfg.pipeline requests at a time,
+// writes them at once and reads every reply, recording the batch's
+// latency for each.
 func ncWork(c net.Conn, cfg ncConfig, cdf []float64, left *atomic.Int64, h *hist, value []byte, seed uint64) (done, bad int, err error) {
 	rng := rand.New(rand.NewPCG(seed, 0x6e656172))
 	r := bufio.NewReaderSize(c, 64<<10)
 	var buf []byte
-	for left.Add(-1) >= 0 {
-		key := zipfKey(cdf, rng)
-		read := rng.Float64() < cfg.reads
-		buf = buf[:0]
-		if read {
-			buf = append(buf, "*2\r\n$3\r\nGET\r\n$"...)
-		} else {
-			buf = append(buf, "*3\r\n$3\r\nSET\r\n$"...)
+	reads := make([]bool, cfg.pipeline)
+	for {
+		n := int64(cfg.pipeline)
+		if got := left.Add(-n); got < 0 {
+			n += got
+			if n <= 0 {
+				return done, bad, nil
+			}
 		}
-		buf = strconv.AppendInt(buf, keyLen, 10)
-		buf = append(buf, '\r', '\n')
-		buf = appendKey(buf, key)
-		buf = append(buf, '\r', '\n')
-		if !read {
-			buf = append(buf, '$')
-			buf = strconv.AppendInt(buf, int64(len(value)), 10)
+		buf = buf[:0]
+		for i := range n {
+			key := zipfKey(cdf, rng)
+			reads[i] = rng.Float64() < cfg.reads
+			if reads[i] {
+				buf = append(buf, "*2\r\n$3\r\nGET\r\n$"...)
+			} else {
+				buf = append(buf, "*3\r\n$3\r\nSET\r\n$"...)
+			}
+			buf = strconv.AppendInt(buf, keyLen, 10)
 			buf = append(buf, '\r', '\n')
-			buf = append(buf, value...)
+			buf = appendKey(buf, key)
 			buf = append(buf, '\r', '\n')
+			if !reads[i] {
+				buf = append(buf, '$')
+				buf = strconv.AppendInt(buf, int64(len(value)), 10)
+				buf = append(buf, '\r', '\n')
+				buf = append(buf, value...)
+				buf = append(buf, '\r', '\n')
+			}
 		}
 		t0 := time.Now()
 		if _, err := c.Write(buf); err != nil {
 			return done, bad, fmt.Errorf("write: %w", err)
 		}
-		typ, n, err := readHeader(r)
-		if err != nil {
-			return done, bad, err
-		}
-		switch {
-		case read && typ == '$' && n == len(value):
-			if _, err := r.Discard(n + 2); err != nil {
+		for i := range n {
+			typ, size, err := readHeader(r)
+			if err != nil {
 				return done, bad, err
 			}
-		case !read && typ == '+':
-		default:
-			bad++
-			if typ == '$' && n > 0 {
-				_, _ = r.Discard(n + 2)
+			switch {
+			case reads[i] && typ == '$' && size == len(value):
+				if _, err := r.Discard(size + 2); err != nil {
+					return done, bad, err
+				}
+			case !reads[i] && typ == '+':
+			default:
+				bad++
+				if typ == '$' && size > 0 {
+					_, _ = r.Discard(size + 2)
+				}
 			}
 		}
-		h.record(time.Since(t0), 1)
-		done++
+		h.record(time.Since(t0), int(n))
+		done += int(n)
 	}
-	return done, bad, nil
 }
 
 // scrapeNearCache reads the near cache's events from the proxy's
@@ -412,8 +429,8 @@ func scrapeNearCache(url string) (map[string]uint64, error) {
 
 // ncReport prints each run and the medians' ratios.
 func ncReport(w io.Writer, cfg ncConfig, rs []ncResult) {
-	fmt.Fprintf(w, "\nnear cache: Zipf(%.2f) over %d keys, %.0f%% GET, %d clients unpipelined, %d requests per run\n\n",
-		cfg.zipf, cfg.keys, cfg.reads*100, cfg.clients, cfg.requests)
+	fmt.Fprintf(w, "\nnear cache: Zipf(%.2f) over %d keys, %.0f%% GET, %d clients, pipelines of %d, %d requests per run\n\n",
+		cfg.zipf, cfg.keys, cfg.reads*100, cfg.clients, cfg.pipeline, cfg.requests)
 	fmt.Fprintf(w, "%-11s %3s %10s %9s %9s %11s %11s %9s %9s\n", "TARGET", "REP", "OPS/S", "P50", "P99", "REDIS CPU", "REDIS µs/op", "HIT%", "COALESCED")
 	for _, r := range rs {
 		hit := "-"
