@@ -322,7 +322,7 @@ func TestRolloutsAndFlags(t *testing.T) {
 		var before rolloutState
 		harness.Eventually(t, 60*time.Second, "rollout past its first step", func() error {
 			before = rolloutStatus(t, cp, "a")
-			if before.State != "running" || before.Step < 1 {
+			if before.State != "running" || before.Step < 2 {
 				return fmt.Errorf("%s at step %d", before.State, before.Step)
 			}
 			return nil

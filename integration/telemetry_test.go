@@ -244,16 +244,16 @@ func topCounts(resp *keywayv1.TopResponse, domain string) map[string]count {
 	return out
 }
 
-// topJSON is the part of `keyway top -o json` the test reads; protobuf
-// JSON writes 64-bit counts as strings.
+// topJSON is the part of `keyway top -o json` the test reads; counts are
+// JSON numbers.
 type topJSON struct {
 	Domains []struct {
 		Domain   string `json:"domain"`
 		Commands []struct {
 			Command string `json:"command"`
 			Traffic struct {
-				Requests     uint64            `json:"requests,string"`
-				ErrorsByKind map[string]string `json:"errors_by_kind"`
+				Requests     uint64            `json:"requests"`
+				ErrorsByKind map[string]uint64 `json:"errors_by_kind"`
 			} `json:"traffic"`
 		} `json:"commands"`
 	} `json:"domains"`
@@ -268,8 +268,7 @@ func (o topJSON) counts(domain string) map[string]count {
 		for _, c := range d.Commands {
 			errs := map[string]uint64{}
 			for k, v := range c.Traffic.ErrorsByKind {
-				n, _ := strconv.ParseUint(v, 10, 64)
-				errs[k] = n
+				errs[k] = v
 			}
 			out[c.Command] = count{c.Traffic.Requests, errs}
 		}

@@ -65,7 +65,7 @@ func TestTop(t *testing.T) {
 		stderr string
 	}{
 		{name: "one table", addr: addr, args: []string{"top", "--once"}, stdout: []string{"web", "proxy-1"}},
-		{name: "json for scripts", addr: addr, args: []string{"top", "--once", "-o", "json"}, stdout: []string{`"domain": "web"`, `"requests": "5"`}},
+		{name: "json for scripts", addr: addr, args: []string{"top", "--once", "-o", "json"}, stdout: []string{`"domain": "web"`, `"requests": 5`}},
 		{name: "drill-down", addr: addr, args: []string{"-o", "json", "top", "--domain", "web", "--once"}, stdout: []string{`"command": "GET"`, `"track": "stable"`}},
 		{name: "json needs once", addr: addr, args: []string{"top", "-o", "json"}, code: 2, stderr: "-o json needs --once"},
 		{name: "bad window", addr: addr, args: []string{"top", "--once", "--window", "3m"}, code: 2, stderr: `--window "3m"`},

@@ -14,11 +14,12 @@ type ListJSON struct {
 
 // RolloutJSON is one rollout.
 type RolloutJSON struct {
-	ID           string      `json:"id"`
-	Domain       string      `json:"domain"`
-	From         string      `json:"from"`
-	To           string      `json:"to"`
-	State        string      `json:"state"`
+	ID     string `json:"id"`
+	Domain string `json:"domain"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+	State  string `json:"state"`
+	// Step counts from 1, as the table's "step 1 of 2" does.
 	Step         uint32      `json:"step"`
 	Steps        []uint32    `json:"steps"`
 	Percent      uint32      `json:"percent"`
@@ -61,7 +62,7 @@ type PinJSON struct {
 func toJSON(r *keywayv1.Rollout) RolloutJSON {
 	j := RolloutJSON{
 		ID: r.GetId(), Domain: r.GetDomain(), From: version(r.GetFromVersion()), To: version(r.GetToVersion()),
-		State: state(r.GetState()), Step: r.GetStep(), Steps: r.GetSteps(), Percent: r.GetPercent(),
+		State: state(r.GetState()), Step: r.GetStep() + 1, Steps: r.GetSteps(), Percent: r.GetPercent(),
 		Interval: r.GetInterval().AsDuration().String(), MaxErrorRate: r.GetMaxErrorRate(),
 		Reason: r.GetReason(), Author: r.GetAuthor(),
 		Created: output.Stamp(output.TimeOf(r.GetCreated())), Updated: output.Stamp(output.TimeOf(r.GetUpdated())),

@@ -166,11 +166,11 @@ func TestOnceJSON(t *testing.T) {
 		Domains       []struct {
 			Domain  string `json:"domain"`
 			Traffic struct {
-				Requests   string  `json:"requests"` // uint64 is a string in proto JSON
+				Requests   uint64  `json:"requests"` // a number, not protojson's string
 				ErrorRate  float64 `json:"error_rate"`
 				P99Seconds float64 `json:"p99_seconds"`
 			} `json:"traffic"`
-			Connections string `json:"connections"`
+			Connections int64 `json:"connections"`
 			Commands    []struct {
 				Command string `json:"command"`
 			} `json:"commands"`
@@ -186,7 +186,7 @@ func TestOnceJSON(t *testing.T) {
 		t.Fatalf("got %+v", got)
 	}
 	d := got.Domains[0]
-	if d.Domain != "payments" || d.Traffic.Requests != "6000" || d.Traffic.P99Seconds != 0.02 || d.Connections != "42" ||
+	if d.Domain != "payments" || d.Traffic.Requests != 6000 || d.Traffic.P99Seconds != 0.02 || d.Connections != 42 ||
 		len(d.Commands) != 2 || d.HotKeys[0].Key != "user:42" {
 		t.Fatalf("payments = %+v", d)
 	}
