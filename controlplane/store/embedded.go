@@ -31,11 +31,9 @@ func StartEmbedded(dir string) (*Embedded, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create etcd data dir: %w", err)
 	}
-	// Socket paths are limited to ~100 bytes, and data dirs (t.TempDir())
-	// can be longer, so the sockets live in their own short directory.
-	sockDir, err := os.MkdirTemp("", "kwetcd")
+	sockDir, err := socketDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("create etcd socket dir: %w", err)
+		return nil, err
 	}
 	cu := &url.URL{Scheme: "unix", Path: filepath.Join(sockDir, "c.sock")}
 	// etcd takes a unix peer socket's path from the URL host, which cannot
