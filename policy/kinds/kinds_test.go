@@ -54,3 +54,23 @@ func TestRateLimit(t *testing.T) {
 		t.Errorf("unset max_delay: %v", err)
 	}
 }
+
+func TestMaxTTL(t *testing.T) {
+	if err := MaxTTL(durationpb.New(time.Hour)); err != nil {
+		t.Errorf("one hour: %v", err)
+	}
+	for _, tt := range []struct {
+		max  *durationpb.Duration
+		want string
+	}{
+		{nil, "max is required"},
+		{durationpb.New(0), "at least 1ms"},
+		{durationpb.New(-time.Second), "at least 1ms"},
+		{durationpb.New(1500 * time.Microsecond), "whole milliseconds"},
+		{durationpb.New(MaxTTLLimit + time.Millisecond), "the longest TTL the proxy reads"},
+	} {
+		if err := MaxTTL(tt.max); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("MaxTTL(%v) = %v, want %q", tt.max, err, tt.want)
+		}
+	}
+}

@@ -31,6 +31,7 @@ var builtins = func() starlark.StringDict {
 		"ratelimit":      builtinRateLimit,
 		"prefix":         builtinPrefix,
 		"ttl_jitter":     builtinTTLJitter,
+		"max_ttl":        builtinMaxTTL,
 		"near_cache":     builtinNearCache,
 		"flag":           builtinFlag,
 		"transform":      builtinTransform,

@@ -10,6 +10,7 @@ import (
 	"keyway.dev/dataplane/engines/failover"
 	"keyway.dev/dataplane/engines/flag"
 	"keyway.dev/dataplane/engines/guard"
+	"keyway.dev/dataplane/engines/maxttl"
 	"keyway.dev/dataplane/engines/mirror"
 	"keyway.dev/dataplane/engines/nearcache"
 	"keyway.dev/dataplane/engines/prefix"
@@ -41,5 +42,6 @@ func Registry() *engine.Registry {
 	engine.Add(r, "flag", flag.Build)
 	engine.Add(r, "transform", transform.Build)
 	engine.Add(r, "near_cache", nearcache.Build)
+	engine.Add(r, "max_ttl", maxttl.Build)
 	return r
 }

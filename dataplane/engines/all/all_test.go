@@ -3,8 +3,10 @@ package all
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/engine/enginetest"
@@ -36,6 +38,7 @@ var minimal = map[string]*keywayv1.Engine{
 	"flag":       {Kind: &keywayv1.Engine_Flag{Flag: &keywayv1.FlagSwitch{Flag: "f", On: leaf(), Off: leaf()}}},
 	"transform":  {Kind: &keywayv1.Engine_Transform{Transform: &keywayv1.Transform{Compression: keywayv1.Transform_COMPRESSION_LZ4, Next: leaf()}}},
 	"near_cache": {Kind: &keywayv1.Engine_NearCache{NearCache: &keywayv1.NearCache{Next: leaf(), MaxBytes: 1 << 20}}},
+	"max_ttl":    {Kind: &keywayv1.Engine_MaxTtl{MaxTtl: &keywayv1.MaxTTL{Max: durationpb.New(time.Hour), Next: leaf()}}},
 }
 
 func TestEveryKindIsBuiltOrListed(t *testing.T) {

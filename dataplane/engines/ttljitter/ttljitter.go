@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/engines/internal/ttlarg"
 	"keyway.dev/dataplane/resp"
 )
 
@@ -70,11 +71,11 @@ func (j *TTLJitter) Serve(ctx context.Context, b engine.Batch) {
 // PSETEX, EXPIRE to PEXPIRE) so that short TTLs get a jitter finer than a
 // whole second.
 func (j *TTLJitter) rewrite(sc *scratch, r *engine.Request) {
-	at, unit, ok := locate(&r.Cmd)
+	at, unit, ok := ttlarg.Relative(&r.Cmd)
 	if !ok {
 		return
 	}
-	ttl, ok := parseTTL(r.Cmd.Args[at], unit)
+	ttl, ok := ttlarg.Parse(r.Cmd.Args[at], unit)
 	if !ok {
 		return
 	}
@@ -91,7 +92,7 @@ func (j *TTLJitter) rewrite(sc *scratch, r *engine.Request) {
 	sc.buf = strconv.AppendInt(sc.buf, ttl, 10)
 	args[at] = sc.buf[n:len(sc.buf):len(sc.buf)]
 	spec := r.Cmd.Spec
-	if unit == seconds {
+	if unit == ttlarg.Seconds {
 		switch spec {
 		case specSetEx:
 			args[0], spec = namePSetEx, specPSetEx
@@ -107,12 +108,12 @@ func (j *TTLJitter) rewrite(sc *scratch, r *engine.Request) {
 
 // Explain tells the range the TTL would be drawn from.
 func (j *TTLJitter) Explain(r *engine.Request, x *engine.Explanation) engine.Engine {
-	at, unit, ok := locate(&r.Cmd)
+	at, unit, ok := ttlarg.Relative(&r.Cmd)
 	if !ok {
 		x.Note("sets no relative TTL; unchanged")
 		return j.next
 	}
-	ttl, ok := parseTTL(r.Cmd.Args[at], unit)
+	ttl, ok := ttlarg.Parse(r.Cmd.Args[at], unit)
 	if !ok {
 		x.Note("TTL %q is not a positive number; unchanged", r.Cmd.Args[at])
 		return j.next

@@ -171,7 +171,7 @@ func (x Transform_Compression) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Transform_Compression.Descriptor instead.
 func (Transform_Compression) EnumDescriptor() ([]byte, []int) {
-	return file_keyway_v1_engine_proto_rawDescGZIP(), []int{16, 0}
+	return file_keyway_v1_engine_proto_rawDescGZIP(), []int{17, 0}
 }
 
 // Engine is one node of a domain's engine tree. Inner engines choose or
@@ -202,6 +202,7 @@ type Engine struct {
 	//	*Engine_Transform
 	//	*Engine_Commands
 	//	*Engine_NearCache
+	//	*Engine_MaxTtl
 	Kind          isEngine_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -393,6 +394,15 @@ func (x *Engine) GetNearCache() *NearCache {
 	return nil
 }
 
+func (x *Engine) GetMaxTtl() *MaxTTL {
+	if x != nil {
+		if x, ok := x.Kind.(*Engine_MaxTtl); ok {
+			return x.MaxTtl
+		}
+	}
+	return nil
+}
+
 type isEngine_Kind interface {
 	isEngine_Kind()
 }
@@ -457,6 +467,10 @@ type Engine_NearCache struct {
 	NearCache *NearCache `protobuf:"bytes,24,opt,name=near_cache,json=nearCache,proto3,oneof"`
 }
 
+type Engine_MaxTtl struct {
+	MaxTtl *MaxTTL `protobuf:"bytes,25,opt,name=max_ttl,json=maxTtl,proto3,oneof"`
+}
+
 func (*Engine_Upstream) isEngine_Kind() {}
 
 func (*Engine_Route) isEngine_Kind() {}
@@ -486,6 +500,8 @@ func (*Engine_Transform) isEngine_Kind() {}
 func (*Engine_Commands) isEngine_Kind() {}
 
 func (*Engine_NearCache) isEngine_Kind() {}
+
+func (*Engine_MaxTtl) isEngine_Kind() {}
 
 // Forward sends every request to one upstream of the tree.
 type Forward struct {
@@ -1470,6 +1486,63 @@ func (x *TTLJitter) GetNext() *Engine {
 	return nil
 }
 
+// MaxTTL refuses commands that would give a key a longer life than max:
+// a relative TTL (SET EX/PX, SETEX, PSETEX, EXPIRE, PEXPIRE, GETEX EX/PX)
+// above max, or an absolute one (EXAT, PXAT, EXPIREAT, PEXPIREAT) further
+// than max from the proxy's clock. Everything else goes to next as is.
+type MaxTTL struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required, positive.
+	Max           *durationpb.Duration `protobuf:"bytes,1,opt,name=max,proto3" json:"max,omitempty"`
+	Next          *Engine              `protobuf:"bytes,2,opt,name=next,proto3" json:"next,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MaxTTL) Reset() {
+	*x = MaxTTL{}
+	mi := &file_keyway_v1_engine_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MaxTTL) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MaxTTL) ProtoMessage() {}
+
+func (x *MaxTTL) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_v1_engine_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MaxTTL.ProtoReflect.Descriptor instead.
+func (*MaxTTL) Descriptor() ([]byte, []int) {
+	return file_keyway_v1_engine_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *MaxTTL) GetMax() *durationpb.Duration {
+	if x != nil {
+		return x.Max
+	}
+	return nil
+}
+
+func (x *MaxTTL) GetNext() *Engine {
+	if x != nil {
+		return x.Next
+	}
+	return nil
+}
+
 // FlagSwitch picks on or off by the domain's flag, per connection.
 type FlagSwitch struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1482,7 +1555,7 @@ type FlagSwitch struct {
 
 func (x *FlagSwitch) Reset() {
 	*x = FlagSwitch{}
-	mi := &file_keyway_v1_engine_proto_msgTypes[15]
+	mi := &file_keyway_v1_engine_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1494,7 +1567,7 @@ func (x *FlagSwitch) String() string {
 func (*FlagSwitch) ProtoMessage() {}
 
 func (x *FlagSwitch) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_v1_engine_proto_msgTypes[15]
+	mi := &file_keyway_v1_engine_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1507,7 +1580,7 @@ func (x *FlagSwitch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlagSwitch.ProtoReflect.Descriptor instead.
 func (*FlagSwitch) Descriptor() ([]byte, []int) {
-	return file_keyway_v1_engine_proto_rawDescGZIP(), []int{15}
+	return file_keyway_v1_engine_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *FlagSwitch) GetFlag() string {
@@ -1549,7 +1622,7 @@ type Transform struct {
 
 func (x *Transform) Reset() {
 	*x = Transform{}
-	mi := &file_keyway_v1_engine_proto_msgTypes[16]
+	mi := &file_keyway_v1_engine_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1561,7 +1634,7 @@ func (x *Transform) String() string {
 func (*Transform) ProtoMessage() {}
 
 func (x *Transform) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_v1_engine_proto_msgTypes[16]
+	mi := &file_keyway_v1_engine_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1574,7 +1647,7 @@ func (x *Transform) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transform.ProtoReflect.Descriptor instead.
 func (*Transform) Descriptor() ([]byte, []int) {
-	return file_keyway_v1_engine_proto_rawDescGZIP(), []int{16}
+	return file_keyway_v1_engine_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Transform) GetKeyPrefixes() []string {
@@ -1632,7 +1705,7 @@ type EncryptionKey struct {
 
 func (x *EncryptionKey) Reset() {
 	*x = EncryptionKey{}
-	mi := &file_keyway_v1_engine_proto_msgTypes[17]
+	mi := &file_keyway_v1_engine_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1644,7 +1717,7 @@ func (x *EncryptionKey) String() string {
 func (*EncryptionKey) ProtoMessage() {}
 
 func (x *EncryptionKey) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_v1_engine_proto_msgTypes[17]
+	mi := &file_keyway_v1_engine_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1657,7 +1730,7 @@ func (x *EncryptionKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EncryptionKey.ProtoReflect.Descriptor instead.
 func (*EncryptionKey) Descriptor() ([]byte, []int) {
-	return file_keyway_v1_engine_proto_rawDescGZIP(), []int{17}
+	return file_keyway_v1_engine_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *EncryptionKey) GetId() string {
@@ -1696,7 +1769,7 @@ type Commands struct {
 
 func (x *Commands) Reset() {
 	*x = Commands{}
-	mi := &file_keyway_v1_engine_proto_msgTypes[18]
+	mi := &file_keyway_v1_engine_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1708,7 +1781,7 @@ func (x *Commands) String() string {
 func (*Commands) ProtoMessage() {}
 
 func (x *Commands) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_v1_engine_proto_msgTypes[18]
+	mi := &file_keyway_v1_engine_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1721,7 +1794,7 @@ func (x *Commands) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Commands.ProtoReflect.Descriptor instead.
 func (*Commands) Descriptor() ([]byte, []int) {
-	return file_keyway_v1_engine_proto_rawDescGZIP(), []int{18}
+	return file_keyway_v1_engine_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Commands) GetLocks() *Engine {
@@ -1786,7 +1859,7 @@ type NearCache struct {
 
 func (x *NearCache) Reset() {
 	*x = NearCache{}
-	mi := &file_keyway_v1_engine_proto_msgTypes[19]
+	mi := &file_keyway_v1_engine_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1798,7 +1871,7 @@ func (x *NearCache) String() string {
 func (*NearCache) ProtoMessage() {}
 
 func (x *NearCache) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_v1_engine_proto_msgTypes[19]
+	mi := &file_keyway_v1_engine_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1811,7 +1884,7 @@ func (x *NearCache) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NearCache.ProtoReflect.Descriptor instead.
 func (*NearCache) Descriptor() ([]byte, []int) {
-	return file_keyway_v1_engine_proto_rawDescGZIP(), []int{19}
+	return file_keyway_v1_engine_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *NearCache) GetNext() *Engine {
@@ -1881,7 +1954,7 @@ var File_keyway_v1_engine_proto protoreflect.FileDescriptor
 
 const file_keyway_v1_engine_proto_rawDesc = "" +
 	"\n" +
-	"\x16keyway/v1/engine.proto\x12\tkeyway.v1\x1a\x1egoogle/protobuf/duration.proto\"\x99\x06\n" +
+	"\x16keyway/v1/engine.proto\x12\tkeyway.v1\x1a\x1egoogle/protobuf/duration.proto\"\xc7\x06\n" +
 	"\x06Engine\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x12\x14\n" +
 	"\x05label\x18\x02 \x01(\tR\x05label\x120\n" +
@@ -1903,7 +1976,8 @@ const file_keyway_v1_engine_proto_rawDesc = "" +
 	"\ttransform\x18\x16 \x01(\v2\x14.keyway.v1.TransformH\x00R\ttransform\x121\n" +
 	"\bcommands\x18\x17 \x01(\v2\x13.keyway.v1.CommandsH\x00R\bcommands\x125\n" +
 	"\n" +
-	"near_cache\x18\x18 \x01(\v2\x14.keyway.v1.NearCacheH\x00R\tnearCacheB\x06\n" +
+	"near_cache\x18\x18 \x01(\v2\x14.keyway.v1.NearCacheH\x00R\tnearCache\x12,\n" +
+	"\amax_ttl\x18\x19 \x01(\v2\x11.keyway.v1.MaxTTLH\x00R\x06maxTtlB\x06\n" +
 	"\x04kind\"K\n" +
 	"\aForward\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
@@ -1984,6 +2058,9 @@ const file_keyway_v1_engine_proto_rawDesc = "" +
 	"\rallow_scripts\x18\x03 \x01(\bR\fallowScripts\"H\n" +
 	"\tTTLJitter\x12\x14\n" +
 	"\x05share\x18\x01 \x01(\x01R\x05share\x12%\n" +
+	"\x04next\x18\x02 \x01(\v2\x11.keyway.v1.EngineR\x04next\"\\\n" +
+	"\x06MaxTTL\x12+\n" +
+	"\x03max\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x03max\x12%\n" +
 	"\x04next\x18\x02 \x01(\v2\x11.keyway.v1.EngineR\x04next\"h\n" +
 	"\n" +
 	"FlagSwitch\x12\x12\n" +
@@ -2037,7 +2114,7 @@ func file_keyway_v1_engine_proto_rawDescGZIP() []byte {
 }
 
 var file_keyway_v1_engine_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_keyway_v1_engine_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_keyway_v1_engine_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_keyway_v1_engine_proto_goTypes = []any{
 	(Split_By)(0),               // 0: keyway.v1.Split.By
 	(RateLimit_Mode)(0),         // 1: keyway.v1.RateLimit.Mode
@@ -2057,12 +2134,13 @@ var file_keyway_v1_engine_proto_goTypes = []any{
 	(*RateLimit)(nil),           // 15: keyway.v1.RateLimit
 	(*Prefix)(nil),              // 16: keyway.v1.Prefix
 	(*TTLJitter)(nil),           // 17: keyway.v1.TTLJitter
-	(*FlagSwitch)(nil),          // 18: keyway.v1.FlagSwitch
-	(*Transform)(nil),           // 19: keyway.v1.Transform
-	(*EncryptionKey)(nil),       // 20: keyway.v1.EncryptionKey
-	(*Commands)(nil),            // 21: keyway.v1.Commands
-	(*NearCache)(nil),           // 22: keyway.v1.NearCache
-	(*durationpb.Duration)(nil), // 23: google.protobuf.Duration
+	(*MaxTTL)(nil),              // 18: keyway.v1.MaxTTL
+	(*FlagSwitch)(nil),          // 19: keyway.v1.FlagSwitch
+	(*Transform)(nil),           // 20: keyway.v1.Transform
+	(*EncryptionKey)(nil),       // 21: keyway.v1.EncryptionKey
+	(*Commands)(nil),            // 22: keyway.v1.Commands
+	(*NearCache)(nil),           // 23: keyway.v1.NearCache
+	(*durationpb.Duration)(nil), // 24: google.protobuf.Duration
 }
 var file_keyway_v1_engine_proto_depIdxs = []int32{
 	4,  // 0: keyway.v1.Engine.upstream:type_name -> keyway.v1.Forward
@@ -2076,50 +2154,53 @@ var file_keyway_v1_engine_proto_depIdxs = []int32{
 	15, // 8: keyway.v1.Engine.ratelimit:type_name -> keyway.v1.RateLimit
 	16, // 9: keyway.v1.Engine.prefix:type_name -> keyway.v1.Prefix
 	17, // 10: keyway.v1.Engine.ttl_jitter:type_name -> keyway.v1.TTLJitter
-	18, // 11: keyway.v1.Engine.flag:type_name -> keyway.v1.FlagSwitch
-	19, // 12: keyway.v1.Engine.transform:type_name -> keyway.v1.Transform
-	21, // 13: keyway.v1.Engine.commands:type_name -> keyway.v1.Commands
-	22, // 14: keyway.v1.Engine.near_cache:type_name -> keyway.v1.NearCache
-	6,  // 15: keyway.v1.Route.routes:type_name -> keyway.v1.PrefixRoute
-	3,  // 16: keyway.v1.Route.default:type_name -> keyway.v1.Engine
-	3,  // 17: keyway.v1.PrefixRoute.engine:type_name -> keyway.v1.Engine
-	3,  // 18: keyway.v1.Reject.next:type_name -> keyway.v1.Engine
-	3,  // 19: keyway.v1.ByCommand.reads:type_name -> keyway.v1.Engine
-	3,  // 20: keyway.v1.ByCommand.writes:type_name -> keyway.v1.Engine
-	3,  // 21: keyway.v1.ByCommand.admin:type_name -> keyway.v1.Engine
-	3,  // 22: keyway.v1.ByCommand.blocking:type_name -> keyway.v1.Engine
-	3,  // 23: keyway.v1.ByCommand.pubsub:type_name -> keyway.v1.Engine
-	9,  // 24: keyway.v1.ByCommand.commands:type_name -> keyway.v1.CommandRoute
-	3,  // 25: keyway.v1.ByCommand.default:type_name -> keyway.v1.Engine
-	3,  // 26: keyway.v1.CommandRoute.engine:type_name -> keyway.v1.Engine
-	11, // 27: keyway.v1.Split.children:type_name -> keyway.v1.WeightedEngine
-	0,  // 28: keyway.v1.Split.by:type_name -> keyway.v1.Split.By
-	3,  // 29: keyway.v1.WeightedEngine.engine:type_name -> keyway.v1.Engine
-	3,  // 30: keyway.v1.Failover.children:type_name -> keyway.v1.Engine
-	23, // 31: keyway.v1.Failover.cooldown:type_name -> google.protobuf.Duration
-	3,  // 32: keyway.v1.Mirror.primary:type_name -> keyway.v1.Engine
-	3,  // 33: keyway.v1.Mirror.shadow:type_name -> keyway.v1.Engine
-	3,  // 34: keyway.v1.Guard.next:type_name -> keyway.v1.Engine
-	1,  // 35: keyway.v1.RateLimit.mode:type_name -> keyway.v1.RateLimit.Mode
-	23, // 36: keyway.v1.RateLimit.max_delay:type_name -> google.protobuf.Duration
-	3,  // 37: keyway.v1.RateLimit.next:type_name -> keyway.v1.Engine
-	3,  // 38: keyway.v1.Prefix.next:type_name -> keyway.v1.Engine
-	3,  // 39: keyway.v1.TTLJitter.next:type_name -> keyway.v1.Engine
-	3,  // 40: keyway.v1.FlagSwitch.on:type_name -> keyway.v1.Engine
-	3,  // 41: keyway.v1.FlagSwitch.off:type_name -> keyway.v1.Engine
-	2,  // 42: keyway.v1.Transform.compression:type_name -> keyway.v1.Transform.Compression
-	20, // 43: keyway.v1.Transform.keys:type_name -> keyway.v1.EncryptionKey
-	3,  // 44: keyway.v1.Transform.next:type_name -> keyway.v1.Engine
-	3,  // 45: keyway.v1.Commands.locks:type_name -> keyway.v1.Engine
-	3,  // 46: keyway.v1.Commands.next:type_name -> keyway.v1.Engine
-	3,  // 47: keyway.v1.NearCache.next:type_name -> keyway.v1.Engine
-	23, // 48: keyway.v1.NearCache.max_age:type_name -> google.protobuf.Duration
-	23, // 49: keyway.v1.NearCache.admit_window:type_name -> google.protobuf.Duration
-	50, // [50:50] is the sub-list for method output_type
-	50, // [50:50] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	19, // 11: keyway.v1.Engine.flag:type_name -> keyway.v1.FlagSwitch
+	20, // 12: keyway.v1.Engine.transform:type_name -> keyway.v1.Transform
+	22, // 13: keyway.v1.Engine.commands:type_name -> keyway.v1.Commands
+	23, // 14: keyway.v1.Engine.near_cache:type_name -> keyway.v1.NearCache
+	18, // 15: keyway.v1.Engine.max_ttl:type_name -> keyway.v1.MaxTTL
+	6,  // 16: keyway.v1.Route.routes:type_name -> keyway.v1.PrefixRoute
+	3,  // 17: keyway.v1.Route.default:type_name -> keyway.v1.Engine
+	3,  // 18: keyway.v1.PrefixRoute.engine:type_name -> keyway.v1.Engine
+	3,  // 19: keyway.v1.Reject.next:type_name -> keyway.v1.Engine
+	3,  // 20: keyway.v1.ByCommand.reads:type_name -> keyway.v1.Engine
+	3,  // 21: keyway.v1.ByCommand.writes:type_name -> keyway.v1.Engine
+	3,  // 22: keyway.v1.ByCommand.admin:type_name -> keyway.v1.Engine
+	3,  // 23: keyway.v1.ByCommand.blocking:type_name -> keyway.v1.Engine
+	3,  // 24: keyway.v1.ByCommand.pubsub:type_name -> keyway.v1.Engine
+	9,  // 25: keyway.v1.ByCommand.commands:type_name -> keyway.v1.CommandRoute
+	3,  // 26: keyway.v1.ByCommand.default:type_name -> keyway.v1.Engine
+	3,  // 27: keyway.v1.CommandRoute.engine:type_name -> keyway.v1.Engine
+	11, // 28: keyway.v1.Split.children:type_name -> keyway.v1.WeightedEngine
+	0,  // 29: keyway.v1.Split.by:type_name -> keyway.v1.Split.By
+	3,  // 30: keyway.v1.WeightedEngine.engine:type_name -> keyway.v1.Engine
+	3,  // 31: keyway.v1.Failover.children:type_name -> keyway.v1.Engine
+	24, // 32: keyway.v1.Failover.cooldown:type_name -> google.protobuf.Duration
+	3,  // 33: keyway.v1.Mirror.primary:type_name -> keyway.v1.Engine
+	3,  // 34: keyway.v1.Mirror.shadow:type_name -> keyway.v1.Engine
+	3,  // 35: keyway.v1.Guard.next:type_name -> keyway.v1.Engine
+	1,  // 36: keyway.v1.RateLimit.mode:type_name -> keyway.v1.RateLimit.Mode
+	24, // 37: keyway.v1.RateLimit.max_delay:type_name -> google.protobuf.Duration
+	3,  // 38: keyway.v1.RateLimit.next:type_name -> keyway.v1.Engine
+	3,  // 39: keyway.v1.Prefix.next:type_name -> keyway.v1.Engine
+	3,  // 40: keyway.v1.TTLJitter.next:type_name -> keyway.v1.Engine
+	24, // 41: keyway.v1.MaxTTL.max:type_name -> google.protobuf.Duration
+	3,  // 42: keyway.v1.MaxTTL.next:type_name -> keyway.v1.Engine
+	3,  // 43: keyway.v1.FlagSwitch.on:type_name -> keyway.v1.Engine
+	3,  // 44: keyway.v1.FlagSwitch.off:type_name -> keyway.v1.Engine
+	2,  // 45: keyway.v1.Transform.compression:type_name -> keyway.v1.Transform.Compression
+	21, // 46: keyway.v1.Transform.keys:type_name -> keyway.v1.EncryptionKey
+	3,  // 47: keyway.v1.Transform.next:type_name -> keyway.v1.Engine
+	3,  // 48: keyway.v1.Commands.locks:type_name -> keyway.v1.Engine
+	3,  // 49: keyway.v1.Commands.next:type_name -> keyway.v1.Engine
+	3,  // 50: keyway.v1.NearCache.next:type_name -> keyway.v1.Engine
+	24, // 51: keyway.v1.NearCache.max_age:type_name -> google.protobuf.Duration
+	24, // 52: keyway.v1.NearCache.admit_window:type_name -> google.protobuf.Duration
+	53, // [53:53] is the sub-list for method output_type
+	53, // [53:53] is the sub-list for method input_type
+	53, // [53:53] is the sub-list for extension type_name
+	53, // [53:53] is the sub-list for extension extendee
+	0,  // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_keyway_v1_engine_proto_init() }
@@ -2143,6 +2224,7 @@ func file_keyway_v1_engine_proto_init() {
 		(*Engine_Transform)(nil),
 		(*Engine_Commands)(nil),
 		(*Engine_NearCache)(nil),
+		(*Engine_MaxTtl)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2150,7 +2232,7 @@ func file_keyway_v1_engine_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_v1_engine_proto_rawDesc), len(file_keyway_v1_engine_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
