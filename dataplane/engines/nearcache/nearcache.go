@@ -99,9 +99,10 @@ func invalidating(r *engine.Request) bool {
 	return s.Has(resp.FlagWrite) || s.FirstKey > 0 || s.Keys != nil
 }
 
-// segment is the part of a batch served together: reads and the writes
-// after them, up to the next read that follows a write, so a pipeline's
-// GET after its own SET is never answered from memory filled before it.
+// segment is the part of a batch served together, in one round trip:
+// reads and writes up to the next read memory would answer that follows
+// a write (Serve), so a pipeline's GET after its own SET is never
+// answered from memory filled before it.
 type segment struct {
 	send  engine.Batch
 	fills []fill
@@ -160,24 +161,25 @@ func (n *NearCache) Serve(ctx context.Context, b engine.Batch) {
 		return
 	}
 	sg := segments.Get().(*segment)
+	// Once the pipeline has a write on its way, a later read may be
+	// answered from memory only after that write's round trip: memory
+	// holds what was true before the write reached Redis, and Redis runs
+	// a pipeline in order. A read memory would not answer anyway goes
+	// upstream behind the write in the same round trip (its ticket,
+	// taken now, still guards its fill); one it would answer waits for
+	// the write (the segment is sent first).
 	writes := false
 	for _, r := range b {
 		if n.cacheable(r) {
-			if writes {
+			if writes && n.held(r) {
 				n.run(ctx, sg)
 				writes = false
 			}
-			n.read(sg, r)
+			n.read(sg, r, !writes)
 			continue
 		}
-		if r.Cmd.Spec == specMGet && n.cmds[specGet] {
-			if writes {
-				n.run(ctx, sg)
-				writes = false
-			}
-			if n.mget(sg, r) {
-				continue
-			}
+		if !writes && r.Cmd.Spec == specMGet && n.cmds[specGet] && n.mget(sg, r) {
+			continue
 		}
 		sg.send = append(sg.send, r)
 		writes = writes || invalidating(r)
@@ -186,15 +188,28 @@ func (n *NearCache) Serve(ctx context.Context, b engine.Batch) {
 	segments.Put(sg)
 }
 
+// held reports whether memory holds r's reply now.
+func (n *NearCache) held(r *engine.Request) bool {
+	sig := appendSig(make([]byte, 0, 64), r)
+	sh := n.store.shard(r.Cmd.Args[1])
+	now := nanotime()
+	sh.mu.Lock()
+	e := sh.entries[string(sig)]
+	ok := e != nil && (e.expires == 0 || now < e.expires)
+	sh.mu.Unlock()
+	return ok
+}
+
 // read answers r from memory, joins a flight for it, or queues it to be
-// sent with a ticket taken now, before it is sent.
-func (n *NearCache) read(sg *segment, r *engine.Request) {
+// sent with a ticket taken now, before it is sent; with answer false
+// (behind a write of its pipeline) it only does the last.
+func (n *NearCache) read(sg *segment, r *engine.Request, answer bool) {
 	key := r.Cmd.Args[1]
 	sg.sig = appendSig(sg.sig[:0], r)
 	sh := n.store.shard(key)
 	now := nanotime()
 	sh.mu.Lock()
-	if e := n.store.lookupLocked(sh, sg.sig, now); e != nil {
+	if e := n.store.lookupLocked(sh, sg.sig, now); answer && e != nil {
 		sh.lru.MoveToFront(e.elem)
 		r.Reply(e.reply)
 		sh.mu.Unlock()
@@ -206,7 +221,7 @@ func (n *NearCache) read(sg *segment, r *engine.Request) {
 	fl := fill{r: r, sh: sh, t: t}
 	if t.ok && n.coalesce {
 		f := sh.flights[string(sg.sig)]
-		if f != nil && f.owner != sg && n.store.valid(sh, f.t) {
+		if answer && f != nil && f.owner != sg && n.store.valid(sh, f.t) {
 			sh.mu.Unlock()
 			sg.joins = append(sg.joins, join{r: r, f: f})
 			n.stats.coalesced.Add(1)
