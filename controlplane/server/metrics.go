@@ -4,17 +4,21 @@ import (
 	"context"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 
 	"keyway.dev/controlplane/admin"
 	"keyway.dev/controlplane/metrics"
 	"keyway.dev/controlplane/store"
+	"keyway.dev/controlplane/tracing"
 	"keyway.dev/controlplane/xds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
 // The functions below wire metrics.Control into the server where it is
-// set and change nothing where it is not.
+// set, and tracing spans (no-ops until tracing.Setup) always.
 
 func unaryMetrics(m *metrics.Control) []grpc.UnaryServerInterceptor {
 	if m == nil {
@@ -31,13 +35,21 @@ func etcdDialOptions(m *metrics.Control) []grpc.DialOption {
 }
 
 func timedRender(r admin.Renderer, m *metrics.Control) admin.Renderer {
-	if m == nil {
-		return r
-	}
 	return func(ctx context.Context, b *keywayv1.Bundle) (*keywayv1.Policy, error) {
+		ctx, span := tracing.Tracer().Start(ctx, "keyway.render", trace.WithAttributes(
+			attribute.Int("keyway.bundle.files", len(b.GetFiles())), attribute.String("keyway.bundle.entry", b.GetEntry())))
+		defer span.End()
 		start := time.Now()
 		p, err := r(ctx, b)
-		m.ObserveRender(time.Since(start), err)
+		if m != nil {
+			m.ObserveRender(time.Since(start), err)
+		}
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "render failed")
+		} else {
+			span.SetAttributes(attribute.Int("keyway.domains", len(p.GetDomains())))
+		}
 		return p, err
 	}
 }
@@ -74,16 +86,20 @@ type meteredActive struct {
 
 func (a meteredActive) WatchActive(ctx context.Context, fn func(*keywayv1.PolicyVersion)) error {
 	return a.src.WatchActive(ctx, func(v *keywayv1.PolicyVersion) {
+		// A root span: the activation reached this replica through etcd,
+		// not through a call it could carry a trace context on.
+		_, span := tracing.Tracer().Start(ctx, "keyway.publish", trace.WithNewRoot(),
+			trace.WithAttributes(attribute.Int64("keyway.version", int64(v.GetVersion()))))
 		start := time.Now()
 		fn(v)
-		a.m.ObserveActivation(v, time.Since(start))
+		if a.m != nil {
+			a.m.ObserveActivation(v, time.Since(start))
+		}
+		span.End()
 	})
 }
 
 func activeSource(src xds.ActiveSource, m *metrics.Control) xds.ActiveSource {
-	if m == nil {
-		return src
-	}
 	return meteredActive{src: src, m: m}
 }
 

@@ -24,6 +24,7 @@ import (
 	"keyway.dev/controlplane/metrics"
 	"keyway.dev/controlplane/rollout"
 	"keyway.dev/controlplane/store"
+	"keyway.dev/controlplane/tracing"
 	"keyway.dev/controlplane/xds"
 	"keyway.dev/policy/render"
 	keywayv1 "keyway.dev/proto/keyway/v1"
@@ -65,6 +66,9 @@ type Config struct {
 	// NodeStats fills keyway fleet's per-node QPS and connections from
 	// telemetry; nil leaves them zero.
 	NodeStats admin.NodeStats
+	// NodeDomains answers keyway fleet --domain from telemetry; nil lets
+	// no node through that filter.
+	NodeDomains admin.NodeDomains
 	// ShareTelemetry, when set and the store is an external etcd, runs
 	// for as long as the server does and shares what this replica's
 	// proxies report with the other replicas of the fleet, and theirs with
@@ -179,6 +183,7 @@ func New(cfg Config) (*Server, error) {
 		grpc.ChainStreamInterceptor(authz.Stream()),
 		grpc.KeepaliveParams(cfg.Keepalive),
 		grpc.KeepaliveEnforcementPolicy(keepaliveEnforcement),
+		tracing.ServerOption(),
 	}
 	if cfg.TLS != nil {
 		grpcOpts = append(grpcOpts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
@@ -195,7 +200,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.xds.Register(s.gs)
 	admin.NewPolicy(st, timedRender(cfg.Render, cfg.Metrics), s.xds.Publisher(), cfg.Logger).WithTests(cfg.Tests).Register(s.gs)
-	admin.NewFleet(s.xds.Tracker(), st).WithStats(cfg.NodeStats).Register(s.gs)
+	admin.NewFleet(s.xds.Tracker(), st).WithStats(cfg.NodeStats).WithDomains(cfg.NodeDomains).Register(s.gs)
 	s.registerOperations(auditLog)
 	auth.NewService(tokens, func(ctx context.Context, action, target, detail string) {
 		ev := audit.Event{Who: auth.Identity(ctx), Action: action, Target: target, Detail: detail}

@@ -142,6 +142,11 @@ func run(args []string, stdout io.Writer, getenv func(string) string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	stopTracing, err := obs.startTracing(logger)
+	if err != nil {
+		return usageError{err}
+	}
+	defer stopTracing()
 	met := metrics.New()
 	var ready atomic.Bool
 	stopMetrics, err := obs.serveMetrics(met, ready.Load, logger)
@@ -163,6 +168,7 @@ func run(args []string, stdout io.Writer, getenv func(string) string) error {
 		Services:      []func(grpc.ServiceRegistrar){agg.Register},
 		Guards:        rollout.FromTopSince(agg.TopSince),
 		NodeStats:     agg.NodeStats,
+		NodeDomains:   agg.NodeDomains,
 		ShareTelemetry: func(ctx context.Context, cli *clientv3.Client, fleet, replica string) error {
 			return agg.Share(ctx, cli, fleet, replica, telemetry.ShareOptions{Logger: logger})
 		},

@@ -9,9 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"keyway.dev/controlplane/metrics"
+	"keyway.dev/controlplane/tracing"
 )
 
 // observeFlags say how keyway-control is watched: its log format and
@@ -19,13 +21,36 @@ import (
 type observeFlags struct {
 	logFormat     string
 	metricsListen string
+	trace         tracing.Options
 }
 
 func registerObserveFlags(fs *flag.FlagSet) *observeFlags {
 	o := &observeFlags{}
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json (one JSON object a line, for log collectors)")
 	fs.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus /metrics, and /healthz and /readyz for probes that cannot speak gRPC over TLS, over HTTP on this address (for example 0.0.0.0:9190); empty serves none")
+	fs.StringVar(&o.trace.Endpoint, "trace-endpoint", "", "OTLP/gRPC collector HOST:PORT for traces of admin calls, renders and publications; empty defers to OTEL_EXPORTER_OTLP_ENDPOINT, and tracing is off when neither is set")
+	fs.BoolVar(&o.trace.Insecure, "trace-insecure", false, "send traces to --trace-endpoint without TLS")
+	fs.Float64Var(&o.trace.Sample, "trace-sample", 0, "share of traces kept, in (0, 1]; 0 defers to OTEL_TRACES_SAMPLER (default: all)")
 	return o
+}
+
+// startTracing installs the OpenTelemetry exporter when a collector is
+// configured; stop flushes what is buffered.
+func (o *observeFlags) startTracing(logger *slog.Logger) (stop func(), err error) {
+	shutdown, err := tracing.Setup(context.Background(), o.trace)
+	if err != nil {
+		return nil, fmt.Errorf("--trace-endpoint: %w", err)
+	}
+	if o.trace.Enabled(os.Getenv) {
+		logger.Info("exporting traces", "endpoint", o.trace.Endpoint)
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := shutdown(ctx); err != nil {
+			logger.Warn("traces not flushed", "err", err)
+		}
+	}, nil
 }
 
 func (o *observeFlags) logger(w io.Writer, lvl slog.Level) (*slog.Logger, error) {
