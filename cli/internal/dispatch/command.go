@@ -37,6 +37,10 @@ type Command struct {
 	Complete Completer
 	// FlagValues suggests the values of the named flags.
 	FlagValues map[string]Completer
+
+	// JSON are samples of what -o json prints, one per shape the output
+	// may take; help lists their fields (output.Fields).
+	JSON []any
 }
 
 // Find returns the direct subcommand called name, or nil.

@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"keyway.dev/cli/internal/output"
 )
 
 // errorf is fmt.Errorf, named so call sites read as messages.
@@ -50,6 +52,10 @@ func WriteHelp(w io.Writer, path string, cmd *Command, persistent func(*flag.Fla
 		persistent(fs)
 		b.WriteString("\nGlobal flags:\n")
 		writeFlags(&b, fs)
+	}
+	if len(cmd.JSON) > 0 {
+		b.WriteString("\nJSON fields (-o json):\n")
+		output.WriteFields(&b, cmd.JSON)
 	}
 	if len(cmd.Examples) > 0 {
 		b.WriteString("\nExamples:\n")

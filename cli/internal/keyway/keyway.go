@@ -53,6 +53,7 @@ wrongly (unknown command or flag, missing or malformed argument).`,
 		},
 	}
 	complete.Attach(root, a)
+	attachJSON(root)
 	return root
 }
 

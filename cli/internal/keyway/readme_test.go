@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"keyway.dev/cli/internal/app"
+	"keyway.dev/cli/internal/dispatch"
 	"keyway.dev/cli/internal/keyway"
 )
 
@@ -50,4 +52,22 @@ func TestReadme(t *testing.T) {
 			t.Errorf("%s does not document %q", readme, path)
 		}
 	}
+}
+
+// TestEveryCommandDocumentsItsJSON: every command but the groups and
+// completion lists the fields of its -o json in its help.
+func TestEveryCommandDocumentsItsJSON(t *testing.T) {
+	keyway.Root(&app.App{}).Walk(func(path string, c *dispatch.Command) {
+		if c.Run == nil || path == "keyway completion" {
+			return
+		}
+		if len(c.JSON) == 0 {
+			t.Errorf("%s does not document its -o json fields (internal/keyway/jsonfields.go)", path)
+		}
+		var b bytes.Buffer
+		dispatch.WriteHelp(&b, path, c, nil)
+		if !strings.Contains(b.String(), "JSON fields (-o json):\n  ") {
+			t.Errorf("%s --help lists no JSON fields:\n%s", path, b.String())
+		}
+	})
 }

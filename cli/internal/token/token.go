@@ -35,6 +35,11 @@ again: revoke it and create another.`,
 	}
 }
 
+// ListJSON is the JSON form of `token list`.
+type ListJSON struct {
+	Tokens []InfoJSON `json:"tokens"`
+}
+
 // InfoJSON is a token in -o json output; field names are part of the
 // CLI's contract.
 type InfoJSON struct {
@@ -118,9 +123,7 @@ func listCommand(a *app.App) *dispatch.Command {
 				return err
 			}
 			if a.JSON() {
-				out := struct {
-					Tokens []InfoJSON `json:"tokens"`
-				}{Tokens: []InfoJSON{}}
+				out := ListJSON{Tokens: []InfoJSON{}}
 				for _, t := range resp.GetTokens() {
 					out.Tokens = append(out.Tokens, toJSON(t, ""))
 				}
