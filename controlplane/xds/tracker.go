@@ -3,6 +3,7 @@ package xds
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -86,10 +87,29 @@ func (t *Tracker) Nodes() []*keywayv1.Node {
 	defer t.mu.Unlock()
 	out := make([]*keywayv1.Node, 0, len(t.nodes))
 	for _, n := range t.nodes {
-		out = append(out, proto.Clone(n).(*keywayv1.Node))
+		out = append(out, copyNode(n))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].GetId() < out[j].GetId() })
 	return out
+}
+
+// copyNode is proto.Clone for a node of the tracker, several times faster:
+// keyway fleet lists every node per page. Only the Applied map is updated
+// in place; LastSeen, LastNack and Listeners are replaced, never written
+// to, so the copy may share them.
+func copyNode(n *keywayv1.Node) *keywayv1.Node {
+	return &keywayv1.Node{
+		Id:            n.Id,
+		Peer:          n.Peer,
+		Connected:     n.Connected,
+		LastSeen:      n.LastSeen,
+		Applied:       maps.Clone(n.Applied),
+		LastNack:      n.LastNack,
+		Qps:           n.Qps,
+		Connections:   n.Connections,
+		PolicyVersion: n.PolicyVersion,
+		Listeners:     n.Listeners,
+	}
 }
 
 // OnStreamOpen remembers the stream's peer address.

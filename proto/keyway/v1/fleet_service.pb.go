@@ -22,8 +22,29 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ListNodesRequest asks for one page of the fleet, sorted by node id. An
+// empty request answers every node in one response, as before pages
+// existed; at tens of thousands of nodes that exceeds gRPC's 4 MiB
+// default message size, so clients should set page_size.
 type ListNodesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Nodes per page; the server caps it at 1000. Zero means no paging.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; empty for the first.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Filters: a node is listed only if it passes every one set.
+	// Policy version ("v3") or applied version ("v3-0123abcd") the node runs.
+	Version string `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	// Only nodes still refusing a version: their last NACK names a
+	// version other than the one they applied of that type.
+	Nacked bool `protobuf:"varint,4,opt,name=nacked,proto3" json:"nacked,omitempty"`
+	// Only nodes with no stream to any replica.
+	Disconnected bool `protobuf:"varint,5,opt,name=disconnected,proto3" json:"disconnected,omitempty"`
+	// Only nodes whose telemetry shows client connections in this
+	// workload domain.
+	Domain string `protobuf:"bytes,6,opt,name=domain,proto3" json:"domain,omitempty"`
+	// Only these node ids (all when empty).
+	Ids           []string `protobuf:"bytes,7,rep,name=ids,proto3" json:"ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -58,12 +79,65 @@ func (*ListNodesRequest) Descriptor() ([]byte, []int) {
 	return file_keyway_v1_fleet_service_proto_rawDescGZIP(), []int{0}
 }
 
+func (x *ListNodesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListNodesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListNodesRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *ListNodesRequest) GetNacked() bool {
+	if x != nil {
+		return x.Nacked
+	}
+	return false
+}
+
+func (x *ListNodesRequest) GetDisconnected() bool {
+	if x != nil {
+		return x.Disconnected
+	}
+	return false
+}
+
+func (x *ListNodesRequest) GetDomain() string {
+	if x != nil {
+		return x.Domain
+	}
+	return ""
+}
+
+func (x *ListNodesRequest) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
 type ListNodesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Nodes []*Node                `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
 	// What the control plane serves each domain, pins and rollouts
 	// included; a node runs it once it applied the latest Domain version.
-	Domains       []*DomainVersion `protobuf:"bytes,2,rep,name=domains,proto3" json:"domains,omitempty"`
+	Domains []*DomainVersion `protobuf:"bytes,2,rep,name=domains,proto3" json:"domains,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// Counts over every node that passes the filters, not just this page.
+	Summary       *FleetSummary `protobuf:"bytes,4,opt,name=summary,proto3" json:"summary,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -112,6 +186,90 @@ func (x *ListNodesResponse) GetDomains() []*DomainVersion {
 	return nil
 }
 
+func (x *ListNodesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListNodesResponse) GetSummary() *FleetSummary {
+	if x != nil {
+		return x.Summary
+	}
+	return nil
+}
+
+// FleetSummary counts the proxies that passed a ListNodes filter.
+type FleetSummary struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Nodes     int64                  `protobuf:"varint,1,opt,name=nodes,proto3" json:"nodes,omitempty"`
+	Connected int64                  `protobuf:"varint,2,opt,name=connected,proto3" json:"connected,omitempty"`
+	Nacked    int64                  `protobuf:"varint,3,opt,name=nacked,proto3" json:"nacked,omitempty"`
+	// Connected proxies per policy version they run ("" for none yet).
+	Versions      map[string]int64 `protobuf:"bytes,4,rep,name=versions,proto3" json:"versions,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FleetSummary) Reset() {
+	*x = FleetSummary{}
+	mi := &file_keyway_v1_fleet_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FleetSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FleetSummary) ProtoMessage() {}
+
+func (x *FleetSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_keyway_v1_fleet_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FleetSummary.ProtoReflect.Descriptor instead.
+func (*FleetSummary) Descriptor() ([]byte, []int) {
+	return file_keyway_v1_fleet_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *FleetSummary) GetNodes() int64 {
+	if x != nil {
+		return x.Nodes
+	}
+	return 0
+}
+
+func (x *FleetSummary) GetConnected() int64 {
+	if x != nil {
+		return x.Connected
+	}
+	return 0
+}
+
+func (x *FleetSummary) GetNacked() int64 {
+	if x != nil {
+		return x.Nacked
+	}
+	return 0
+}
+
+func (x *FleetSummary) GetVersions() map[string]int64 {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
 // Node is one proxy as the control plane knows it.
 type Node struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -136,7 +294,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_keyway_v1_fleet_service_proto_msgTypes[2]
+	mi := &file_keyway_v1_fleet_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -148,7 +306,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_v1_fleet_service_proto_msgTypes[2]
+	mi := &file_keyway_v1_fleet_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -161,7 +319,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_keyway_v1_fleet_service_proto_rawDescGZIP(), []int{2}
+	return file_keyway_v1_fleet_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Node) GetId() string {
@@ -247,7 +405,7 @@ type Nack struct {
 
 func (x *Nack) Reset() {
 	*x = Nack{}
-	mi := &file_keyway_v1_fleet_service_proto_msgTypes[3]
+	mi := &file_keyway_v1_fleet_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -259,7 +417,7 @@ func (x *Nack) String() string {
 func (*Nack) ProtoMessage() {}
 
 func (x *Nack) ProtoReflect() protoreflect.Message {
-	mi := &file_keyway_v1_fleet_service_proto_msgTypes[3]
+	mi := &file_keyway_v1_fleet_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -272,7 +430,7 @@ func (x *Nack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Nack.ProtoReflect.Descriptor instead.
 func (*Nack) Descriptor() ([]byte, []int) {
-	return file_keyway_v1_fleet_service_proto_rawDescGZIP(), []int{3}
+	return file_keyway_v1_fleet_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Nack) GetType() string {
@@ -307,11 +465,29 @@ var File_keyway_v1_fleet_service_proto protoreflect.FileDescriptor
 
 const file_keyway_v1_fleet_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1dkeyway/v1/fleet_service.proto\x12\tkeyway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16keyway/v1/policy.proto\"\x12\n" +
-	"\x10ListNodesRequest\"n\n" +
+	"\x1dkeyway/v1/fleet_service.proto\x12\tkeyway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16keyway/v1/policy.proto\"\xce\x01\n" +
+	"\x10ListNodesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\tR\aversion\x12\x16\n" +
+	"\x06nacked\x18\x04 \x01(\bR\x06nacked\x12\"\n" +
+	"\fdisconnected\x18\x05 \x01(\bR\fdisconnected\x12\x16\n" +
+	"\x06domain\x18\x06 \x01(\tR\x06domain\x12\x10\n" +
+	"\x03ids\x18\a \x03(\tR\x03ids\"\xc9\x01\n" +
 	"\x11ListNodesResponse\x12%\n" +
 	"\x05nodes\x18\x01 \x03(\v2\x0f.keyway.v1.NodeR\x05nodes\x122\n" +
-	"\adomains\x18\x02 \x03(\v2\x18.keyway.v1.DomainVersionR\adomains\"\x9c\x03\n" +
+	"\adomains\x18\x02 \x03(\v2\x18.keyway.v1.DomainVersionR\adomains\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x121\n" +
+	"\asummary\x18\x04 \x01(\v2\x17.keyway.v1.FleetSummaryR\asummary\"\xda\x01\n" +
+	"\fFleetSummary\x12\x14\n" +
+	"\x05nodes\x18\x01 \x01(\x03R\x05nodes\x12\x1c\n" +
+	"\tconnected\x18\x02 \x01(\x03R\tconnected\x12\x16\n" +
+	"\x06nacked\x18\x03 \x01(\x03R\x06nacked\x12A\n" +
+	"\bversions\x18\x04 \x03(\v2%.keyway.v1.FleetSummary.VersionsEntryR\bversions\x1a;\n" +
+	"\rVersionsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x9c\x03\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04peer\x18\x02 \x01(\tR\x04peer\x12\x1c\n" +
@@ -347,30 +523,34 @@ func file_keyway_v1_fleet_service_proto_rawDescGZIP() []byte {
 	return file_keyway_v1_fleet_service_proto_rawDescData
 }
 
-var file_keyway_v1_fleet_service_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_keyway_v1_fleet_service_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_keyway_v1_fleet_service_proto_goTypes = []any{
 	(*ListNodesRequest)(nil),      // 0: keyway.v1.ListNodesRequest
 	(*ListNodesResponse)(nil),     // 1: keyway.v1.ListNodesResponse
-	(*Node)(nil),                  // 2: keyway.v1.Node
-	(*Nack)(nil),                  // 3: keyway.v1.Nack
-	nil,                           // 4: keyway.v1.Node.AppliedEntry
-	(*DomainVersion)(nil),         // 5: keyway.v1.DomainVersion
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(*FleetSummary)(nil),          // 2: keyway.v1.FleetSummary
+	(*Node)(nil),                  // 3: keyway.v1.Node
+	(*Nack)(nil),                  // 4: keyway.v1.Nack
+	nil,                           // 5: keyway.v1.FleetSummary.VersionsEntry
+	nil,                           // 6: keyway.v1.Node.AppliedEntry
+	(*DomainVersion)(nil),         // 7: keyway.v1.DomainVersion
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
 }
 var file_keyway_v1_fleet_service_proto_depIdxs = []int32{
-	2, // 0: keyway.v1.ListNodesResponse.nodes:type_name -> keyway.v1.Node
-	5, // 1: keyway.v1.ListNodesResponse.domains:type_name -> keyway.v1.DomainVersion
-	6, // 2: keyway.v1.Node.last_seen:type_name -> google.protobuf.Timestamp
-	4, // 3: keyway.v1.Node.applied:type_name -> keyway.v1.Node.AppliedEntry
-	3, // 4: keyway.v1.Node.last_nack:type_name -> keyway.v1.Nack
-	6, // 5: keyway.v1.Nack.time:type_name -> google.protobuf.Timestamp
-	0, // 6: keyway.v1.FleetService.ListNodes:input_type -> keyway.v1.ListNodesRequest
-	1, // 7: keyway.v1.FleetService.ListNodes:output_type -> keyway.v1.ListNodesResponse
-	7, // [7:8] is the sub-list for method output_type
-	6, // [6:7] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	3, // 0: keyway.v1.ListNodesResponse.nodes:type_name -> keyway.v1.Node
+	7, // 1: keyway.v1.ListNodesResponse.domains:type_name -> keyway.v1.DomainVersion
+	2, // 2: keyway.v1.ListNodesResponse.summary:type_name -> keyway.v1.FleetSummary
+	5, // 3: keyway.v1.FleetSummary.versions:type_name -> keyway.v1.FleetSummary.VersionsEntry
+	8, // 4: keyway.v1.Node.last_seen:type_name -> google.protobuf.Timestamp
+	6, // 5: keyway.v1.Node.applied:type_name -> keyway.v1.Node.AppliedEntry
+	4, // 6: keyway.v1.Node.last_nack:type_name -> keyway.v1.Nack
+	8, // 7: keyway.v1.Nack.time:type_name -> google.protobuf.Timestamp
+	0, // 8: keyway.v1.FleetService.ListNodes:input_type -> keyway.v1.ListNodesRequest
+	1, // 9: keyway.v1.FleetService.ListNodes:output_type -> keyway.v1.ListNodesResponse
+	9, // [9:10] is the sub-list for method output_type
+	8, // [8:9] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_keyway_v1_fleet_service_proto_init() }
@@ -385,7 +565,7 @@ func file_keyway_v1_fleet_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keyway_v1_fleet_service_proto_rawDesc), len(file_keyway_v1_fleet_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
