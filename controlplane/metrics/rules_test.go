@@ -28,6 +28,10 @@ func exercised(t *testing.T) *metrics.Control {
 	m.ObserveNode(&keywayv1.Node{Id: "p", Connected: true, PolicyVersion: "v2",
 		LastNack: &keywayv1.Nack{Type: "Domain", Time: timestamppb.Now()}})
 	m.SetLeader(true)
+	m.WatchRollouts(func(context.Context) ([]*keywayv1.Rollout, error) {
+		return []*keywayv1.Rollout{{Domain: "web", State: keywayv1.RolloutState_ROLLOUT_STATE_RUNNING, Percent: 10,
+			Guards: &keywayv1.GuardReadings{Stable: &keywayv1.TrackReading{Requests: 1}, Canary: &keywayv1.TrackReading{Requests: 1}}}}, nil
+	})
 	_, _ = m.UnaryServer()(context.Background(), nil, &grpc.UnaryServerInfo{FullMethod: "/keyway.v1.PolicyService/Push"},
 		func(context.Context, any) (any, error) { return nil, nil })
 	_ = m.UnaryClient()(context.Background(), "/etcdserverpb.KV/Range", nil, nil, nil,

@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"keyway.dev/controlplane/metrics"
 	"keyway.dev/controlplane/server"
@@ -113,15 +114,26 @@ func TestControlPlaneMetrics(t *testing.T) {
 	}
 	waitFor("a push-to-ACK observation of v2", func() bool { return acks() == before+1 })
 
+	// A rollout of v3 to domain web shows its state and canary share.
+	if _, err := pol.Push(ctx, &keywayv1.PushRequest{Bundle: bundle(strings.Replace(policyV2, "6401", "6402", 1)), Parent: 2, NoActivate: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keywayv1.NewRolloutServiceClient(cc).StartRollout(ctx, &keywayv1.StartRolloutRequest{
+		Domain: "web", ToVersion: 3, Steps: []uint32{10, 100}, Interval: durationpb.New(time.Hour)}); err != nil {
+		t.Fatalf("start rollout: %v", err)
+	}
+
 	body, _ := scrape(t, m.Handler(), "")
 	for series, want := range map[string]string{
+		`keyway_control_rollout_state{domain="web",state="running"}`:                             "1",
+		`keyway_control_rollout_canary_percent{domain="web"}`:                                    "10",
 		`keyway_control_connected_proxies`:                                                       "1",
 		`keyway_control_activations_total`:                                                       "2",
 		`keyway_control_active_version`:                                                          "2",
 		`keyway_control_snapshot_build_duration_seconds_count`:                                   "2",
-		`keyway_control_grpc_requests_total{code="OK",method="PolicyService/Push"}`:              "2",
+		`keyway_control_grpc_requests_total{code="OK",method="PolicyService/Push"}`:              "3",
 		`keyway_control_grpc_requests_total{code="InvalidArgument",method="PolicyService/Push"}`: "1",
-		`keyway_control_render_duration_seconds_count{result="ok"}`:                              "2",
+		`keyway_control_render_duration_seconds_count{result="ok"}`:                              "3",
 		`keyway_control_render_duration_seconds_count{result="error"}`:                           "1",
 		`keyway_control_rollout_leader`:                                                          "1",
 	} {

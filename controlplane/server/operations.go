@@ -45,6 +45,12 @@ func (s *Server) registerOperations(log *audit.Log) {
 		return ds, nil
 	}).Register(s.gs)
 	rollout.NewService(s.ops.rollouts, s.store, log).Register(s.gs)
+	if m := s.cfg.Metrics; m != nil {
+		m.WatchRollouts(func(ctx context.Context) ([]*keywayv1.Rollout, error) {
+			st, _, err := s.ops.rollouts.State(ctx)
+			return st.Latest, err
+		})
+	}
 	audit.NewService(log).Register(s.gs)
 }
 
