@@ -66,8 +66,8 @@ func (a *App) GlobalFlags(fs *flag.FlagSet) {
 		addr = a.Getenv(AddrEnv)
 	}
 	fs.StringVar(&a.Addr, "addr", addr, "control plane `address` (host:port); env "+AddrEnv)
-	fs.StringVar(&a.Output, "output", "table", "output `format`: table or json")
-	fs.StringVar(&a.Output, "o", "table", "output `format`: table or json")
+	fs.StringVar(&a.Output, "output", "table", "output `format`: table, json or yaml")
+	fs.StringVar(&a.Output, "o", "table", "output `format`: table, json or yaml")
 	fs.DurationVar(&a.Timeout, "timeout", 10*time.Second, "give up on the control plane after this `duration`")
 	fs.StringVar(&a.Token, "token", "", "bearer `token` for the admin API; env "+config.EnvToken+" or the config file")
 	fs.StringVar(&a.CA, "ca", "", "connect over TLS, verifying the control plane with this PEM CA `file`")
@@ -85,6 +85,9 @@ func (a *App) Check() error {
 		return fmt.Errorf("--timeout must be positive, got %s", a.Timeout)
 	}
 	a.format = f
+	if f == output.YAML {
+		a.Stdout = output.NewYAML(a.Stdout)
+	}
 	return nil
 }
 
@@ -99,8 +102,9 @@ func (a *App) Terminal() bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// JSON reports whether -o json was asked for.
-func (a *App) JSON() bool { return a.format == output.JSON }
+// JSON reports whether -o json or -o yaml was asked for: commands write
+// JSON, which Stdout turns into YAML for -o yaml.
+func (a *App) JSON() bool { return a.format == output.JSON || a.format == output.YAML }
 
 // dialOptions resolves the address and credentials from flags,
 // environment and config file, and settles a.Addr to the address used.

@@ -7,6 +7,7 @@ import (
 	"context"
 	goflag "flag"
 	"fmt"
+	"strconv"
 
 	"keyway.dev/cli/internal/app"
 	"keyway.dev/cli/internal/client"
@@ -37,7 +38,7 @@ func setCommand(a *app.App) *dispatch.Command {
 	var (
 		domain, author string
 		on, off        bool
-		percent        int
+		percent        percentValue
 	)
 	return &dispatch.Command{
 		Name:    "set",
@@ -53,7 +54,7 @@ func setCommand(a *app.App) *dispatch.Command {
 			fs.StringVar(&domain, "domain", "", "workload `domain` the flag belongs to (required)")
 			fs.BoolVar(&on, "on", false, "on for every connection")
 			fs.BoolVar(&off, "off", false, "off for every connection")
-			fs.IntVar(&percent, "percent", -1, "on for this `share` (0-100) of connections")
+			fs.Var(&percent, "percent", "on for this `share` (0-100) of connections")
 			fs.StringVar(&author, "author", "", "`NAME` recorded in the audit log (default $USER@hostname)")
 		},
 		Run: func(ctx context.Context, args []string) error {
@@ -61,7 +62,7 @@ func setCommand(a *app.App) *dispatch.Command {
 				return dispatch.Usagef("flag set: --domain is required")
 			}
 			chosen := 0
-			for _, b := range []bool{on, off, percent >= 0} {
+			for _, b := range []bool{on, off, percent.set} {
 				if b {
 					chosen++
 				}
@@ -69,14 +70,12 @@ func setCommand(a *app.App) *dispatch.Command {
 			if chosen != 1 {
 				return dispatch.Usagef("flag set: give exactly one of --on, --off or --percent P")
 			}
-			p := uint32(percent)
+			p := percent.n
 			switch {
 			case on:
 				p = 100
 			case off:
 				p = 0
-			case percent > 100:
-				return dispatch.Usagef("flag set: --percent %d is over 100", percent)
 			}
 			if author == "" {
 				author = Author(a)
@@ -214,4 +213,30 @@ func Author(a *app.App) string {
 		return user + "@" + host
 	}
 	return user
+}
+
+// percentValue is --percent: unset until given, so its help shows no
+// default (an int flag would need a sentinel, shown as "default -1").
+type percentValue struct {
+	n   uint32
+	set bool
+}
+
+func (p *percentValue) String() string {
+	if p == nil || !p.set {
+		return ""
+	}
+	return strconv.FormatUint(uint64(p.n), 10)
+}
+
+func (p *percentValue) Set(s string) error {
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number from 0 to 100", s)
+	}
+	if n > 100 {
+		return fmt.Errorf("%d is over 100", n)
+	}
+	p.n, p.set = uint32(n), true
+	return nil
 }

@@ -85,3 +85,17 @@ func TestFlagCommands(t *testing.T) {
 		}
 	})
 }
+
+// TestPercentHelpShowsNoSentinel: --percent has no default to show.
+func TestPercentHelpShowsNoSentinel(t *testing.T) {
+	r := clitest.Run(t, clitest.DeadAddr(t), "flag", "set", "--help")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "--percent share") || strings.Contains(r.Stdout, "default -1") {
+		t.Errorf("flag set --help: exit %d\n%s", r.Code, r.Stdout)
+	}
+	for _, bad := range []string{"-1", "x", "101"} {
+		r := clitest.Run(t, clitest.DeadAddr(t), "flag", "set", "f", "--domain", "d", "--percent", bad)
+		if r.Code != 2 || !strings.Contains(r.Stderr, `for "--percent" flag`) {
+			t.Errorf("--percent %s: exit %d, %q; want 2", bad, r.Code, r.Stderr)
+		}
+	}
+}

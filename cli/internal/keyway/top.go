@@ -46,7 +46,11 @@ clear the screen.`,
 			fs.BoolVar(&once, "once", false, "print one snapshot and exit")
 		},
 		Run: func(ctx context.Context, _ []string) error {
-			args := []string{"--domain", domain, "--window", window, "--interval", interval.String(), "-o", a.Output}
+			format := "table"
+			if a.JSON() {
+				format = "json" // -o yaml converts it on the way out
+			}
+			args := []string{"--domain", domain, "--window", window, "--interval", interval.String(), "-o", format}
 			if once {
 				args = append(args, "--once")
 				// A live view runs until interrupted; one snapshot is a

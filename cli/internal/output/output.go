@@ -19,6 +19,8 @@ const (
 	Table Format = "table"
 	Text  Format = "text"
 	JSON  Format = "json"
+	// YAML is the JSON output, field for field, written as YAML.
+	YAML Format = "yaml"
 )
 
 // ParseFormat checks an -o value.
@@ -28,8 +30,10 @@ func ParseFormat(s string) (Format, error) {
 		return Table, nil
 	case JSON:
 		return JSON, nil
+	case YAML, "yml":
+		return YAML, nil
 	default:
-		return "", fmt.Errorf("unknown output format %q (want table or json)", s)
+		return "", fmt.Errorf("unknown output format %q (want table, json or yaml)", s)
 	}
 }
 

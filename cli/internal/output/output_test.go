@@ -55,7 +55,7 @@ func TestParseFormat(t *testing.T) {
 		bad  bool
 	}{
 		{"", output.Table, false}, {"table", output.Table, false}, {"text", output.Table, false},
-		{"json", output.JSON, false}, {"JSON", output.JSON, false}, {"yaml", "", true},
+		{"json", output.JSON, false}, {"JSON", output.JSON, false}, {"yaml", output.YAML, false}, {"yml", output.YAML, false}, {"xml", "", true},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			got, err := output.ParseFormat(tc.in)

@@ -247,7 +247,7 @@ func TestErrors(t *testing.T) {
 	}{
 		{"bad window", []string{"--window", "1h"}, false, 2, "want 1m or 5m"},
 		{"json needs once", []string{"-o", "json"}, false, 2, "needs --once"},
-		{"bad format", []string{"--once", "-o", "yaml"}, false, 2, "unknown output format"},
+		{"bad format", []string{"--once", "-o", "xml"}, false, 2, "unknown output format"},
 		{"stray argument", []string{"payments"}, false, 2, "unexpected argument"},
 		{"bad interval", []string{"--interval", "0s"}, false, 2, "positive"},
 		{"help", []string{"-h"}, false, 0, "usage: keyway top"},
