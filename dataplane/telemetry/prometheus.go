@@ -59,9 +59,16 @@ func (r *Recorder) WritePrometheus(out io.Writer) error {
 		s := &snap[i]
 		sample(w, "keyway_reply_bytes_total", seriesLabels(s.Labels, ""), s.ReplyBytes)
 	}
-	family(w, "keyway_request_duration_seconds", "histogram", "Time from reading a request to answering it.")
-	for i := range snap {
-		writeHistogram(w, &snap[i])
+	if r.opts.PerCommandHistograms {
+		family(w, "keyway_request_duration_seconds", "histogram", "Time from reading a request to answering it, by domain, track, command and upstream.")
+		for i := range snap {
+			writeHistogram(w, &snap[i], seriesLabels(snap[i].Labels, ""))
+		}
+	} else {
+		family(w, "keyway_request_duration_seconds", "histogram", "Time from reading a request to answering it, by domain, track and upstream (commands folded; keyway-proxy --metrics-per-command-histograms splits them).")
+		for _, s := range foldCommands(snap) {
+			writeHistogram(w, &s, "domain="+quote(s.Domain)+",track="+quote(s.Track)+",upstream="+quote(s.Upstream))
+		}
 	}
 
 	family(w, "keyway_connections", "gauge", "Open client connections per domain.")
@@ -117,8 +124,26 @@ func (r *Recorder) writeNodes(w *bufio.Writer) {
 	}
 }
 
-func writeHistogram(w *bufio.Writer, s *SeriesSnapshot) {
-	base := seriesLabels(s.Labels, "")
+// foldCommands merges the latency of every command of a domain, track
+// and upstream, in the order of snap (sorted by labels).
+func foldCommands(snap []SeriesSnapshot) []SeriesSnapshot {
+	var out []SeriesSnapshot
+	at := map[Labels]int{}
+	for i := range snap {
+		key := snap[i].Labels
+		key.Command = ""
+		j, ok := at[key]
+		if !ok {
+			j = len(out)
+			at[key] = j
+			out = append(out, SeriesSnapshot{Labels: key})
+		}
+		out[j].Latency.Merge(&snap[i].Latency)
+	}
+	return out
+}
+
+func writeHistogram(w *bufio.Writer, s *SeriesSnapshot, base string) {
 	var cum uint64
 	for i := 0; i < latency.NumBuckets-1; i++ {
 		cum += s.Latency.Buckets[i]

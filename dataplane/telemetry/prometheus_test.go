@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -127,7 +128,7 @@ func TestPrometheusAgreesWithCounts(t *testing.T) {
 		})
 	}
 	t.Run("histogram", func(t *testing.T) {
-		h := value(t, fams, "keyway_request_duration_seconds", pay).GetHistogram()
+		h := value(t, fams, "keyway_request_duration_seconds", map[string]string{"domain": "payments", "track": "stable", "upstream": "cache"}).GetHistogram()
 		if h.GetSampleCount() != 30 {
 			t.Fatalf("count = %d, want 30", h.GetSampleCount())
 		}
@@ -153,4 +154,87 @@ func merge(m map[string]string, k, v string) map[string]string {
 		out[a] = b
 	}
 	return out
+}
+
+// By default the latency histogram folds commands together, so its series
+// do not multiply by the commands in use; per-command counts stay in
+// keyway_requests_total. PerCommandHistograms splits them again.
+func TestHistogramCommandFolding(t *testing.T) {
+	observe := func(r *Recorder) {
+		for range 3 {
+			r.Observe("web", "stable", "GET", "main", engine.KindNone, 1, 1, time.Millisecond)
+		}
+		r.Observe("web", "stable", "SET", "main", engine.KindNone, 1, 1, time.Millisecond)
+		r.Observe("web", "stable", "GET", "replica", engine.KindNone, 1, 1, time.Millisecond)
+	}
+	folded := New(Options{})
+	observe(folded)
+	fams := scrape(t, folded)
+	hist := fams["keyway_request_duration_seconds"].GetMetric()
+	if len(hist) != 2 {
+		t.Fatalf("%d histogram series, want 2 (one per upstream)", len(hist))
+	}
+	for _, m := range hist {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "command" {
+				t.Fatalf("folded histogram has a command label: %v", m.GetLabel())
+			}
+		}
+	}
+	if got := value(t, fams, "keyway_request_duration_seconds", map[string]string{"upstream": "main"}).GetHistogram().GetSampleCount(); got != 4 {
+		t.Fatalf("main's histogram counts %d, want 4 (GET and SET)", got)
+	}
+	if got := value(t, fams, "keyway_requests_total", map[string]string{"command": "SET"}).GetCounter().GetValue(); got != 1 {
+		t.Fatalf("SET's counter is %v, want 1", got)
+	}
+
+	split := New(Options{PerCommandHistograms: true})
+	observe(split)
+	fams = scrape(t, split)
+	if n := len(fams["keyway_request_duration_seconds"].GetMetric()); n != 3 {
+		t.Fatalf("%d per-command histogram series, want 3", n)
+	}
+	if got := value(t, fams, "keyway_request_duration_seconds", map[string]string{"command": "GET", "upstream": "main"}).GetHistogram().GetSampleCount(); got != 3 {
+		t.Fatalf("GET on main counts %d, want 3", got)
+	}
+}
+
+// seriesAt counts the exposition's samples at 20 domains, 2 tracks, 40
+// commands and 4 upstreams, every combination seen, one error kind each
+// (the figures README Telemetry states).
+func seriesAt(t *testing.T, perCommand bool) (total, histogram int) {
+	t.Helper()
+	r := New(Options{PerCommandHistograms: perCommand})
+	for d := range 20 {
+		for _, tr := range []string{"stable", "canary"} {
+			for c := range 40 {
+				for u := range 4 {
+					r.Observe(fmt.Sprintf("d%d", d), tr, fmt.Sprintf("CMD%d", c), fmt.Sprintf("u%d", u), engine.KindTimeout, 1, 1, time.Millisecond)
+				}
+			}
+		}
+	}
+	var b strings.Builder
+	if err := r.WritePrometheus(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(b.String(), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		total++
+		if strings.HasPrefix(line, "keyway_request_duration_seconds") {
+			histogram++
+		}
+	}
+	return total, histogram
+}
+
+func TestSeriesCountAtScale(t *testing.T) {
+	total, hist := seriesAt(t, false)
+	totalPer, histPer := seriesAt(t, true)
+	t.Logf("folded: %d series (%d histogram); per command: %d series (%d histogram)", total, hist, totalPer, histPer)
+	if hist != 20*2*4*27 || histPer != 20*2*40*4*27 {
+		t.Fatalf("histogram series %d and %d, want %d and %d (27 samples per histogram)", hist, histPer, 20*2*4*27, 20*2*40*4*27)
+	}
 }

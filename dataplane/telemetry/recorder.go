@@ -36,6 +36,13 @@ type Options struct {
 	// HotKeyCapacity is the number of keys each domain's top-K tracks;
 	// default 64.
 	HotKeyCapacity int
+	// PerCommandHistograms exports keyway_request_duration_seconds per
+	// command as well as per domain, track and upstream. Off, the
+	// histogram folds commands together (per-command counts stay in the
+	// counters), which divides its series by the number of commands in
+	// use: at 20 domains, 2 tracks, 40 commands and 4 upstreams, about
+	// 4,300 histogram series instead of 173,000.
+	PerCommandHistograms bool
 }
 
 func (o *Options) defaults() {

@@ -27,6 +27,8 @@ type telemetryConfig struct {
 	traceEndpoint string
 	traceSample   float64
 	traceInsecure bool
+	// perCommandHistograms splits the latency histogram by command.
+	perCommandHistograms bool
 }
 
 // telemetryFlags registers the telemetry flags on fs.
@@ -36,6 +38,7 @@ func telemetryFlags(fs *flag.FlagSet, c *telemetryConfig) {
 	fs.StringVar(&c.traceEndpoint, "trace-endpoint", "", "OTLP/gRPC collector HOST:PORT for sampled per-command traces; empty disables tracing")
 	fs.Float64Var(&c.traceSample, "trace-sample", 0.001, "share of commands traced, in (0, 1]")
 	fs.BoolVar(&c.traceInsecure, "trace-insecure", true, "send traces without TLS")
+	fs.BoolVar(&c.perCommandHistograms, "metrics-per-command-histograms", false, "split /metrics' latency histogram by command too (per-command counts are always there); multiplies its series by the commands in use")
 }
 
 // proxyTelemetry is the proxy's counting, tracing and reporting.
@@ -61,7 +64,7 @@ func newTelemetry(ctx context.Context, cfg config, pools engine.Upstreams, log *
 		}
 		t.dial = dial
 	}
-	t.rec = telemetry.New(telemetry.Options{KnownCommand: knownCommand})
+	t.rec = telemetry.New(telemetry.Options{KnownCommand: knownCommand, PerCommandHistograms: cfg.telemetry.perCommandHistograms})
 	if p, ok := pools.(interface{ Stats() []upstream.NodeStats }); ok {
 		t.rec.SetNodeStats(func() []telemetry.NodeStats { return nodeStats(p.Stats()) })
 	}
