@@ -40,6 +40,13 @@ func TestRenderAndBuildersRefuseAlike(t *testing.T) {
 			&keywayv1.Engine{Kind: &keywayv1.Engine_Ratelimit{Ratelimit: &keywayv1.RateLimit{Next: next}}}},
 		{"ratelimit max_delay in refuse mode", `ratelimit(a, ops_per_second = 1, max_delay = "1s")`,
 			&keywayv1.Engine{Kind: &keywayv1.Engine_Ratelimit{Ratelimit: &keywayv1.RateLimit{OpsPerSecond: 1, MaxDelay: durationpb.New(1e9), Next: next}}}},
+		{"near_cache over a route", `near_cache(route(default = a), max_bytes = 1024)`,
+			&keywayv1.Engine{Kind: &keywayv1.Engine_NearCache{NearCache: &keywayv1.NearCache{MaxBytes: 1024,
+				Next: &keywayv1.Engine{Kind: &keywayv1.Engine_Route{Route: &keywayv1.Route{Default: next}}}}}}},
+		{"near_cache overlapping prefixes", `near_cache(a, max_bytes = 1024, prefixes = ["u:", "u:1"])`,
+			&keywayv1.Engine{Kind: &keywayv1.Engine_NearCache{NearCache: &keywayv1.NearCache{Next: next, MaxBytes: 1024, Prefixes: []string{"u:", "u:1"}}}}},
+		{"near_cache admission without window", `near_cache(a, max_bytes = 1024, admit_reads = 3)`,
+			&keywayv1.Engine{Kind: &keywayv1.Engine_NearCache{NearCache: &keywayv1.NearCache{Next: next, MaxBytes: 1024, AdmitReads: 3}}}},
 	}
 	ups := []*keywayv1.Upstream{{Name: "main", Kind: &keywayv1.Upstream_Standalone{Standalone: &keywayv1.Standalone{Address: "127.0.0.1:1"}}}}
 	for _, tt := range tests {

@@ -349,15 +349,15 @@ func TestBuildErrors(t *testing.T) {
 		{&keywayv1.NearCache{MaxBytes: 1}, "next must be an upstream"},
 		{&keywayv1.NearCache{Next: routeTree(), MaxBytes: 1 << 20}, "next must be an upstream"},
 		{&keywayv1.NearCache{Next: &keywayv1.Engine{Kind: &keywayv1.Engine_Upstream{Upstream: &keywayv1.Forward{Name: "main", ReadFromReplicas: true}}}, MaxBytes: 1 << 20}, "reads from replicas"},
-		{&keywayv1.NearCache{Next: leaf("main")}, "max_bytes is required"},
+		{&keywayv1.NearCache{Next: leaf("main")}, "max_bytes must be positive"},
 		{&keywayv1.NearCache{Next: leaf("nope"), MaxBytes: 1 << 20}, `unknown upstream "nope"`},
 		{&keywayv1.NearCache{Next: leaf("main"), MaxBytes: 100, MaxEntryBytes: 200}, "max_entry_bytes 200 is above max_bytes 100"},
 		{&keywayv1.NearCache{Next: leaf("main"), MaxBytes: 1 << 20, Prefixes: []string{"user:", "user:1"}}, "overlap"},
-		{&keywayv1.NearCache{Next: leaf("main"), MaxBytes: 1 << 20, Prefixes: []string{""}}, "empty prefix"},
-		{&keywayv1.NearCache{Next: leaf("main"), MaxBytes: 1 << 20, Commands: []string{"SET"}}, `"SET" cannot be answered`},
+		{&keywayv1.NearCache{Next: leaf("main"), MaxBytes: 1 << 20, Prefixes: []string{""}}, "an empty prefix"},
+		{&keywayv1.NearCache{Next: leaf("main"), MaxBytes: 1 << 20, Commands: []string{"SET"}}, "SET cannot be answered"},
 		{&keywayv1.NearCache{Next: leaf("main"), MaxBytes: 1 << 20, Commands: []string{"get", "GET"}}, "listed twice"},
 		{&keywayv1.NearCache{Next: leaf("main"), MaxBytes: 1 << 20, MaxAge: durationpb.New(-time.Second)}, "max_age must be positive"},
-		{&keywayv1.NearCache{Next: leaf("main"), MaxBytes: 1 << 20, AdmitReads: 2}, "needs a positive admit_window"},
+		{&keywayv1.NearCache{Next: leaf("main"), MaxBytes: 1 << 20, AdmitReads: 2}, "needs admit_window"},
 	} {
 		b := engine.NewBuilder(registry(), enginetest.NewUpstreams(), "web", ups, nil)
 		_, err := b.Build(&keywayv1.Engine{Kind: &keywayv1.Engine_NearCache{NearCache: tc.cfg}})
