@@ -1,0 +1,183 @@
+package xds_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"keyway.dev/controlplane/xds"
+	"keyway.dev/controlplane/xds/xdstest"
+	"keyway.dev/policy/snapshot"
+)
+
+// BenchmarkFleetPush pushes to a fleet of simulated proxies in this
+// process, one gRPC connection each, and times each push until every
+// proxy ACKed Domain and ProxyConfig. It reports the server's live heap
+// and goroutines per proxy. KEYWAY_BENCH_SIMS sets the fleet's size
+// (default 1000); keyway-bench xds measures the real process.
+//
+// The simulated proxies share the process, so CPU profiles hold both
+// sides: focus them on the server, e.g. -focus 'serverv3|xds\.|transport\.\(\*http2Server'.
+func BenchmarkFleetPush(b *testing.B) {
+	n := 1000
+	if s := os.Getenv("KEYWAY_BENCH_SIMS"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil || n < 1 {
+			b.Fatalf("KEYWAY_BENCH_SIMS=%q is not a positive count", s)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	gr0 := runtime.NumGoroutine()
+	srv := xds.New(ctx, xds.Options{})
+	gs := grpc.NewServer()
+	srv.Register(gs)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = gs.Serve(lis) }()
+	defer gs.Stop()
+	if err := srv.Publisher().SetActive(ctx, version(1, "d0", "d1", "d2")); err != nil {
+		b.Fatal(err)
+	}
+	heapServer := liveHeap()
+
+	var target atomic.Pointer[string]
+	var reached atomic.Int64
+	var allIn atomic.Pointer[chan struct{}]
+	type acked struct {
+		mu  sync.Mutex
+		ver map[string]string
+	}
+	acks := make([]acked, n)
+	index := map[*xdstest.Sim]int{}
+	arm := func(v string) chan struct{} {
+		ch := make(chan struct{})
+		reached.Store(0)
+		for i := range acks {
+			acks[i].mu.Lock()
+			acks[i].ver = map[string]string{}
+			acks[i].mu.Unlock()
+		}
+		allIn.Store(&ch)
+		target.Store(&v)
+		return ch
+	}
+	onAck := func(s *xdstest.Sim, typeURL, v string) {
+		if typeURL == snapshot.FlagType || !strings.HasPrefix(v, *target.Load()) {
+			return
+		}
+		a := &acks[index[s]]
+		a.mu.Lock()
+		had := len(a.ver)
+		a.ver[typeURL] = v
+		done := had == 1 && len(a.ver) == 2
+		a.mu.Unlock()
+		if done && reached.Add(1) == int64(n) {
+			close(*allIn.Load())
+		}
+	}
+	sims := make([]*xdstest.Sim, n)
+	for i := range sims {
+		sims[i] = &xdstest.Sim{ID: fmt.Sprintf("sim-%05d", i), Listeners: "10.0.0.1:6380", OnAck: onAck}
+		index[sims[i]] = i
+	}
+	var wg sync.WaitGroup
+	simCtx, stopSims := context.WithCancel(ctx)
+	defer func() { stopSims(); wg.Wait() }()
+	ch := arm("v1-")
+	var clientHeap uint64
+	for _, s := range sims {
+		cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cc.Close()
+		wg.Go(func() { s.Run(simCtx, cc) })
+	}
+	wait(b, ch, "connect")
+	// What the server holds per proxy cannot be told apart from the
+	// sims' share in one process; the sims' streams cost about as much
+	// as the server's, so half of the growth is reported as an upper
+	// bound of the server's.
+	clientHeap = (liveHeap() - heapServer) / 2
+	goroutines := runtime.NumGoroutine() - gr0
+
+	v := uint64(1)
+	cpu0 := cpuTime()
+	r0, w0 := syscalls()
+	b.ResetTimer()
+	for b.Loop() {
+		v++
+		ch := arm(fmt.Sprintf("v%d-", v))
+		if err := srv.Publisher().SetActive(ctx, version(v, "d0", "d1", fmt.Sprintf("push%d", v))); err != nil {
+			b.Fatal(err)
+		}
+		wait(b, ch, fmt.Sprintf("push %d", v))
+	}
+	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/push")
+	r1, w1 := syscalls()
+	b.ReportMetric(float64(r1-r0)/float64(b.N)/float64(n), "reads/push/proxy")
+	b.ReportMetric(float64(w1-w0)/float64(b.N)/float64(n), "writes/push/proxy")
+	b.ReportMetric(float64(clientHeap)/float64(n), "heap-B/proxy")
+	b.ReportMetric(float64(goroutines)/float64(n), "goroutines/proxy")
+}
+
+func wait(b *testing.B, ch chan struct{}, what string) {
+	b.Helper()
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Minute):
+		b.Fatalf("%s: not every proxy ACKed within 5 minutes", what)
+	}
+}
+
+// cpuTime is the CPU time of this process, sims included: on a shared
+// machine a steadier figure than the wall time per push.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// syscalls is how many read and write system calls this process made,
+// sims included, from /proc/self/io; zero where it cannot be read.
+func syscalls() (reads, writes int64) {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(line, ": ")
+		n, _ := strconv.ParseInt(v, 10, 64)
+		switch k {
+		case "syscr":
+			reads = n
+		case "syscw":
+			writes = n
+		}
+	}
+	return reads, writes
+}
+
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
