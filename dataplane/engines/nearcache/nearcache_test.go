@@ -459,3 +459,31 @@ func TestMGetFromCachedGets(t *testing.T) {
 		t.Errorf("MGET after a direct write = %q, want %q", got, want)
 	}
 }
+
+// TestSilentNodeIsAGap pauses Redis (as a partition would silence it):
+// the unanswered keepalive is a gap, the cache is flushed and nothing is
+// answered from memory until the node answers again.
+func TestSilentNodeIsAGap(t *testing.T) {
+	s := redistest.Start(t)
+	p := newProxy(t, standalone(s.Addr), &keywayv1.NearCache{})
+	s.Do("SET", "k", "v")
+	p.sync()
+	p.do("GET", "k")
+	if p.entry("GET", "k") == nil {
+		t.Fatal("not cached")
+	}
+	if err := s.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the silence to be a gap", func() bool { return p.stat("gaps") >= 1 })
+	if p.nc.Live() || p.entry("GET", "k") != nil {
+		t.Error("still live, or an entry survived, while the node is silent")
+	}
+	if err := s.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLive()
+	if got := p.do("GET", "k"); got != bulk("v") {
+		t.Errorf("after the node came back: %q", got)
+	}
+}
