@@ -5,6 +5,7 @@ import (
 
 	"go.starlark.net/starlark"
 
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -13,7 +14,7 @@ import (
 func builtinFailover(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	c := newCall(thread, fn)
 	var children *starlark.List
-	threshold := 5
+	threshold := kinds.FailoverDefaultFailureThreshold
 	var cooldown starlark.Value = starlark.None
 	var label string
 	if err := unpack(fn.Name(), args, kwargs,
@@ -32,7 +33,7 @@ func builtinFailover(thread *starlark.Thread, fn *starlark.Builtin, args starlar
 		f.Children = append(f.Children, e)
 	}
 	var err error
-	if f.Cooldown, err = c.duration("cooldown", cooldown, "5s"); err != nil {
+	if f.Cooldown, err = c.duration("cooldown", cooldown, kinds.FailoverDefaultCooldown.String()); err != nil {
 		return nil, err
 	}
 	return c.engine("failover", label, &keywayv1.Engine{Kind: &keywayv1.Engine_Failover{Failover: f}}), nil

@@ -14,7 +14,7 @@ func builtinMirror(thread *starlark.Thread, fn *starlark.Builtin, args starlark.
 	c := newCall(thread, fn)
 	var primary, shadow starlark.Value
 	var sampleV starlark.Value = starlark.None
-	queue := 1024
+	queue := kinds.MirrorDefaultQueue
 	m := &keywayv1.Mirror{}
 	var label string
 	if err := unpack(fn.Name(), args, kwargs,
@@ -29,7 +29,7 @@ func builtinMirror(thread *starlark.Thread, fn *starlark.Builtin, args starlark.
 	if m.Shadow, err = c.required("shadow", shadow); err != nil {
 		return nil, err
 	}
-	if m.Sample, err = c.number("sample", sampleV, 1); err != nil {
+	if m.Sample, err = c.number("sample", sampleV, kinds.MirrorDefaultSample); err != nil {
 		return nil, err
 	}
 	if err := kinds.Share("sample", m.Sample); err != nil {

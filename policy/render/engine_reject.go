@@ -3,11 +3,9 @@ package render
 import (
 	"go.starlark.net/starlark"
 
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
-
-// defaultRejectMessage is sent when a reject names no message.
-const defaultRejectMessage = "command refused by policy"
 
 // builtinReject refuses commands by name or key prefix and passes the
 // rest on: reject(next, commands=[], key_prefixes=[], message="...",
@@ -16,7 +14,7 @@ func builtinReject(thread *starlark.Thread, fn *starlark.Builtin, args starlark.
 	c := newCall(thread, fn)
 	var next starlark.Value
 	var cmds, prefixes starlark.Value = starlark.None, starlark.None
-	message := defaultRejectMessage
+	message := kinds.RejectDefaultMessage
 	var label string
 	if err := unpack(fn.Name(), args, kwargs,
 		"next", &next, "commands?", &cmds, "key_prefixes?", &prefixes, "message?", &message, "label?", &label); err != nil {

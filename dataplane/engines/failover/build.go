@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
-// Defaults, the same as the renderer's.
+// Defaults, the renderer's own (policy/kinds).
 const (
-	DefaultFailureThreshold = 5
-	DefaultCooldown         = 5 * time.Second
+	DefaultFailureThreshold = kinds.FailoverDefaultFailureThreshold
+	DefaultCooldown         = kinds.FailoverDefaultCooldown
 )
 
 // Build compiles a Failover.

@@ -10,14 +10,14 @@ import (
 
 // DefaultQueue is the queue length when the policy sets none, as in the
 // renderer.
-const DefaultQueue = 1024
+const DefaultQueue = kinds.MirrorDefaultQueue
 
 // Build compiles a Mirror and starts its worker, which stops when the
 // tree is released (or the build fails).
 func Build(b *engine.Builder, cfg *keywayv1.Mirror) (engine.Engine, error) {
 	sample := cfg.GetSample()
 	if sample == 0 {
-		sample = 1
+		sample = kinds.MirrorDefaultSample
 	}
 	if err := kinds.Share("sample", sample); err != nil {
 		return nil, err

@@ -7,12 +7,13 @@ import (
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/engines/internal/trie"
 	"keyway.dev/dataplane/resp"
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
 // DefaultMessage is sent when the policy gives none; the renderer sets
-// the same default.
-const DefaultMessage = "command refused by policy"
+// the same default (policy/kinds).
+const DefaultMessage = kinds.RejectDefaultMessage
 
 // Build compiles a Reject. Command names are checked against the command
 // table so a typo ("FLUSHAL") fails the build instead of refusing

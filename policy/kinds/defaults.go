@@ -1,0 +1,16 @@
+package kinds
+
+import "time"
+
+// The defaults of fields a policy may leave out. The renderer writes
+// them into the message, or leaves the field zero, and the builder
+// applies them to a zero field, so both read them from here.
+const (
+	FailoverDefaultFailureThreshold = 5
+	FailoverDefaultCooldown         = 5 * time.Second
+
+	MirrorDefaultSample = 1.0
+	MirrorDefaultQueue  = 1024
+
+	RejectDefaultMessage = "command refused by policy"
+)
