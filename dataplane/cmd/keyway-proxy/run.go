@@ -135,16 +135,6 @@ func adminHandler(srv *server.Server, rec *telemetry.Recorder) http.Handler {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
-		ready := 0
-		if srv.Ready() {
-			ready = 1
-		}
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		fmt.Fprintf(w, "# HELP keyway_server_clients Open client connections.\n# TYPE keyway_server_clients gauge\nkeyway_server_clients %d\n", srv.Clients())
-		fmt.Fprintf(w, "# HELP keyway_server_ready Whether the proxy takes traffic.\n# TYPE keyway_server_ready gauge\nkeyway_server_ready %d\n", ready)
-		writeAuthMetrics(w, srv.AuthStats())
-		_ = rec.WritePrometheus(w) // a scraper that went away is not worth reporting
-	})
+	mux.Handle("GET /metrics", metricsHandler(srv, rec))
 	return mux
 }
