@@ -29,6 +29,9 @@ type leaf struct {
 	rd   *bufio.Reader
 	wbuf []byte
 	rbuf []byte
+	// used is the length of the reply readReply returned last; the bytes
+	// after it in rbuf are replies of the same pipeline, read already.
+	used int
 }
 
 func newLeaf(t testing.TB, name, addr string) *leaf {
@@ -73,13 +76,15 @@ func (l *leaf) Serve(_ context.Context, b engine.Batch) {
 }
 
 func (l *leaf) readReply() ([]byte, error) {
-	l.rbuf = l.rbuf[:0]
+	l.rbuf = l.rbuf[:copy(l.rbuf, l.rbuf[l.used:])]
+	l.used = 0
 	for {
 		n, err := resp.ReplyLen(l.rbuf)
 		if err != nil {
 			return nil, err
 		}
 		if n > 0 {
+			l.used = n
 			return l.rbuf[:n], nil
 		}
 		// Read what has arrived, not a line: ReplyLen scans from the
