@@ -251,3 +251,29 @@ func ElementLen(b []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// IsError reports whether the whole reply raw is a RESP2 error, the one
+// shape every caller that only needs "did Redis refuse?" looks for.
+func IsError(raw []byte) bool { return len(raw) > 0 && raw[0] == '-' }
+
+// IsRedirect reports whether raw is Redis Cluster's MOVED or ASK. On a
+// connection held to one node, such as a pinned transaction's or a
+// tracking connection, either means the key lives elsewhere now.
+func IsRedirect(raw []byte) bool {
+	return bytes.HasPrefix(raw, movedPrefix) || bytes.HasPrefix(raw, askPrefix)
+}
+
+var (
+	movedPrefix = []byte("-MOVED ")
+	askPrefix   = []byte("-ASK ")
+)
+
+// LineText is the text of a one-line reply (a status or an error)
+// without its type byte and line end, for messages that quote Redis.
+// Anything too short to hold both is returned as it is.
+func LineText(raw []byte) string {
+	if len(raw) >= 3 {
+		return string(raw[1 : len(raw)-2])
+	}
+	return string(raw)
+}

@@ -161,3 +161,31 @@ func FuzzParseValue(f *testing.F) {
 		}
 	})
 }
+
+func TestReplyShapes(t *testing.T) {
+	for _, tc := range []struct {
+		raw             string
+		isErr, redirect bool
+		text            string
+	}{
+		{"-ERR wrong\r\n", true, false, "ERR wrong"},
+		{"-MOVED 3999 127.0.0.1:6381\r\n", true, true, "MOVED 3999 127.0.0.1:6381"},
+		{"-ASK 3999 127.0.0.1:6381\r\n", true, true, "ASK 3999 127.0.0.1:6381"},
+		{"-MOVEDX\r\n", true, false, "MOVEDX"},
+		{"-ERR MOVED\r\n", true, false, "ERR MOVED"},
+		{"+OK\r\n", false, false, "OK"},
+		{":1\r\n", false, false, "1"},
+		{"", false, false, ""},
+		{"-", true, false, "-"},
+	} {
+		if got := IsError([]byte(tc.raw)); got != tc.isErr {
+			t.Errorf("IsError(%q) = %v, want %v", tc.raw, got, tc.isErr)
+		}
+		if got := IsRedirect([]byte(tc.raw)); got != tc.redirect {
+			t.Errorf("IsRedirect(%q) = %v, want %v", tc.raw, got, tc.redirect)
+		}
+		if got := LineText([]byte(tc.raw)); got != tc.text {
+			t.Errorf("LineText(%q) = %q, want %q", tc.raw, got, tc.text)
+		}
+	}
+}

@@ -159,7 +159,7 @@ func (c *client) forwardPinned(st *engine.State, r *engine.Request) {
 	case p.multi && p.queued:
 		p.txn = append(p.txn, queued{args: cloneArgs(r.Cmd.Args)})
 		c.write(queuedReply)
-	case p.multi && !p.sent && isErrorReply(reply):
+	case p.multi && !p.sent && resp.IsError(reply):
 		p.dirty = true
 		c.write(reply)
 	case p.multi && !p.sent:
@@ -167,7 +167,7 @@ func (c *client) forwardPinned(st *engine.State, r *engine.Request) {
 		c.write(queuedReply)
 	default:
 		c.write(reply)
-		if r.Cmd.Spec.Name == "WATCH" && !p.multi && p.sent && !isErrorReply(reply) {
+		if r.Cmd.Spec.Name == "WATCH" && !p.multi && p.sent && !resp.IsError(reply) {
 			p.watch, p.watchLost = true, false
 		}
 	}
@@ -220,8 +220,6 @@ func (c *client) dropPin() {
 		c.pin = nil
 	}
 }
-
-func isErrorReply(raw []byte) bool { return len(raw) > 0 && raw[0] == '-' }
 
 // cloneArgs copies args out of the client's read buffer, which the next
 // read reuses.

@@ -99,7 +99,7 @@ func (c *client) upstreamInfo(st *engine.State, args [][]byte) []byte {
 	}
 	r.Cmd.Spec = resp.Resolve(r.Cmd.Args)
 	c.serveRun(st, engine.Batch{r})
-	if !r.Done() || r.Err() != nil || isErrorReply(r.Raw()) {
+	if !r.Done() || r.Err() != nil || resp.IsError(r.Raw()) {
 		return nil
 	}
 	return r.Raw()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/resp"
 	"keyway.dev/dataplane/server/dedicated"
 )
 
@@ -84,9 +85,9 @@ func (p *pin) Forward(_ context.Context, up engine.Upstream, b engine.Batch) {
 			p.lost(b, err)
 			return
 		}
-		if isErrorReply(reply) {
+		if resp.IsError(reply) {
 			// Nothing after a refused MULTI can be a transaction.
-			p.lost(b, fmt.Errorf("keyway: MULTI refused by %s: %s", p.up, trimReply(reply)))
+			p.lost(b, fmt.Errorf("keyway: MULTI refused by %s: %s", p.up, resp.LineText(reply)))
 			return
 		}
 		p.sentMulti = true
@@ -98,7 +99,7 @@ func (p *pin) Forward(_ context.Context, up engine.Upstream, b engine.Batch) {
 			return
 		}
 		p.sent = true
-		if p.cluster && dedicated.IsRedirect(reply) {
+		if p.cluster && resp.IsRedirect(reply) {
 			r.Fail(engine.KindRefused, dedicated.CrossNode(r, p.up))
 			continue
 		}
@@ -133,13 +134,4 @@ func (p *pin) lost(b engine.Batch, err error) {
 	p.sentMulti = false
 	p.dirty = p.dirty || p.multi
 	p.watchLost = p.watchLost || p.watch
-}
-
-// trimReply is a reply's text without its type byte and line end, for
-// messages.
-func trimReply(raw []byte) string {
-	if len(raw) >= 3 {
-		return string(raw[1 : len(raw)-2])
-	}
-	return string(raw)
 }

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"strconv"
-
 	"github.com/tidwall/redcon"
 
 	"keyway.dev/dataplane/engine"
@@ -83,7 +81,7 @@ func (c *client) exec(st *engine.State) {
 	if reply == nil {
 		return // the connection broke; the client has the error
 	}
-	n, body, ok := arrayHeader(reply)
+	n, body, ok := resp.Header(reply, 0, '*')
 	if !ok || n != p.fromRedis() {
 		c.write(reply) // nil (a watched key changed), an error, or no results to merge
 		return
@@ -224,7 +222,7 @@ func (c *client) queueLocal(st *engine.State, h *local, args [][]byte) bool {
 	if !ok {
 		return false
 	}
-	if isErrorReply(answer) {
+	if resp.IsError(answer) {
 		c.pin.dirty = true
 		c.write(answer)
 		return true
@@ -232,20 +230,6 @@ func (c *client) queueLocal(st *engine.State, h *local, args [][]byte) bool {
 	c.pin.txn = append(c.pin.txn, queued{local: answer})
 	c.write(queuedReply)
 	return true
-}
-
-// arrayHeader parses "*N\r\n" at the start of raw.
-func arrayHeader(raw []byte) (n, body int, ok bool) {
-	if len(raw) < 4 || raw[0] != '*' {
-		return 0, 0, false
-	}
-	for i := 1; i+1 < len(raw); i++ {
-		if raw[i] == '\r' && raw[i+1] == '\n' {
-			n, err := strconv.Atoi(string(raw[1:i]))
-			return n, i + 2, err == nil && n >= 0
-		}
-	}
-	return 0, 0, false
 }
 
 // queuesLocal reports whether the connection-local command h is queued in

@@ -1,7 +1,6 @@
 package dedicated
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 
@@ -44,18 +43,6 @@ func openForKey(ctx context.Context, up engine.Upstream, cmd *resp.Command) (*up
 	}
 	return d, true, nil
 }
-
-// IsRedirect recognises MOVED and ASK: on a pinned node they mean the
-// key lives elsewhere. Inside MULTI Redis has already marked the
-// transaction to abort.
-func IsRedirect(raw []byte) bool {
-	return bytes.HasPrefix(raw, movedPrefix) || bytes.HasPrefix(raw, askPrefix)
-}
-
-var (
-	movedPrefix = []byte("-MOVED ")
-	askPrefix   = []byte("-ASK ")
-)
 
 // CrossNode is the refusal of a pinned command whose key another node of
 // the cluster owns, in Redis Cluster's words for keys that cannot be

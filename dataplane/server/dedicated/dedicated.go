@@ -3,8 +3,8 @@
 // subscriptions, tracking): which upstream the policy sends a command to
 // (UpstreamFor), a connection there in the client's protocol and login,
 // on the node of the command's key for a cluster (Open), and the
-// refusal of a key another node of that cluster owns (IsRedirect,
-// CrossNode).
+// refusal of a key another node of that cluster owns (CrossNode, for a
+// reply resp.IsRedirect recognises).
 package dedicated
 
 import (

@@ -81,17 +81,7 @@ func TestOpenRefusesAnUpstreamThatLendsNothing(t *testing.T) {
 	}
 }
 
-func TestRedirects(t *testing.T) {
-	for raw, want := range map[string]bool{
-		"-MOVED 3999 127.0.0.1:7001\r\n": true,
-		"-ASK 3999 127.0.0.1:7001\r\n":   true,
-		"-ERR MOVED\r\n":                 false,
-		"+OK\r\n":                        false,
-	} {
-		if IsRedirect([]byte(raw)) != want {
-			t.Errorf("IsRedirect(%q) != %v", raw, want)
-		}
-	}
+func TestCrossNode(t *testing.T) {
 	err := CrossNode(&engine.Request{Cmd: *command("GET k")}, "c")
 	if !strings.HasPrefix(err.Error(), `CROSSSLOT keyway: GET touches a key of another node of upstream "c"`) {
 		t.Fatalf("CrossNode = %v", err)

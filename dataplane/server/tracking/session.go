@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/resp"
 	"keyway.dev/dataplane/upstream"
 )
 
@@ -120,7 +121,7 @@ func (t *Session) Off() *Session {
 		tc.tr.Store(off)
 	}
 	for node, tc := range t.conns {
-		if reply, err := tc.do([][]byte{[]byte("CLIENT"), []byte("TRACKING"), []byte("OFF")}); err != nil || isErrorReply(reply) {
+		if reply, err := tc.do([][]byte{[]byte("CLIENT"), []byte("TRACKING"), []byte("OFF")}); err != nil || resp.IsError(reply) {
 			tc.discard()
 			delete(off.conns, node)
 		}
@@ -141,8 +142,8 @@ func (t *Session) Login(args [][]byte, open func(*Session) error) string {
 			case err != nil:
 				tc.discard()
 				delete(t.conns, node)
-			case isErrorReply(reply):
-				return trimReply(reply)
+			case resp.IsError(reply):
+				return resp.LineText(reply)
 			}
 		}
 	} else {
@@ -223,21 +224,4 @@ func (t *Session) proto() uint8 {
 		return 3
 	}
 	return 2
-}
-
-func isErrorReply(raw []byte) bool { return len(raw) > 0 && raw[0] == '-' }
-
-// trimReply is a reply's text without its type byte and line end, for
-// messages.
-func trimReply(raw []byte) string {
-	if len(raw) >= 3 {
-		return string(raw[1 : len(raw)-2])
-	}
-	return string(raw)
-}
-
-// isRedirect recognises MOVED and ASK: on a tracking connection they
-// mean the slot moved.
-func isRedirect(raw []byte) bool {
-	return bytes.HasPrefix(raw, []byte("-MOVED ")) || bytes.HasPrefix(raw, []byte("-ASK "))
 }

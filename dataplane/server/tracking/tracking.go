@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/resp"
 	"keyway.dev/dataplane/server/push"
 	"keyway.dev/dataplane/upstream"
 )
@@ -122,8 +123,8 @@ func (t *Session) sendAll() error {
 		if err != nil {
 			return err
 		}
-		if isErrorReply(reply) {
-			return errors.New(trimReply(reply))
+		if resp.IsError(reply) {
+			return errors.New(resp.LineText(reply))
 		}
 	}
 	return nil
@@ -198,7 +199,7 @@ func (t *Session) Forward(_ context.Context, up engine.Upstream, b engine.Batch)
 			r.Fail(engine.KindUpstream, err)
 			continue
 		}
-		if isRedirect(reply) {
+		if resp.IsRedirect(reply) {
 			r.Fail(engine.KindRefused, fmt.Errorf("TRYAGAIN keyway: the slot of %s moved to another node while this client tracks keys; retry", r.Cmd.Spec.Name))
 			continue
 		}
@@ -247,8 +248,8 @@ func (t *Session) conn(node *upstream.Node, name string) (*tconn, error) {
 			continue
 		}
 		reply, err := tc.do(cmd)
-		if err == nil && isErrorReply(reply) {
-			err = errors.New(trimReply(reply))
+		if err == nil && resp.IsError(reply) {
+			err = errors.New(resp.LineText(reply))
 		}
 		if err != nil {
 			tc.discard()
