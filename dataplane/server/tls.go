@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"keyway.dev/proto/keypair"
 )
 
 // TLSOptions say where a client listener's certificate, key and client
@@ -61,12 +63,16 @@ func (a ClientAuth) std() tls.ClientAuthType {
 }
 
 // TLSFiles serves TLS from files that may be replaced while the proxy
-// runs. Every handshake takes the configuration built at the last
-// successful load, so a reload reaches new connections at once and never
-// touches established ones; a load that fails (a half-written file, a key
-// that does not match) keeps the previous configuration.
+// runs. The key pair is Keyway's one reloader (keypair.Files): every
+// handshake takes the last good pair, so a rotation reaches new
+// connections at once and never touches established ones. The client CA
+// bundle is read here, into the configuration each handshake takes; a
+// load that fails (a half-written file, a key that does not match) keeps
+// the previous pair and bundle. Polling (Watch) is what reports a broken
+// rotation.
 type TLSFiles struct {
 	opts TLSOptions
+	pair *keypair.Files
 	cur  atomic.Pointer[tls.Config]
 
 	mu    sync.Mutex // serialises loads
@@ -87,7 +93,11 @@ func NewTLSFiles(opts TLSOptions) (*TLSFiles, error) {
 	if opts.ClientAuth != ClientAuthNone && opts.ClientCAFile == "" {
 		return nil, errors.New("verifying client certificates needs a client CA file")
 	}
-	t := &TLSFiles{opts: opts}
+	pair, err := keypair.New(opts.CertFile, opts.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load tls certificate: %w", err)
+	}
+	t := &TLSFiles{opts: opts, pair: pair}
 	if err := t.Reload(); err != nil {
 		return nil, err
 	}
@@ -107,7 +117,8 @@ func (t *TLSFiles) Config() *tls.Config {
 
 // Certificate is the certificate handshakes present now.
 func (t *TLSFiles) Certificate() *x509.Certificate {
-	return t.cur.Load().Certificates[0].Leaf
+	c, _ := t.pair.Get() // never fails once NewTLSFiles loaded a pair
+	return c.Leaf
 }
 
 func (t *TLSFiles) files() []string {
@@ -167,23 +178,18 @@ func equalStamps(a, b []fileStamp) bool {
 // tried again when it changes.
 func (t *TLSFiles) load(st []fileStamp) error {
 	t.stamp = st
-	cert, err := tls.LoadX509KeyPair(t.opts.CertFile, t.opts.KeyFile)
-	if err != nil {
-		return fmt.Errorf("load tls certificate %s: %w", t.opts.CertFile, err)
+	if err := t.pair.Reload(); err != nil {
+		return fmt.Errorf("load tls certificate: %w", err)
 	}
 	cfg := &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{cert},
-		ClientAuth:   t.opts.ClientAuth.std(),
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: t.pair.GetCertificate,
+		ClientAuth:     t.opts.ClientAuth.std(),
 	}
 	if t.opts.ClientCAFile != "" {
-		pem, err := os.ReadFile(t.opts.ClientCAFile)
+		pool, err := keypair.LoadPool(t.opts.ClientCAFile)
 		if err != nil {
-			return fmt.Errorf("read client ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("client ca %s holds no PEM certificate", t.opts.ClientCAFile)
+			return fmt.Errorf("client ca: %w", err)
 		}
 		cfg.ClientCAs = pool
 	}

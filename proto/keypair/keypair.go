@@ -59,15 +59,38 @@ func (f *Files) Get() (*tls.Certificate, error) {
 	if f.loaded != nil && now == f.stamp {
 		return f.loaded, nil
 	}
-	c, err := tls.LoadX509KeyPair(f.cert, f.key)
-	if err != nil {
+	if err := f.load(now); err != nil {
 		if f.loaded != nil {
 			return f.loaded, nil
 		}
-		return nil, fmt.Errorf("tls key pair %s, %s: %w", f.cert, f.key, err)
+		return nil, err
+	}
+	return f.loaded, nil
+}
+
+// Reload reads the pair now, whether or not the files changed (a
+// SIGHUP, a poll that noticed a change), and returns why it could not.
+// Unlike Get it reports a broken rotation, for callers that log it; the
+// last good pair is still what handshakes get.
+func (f *Files) Reload() error {
+	ci, cerr := os.Stat(f.cert)
+	ki, kerr := os.Stat(f.key)
+	if err := errors.Join(cerr, kerr); err != nil {
+		return fmt.Errorf("tls key pair: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.load([2]stamp{{ci.ModTime(), ci.Size()}, {ki.ModTime(), ki.Size()}})
+}
+
+// load parses the pair stamped now and installs it; f.mu is held.
+func (f *Files) load(now [2]stamp) error {
+	c, err := tls.LoadX509KeyPair(f.cert, f.key)
+	if err != nil {
+		return fmt.Errorf("tls key pair %s, %s: %w", f.cert, f.key, err)
 	}
 	f.loaded, f.stamp = &c, now
-	return f.loaded, nil
+	return nil
 }
 
 // Changed reports whether the files on disk differ from the pair last

@@ -7,9 +7,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -141,5 +143,36 @@ func TestLoadPool(t *testing.T) {
 	}
 	if _, err := LoadPool(filepath.Join(dir, "missing.pem")); err == nil {
 		t.Fatal("LoadPool took a missing file")
+	}
+}
+
+func TestReloadReportsAndKeepsLastGood(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Unix(1_700_000_000, 0)
+	cert, key := writePair(t, dir, "first", t0)
+	f, err := New(cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Reload reads even files whose stamp did not move.
+	writePair(t, dir, "second", t0)
+	if err := f.Reload(); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	if cn := commonName(t, f); cn != "second" {
+		t.Fatalf("after Reload CN = %q; want second", cn)
+	}
+	write(t, key, []byte("garbage"), t0.Add(time.Second))
+	if err := f.Reload(); err == nil || !strings.Contains(err.Error(), "tls key pair "+cert) {
+		t.Fatalf("Reload of a broken key = %v; want the pair's error", err)
+	}
+	if err := os.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Reload(); err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Reload of a missing key = %v; want not exist", err)
+	}
+	if cn := commonName(t, f); cn != "second" {
+		t.Fatalf("after failed reloads CN = %q; want the last good pair", cn)
 	}
 }
