@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -43,7 +44,10 @@ type Tracer struct {
 // endpoint is configured. The exporter connects lazily, so a collector
 // that is down does not stop the proxy; its spans are dropped.
 func NewTracer(ctx context.Context, opts TracingOptions) (*Tracer, error) {
-	if opts.Endpoint == "" {
+	// The OTEL_EXPORTER_OTLP_* variables configure the exporter as they
+	// do any OpenTelemetry SDK's; an endpoint from the flags wins.
+	fromEnv := os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+	if opts.Endpoint == "" && !fromEnv {
 		return nil, nil
 	}
 	if opts.SampleRatio <= 0 {
@@ -52,18 +56,27 @@ func NewTracer(ctx context.Context, opts TracingOptions) (*Tracer, error) {
 	if opts.ServiceName == "" {
 		opts.ServiceName = "keyway-proxy"
 	}
-	eo := []otlptracegrpc.Option{otlptracegrpc.WithEndpoint(opts.Endpoint)}
-	if opts.Insecure {
-		eo = append(eo, otlptracegrpc.WithInsecure())
+	var eo []otlptracegrpc.Option
+	if opts.Endpoint != "" {
+		eo = append(eo, otlptracegrpc.WithEndpoint(opts.Endpoint))
+		if opts.Insecure {
+			eo = append(eo, otlptracegrpc.WithInsecure())
+		}
 	}
 	exp, err := otlptracegrpc.New(ctx, eo...)
 	if err != nil {
-		return nil, fmt.Errorf("create otlp exporter for %s: %w", opts.Endpoint, err)
+		return nil, fmt.Errorf("create otlp exporter for %q: %w", opts.Endpoint, err)
 	}
 	res := resource.NewSchemaless(
 		attribute.String("service.name", opts.ServiceName),
 		attribute.String("service.instance.id", opts.NodeID),
 	)
+	// OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win.
+	if env, err := resource.New(ctx, resource.WithFromEnv()); err == nil {
+		if merged, err := resource.Merge(res, env); err == nil {
+			res = merged
+		}
+	}
 	// Sampling happens in Sampled; every span started is kept.
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res),
 		sdktrace.WithSampler(sdktrace.AlwaysSample()))

@@ -96,7 +96,40 @@ func TestTracerExportsSampledSpans(t *testing.T) {
 	}
 }
 
+// OTEL_EXPORTER_OTLP_* alone turns tracing on, as for any OpenTelemetry
+// SDK.
+func TestTracerFromEnvironment(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := &collector{}
+	srv := grpc.NewServer()
+	collectorpb.RegisterTraceServiceServer(srv, col)
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Stop()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+ln.Addr().String())
+	t.Setenv("OTEL_EXPORTER_OTLP_INSECURE", "true")
+	ctx := context.Background()
+	tr, err := NewTracer(ctx, TracingOptions{SampleRatio: 1})
+	if err != nil || tr == nil {
+		t.Fatalf("NewTracer from the environment = %v, %v", tr, err)
+	}
+	_, span := tr.Start(ctx, "web", "GET")
+	tr.Finish(span, "main", engine.KindNone)
+	if err := tr.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if len(col.names) != 1 || col.names[0] != "GET" {
+		t.Fatalf("collector got %v, want one GET span", col.names)
+	}
+}
+
 func TestTracerDisabled(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
 	tr, err := NewTracer(context.Background(), TracingOptions{})
 	if err != nil || tr != nil {
 		t.Fatalf("NewTracer without endpoint = %v, %v; want nil, nil", tr, err)

@@ -35,7 +35,7 @@ type telemetryConfig struct {
 func telemetryFlags(fs *flag.FlagSet, c *telemetryConfig) {
 	fs.BoolVar(&c.on, "telemetry", true, "count every command per domain; false keeps /metrics gauges but stops per-command counting (for measuring its cost)")
 	fs.DurationVar(&c.interval, "telemetry-interval", 5*time.Second, "how often to report telemetry to the control plane")
-	fs.StringVar(&c.traceEndpoint, "trace-endpoint", "", "OTLP/gRPC collector HOST:PORT for sampled per-command traces; empty disables tracing")
+	fs.StringVar(&c.traceEndpoint, "trace-endpoint", "", "OTLP/gRPC collector HOST:PORT for sampled per-command traces; empty defers to OTEL_EXPORTER_OTLP_ENDPOINT (and the other OTEL_* variables), and tracing is off when neither is set")
 	fs.Float64Var(&c.traceSample, "trace-sample", 0.001, "share of commands traced, in (0, 1]")
 	fs.BoolVar(&c.traceInsecure, "trace-insecure", true, "send traces without TLS")
 	fs.BoolVar(&c.perCommandHistograms, "metrics-per-command-histograms", false, "split /metrics' latency histogram by command too (per-command counts are always there); multiplies its series by the commands in use")
@@ -72,16 +72,18 @@ func newTelemetry(ctx context.Context, cfg config, pools engine.Upstreams, log *
 		return t, nil // obs stays nil: the server counts nothing
 	}
 	t.obs = t.rec
-	if cfg.telemetry.traceEndpoint != "" {
-		tr, err := telemetry.NewTracer(ctx, telemetry.TracingOptions{
-			Endpoint:    cfg.telemetry.traceEndpoint,
-			Insecure:    cfg.telemetry.traceInsecure,
-			SampleRatio: cfg.telemetry.traceSample,
-			NodeID:      cfg.nodeID,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("tracing: %w", err)
-		}
+	// --trace-endpoint or OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT turns
+	// tracing on; NewTracer returns nil when neither is set.
+	tr, err := telemetry.NewTracer(ctx, telemetry.TracingOptions{
+		Endpoint:    cfg.telemetry.traceEndpoint,
+		Insecure:    cfg.telemetry.traceInsecure,
+		SampleRatio: cfg.telemetry.traceSample,
+		NodeID:      cfg.nodeID,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tracing: %w", err)
+	}
+	if tr != nil {
 		t.tracer = tr
 		t.obs = traced{t.rec, tr}
 	}
