@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"keyway.dev/controlplane/admin"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -234,9 +236,23 @@ func (s *Server) Activate(_ context.Context, req *keywayv1.ActivateRequest) (*ke
 	return &keywayv1.ActivateResponse{Version: s.info(v), Previous: prev}, nil
 }
 
-// ListNodes returns the fleet set with SetNodes.
-func (s *Server) ListNodes(context.Context, *keywayv1.ListNodesRequest) (*keywayv1.ListNodesResponse, error) {
+// ListNodes returns the fleet set with SetNodes, paged and filtered by
+// the control plane's own code.
+func (s *Server) ListNodes(ctx context.Context, req *keywayv1.ListNodesRequest) (*keywayv1.ListNodesResponse, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return &keywayv1.ListNodesResponse{Nodes: s.nodes}, nil
+	nodes := make(nodeList, len(s.nodes))
+	for i, n := range s.nodes {
+		nodes[i] = proto.Clone(n).(*keywayv1.Node)
+	}
+	s.mu.Unlock()
+	return admin.NewFleet(nodes, nil).ListNodes(ctx, req)
+}
+
+// nodeList is an admin.NodeLister of fixed nodes.
+type nodeList []*keywayv1.Node
+
+func (l nodeList) Nodes() []*keywayv1.Node {
+	out := slices.Clone(l)
+	slices.SortFunc(out, func(a, b *keywayv1.Node) int { return strings.Compare(a.GetId(), b.GetId()) })
+	return out
 }

@@ -46,6 +46,7 @@ func TestFleet(t *testing.T) {
 			"NODE     CONNECTED  POLICY  APPLIED                   LAST NACK                                         LAST SEEN  QPS   CONNS",
 			"proxy-1  no         v2      Domain=v2,ProxyConfig=v1  -                                                 5m         0.5   0",
 			"proxy-2  yes        v2      v2                        v3: upstream b: tls: open /nonexistent/keyway-t…  3s         1234  17",
+			"2 proxies, 1 connected: 1 on v2; 1 refusing a version",
 		}, "\n") + "\n"
 		if r.Stdout != want {
 			t.Errorf("fleet:\n%s\nwant:\n%s", r.Stdout, want)
@@ -83,7 +84,16 @@ func TestFleet(t *testing.T) {
 			t.Errorf("exit %d: %q", r.Code, r.Stdout)
 		}
 		r = clitest.Run(t, empty.Addr, "fleet", "-o", "json")
-		if strings.TrimSpace(r.Stdout) != "{\n  \"nodes\": [],\n  \"domains\": []\n}" {
+		if strings.TrimSpace(r.Stdout) != `{
+  "nodes": [],
+  "domains": [],
+  "summary": {
+    "proxies": 0,
+    "connected": 0,
+    "nacked": 0,
+    "versions": {}
+  }
+}` {
 			t.Errorf("empty json = %q", r.Stdout)
 		}
 	})

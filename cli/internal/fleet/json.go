@@ -14,6 +14,18 @@ type ListJSON struct {
 	// Domains is what the control plane serves each domain, pins and
 	// rollouts included.
 	Domains []policy.DomainJSON `json:"domains"`
+	// Summary counts every proxy that passed the filters, not just this
+	// page's.
+	Summary SummaryJSON `json:"summary"`
+}
+
+// SummaryJSON counts the proxies listed.
+type SummaryJSON struct {
+	Proxies   int64 `json:"proxies"`
+	Connected int64 `json:"connected"`
+	Nacked    int64 `json:"nacked"`
+	// Versions is connected proxies per policy version ("" for none yet).
+	Versions map[string]int64 `json:"versions"`
 }
 
 // NodeJSON is one proxy.
@@ -38,8 +50,12 @@ type NackJSON struct {
 	Time    string `json:"time"`
 }
 
-func toJSON(nodes []*keywayv1.Node, domains []*keywayv1.DomainVersion) ListJSON {
-	out := ListJSON{Nodes: make([]NodeJSON, 0, len(nodes)), Domains: policy.DomainsJSON(domains)}
+func toJSON(nodes []*keywayv1.Node, domains []*keywayv1.DomainVersion, sum *keywayv1.FleetSummary) ListJSON {
+	out := ListJSON{Nodes: make([]NodeJSON, 0, len(nodes)), Domains: policy.DomainsJSON(domains),
+		Summary: SummaryJSON{Proxies: sum.GetNodes(), Connected: sum.GetConnected(), Nacked: sum.GetNacked(), Versions: sum.GetVersions()}}
+	if out.Summary.Versions == nil {
+		out.Summary.Versions = map[string]int64{}
+	}
 	for _, n := range nodes {
 		j := NodeJSON{
 			ID: n.GetId(), Peer: n.GetPeer(), Connected: n.GetConnected(), PolicyVersion: n.GetPolicyVersion(),
