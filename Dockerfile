@@ -1,3 +1,4 @@
+# syntax=docker/dockerfile:1
 # Keyway's two images, keyway-control and keyway-proxy: static binaries on
 # an empty base holding only a CA bundle, a non-root user, /tmp and the
 # data directory; no shell, no package manager. `make image` builds the
@@ -18,7 +19,7 @@ WORKDIR /src
 COPY . .
 ENV CGO_ENABLED=0
 RUN --mount=type=cache,target=/root/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    make build VERSION="$VERSION" COMMIT="$COMMIT" BUILD_DATE="$BUILD_DATE" \
+    make build VERSION="$VERSION" ${COMMIT:+COMMIT="$COMMIT"} ${BUILD_DATE:+BUILD_DATE="$BUILD_DATE"} \
  && mkdir -p /rootfs/etc/ssl/certs /rootfs/tmp /rootfs/var/lib/keyway /rootfs/usr/local/bin \
  && chmod 1777 /rootfs/tmp && chown 65532:65532 /rootfs/var/lib/keyway && chmod 700 /rootfs/var/lib/keyway \
  && cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/ \
