@@ -35,7 +35,7 @@ func BenchmarkSplit(b *testing.B) {
 		if _, s := classify(r); s != spanning {
 			b.Fatal("not spanning")
 		}
-		if err := p.Split(&r.Cmd, Slot); err != nil {
+		if err := p.Build(&r.Cmd, Slot); err != nil {
 			b.Fatal(err)
 		}
 	}

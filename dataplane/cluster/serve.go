@@ -15,7 +15,7 @@ import (
 
 // serve answers every request of b. The common batch, whose requests all
 // go to one node, is handed to that node whole and costs no allocation;
-// anything else becomes a job: requests spanning slots are split, the
+// anything else becomes a job: requests spanning slots are scattered, the
 // leaves are grouped by node and the groups sent in parallel, so a slow
 // node delays only the replies that wait for it, and redirects and
 // transient cluster errors are retried until the request's deadline.
@@ -119,28 +119,21 @@ func (c *Client) single(t *topology, b engine.Batch) (tg target, ok bool) {
 }
 
 // leaf is one request sent to a node as is: a client's request or one
-// part of a split.
+// part of a scattered request.
 type leaf struct {
 	r    *engine.Request
 	t    target
 	slot int // -1 for a keyless command
 }
 
-// split is a client's request served as one part per slot.
-type split struct {
-	parent *engine.Request
-	plan   *multikey.Plan
-	subs   []engine.Request
-}
-
 // job is a batch on the slow path.
 type job struct {
-	c      *Client
-	name   string
-	start  time.Time
-	leaves []leaf
-	splits []*split
-	idx    []int
+	c         *Client
+	name      string
+	start     time.Time
+	leaves    []leaf
+	scattered []*multikey.Scattered
+	idx       []int
 }
 
 var jobs = sync.Pool{New: func() any { return &job{} }}
@@ -153,8 +146,8 @@ func newJob(c *Client, name string, start time.Time) *job {
 
 func (j *job) free() {
 	clear(j.leaves)
-	clear(j.splits)
-	*j = job{leaves: j.leaves[:0], splits: j.splits[:0], idx: j.idx[:0]}
+	clear(j.scattered)
+	*j = job{leaves: j.leaves[:0], scattered: j.scattered[:0], idx: j.idx[:0]}
 	jobs.Put(j)
 }
 
@@ -167,7 +160,7 @@ func (j *job) all() []int {
 	return j.idx
 }
 
-// plan turns b into leaves, splits and refusals.
+// plan turns b into leaves, scattered requests and refusals.
 func (j *job) plan(t *topology, b engine.Batch) {
 	for _, r := range b {
 		slot, sh := classify(r)
@@ -182,16 +175,16 @@ func (j *job) plan(t *topology, b engine.Batch) {
 			}
 			j.leaves = append(j.leaves, leaf{r: r, t: tg, slot: slot})
 		case spanning:
-			j.planSplit(t, r)
+			j.planScatter(t, r)
 		}
 	}
 }
 
-// planSplit splits a request whose keys span slots into one part per
+// planScatter scatters a request whose keys span slots as one part per
 // slot, or refuses it when that would change its meaning.
-func (j *job) planSplit(t *topology, r *engine.Request) {
-	plan, err := multikey.Split(&r.Cmd, Slot)
-	if errors.Is(err, multikey.ErrNotSplittable) {
+func (j *job) planScatter(t *topology, r *engine.Request) {
+	plan, err := multikey.NewPlan(&r.Cmd, Slot)
+	if errors.Is(err, multikey.ErrNotScatterable) {
 		r.Fail(engine.KindRefused, crossSlot(r))
 		return
 	}
@@ -201,12 +194,9 @@ func (j *job) planSplit(t *topology, r *engine.Request) {
 		r.Fail(engine.KindRefused, fmt.Errorf("ERR wrong number of arguments for '%s' command", lower(r.Cmd.Name())))
 		return
 	}
-	s := &split{parent: r, plan: plan, subs: make([]engine.Request, len(plan.Parts))}
-	for i := range plan.Parts {
-		sub := &s.subs[i]
-		sub.Cmd = plan.Parts[i].Cmd
-		sub.Session, sub.Read = r.Session, r.Read
-		sub.Upstream = r.Upstream
+	s := multikey.Scatter(r, plan)
+	for i := range s.Parts {
+		sub := &s.Parts[i]
 		tg, err := j.c.pick(t, plan.Parts[i].Group, sub, false)
 		if err != nil {
 			sub.Fail(engine.KindProxy, err)
@@ -214,7 +204,7 @@ func (j *job) planSplit(t *topology, r *engine.Request) {
 		}
 		j.leaves = append(j.leaves, leaf{r: sub, t: tg, slot: plan.Parts[i].Group})
 	}
-	j.splits = append(j.splits, s)
+	j.scattered = append(j.scattered, s)
 }
 
 // group is the leaves bound for one target.
@@ -253,34 +243,11 @@ func (j *job) dispatch(ctx context.Context, idx []int) {
 	wg.Wait()
 }
 
-// merge answers each split request from its parts' replies.
+// merge answers each scattered request from its parts' replies.
 func (j *job) merge() {
-	for _, s := range j.splits {
-		s.merge()
+	for _, s := range j.scattered {
+		s.Gather()
 	}
-}
-
-func (s *split) merge() {
-	r := s.parent
-	replies := make([][]byte, len(s.subs))
-	for i := range s.subs {
-		sub := &s.subs[i]
-		if !sub.Done() {
-			r.Fail(engine.KindProxy, errors.New("keyway: part of a split command was left unanswered"))
-			return
-		}
-		if sub.Err() != nil {
-			r.Fail(sub.Kind(), sub.Err())
-			return
-		}
-		replies[i] = sub.Raw()
-	}
-	out, err := s.plan.AppendReply(r.ReplyBuffer(), replies)
-	if err != nil {
-		r.Fail(engine.KindProxy, fmt.Errorf("keyway: merge replies of %s: %w", r.Cmd.Name(), err))
-		return
-	}
-	r.SetReplied(out)
 }
 
 // prefix holds the ASKING requests sent ahead of others.

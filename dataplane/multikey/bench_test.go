@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-func BenchmarkSplitMerge(b *testing.B) {
+func BenchmarkScatterGather(b *testing.B) {
 	for _, keys := range []int{4, 64} {
 		args := []string{"MGET"}
 		replies := make([][]byte, 0, 2)
@@ -26,7 +26,7 @@ func BenchmarkSplitMerge(b *testing.B) {
 			var dst []byte
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := p.Split(cmd, byFirstByte); err != nil {
+				if err := p.Build(cmd, byFirstByte); err != nil {
 					b.Fatal(err)
 				}
 				var err error

@@ -48,7 +48,7 @@ func (p *Plan) AppendReply(dst []byte, replies [][]byte) ([]byte, error) {
 	case MergeValues:
 		return p.appendValues(dst, replies)
 	}
-	return dst, fmt.Errorf("merge %s: %w", p.Merge, ErrNotSplittable)
+	return dst, fmt.Errorf("merge %s: %w", p.Merge, ErrNotScatterable)
 }
 
 func (p *Plan) appendValues(dst []byte, replies [][]byte) ([]byte, error) {

@@ -1,10 +1,11 @@
-// Package multikey splits a multi-key command whose keys live in several
-// places (children of a route, slots of a Redis Cluster) into one
-// sub-command per place, and merges the sub-replies into the reply the
-// client would have had from a single Redis.
+// Package multikey scatters a multi-key command whose keys live in several
+// places (children of a route, slots of a Redis Cluster) as one
+// sub-command per place, and gathers the sub-replies into the reply the
+// client would have had from a single Redis. (The engine kind "split" is
+// something else: it sends whole requests to one child by weight.)
 //
 // It knows only the commands whose result is the same whether or not they
-// are split: MGET (values in the client's order), MSET (all OK), and DEL,
+// are scattered: MGET (values in the client's order), MSET (all OK), and DEL,
 // UNLINK, EXISTS and TOUCH (counts summed). Anything else that spans
 // several places cannot be made to look atomic and must be refused by the
 // caller (CROSSSLOT).
@@ -18,12 +19,12 @@ import (
 	"keyway.dev/dataplane/resp"
 )
 
-// Merge says how the sub-replies of a split command combine.
+// Merge says how the sub-replies of a scattered command combine.
 type Merge uint8
 
 // Merge kinds.
 const (
-	// MergeNone marks a command multikey cannot split.
+	// MergeNone marks a command multikey cannot scatter.
 	MergeNone Merge = iota
 	// MergeValues joins array replies, one element per key, in the
 	// client's key order (MGET).
@@ -47,7 +48,7 @@ func (m Merge) String() string {
 	return "none"
 }
 
-// kind describes a splittable command: how it merges and how many
+// kind describes a command multikey can scatter: how it merges and how many
 // arguments make one key's share (2 for MSET's key value pairs).
 type kind struct {
 	merge Merge
@@ -86,18 +87,18 @@ func lookup(cmd *resp.Command) (kind, bool) {
 	return kind{}, false
 }
 
-// Splittable reports whether multikey can split cmd, and how its parts
+// Scatterable reports whether multikey can scatter cmd, and how its parts
 // merge.
-func Splittable(cmd *resp.Command) (Merge, bool) {
+func Scatterable(cmd *resp.Command) (Merge, bool) {
 	k, ok := lookup(cmd)
 	return k.merge, ok
 }
 
-// ErrNotSplittable is returned for commands multikey does not know how to
-// split (MSETNX, EVAL, SUNIONSTORE, ...).
-var ErrNotSplittable = errors.New("command cannot be split")
+// ErrNotScatterable is returned for commands multikey does not know how
+// to scatter (MSETNX, EVAL, SUNIONSTORE, ...).
+var ErrNotScatterable = errors.New("command cannot be scattered")
 
-// Part is one sub-command of a split: the keys of one group.
+// Part is one sub-command of a scattered command: the keys of one group.
 type Part struct {
 	// Group is the value group returned for the part's keys.
 	Group int
@@ -109,8 +110,8 @@ type Part struct {
 	Pos []int
 }
 
-// Plan is a split command. A Plan can be reused for another Split; its
-// parts are valid until then.
+// Plan is how a command is scattered. A Plan can be reused by Build for
+// another command; its parts are valid until then.
 type Plan struct {
 	// Merge is how the parts' replies combine.
 	Merge Merge
@@ -126,28 +127,28 @@ type Plan struct {
 	elems  [][]byte
 }
 
-// Split groups cmd's keys by group and returns the plan. It is
-// Plan.Split on a new Plan.
-func Split(cmd *resp.Command, group func(key []byte) int) (*Plan, error) {
+// NewPlan groups cmd's keys by group and returns the plan. It is
+// Plan.Build on a new Plan.
+func NewPlan(cmd *resp.Command, group func(key []byte) int) (*Plan, error) {
 	p := &Plan{}
-	if err := p.Split(cmd, group); err != nil {
+	if err := p.Build(cmd, group); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-// Split fills p with one part per distinct group of cmd's keys, reusing
+// Build fills p with one part per distinct group of cmd's keys, reusing
 // p's buffers. The sub-commands share cmd's argument bytes, so cmd must
 // outlive the parts. A command with a single group yields a single part;
 // callers that can serve cmd whole should check for that first.
-func (p *Plan) Split(cmd *resp.Command, group func(key []byte) int) error {
+func (p *Plan) Build(cmd *resp.Command, group func(key []byte) int) error {
 	k, ok := lookup(cmd)
 	if !ok {
-		return fmt.Errorf("split %s: %w", name(cmd), ErrNotSplittable)
+		return fmt.Errorf("scatter %s: %w", name(cmd), ErrNotScatterable)
 	}
 	n := len(cmd.Args) - 1
 	if n <= 0 || n%k.width != 0 {
-		return fmt.Errorf("split %s: wrong number of arguments", name(cmd))
+		return fmt.Errorf("scatter %s: wrong number of arguments", name(cmd))
 	}
 	p.Merge = k.merge
 	p.Keys = n / k.width

@@ -38,7 +38,7 @@ func parts(p *Plan) []string {
 	return out
 }
 
-func TestSplit(t *testing.T) {
+func TestPlan(t *testing.T) {
 	tests := []struct {
 		name  string
 		args  []string
@@ -58,9 +58,9 @@ func TestSplit(t *testing.T) {
 	for _, tt := range tests {
 		for _, spec := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/spec=%v", tt.name, spec), func(t *testing.T) {
-				p, err := Split(command(spec, tt.args...), byFirstByte)
+				p, err := NewPlan(command(spec, tt.args...), byFirstByte)
 				if err != nil {
-					t.Fatalf("Split: %v", err)
+					t.Fatalf("NewPlan: %v", err)
 				}
 				if p.Merge != tt.merge {
 					t.Errorf("merge = %s, want %s", p.Merge, tt.merge)
@@ -73,7 +73,7 @@ func TestSplit(t *testing.T) {
 	}
 }
 
-func TestSplitErrors(t *testing.T) {
+func TestPlanErrors(t *testing.T) {
 	tests := []struct {
 		name    string
 		args    []string
@@ -87,12 +87,12 @@ func TestSplitErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Split(command(true, tt.args...), byFirstByte)
+			_, err := NewPlan(command(true, tt.args...), byFirstByte)
 			if err == nil {
-				t.Fatal("Split succeeded, want an error")
+				t.Fatal("NewPlan succeeded, want an error")
 			}
-			if got := errors.Is(err, ErrNotSplittable); got != tt.notSplt {
-				t.Errorf("errors.Is(%v, ErrNotSplittable) = %v, want %v", err, got, tt.notSplt)
+			if got := errors.Is(err, ErrNotScatterable); got != tt.notSplt {
+				t.Errorf("errors.Is(%v, ErrNotScatterable) = %v, want %v", err, got, tt.notSplt)
 			}
 			if !strings.Contains(err.Error(), tt.args[0]) {
 				t.Errorf("error %q does not name the command", err)
@@ -101,9 +101,9 @@ func TestSplitErrors(t *testing.T) {
 	}
 }
 
-// TestSplitManyGroups covers the indexed path a cluster client takes,
+// TestPlanManyGroups covers the indexed path a cluster client takes,
 // with more groups than the linear search handles, and plan reuse.
-func TestSplitManyGroups(t *testing.T) {
+func TestPlanManyGroups(t *testing.T) {
 	var p Plan
 	for _, n := range []int{40, 3, 40} {
 		args := []string{"MGET"}
@@ -115,8 +115,8 @@ func TestSplitManyGroups(t *testing.T) {
 			fmt.Sscanf(string(key), "k%d", &i)
 			return i % 20
 		}
-		if err := p.Split(command(true, args...), group); err != nil {
-			t.Fatalf("Split: %v", err)
+		if err := p.Build(command(true, args...), group); err != nil {
+			t.Fatalf("NewPlan: %v", err)
 		}
 		want := min(n, 20)
 		if len(p.Parts) != want {
@@ -174,9 +174,9 @@ func TestAppendReply(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := Split(command(true, tt.args...), byFirstByte)
+			p, err := NewPlan(command(true, tt.args...), byFirstByte)
 			if err != nil {
-				t.Fatalf("Split: %v", err)
+				t.Fatalf("NewPlan: %v", err)
 			}
 			replies := make([][]byte, len(tt.replies))
 			for i, r := range tt.replies {

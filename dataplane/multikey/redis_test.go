@@ -60,12 +60,13 @@ func (c *conn) do(args [][]byte) []byte {
 	}
 }
 
-// TestAgainstRedis runs each command whole on one Redis and split (each
-// part on the same second Redis, as if they were different places) and
-// expects identical replies: a split must be invisible to the client.
+// TestAgainstRedis runs each command whole on one Redis and scattered
+// (each part on the same second Redis, as if they were different places)
+// and expects identical replies: scattering must be invisible to the
+// client.
 func TestAgainstRedis(t *testing.T) {
 	whole := dial(t, redistest.Start(t).Addr)
-	split := dial(t, redistest.Start(t).Addr)
+	scattered := dial(t, redistest.Start(t).Addr)
 	steps := [][]string{
 		{"MSET", "a1", "x", "b1", "y", "c1", "z", "a2", "w"},
 		{"MGET", "a1", "b1", "nope", "c1", "a2", "a1"},
@@ -82,22 +83,22 @@ func TestAgainstRedis(t *testing.T) {
 		t.Run(step[0], func(t *testing.T) {
 			cmd := command(true, step...)
 			want := whole.do(cmd.Args)
-			p, err := Split(cmd, byFirstByte)
+			p, err := NewPlan(cmd, byFirstByte)
 			if err != nil {
 				// Not a multi-key command: run it on both sides as is.
-				split.do(cmd.Args)
+				scattered.do(cmd.Args)
 				return
 			}
 			replies := make([][]byte, len(p.Parts))
 			for j, part := range p.Parts {
-				replies[j] = split.do(part.Cmd.Args)
+				replies[j] = scattered.do(part.Cmd.Args)
 			}
 			got, err := p.AppendReply(nil, replies)
 			if err != nil {
 				t.Fatalf("AppendReply: %v", err)
 			}
 			if !bytes.Equal(got, want) {
-				t.Errorf("%v\n split %q\n whole %q", step, got, want)
+				t.Errorf("%v\n scattered %q\n whole %q", step, got, want)
 			}
 		})
 	}

@@ -1,6 +1,6 @@
 // Package route is the Route engine: it chooses a child by the longest
 // key prefix that matches a request's key. Multi-key commands whose keys
-// belong to several children are split and their replies merged, so a
+// belong to several children are scattered and their replies gathered, so a
 // client sees one Redis.
 package route
 
@@ -72,7 +72,7 @@ func (rt *Route) pick(r *engine.Request) engine.Engine {
 
 // Serve partitions b by child and serves the parts concurrently. The
 // common batch, where no request spans children, goes through
-// engine.Dispatch as is; otherwise spanning requests are split first,
+// engine.Dispatch as is; otherwise spanning requests are scattered first,
 // and MULTI ... EXEC spans are kept whole on one child.
 func (rt *Route) Serve(ctx context.Context, b engine.Batch) {
 	if len(b) == 1 {
@@ -94,7 +94,7 @@ func (rt *Route) Serve(ctx context.Context, b engine.Batch) {
 			return
 		}
 	}
-	rt.serveSplit(ctx, b)
+	rt.serveScattered(ctx, b)
 }
 
 // Explain records which prefix matched r's key and returns that child.
@@ -106,7 +106,7 @@ func (rt *Route) Explain(r *engine.Request, x *engine.Explanation) engine.Engine
 	}
 	t, mixed := rt.classify(r)
 	if mixed {
-		if m, ok := multikey.Splittable(&r.Cmd); ok {
+		if m, ok := multikey.Scatterable(&r.Cmd); ok {
 			x.Note("keys span several children: split per child and merged (%s); following the first key", m)
 		} else {
 			x.Refuse(rt.crossSlot(r).Error())

@@ -9,21 +9,14 @@ import (
 	"keyway.dev/dataplane/multikey"
 )
 
-// split is a request served as several sub-requests, one per child.
-type split struct {
-	parent *engine.Request
-	plan   *multikey.Plan
-	subs   []engine.Request
-}
-
-// serveSplit serves a batch in which some requests span children. Each
-// spanning request becomes one sub-request per child, placed where the
-// request was, so each child still sees the client's order; then the
-// expanded batch is dispatched and the sub-replies merged.
-func (rt *Route) serveSplit(ctx context.Context, b engine.Batch) {
+// serveScattered serves a batch in which some requests span children.
+// Each spanning request becomes one sub-request per child, placed where
+// the request was, so each child still sees the client's order; then the
+// expanded batch is dispatched and the sub-replies gathered.
+func (rt *Route) serveScattered(ctx context.Context, b engine.Batch) {
 	expanded := make(engine.Batch, 0, len(b)+4)
 	targets := make(map[*engine.Request]int, len(b)+4)
-	var splits []*split
+	var scattered []*multikey.Scattered
 	for i := 0; i < len(b); i++ {
 		r := b[i]
 		if is(r, "MULTI") {
@@ -42,8 +35,8 @@ func (rt *Route) serveSplit(ctx context.Context, b engine.Batch) {
 			targets[r] = t
 			continue
 		}
-		plan, err := multikey.Split(&r.Cmd, rt.target)
-		if errors.Is(err, multikey.ErrNotSplittable) {
+		plan, err := multikey.NewPlan(&r.Cmd, rt.target)
+		if errors.Is(err, multikey.ErrNotScatterable) {
 			r.Fail(engine.KindRefused, rt.crossSlot(r))
 			continue
 		}
@@ -54,51 +47,20 @@ func (rt *Route) serveSplit(ctx context.Context, b engine.Batch) {
 			targets[r] = t
 			continue
 		}
-		s := &split{parent: r, plan: plan, subs: make([]engine.Request, len(plan.Parts))}
-		for j := range plan.Parts {
-			sub := &s.subs[j]
-			sub.Cmd = plan.Parts[j].Cmd
-			sub.Session, sub.Read = r.Session, r.Read
-			expanded = append(expanded, sub)
-			targets[sub] = plan.Parts[j].Group
+		s := multikey.Scatter(r, plan)
+		for j := range s.Parts {
+			expanded = append(expanded, &s.Parts[j])
+			targets[&s.Parts[j]] = plan.Parts[j].Group
 		}
-		splits = append(splits, s)
+		scattered = append(scattered, s)
 	}
 	if len(expanded) == 0 {
 		return // every request was refused
 	}
 	engine.Dispatch(ctx, expanded, func(r *engine.Request) engine.Engine { return rt.targets[targets[r]] })
-	for _, s := range splits {
-		s.merge()
+	for _, s := range scattered {
+		s.Gather()
 	}
-}
-
-// merge answers the parent from its sub-replies. A sub-request the proxy
-// failed (timeout, unreachable upstream) fails the parent with the same
-// kind, so telemetry blames the right thing.
-func (s *split) merge() {
-	r := s.parent
-	replies := make([][]byte, len(s.subs))
-	for j := range s.subs {
-		sub := &s.subs[j]
-		if !sub.Done() {
-			r.Fail(engine.KindProxy, errors.New("keyway: part of a split command was left unanswered"))
-			return
-		}
-		if sub.Err() != nil {
-			r.Upstream = sub.Upstream
-			r.Fail(sub.Kind(), sub.Err())
-			return
-		}
-		replies[j] = sub.Raw()
-	}
-	r.Upstream = s.subs[0].Upstream
-	out, err := s.plan.AppendReply(r.ReplyBuffer(), replies)
-	if err != nil {
-		r.Fail(engine.KindProxy, fmt.Errorf("keyway: merge replies of %s: %w", r.Cmd.Name(), err))
-		return
-	}
-	r.SetReplied(out)
 }
 
 // crossSlot is the refusal of a request whose keys span children and
