@@ -9,7 +9,7 @@ HELM := $(TOOLS)/helm
 HELM_VERSION := v4.3.2
 MODULES := proto policy controlplane dataplane cli integration
 
-.PHONY: all build proto proto-check tools deps test test-unit test-race fuzz integration lint demo bench compat chaos soak clean tidy test-deploy promtool image manifests
+.PHONY: all build proto proto-check tools deps test test-unit test-race fuzz integration lint demo bench bench-fleet compat chaos soak clean tidy test-deploy promtool image manifests
 
 all: build
 
@@ -124,6 +124,20 @@ demo: deps build
 ## bench: keyway-proxy vs direct redis vs twemproxy, one run, ratios
 bench: deps build
 	@bash scripts/bench.sh
+
+## bench-fleet: keyway-bench xds, keyway-control under 1,000 then 10,000
+## simulated proxies: first snapshot, push -> all-ACK p50/p99/max, CPU per
+## push, RSS, etcd writes, and a restart storm (SIGTERM at 1k, SIGKILL at
+## 10k); minutes, not part of test. FLEET_SIZES=... to choose others.
+FLEET_SIZES ?= 1000:term 10000:kill
+bench-fleet:
+	@mkdir -p bin
+	cd controlplane && CGO_ENABLED=0 go build -ldflags '$(LDFLAGS)' -o ../bin/keyway-control ./cmd/keyway-control
+	@set -e; for run in $(FLEET_SIZES); do \
+		n=$${run%%:*}; sig=$${run#*:}; \
+		echo "== keyway-bench xds --proxies $$n --restart $$sig"; \
+		(cd integration && go run ./cmd/keyway-bench xds --proxies $$n --restart $$sig --control-bin $(CURDIR)/bin/keyway-control); \
+	done
 
 ## compat: Redis's own Tcl suite and real clients, direct vs through the proxy
 ## (minutes; not part of test). Results in .compat/results.txt
