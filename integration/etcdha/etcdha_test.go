@@ -7,9 +7,11 @@ package etcdha
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -220,5 +222,26 @@ func TestControlPlaneOnThreeMemberEtcd(t *testing.T) {
 	})
 	if _, err := follower.Policies().Activate(ctx, &keywayv1.ActivateRequest{Version: 1, Author: "ann", Reason: "rollback"}); err != nil {
 		t.Fatalf("activate on the survivor: %v", err)
+	}
+}
+
+// keyway-control given a client certificate the cluster's CA did not sign
+// stops at once, exit status 1, saying which check failed.
+func TestRefusedClientCertificate(t *testing.T) {
+	c := startCluster(t, 3)
+	stranger := certtest.NewCA(t, "other-ca").Client(t, "stranger")
+	bins := harness.Build(t)
+	cmd := exec.Command(bins.Control, "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--render", "inprocess",
+		"--etcd-endpoints", strings.Join(c.endpoints, ","),
+		"--etcd-ca", c.ca.CertFile, "--etcd-cert", stranger.CertFile, "--etcd-key", stranger.KeyFile)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("keyway-control: %v, want exit status 1\n%s", err, out)
+	}
+	for _, want := range []string{"TLS with etcd failed", "--etcd-cert", "tls: unknown certificate authority"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }
