@@ -6,10 +6,10 @@ package all
 import (
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/engines/bycommand"
-	"keyway.dev/dataplane/engines/commands"
 	"keyway.dev/dataplane/engines/failover"
 	"keyway.dev/dataplane/engines/flag"
 	"keyway.dev/dataplane/engines/guard"
+	"keyway.dev/dataplane/engines/keywaycmd"
 	"keyway.dev/dataplane/engines/maxttl"
 	"keyway.dev/dataplane/engines/mirror"
 	"keyway.dev/dataplane/engines/nearcache"
@@ -34,7 +34,7 @@ func Registry() *engine.Registry {
 	engine.Add(r, "ratelimit", ratelimit.Build)
 	engine.Add(r, "prefix", prefix.Build)
 	engine.Add(r, "ttl_jitter", ttljitter.Build)
-	engine.Add(r, "commands", commands.Build)
+	engine.Add(r, "commands", keywaycmd.Build)
 	engine.Add(r, "by_command", bycommand.Build)
 	engine.Add(r, "split", split.Build)
 	engine.Add(r, "failover", failover.Build)

@@ -1,8 +1,10 @@
-// Package commands is the Commands engine: it answers Keyway's own
-// commands declared by the policy (KEYWAY.LOCK, KEYWAY.UNLOCK,
-// KEYWAY.EXTEND: lease locks with fencing tokens kept in a chosen child)
-// and passes everything else on.
-package commands
+// Package keywaycmd is the engine of the policy kind commands(): it
+// answers the KEYWAY.* commands a policy declares (KEYWAY.LOCK,
+// KEYWAY.UNLOCK, KEYWAY.EXTEND: lease locks with fencing tokens kept in a
+// chosen child) and passes everything else on. The package is named for
+// the command family, not "commands", which in this tree means Redis's
+// command table (resp).
+package keywaycmd
 
 import (
 	"context"
