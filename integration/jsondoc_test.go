@@ -184,6 +184,7 @@ func TestEveryCommandJSONAsDocumented(t *testing.T) {
 	v2 := harness.WritePolicy(t, map[string]string{"main.star": pol("v2")})
 	var token string
 	checked := map[string]int{}
+	var env []string // set: run keyway with exactly this environment
 	run := func(path string, args ...string) map[string]any {
 		t.Helper()
 		// Global flags first: explain's command follows "--".
@@ -192,7 +193,12 @@ func TestEveryCommandJSONAsDocumented(t *testing.T) {
 			full = append(full, "--token", token)
 		}
 		full = append(full, args...)
-		res := harness.CLI(t, cp.Addr, full...)
+		var res harness.CLIResult
+		if env != nil {
+			res = keyway(t, env, full...)
+		} else {
+			res = harness.CLI(t, cp.Addr, full...)
+		}
 		if res.Code != 0 {
 			t.Fatalf("keyway %s: exit %d\n%s%s", strings.Join(full, " "), res.Code, res.Stdout, res.Stderr)
 		}
@@ -263,6 +269,15 @@ func TestEveryCommandJSONAsDocumented(t *testing.T) {
 	run("keyway token create", "token", "create", "reader", "--role", "viewer")
 	run("keyway token list", "token", "list")
 	run("keyway token revoke", "token", "revoke", "reader")
+
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfg, []byte("contexts:\n  here:\n    address: "+cp.Addr+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env, token = []string{"KEYWAY_CONFIG=" + cfg}, ""
+	run("keyway config use-context", "config", "use-context", "here")
+	run("keyway config current-context", "config", "current-context")
+	run("keyway config get-contexts", "config", "get-contexts")
 
 	for path := range docs {
 		if checked[path] == 0 {

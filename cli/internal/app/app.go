@@ -57,6 +57,8 @@ type App struct {
 	// Credentials and TLS set by the global flags; the environment and
 	// the config file fill what they leave empty (see package config).
 	Token, CA, Cert, Key string
+	// Context picks a context of the config file (--context).
+	Context string
 }
 
 // GlobalFlags registers the flags every command accepts.
@@ -73,6 +75,7 @@ func (a *App) GlobalFlags(fs *flag.FlagSet) {
 	fs.StringVar(&a.CA, "ca", "", "connect over TLS, verifying the control plane with this PEM CA `file`")
 	fs.StringVar(&a.Cert, "cert", "", "PEM client certificate `file` (with --key) for TLS")
 	fs.StringVar(&a.Key, "key", "", "PEM key `file` of --cert")
+	fs.StringVar(&a.Context, "context", "", "config file `context` to use; env "+config.EnvContext+" (default its current-context)")
 }
 
 // Check validates the global flags once they are parsed.
@@ -109,7 +112,7 @@ func (a *App) JSON() bool { return a.format == output.JSON || a.format == output
 // dialOptions resolves the address and credentials from flags,
 // environment and config file, and settles a.Addr to the address used.
 func (a *App) dialOptions() ([]grpc.DialOption, error) {
-	flags := config.Settings{Addr: a.Addr, Token: a.Token, TLS: config.TLS{CA: a.CA, Cert: a.Cert, Key: a.Key}}
+	flags := config.Settings{Addr: a.Addr, Token: a.Token, TLS: config.TLS{CA: a.CA, Cert: a.Cert, Key: a.Key}, Context: a.Context}
 	if a.Addr == DefaultAddr {
 		flags.Addr = "" // not chosen by --addr or the environment: the config file may
 	}

@@ -25,6 +25,8 @@ type Runner struct {
 	// Before runs after flags are parsed and before the leaf, e.g. to
 	// validate global flag values; it may return a UsageError.
 	Before func() error
+	// PersistentValues suggests the values of persistent flags.
+	PersistentValues map[string]Completer
 }
 
 // Run parses args (without the program name) and runs the selected
@@ -54,6 +56,11 @@ func (r *Runner) Cobra() *cobra.Command {
 		gofs := flag.NewFlagSet(r.Root.Name, flag.ContinueOnError)
 		r.Persistent(gofs)
 		addGoFlags(root.PersistentFlags(), gofs)
+		for name, fn := range r.PersistentValues {
+			_ = root.RegisterFlagCompletionFunc(name, func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+				return filter(fn(cmd.Context(), args, toComplete), toComplete), cobra.ShellCompDirectiveNoFileComp
+			})
+		}
 	}
 	// Flags and commands keep the spellings they have always had; the
 	// completion command is ours, listed with the others.

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"keyway.dev/cli/internal/audit"
+	"keyway.dev/cli/internal/contexts"
 	"keyway.dev/cli/internal/dispatch"
 	"keyway.dev/cli/internal/explain"
 	kflag "keyway.dev/cli/internal/flag"
@@ -45,6 +46,10 @@ var jsonShapes = map[string][]any{
 	"token list":      {token.ListJSON{}},
 	"token revoke":    {token.InfoJSON{}},
 	"version":         {buildinfo.Info{}},
+
+	"config get-contexts":    {contexts.ListJSON{}},
+	"config current-context": {contexts.CurrentJSON{}},
+	"config use-context":     {contexts.CurrentJSON{}},
 }
 
 // attachJSON sets each command's JSON shapes.

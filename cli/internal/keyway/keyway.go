@@ -12,6 +12,7 @@ import (
 	"keyway.dev/cli/internal/app"
 	"keyway.dev/cli/internal/audit"
 	"keyway.dev/cli/internal/complete"
+	"keyway.dev/cli/internal/contexts"
 	"keyway.dev/cli/internal/dispatch"
 	"keyway.dev/cli/internal/explain"
 	kflag "keyway.dev/cli/internal/flag"
@@ -49,6 +50,7 @@ wrongly (unknown command or flag, missing or malformed argument).`,
 			audit.Command(a),
 			token.Command(a),
 			versionCommand(a),
+			contexts.Command(a),
 			dispatch.Completion(func() io.Writer { return a.Stdout }),
 		},
 	}
@@ -71,6 +73,9 @@ func Runner(a *app.App) *dispatch.Runner {
 		Root:       Root(a),
 		Persistent: a.GlobalFlags,
 		Help:       a.Stdout,
+		PersistentValues: map[string]dispatch.Completer{
+			"context": contexts.Names(a),
+		},
 		Before: func() error {
 			if err := a.Check(); err != nil {
 				return &dispatch.UsageError{Err: err}

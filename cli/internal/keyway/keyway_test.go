@@ -60,7 +60,7 @@ func TestGlobals(t *testing.T) {
 		{name: "yaml", addr: cp.Addr, args: []string{"policy", "history", "-oyaml"}, stdout: "active: 1\nhead: 1\nversions:\n"},
 		{name: "bad timeout", addr: cp.Addr, args: []string{"fleet", "--timeout", "0s"}, code: 2, stderr: "--timeout must be positive"},
 		{name: "malformed timeout", addr: cp.Addr, args: []string{"fleet", "--timeout", "soon"}, code: 2, stderr: `invalid argument "soon" for "--timeout" flag`},
-		{name: "no command", addr: cp.Addr, args: nil, code: 2, stderr: "keyway: missing command (one of: policy, fleet, top, explain, flag, rollout, audit, token, version, completion)"},
+		{name: "no command", addr: cp.Addr, args: nil, code: 2, stderr: "keyway: missing command (one of: policy, fleet, top, explain, flag, rollout, audit, token, version, config, completion)"},
 		{name: "unknown command", addr: cp.Addr, args: []string{"polcy"}, code: 2, stderr: "error: unknown command \"polcy\" for \"keyway\"; did you mean \"policy\"?\nRun 'keyway --help' for usage.\n"},
 		{name: "help word", addr: cp.Addr, args: []string{"help", "policy"}, stdout: "Commands:\n  validate"},
 		{name: "version", addr: cp.Addr, args: []string{"version"}, stdout: "keyway v0.0.0-test (commit "},
