@@ -77,7 +77,7 @@ func TestEveryCommandWithTokenAndTLS(t *testing.T) {
 	cp, caFile, token := securedControl(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.yaml")
-	body := fmt.Sprintf("address: %s\ntoken: %s\ntls:\n  ca: %s\n  server_name: localhost\n", cp.Addr, token, caFile)
+	body := fmt.Sprintf("address: %s\ntoken: %s\ntls:\n  ca: %s\n  server_name: localhost\ncontexts:\n  secured:\n    address: %s\n", cp.Addr, token, caFile, cp.Addr)
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -123,6 +123,10 @@ func TestEveryCommandWithTokenAndTLS(t *testing.T) {
 		{"keyway completion", []string{"__complete", "token", "revoke", ""}, "ci\n"},
 		{"keyway token revoke", []string{"token", "revoke", "ci"}, ""},
 		{"keyway completion", []string{"completion", "bash"}, "__start_keyway"},
+		{"keyway config use-context", []string{"config", "use-context", "secured"}, "secured"},
+		{"keyway config current-context", []string{"config", "current-context"}, "secured"},
+		{"keyway config get-contexts", []string{"config", "get-contexts"}, "secured"},
+		{"keyway fleet", []string{"fleet"}, ""},
 	}
 	// explain talks to a proxy over RESP, never to the control plane.
 	ran := map[string]bool{"keyway explain": true}
