@@ -40,7 +40,7 @@ func (s *state) finish() (*keywayv1.Policy, error) {
 // upstream, at the position where the name was written, and replica reads
 // asked of a server that has no replicas to read from.
 func (s *state) checkLeaves(e *keywayv1.Engine, upstreams []string, standalone map[string]bool) {
-	walk(e, func(e *keywayv1.Engine) {
+	snapshot.WalkAll(e, func(e *keywayv1.Engine) {
 		f := e.GetUpstream()
 		if f == nil {
 			return
