@@ -112,6 +112,11 @@ type segment struct {
 	subs  []*engine.Request
 	nsub  int
 	args  [][]byte
+	// The keys the segment's writes name (aliasing their requests'
+	// arguments), or all of them: what a later read of the pipeline
+	// may not take from memory until those writes are answered.
+	written    [][]byte
+	writtenAll bool
 }
 
 // fill is a miss sent upstream: its ticket, its flight, and the PTTL
@@ -127,24 +132,34 @@ type fill struct {
 
 // join is a request answered by another request's flight.
 type join struct {
-	r *engine.Request
-	f *flight
+	r    *engine.Request
+	f    *flight
+	done chan struct{}
 }
 
 // flight is one upstream read that identical concurrent reads share.
 // Joining one is allowed only while its ticket holds: a read that
 // starts after an invalidation of its key was processed must not take a
 // reply Redis may have produced before that write.
+//
+// Most flights are never joined, so a flight costs nothing beyond its map
+// slot until someone joins: the first joiner makes its channel (under
+// the shard's lock), and only a joined flight copies its reply. An
+// unjoined flight is reused once it leaves the map, where nothing else
+// can reach it.
 type flight struct {
 	owner *segment
 	t     ticket
-	done  chan struct{}
+	done  chan struct{} // made by the first joiner, under the shard's lock
 	raw   []byte
 	kind  engine.ErrorKind
 	err   error
 }
 
-var segments = sync.Pool{New: func() any { return &segment{} }}
+var (
+	segments = sync.Pool{New: func() any { return &segment{} }}
+	flights  = sync.Pool{New: func() any { return &flight{} }}
+)
 
 // Serve answers cached reads from memory and sends the rest upstream in
 // the batch's order.
@@ -161,40 +176,97 @@ func (n *NearCache) Serve(ctx context.Context, b engine.Batch) {
 		return
 	}
 	sg := segments.Get().(*segment)
-	// Once the pipeline has a write on its way, a later read may be
-	// answered from memory only after that write's round trip: memory
-	// holds what was true before the write reached Redis, and Redis runs
-	// a pipeline in order. A read memory would not answer anyway goes
-	// upstream behind the write in the same round trip (its ticket,
-	// taken now, still guards its fill); one it would answer waits for
-	// the write (the segment is sent first).
-	writes := false
+	// Once the pipeline has a write of key k on its way, a later read of
+	// k may be answered from memory only after that write's round trip:
+	// memory holds what was true before the write reached Redis, and
+	// Redis runs a pipeline in order. A read memory would not answer
+	// anyway goes upstream behind the write in the same round trip (its
+	// ticket, taken now, still guards its fill); one it would answer
+	// waits for the write (the segment is sent first). Reads of other
+	// keys are answered from memory at once: the pipeline's writes do
+	// not change them, so memory is as true for them as it is for a
+	// pipeline of reads alone. A write whose keys the proxy cannot name
+	// exactly (an unknown command, a keyless write, a script's declared
+	// keys) holds back every later read, as before.
 	for _, r := range b {
 		if n.cacheable(r) {
-			if writes && n.held(r) {
-				n.run(ctx, sg)
-				writes = false
+			if sg.touches(r.Cmd.Args[1]) {
+				if n.held(sg, r) {
+					n.run(ctx, sg)
+					n.read(sg, r, true)
+					continue
+				}
+				n.read(sg, r, false)
+				continue
 			}
-			n.read(sg, r, !writes)
+			n.read(sg, r, true)
 			continue
 		}
-		if !writes && r.Cmd.Spec == specMGet && n.cmds[specGet] && n.mget(sg, r) {
+		if r.Cmd.Spec == specMGet && n.cmds[specGet] && !sg.touchesAny(r.Cmd.Args[1:]) && n.mget(sg, r) {
 			continue
 		}
 		sg.send = append(sg.send, r)
-		writes = writes || invalidating(r)
+		if invalidating(r) {
+			sg.write(r)
+		}
 	}
 	n.run(ctx, sg)
 	segments.Put(sg)
 }
 
+// write records the keys r may change, for the reads that follow it in
+// the segment.
+func (sg *segment) write(r *engine.Request) {
+	s := r.Cmd.Spec
+	if s == nil || s.Keys != nil {
+		// Unknown, or keys found by parsing (scripts and functions may
+		// also touch keys they do not declare): every key.
+		sg.writtenAll = true
+		return
+	}
+	start := len(sg.keys)
+	sg.keys = r.Cmd.Keys(sg.keys)
+	if len(sg.keys) == start {
+		sg.writtenAll = sg.writtenAll || s.Has(resp.FlagWrite) // FLUSHALL, SWAPDB
+	}
+	for _, k := range sg.keys[start:] {
+		sg.written = append(sg.written, r.Cmd.Args[k])
+	}
+	sg.keys = sg.keys[:start]
+}
+
+// touches reports whether a write of the segment may have changed key.
+func (sg *segment) touches(key []byte) bool {
+	if sg.writtenAll {
+		return true
+	}
+	for _, w := range sg.written {
+		if bytes.Equal(w, key) {
+			return true
+		}
+	}
+	return false
+}
+
+func (sg *segment) touchesAny(keys [][]byte) bool {
+	if sg.writtenAll || len(sg.written) == 0 {
+		return sg.writtenAll
+	}
+	for _, k := range keys {
+		if sg.touches(k) {
+			return true
+		}
+	}
+	return false
+}
+
 // held reports whether memory holds r's reply now.
-func (n *NearCache) held(r *engine.Request) bool {
-	sig := appendSig(make([]byte, 0, 64), r)
+func (n *NearCache) held(sg *segment, r *engine.Request) bool {
+	sg.sig = appendSig(sg.sig[:0], r)
 	sh := n.store.shard(r.Cmd.Args[1])
 	now := nanotime()
 	sh.mu.Lock()
-	e := sh.entries[string(sig)]
+	e := sh.entries[string(sg.sig)]
 	ok := e != nil && (e.expires == 0 || now < e.expires)
 	sh.mu.Unlock()
 	return ok
@@ -212,24 +284,28 @@ func (n *NearCache) read(sg *segment, r *engine.Request, answer bool) {
 	if e := n.store.lookupLocked(sh, sg.sig, now); answer && e != nil {
 		sh.lru.MoveToFront(e.elem)
 		r.Reply(e.reply)
+		sh.hits++
 		sh.mu.Unlock()
-		n.stats.hits.Add(1)
 		return
 	}
-	n.stats.misses.Add(1)
+	sh.misses++
 	t := n.store.ticket(sh, now)
 	fl := fill{r: r, sh: sh, t: t}
 	if t.ok && n.coalesce {
 		f := sh.flights[string(sg.sig)]
 		if answer && f != nil && f.owner != sg && n.store.valid(sh, f.t) {
+			if f.done == nil {
+				f.done = make(chan struct{})
+			}
+			sh.coalesced++
 			sh.mu.Unlock()
-			sg.joins = append(sg.joins, join{r: r, f: f})
-			n.stats.coalesced.Add(1)
+			sg.joins = append(sg.joins, join{r: r, f: f, done: f.done})
 			return
 		}
 		if f == nil || f.owner != sg {
 			fl.sig = string(sg.sig)
-			fl.f = &flight{owner: sg, t: t, done: make(chan struct{})}
+			fl.f = flights.Get().(*flight)
+			fl.f.owner, fl.f.t = sg, t
 			sh.flights[fl.sig] = fl.f
 		}
 	}
@@ -260,7 +336,7 @@ func (n *NearCache) run(ctx context.Context, sg *segment) {
 	}
 	for _, j := range sg.joins {
 		select {
-		case <-j.f.done:
+		case <-j.done:
 			if j.f.err != nil {
 				j.r.Fail(j.f.kind, j.f.err)
 			} else {
@@ -282,6 +358,9 @@ func (n *NearCache) run(ctx context.Context, sg *segment) {
 	sg.nsub = 0
 	clear(sg.args)
 	sg.args = sg.args[:0]
+	clear(sg.written)
+	sg.written = sg.written[:0]
+	sg.writtenAll = false
 }
 
 // afterWrites drops the keys of b's writes, once Redis answered them and
@@ -323,14 +402,23 @@ func (n *NearCache) afterWrites(sg *segment, b engine.Batch) {
 func (n *NearCache) complete(fl *fill) {
 	r := fl.r
 	if f := fl.f; f != nil {
-		f.raw = bytes.Clone(r.Raw())
-		f.kind, f.err = r.Kind(), r.Err()
+		// Once out of the map no one can join; whoever joined before
+		// made the channel.
 		fl.sh.mu.Lock()
 		if fl.sh.flights[fl.sig] == f {
 			delete(fl.sh.flights, fl.sig)
 		}
+		done := f.done
 		fl.sh.mu.Unlock()
-		close(f.done)
+		if done != nil {
+			f.raw = bytes.Clone(r.Raw())
+			f.kind, f.err = r.Kind(), r.Err()
+			close(done)
+		} else {
+			*f = flight{}
+			flights.Put(f)
+		}
+		fl.f = nil
 	}
 	if fl.pttl == nil || r.Err() != nil || r.Kind() != engine.KindNone {
 		return
@@ -488,9 +576,9 @@ func (n *NearCache) mget(sg *segment, r *engine.Request) bool {
 	hit := false
 	defer func() {
 		if hit {
-			n.stats.hits.Add(1)
+			n.stats.mgetHits.Add(1)
 		} else {
-			n.stats.misses.Add(1)
+			n.stats.mgetMisses.Add(1)
 		}
 	}()
 	var epochs [maxMGetKeys]uint64

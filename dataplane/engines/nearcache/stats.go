@@ -9,34 +9,42 @@ import (
 // stats are the engine's counters, reported through engine.StatsReporter
 // and so in /metrics and keyway top with the engine's domain and label.
 type stats struct {
-	hits, misses atomic.Uint64
-	coalesced    atomic.Uint64 // requests answered by another's upstream request
-	fills        atomic.Uint64
-	refused      atomic.Uint64 // fills refused by the fill rule
-	tooLarge     atomic.Uint64
-	invalidated  atomic.Uint64 // entries dropped by Redis's pushes or local writes
-	messages     atomic.Uint64 // invalidate pushes received
-	flushes      atomic.Uint64
-	evictions    atomic.Uint64
-	expired      atomic.Uint64
-	gaps         atomic.Uint64
-	tracked      atomic.Uint64 // rounds in which every primary was tracked
-	trackErrors  atomic.Uint64
-	bytes        atomic.Int64
-	entries      atomic.Int64
+	// Reads of one key count in their shard (store.go); these are the
+	// MGETs, which span shards.
+	mgetHits, mgetMisses atomic.Uint64
+	fills                atomic.Uint64
+	refused              atomic.Uint64 // fills refused by the fill rule
+	tooLarge             atomic.Uint64
+	invalidated          atomic.Uint64 // entries dropped by Redis's pushes or local writes
+	messages             atomic.Uint64 // invalidate pushes received
+	flushes              atomic.Uint64
+	evictions            atomic.Uint64
+	expired              atomic.Uint64
+	gaps                 atomic.Uint64
+	tracked              atomic.Uint64 // rounds in which every primary was tracked
+	trackErrors          atomic.Uint64
+	bytes                atomic.Int64
+	entries              atomic.Int64
 }
 
 // AppendStats reports the counters.
 func (n *NearCache) AppendStats(dst []engine.Counter) []engine.Counter {
 	s := n.stats
+	hits, misses, coalesced := s.mgetHits.Load(), s.mgetMisses.Load(), uint64(0)
+	for i := range n.store.shards {
+		sh := &n.store.shards[i]
+		sh.mu.Lock()
+		hits, misses, coalesced = hits+sh.hits, misses+sh.misses, coalesced+sh.coalesced
+		sh.mu.Unlock()
+	}
 	live := uint64(0)
 	if n.store.live.Load() {
 		live = 1
 	}
 	return append(dst,
-		engine.Counter{Name: "hits", Value: s.hits.Load()},
-		engine.Counter{Name: "misses", Value: s.misses.Load()},
-		engine.Counter{Name: "coalesced", Value: s.coalesced.Load()},
+		engine.Counter{Name: "hits", Value: hits},
+		engine.Counter{Name: "misses", Value: misses},
+		engine.Counter{Name: "coalesced", Value: coalesced},
 		engine.Counter{Name: "fills", Value: s.fills.Load()},
 		engine.Counter{Name: "fills_refused", Value: s.refused.Load()},
 		engine.Counter{Name: "too_large", Value: s.tooLarge.Load()},

@@ -54,6 +54,9 @@ type shard struct {
 	bytes   int64
 	flights map[string]*flight // by signature
 	admit   admission
+	// Reads of one key counted under the lock the read holds anyway,
+	// rather than on counters every core would contend for.
+	hits, misses, coalesced uint64
 }
 
 // entry is one cached reply.
