@@ -9,11 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"runtime"
-	"runtime/debug"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -21,6 +17,7 @@ import (
 
 	"keyway.dev/policy/render"
 	keywayv1 "keyway.dev/proto/keyway/v1"
+	"keyway.dev/proto/rlimit"
 )
 
 // The child answers with one tag byte and a body: a marshalled Policy,
@@ -46,7 +43,7 @@ func Child(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if err := limit(*memory, *cpu); err != nil {
+	if err := rlimit.Apply(*memory, *cpu); err != nil {
 		fmt.Fprintln(stderr, "sandbox:", err)
 		return 3
 	}
@@ -75,48 +72,6 @@ func Child(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 3
 	}
 	return 0
-}
-
-// limit caps this process: address space at what the runtime has mapped
-// now plus memory (so the limit means the render's own allocations), a
-// soft Go memory limit below that so the collector works hard before the
-// kernel refuses, and CPU seconds.
-func limit(memory int64, cpu uint64) error {
-	base, err := vmSize()
-	if err != nil {
-		return err
-	}
-	as := uint64(base + memory)
-	if err := syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: as, Max: as}); err != nil {
-		return fmt.Errorf("set RLIMIT_AS: %w", err)
-	}
-	debug.SetMemoryLimit(memory * 3 / 4)
-	if cpu > 0 {
-		if err := syscall.Setrlimit(syscall.RLIMIT_CPU, &syscall.Rlimit{Cur: cpu, Max: cpu + 1}); err != nil {
-			return fmt.Errorf("set RLIMIT_CPU: %w", err)
-		}
-	}
-	// Fewer Ps means fewer threads and stacks to map under the limit.
-	runtime.GOMAXPROCS(2)
-	return nil
-}
-
-// vmSize is this process's mapped address space in bytes.
-func vmSize() (int64, error) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, fmt.Errorf("read /proc/self/status: %w", err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmSize:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("parse VmSize %q: %w", rest, err)
-			}
-			return kb << 10, nil
-		}
-	}
-	return 0, errors.New("no VmSize in /proc/self/status")
 }
 
 // wireError is a render.Error on the wire.
