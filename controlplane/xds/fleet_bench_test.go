@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +55,7 @@ func BenchmarkFleetPush(b *testing.B) {
 		b.Fatal(err)
 	}
 	heapServer := liveHeap()
+	stack0 := stackInuse()
 
 	var target atomic.Pointer[string]
 	var reached atomic.Int64
@@ -114,7 +116,14 @@ func BenchmarkFleetPush(b *testing.B) {
 	// as the server's, so half of the growth is reported as an upper
 	// bound of the server's.
 	clientHeap = (liveHeap() - heapServer) / 2
+	if path := os.Getenv("KEYWAY_BENCH_HEAP"); path != "" {
+		// The fleet connected: what each stream holds, by allocation site.
+		if err := writeHeap(path); err != nil {
+			b.Fatal(err)
+		}
+	}
 	goroutines := runtime.NumGoroutine() - gr0
+	stacks := stackInuse() - stack0
 
 	v := uint64(1)
 	cpu0 := cpuTime()
@@ -134,6 +143,7 @@ func BenchmarkFleetPush(b *testing.B) {
 	b.ReportMetric(float64(w1-w0)/float64(b.N)/float64(n), "writes/push/proxy")
 	b.ReportMetric(float64(clientHeap)/float64(n), "heap-B/proxy")
 	b.ReportMetric(float64(goroutines)/float64(n), "goroutines/proxy")
+	b.ReportMetric(float64(stacks)/float64(goroutines), "stack-B/goroutine")
 }
 
 func wait(b *testing.B, ch chan struct{}, what string) {
@@ -173,6 +183,24 @@ func syscalls() (reads, writes int64) {
 		}
 	}
 	return reads, writes
+}
+
+func writeHeap(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return f.Close()
+}
+
+func stackInuse() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.StackInuse
 }
 
 func liveHeap() uint64 {
