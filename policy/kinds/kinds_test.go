@@ -74,3 +74,23 @@ func TestMaxTTL(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitWeights(t *testing.T) {
+	if errs := SplitWeights([]int64{90, 10}); errs != nil {
+		t.Errorf("90/10: %v", errs)
+	}
+	for _, tt := range []struct {
+		weights []int64
+		want    string
+	}{
+		{nil, "give at least one"},
+		{[]int64{0, 1}, "children[0]: weight must be > 0, got 0"},
+		{[]int64{1, -1}, "children[1]: weight must be > 0, got -1"},
+		{[]int64{1, 100000}, "children[0]: weight 1 of 100001 is below the split's resolution of 1/10000"},
+	} {
+		errs := SplitWeights(tt.weights)
+		if len(errs) == 0 || !strings.Contains(errs[0].Error(), tt.want) {
+			t.Errorf("SplitWeights(%v) = %v, want %q", tt.weights, errs, tt.want)
+		}
+	}
+}

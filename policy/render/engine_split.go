@@ -2,9 +2,11 @@ package render
 
 import (
 	"fmt"
+	"math"
 
 	"go.starlark.net/starlark"
 
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -25,24 +27,28 @@ func builtinSplit(thread *starlark.Thread, fn *starlark.Builtin, args starlark.T
 	}
 	s := &keywayv1.Split{By: oneOf(c, "by", by,
 		[]string{"connection", "key"}, []keywayv1.Split_By{keywayv1.Split_BY_CONNECTION, keywayv1.Split_BY_KEY})}
-	if len(pairs) == 0 {
-		c.errorf("children: give at least one (weight, engine)")
-	}
+	weights := make([]int64, 0, len(pairs))
 	for i, p := range pairs {
 		w, ok := p[0].(starlark.Int)
 		if !ok {
 			return nil, c.typeErr(fmt.Sprintf("children[%d] weight", i), "an int", p[0])
 		}
 		n, ok := w.Int64()
-		if !ok || n <= 0 {
-			c.errorf("children[%d]: weight must be > 0, got %s", i, w)
-			n = 0
+		if !ok {
+			n = math.MaxInt64 // c.count below says it is too large
 		}
+		// The shared rules judge the sign and the resolution; c.count
+		// the range of the message's field.
+		weights = append(weights, min(n, math.MaxUint32))
+		n = max(n, 0)
 		e, err := c.required(fmt.Sprintf("children[%d]", i), p[1])
 		if err != nil {
 			return nil, err
 		}
 		s.Children = append(s.Children, &keywayv1.WeightedEngine{Weight: c.count(fmt.Sprintf("children[%d] weight", i), int(n), 0), Engine: e})
+	}
+	for _, err := range kinds.SplitWeights(weights) {
+		c.errorf("%v", err)
 	}
 	return c.engine("split", label, &keywayv1.Engine{Kind: &keywayv1.Engine_Split{Split: s}}), nil
 }

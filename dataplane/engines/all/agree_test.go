@@ -47,6 +47,10 @@ func TestRenderAndBuildersRefuseAlike(t *testing.T) {
 			&keywayv1.Engine{Kind: &keywayv1.Engine_NearCache{NearCache: &keywayv1.NearCache{Next: next, MaxBytes: 1024, Prefixes: []string{"u:", "u:1"}}}}},
 		{"near_cache admission without window", `near_cache(a, max_bytes = 1024, admit_reads = 3)`,
 			&keywayv1.Engine{Kind: &keywayv1.Engine_NearCache{NearCache: &keywayv1.NearCache{Next: next, MaxBytes: 1024, AdmitReads: 3}}}},
+		{"split weight below the resolution", `split([(1, a), (100000, a)])`,
+			&keywayv1.Engine{Kind: &keywayv1.Engine_Split{Split: &keywayv1.Split{Children: []*keywayv1.WeightedEngine{{Weight: 1, Engine: next}, {Weight: 100000, Engine: next}}}}}},
+		{"split without children", `split([])`,
+			&keywayv1.Engine{Kind: &keywayv1.Engine_Split{Split: &keywayv1.Split{}}}},
 	}
 	ups := []*keywayv1.Upstream{{Name: "main", Kind: &keywayv1.Upstream_Standalone{Standalone: &keywayv1.Standalone{Address: "127.0.0.1:1"}}}}
 	for _, tt := range tests {

@@ -9,11 +9,13 @@ import (
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/resp"
+	"keyway.dev/policy/kinds"
 )
 
 // Buckets is the resolution of a split: weights are laid out as
 // cumulative ranges over 0..Buckets-1, so shares are exact to 0.01%.
-const Buckets = 10000
+// kinds.SplitWeights refuses weights too small for it, in render and here.
+const Buckets = kinds.SplitBuckets
 
 // Split sends each request to the child whose bucket range holds the
 // request's bucket: a hash of its connection or of its first key.
