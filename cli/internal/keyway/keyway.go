@@ -21,6 +21,7 @@ import (
 	"keyway.dev/cli/internal/policytest"
 	"keyway.dev/cli/internal/rollout"
 	"keyway.dev/cli/internal/token"
+	"keyway.dev/cli/internal/watch"
 )
 
 // Root returns the whole command tree bound to a. It is built per run so
@@ -54,6 +55,7 @@ wrongly (unknown command or flag, missing or malformed argument).`,
 			dispatch.Completion(func() io.Writer { return a.Stdout }),
 		},
 	}
+	watch.Attach(a, root, "fleet", "rollout status")
 	complete.Attach(root, a)
 	attachJSON(root)
 	return root

@@ -19,12 +19,12 @@ func topCommand(a *app.App) *dispatch.Command {
 	var (
 		domain, window string
 		interval       time.Duration
-		once           bool
+		once, live     bool
 	)
 	return &dispatch.Command{
 		Name:    "top",
 		Short:   "Live traffic per workload domain: QPS, errors, p50/p99, bytes, connections",
-		Usage:   "[--domain D] [--window 1m|5m] [--interval 2s] [--once] [flags]",
+		Usage:   "[--domain D] [--window 1m|5m] [--interval 2s] [--once | --watch=false] [flags]",
 		MaxArgs: 0,
 		Long: `A refreshing table of the fleet's traffic per workload domain, merged by
 the control plane from every proxy's reports (sent every few seconds):
@@ -44,6 +44,7 @@ clear the screen.`,
 			fs.StringVar(&window, "window", "1m", "sliding `window`: 1m or 5m")
 			fs.DurationVar(&interval, "interval", 2*time.Second, "refresh `interval`")
 			fs.BoolVar(&once, "once", false, "print one snapshot and exit")
+			fs.BoolVar(&live, "watch", true, "refresh every --interval until interrupted, as fleet --watch does; --watch=false is --once")
 		},
 		Run: func(ctx context.Context, _ []string) error {
 			format := "table"
@@ -51,7 +52,7 @@ clear the screen.`,
 				format = "json" // -o yaml converts it on the way out
 			}
 			args := []string{"--domain", domain, "--window", window, "--interval", interval.String(), "-o", format}
-			if once {
+			if once || !live {
 				args = append(args, "--once")
 				// A live view runs until interrupted; one snapshot is a
 				// call like any other and gets --timeout.
