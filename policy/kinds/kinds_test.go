@@ -94,3 +94,12 @@ func TestSplitWeights(t *testing.T) {
 		}
 	}
 }
+
+func TestGuardCommands(t *testing.T) {
+	if err := GuardCommands([]string{"GET", "SET"}, []string{"FLUSHALL"}); err != nil {
+		t.Errorf("disjoint lists: %v", err)
+	}
+	if err := GuardCommands([]string{"GET", "SET"}, []string{"DEL", "SET"}); err == nil || err.Error() != "SET is in both allow_commands and deny_commands" {
+		t.Errorf("SET in both: %v", err)
+	}
+}

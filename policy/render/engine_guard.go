@@ -3,6 +3,7 @@ package render
 import (
 	"go.starlark.net/starlark"
 
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -33,6 +34,9 @@ func builtinGuard(thread *starlark.Thread, fn *starlark.Builtin, args starlark.T
 	}
 	if g.DenyCommands, err = c.commandNames("deny_commands", deny); err != nil {
 		return nil, err
+	}
+	if err := kinds.GuardCommands(g.AllowCommands, g.DenyCommands); err != nil {
+		c.errorf("%v", err)
 	}
 	if g.KeyPrefixes, err = c.prefixes("key_prefixes", prefixes); err != nil {
 		return nil, err

@@ -51,6 +51,8 @@ func TestRenderAndBuildersRefuseAlike(t *testing.T) {
 			&keywayv1.Engine{Kind: &keywayv1.Engine_Split{Split: &keywayv1.Split{Children: []*keywayv1.WeightedEngine{{Weight: 1, Engine: next}, {Weight: 100000, Engine: next}}}}}},
 		{"split without children", `split([])`,
 			&keywayv1.Engine{Kind: &keywayv1.Engine_Split{Split: &keywayv1.Split{}}}},
+		{"guard command both allowed and denied", `guard(a, allow_commands = ["GET", "SET"], deny_commands = ["set"])`,
+			&keywayv1.Engine{Kind: &keywayv1.Engine_Guard{Guard: &keywayv1.Guard{AllowCommands: []string{"GET", "SET"}, DenyCommands: []string{"SET"}, Next: next}}}},
 	}
 	ups := []*keywayv1.Upstream{{Name: "main", Kind: &keywayv1.Upstream_Standalone{Standalone: &keywayv1.Standalone{Address: "127.0.0.1:1"}}}}
 	for _, tt := range tests {

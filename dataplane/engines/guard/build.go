@@ -2,11 +2,14 @@ package guard
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/engines/internal/trie"
 	"keyway.dev/dataplane/resp"
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -29,10 +32,8 @@ func Build(b *engine.Builder, cfg *keywayv1.Guard) (engine.Engine, error) {
 	if g.deny, err = names("deny_commands", cfg.GetDenyCommands()); err != nil {
 		return nil, err
 	}
-	for name := range g.deny {
-		if _, both := g.allow[name]; both {
-			return nil, fmt.Errorf("%s is in both allow_commands and deny_commands", name)
-		}
+	if err := kinds.GuardCommands(slices.Sorted(maps.Keys(g.allow)), slices.Sorted(maps.Keys(g.deny))); err != nil {
+		return nil, err
 	}
 	for i, p := range cfg.GetKeyPrefixes() {
 		if p == "" {
