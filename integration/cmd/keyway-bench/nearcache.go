@@ -6,8 +6,21 @@ package main
 // keys drawn from a Zipf(s) distribution over a large key space, a share
 // of them read (GET) and the rest written (SET), unpipelined clients. It
 // prints throughput, p50/p99 latency, Redis's CPU per request and in
-// cores, and the near cache's hit ratio and coalesced requests from the
-// proxy's /metrics, and the ratios near cache / plain.
+// cores, the commands Redis executed per client request (INFO
+// commandstats), and the near cache's hit ratio and coalesced requests
+// from the proxy's /metrics, and the ratios near cache / plain.
+//
+// It runs each pair under several CPU placements (--setups), because
+// which process is the bottleneck decides what a near cache can show:
+// "shared" puts Redis and the proxy on one CPU and the load generator on
+// the other; "redis-alone" gives Redis a CPU of its own and puts the
+// proxy with the load generator. On a machine this small the proxy and
+// the clients saturate first either way, so the report also gives the
+// Redis-bound throughput: requests per second of Redis CPU, what one
+// Redis core could serve when Redis, not the proxy tier, is the scarce
+// resource (a fleet of proxies in front of the node holding the hot
+// keys). It is derived from measured CPU, not measured at saturation,
+// and the report says so.
 
 import (
 	"bufio"
@@ -53,11 +66,21 @@ type ncConfig struct {
 	pin        bool
 	loadCPUs   string
 	serverCPUs string
+	setups     []string
+}
+
+// ncSetups are the CPU placements of --setups: which of the two CPU
+// lists (--load-cpus, --server-cpus) Redis and the proxy run on. The
+// load generator always runs on --load-cpus.
+var ncSetups = map[string]struct{ redisOnServer, proxyOnServer bool }{
+	"shared":      {true, true},
+	"redis-alone": {true, false},
 }
 
 // ncResult is one measured run of one target.
 type ncResult struct {
 	Target      string  `json:"target"`
+	Setup       string  `json:"setup"`
 	Rep         int     `json:"rep"`
 	Requests    int     `json:"requests"`
 	Errors      int     `json:"errors"`
@@ -73,6 +96,15 @@ type ncResult struct {
 	Misses      uint64  `json:"misses"`
 	Coalesced   uint64  `json:"coalesced"`
 	HitRatio    float64 `json:"hit_ratio"`
+	// What Redis executed during the run (INFO commandstats deltas):
+	// calls per command, calls per client request, and the time Redis
+	// reports spending in commands (not in I/O) per client request.
+	RedisCalls      map[string]uint64 `json:"redis_calls"`
+	RedisCallsPerOp float64           `json:"redis_calls_per_request"`
+	RedisCmdUsPerOp float64           `json:"redis_command_us_per_request"`
+	// RedisBoundOps is requests per second of Redis CPU: the throughput
+	// one Redis core would allow if it were the bottleneck (derived).
+	RedisBoundOps float64 `json:"redis_bound_ops_per_sec"`
 }
 
 func mainNearCache(args []string) {
@@ -101,7 +133,7 @@ func parseNearCache(args []string, stderr io.Writer) (ncConfig, error) {
 	fs.IntVar(&c.clients, "clients", 50, "client connections")
 	fs.IntVar(&c.pipeline, "pipeline", 1, "requests each client sends per write")
 	fs.IntVar(&c.requests, "requests", 400_000, "measured requests per target and repetition")
-	fs.IntVar(&c.warmup, "warmup", 100_000, "requests before each measurement (fills the near cache)")
+	fs.IntVar(&c.warmup, "warmup", 2_000_000, "requests before each measurement, in pipelines of at least 16 (fills the near cache)")
 	fs.IntVar(&c.valueSize, "value-size", 64, "value size, in bytes")
 	fs.IntVar(&c.maxBytes, "max-bytes", 256<<20, "the near cache's max_bytes")
 	fs.IntVar(&c.admit, "admit-reads", 2, "the near cache's admit_reads (within 10s)")
@@ -110,11 +142,19 @@ func parseNearCache(args []string, stderr io.Writer) (ncConfig, error) {
 	fs.StringVar(&c.out, "out", "", "results directory (default: a new /tmp/keyway-bench-nearcache-DATE)")
 	noPin := fs.Bool("no-pin", false, "do not pin processes to CPUs")
 	fs.StringVar(&c.loadCPUs, "load-cpus", "0", "CPUs of the load generator (taskset list)")
-	fs.StringVar(&c.serverCPUs, "server-cpus", "1", "CPUs redis-server and the proxy share")
+	fs.StringVar(&c.serverCPUs, "server-cpus", "1", "CPUs of redis-server, and of the proxy in the shared setup")
+	setups := fs.String("setups", "shared,redis-alone", "CPU placements to run, in order: shared (Redis and proxy on --server-cpus), redis-alone (Redis alone on --server-cpus, the proxy on --load-cpus)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	c.pin = !*noPin
+	for _, name := range strings.Split(*setups, ",") {
+		name = strings.TrimSpace(name)
+		if _, ok := ncSetups[name]; !ok {
+			return c, fmt.Errorf("--setups: unknown setup %q (want shared or redis-alone)", name)
+		}
+		c.setups = append(c.setups, name)
+	}
 	switch {
 	case c.keys < 1:
 		return c, fmt.Errorf("--keys %d: want at least 1", c.keys)
@@ -171,17 +211,33 @@ func runNearCache(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	}
 	cdf := zipfCDF(cfg.keys, cfg.zipf)
 	var results []ncResult
-	for rep := range cfg.reps {
-		order := []string{"plain", "near_cache"}
-		if rep%2 == 1 {
-			order[0], order[1] = order[1], order[0]
+	for _, setup := range cfg.setups {
+		place := ncSetups[setup]
+		redisCPUs, proxyCPUs := cfg.loadCPUs, cfg.loadCPUs
+		if place.redisOnServer {
+			redisCPUs = cfg.serverCPUs
 		}
-		for _, name := range order {
-			r, err := ncRun(ctx, cfg, ps, rs, name, policies[name], cdf, rep, log)
-			if err != nil {
-				return fmt.Errorf("%s: %w", name, err)
+		if place.proxyOnServer {
+			proxyCPUs = cfg.serverCPUs
+		}
+		if ps.taskset != "" {
+			if out, err := exec.Command(ps.taskset, "-pc", redisCPUs, strconv.Itoa(rs.pid())).CombinedOutput(); err != nil {
+				return fmt.Errorf("pin redis-server to CPUs %s: %w: %s", redisCPUs, err, out)
 			}
-			results = append(results, r)
+		}
+		for rep := range cfg.reps {
+			order := []string{"plain", "near_cache"}
+			if rep%2 == 1 {
+				order[0], order[1] = order[1], order[0]
+			}
+			for _, name := range order {
+				r, err := ncRun(ctx, cfg, ps, rs, name, policies[name], cdf, rep, proxyCPUs, log)
+				if err != nil {
+					return fmt.Errorf("%s, %s: %w", setup, name, err)
+				}
+				r.Setup = setup
+				results = append(results, r)
+			}
 		}
 	}
 	data, _ := json.MarshalIndent(results, "", "  ")
@@ -193,7 +249,7 @@ func runNearCache(ctx context.Context, args []string, stdout, stderr io.Writer, 
 }
 
 // ncRun starts a proxy with policy, warms it up, measures, and stops it.
-func ncRun(ctx context.Context, cfg ncConfig, ps *procs, rs *proc, name, policy string, cdf []float64, rep int, log *slog.Logger) (ncResult, error) {
+func ncRun(ctx context.Context, cfg ncConfig, ps *procs, rs *proc, name, policy string, cdf []float64, rep int, proxyCPUs string, log *slog.Logger) (ncResult, error) {
 	path := filepath.Join(cfg.out, name+".star")
 	if err := os.WriteFile(path, []byte(policy), 0o644); err != nil {
 		return ncResult{}, err
@@ -206,7 +262,7 @@ func ncRun(ctx context.Context, cfg ncConfig, ps *procs, rs *proc, name, policy 
 	if err != nil {
 		return ncResult{}, err
 	}
-	p, err := ps.start(fmt.Sprintf("keyway-proxy-%s-%d", name, rep), cfg.serverCPUs, cfg.proxyBin,
+	p, err := ps.start(fmt.Sprintf("keyway-proxy-%s-%d", name, rep), proxyCPUs, cfg.proxyBin,
 		"--listen", "127.0.0.1:"+strconv.Itoa(port), "--policy", path,
 		"--admin", "127.0.0.1:"+strconv.Itoa(admin), "--log-level", "warn")
 	if err != nil {
@@ -219,16 +275,22 @@ func ncRun(ctx context.Context, cfg ncConfig, ps *procs, rs *proc, name, policy 
 	}
 	metrics := "http://127.0.0.1:" + strconv.Itoa(admin) + "/metrics"
 	log.Info("warming up", "target", name, "rep", rep, "requests", cfg.warmup)
-	if _, err := ncLoad(ctx, p.addr, cfg, cdf, cfg.warmup, 1000+uint64(rep)); err != nil {
+	// Pipelined, whatever the measured load: a Zipf(0.99) tail keeps
+	// bringing first reads for millions of requests, and the warm-up is
+	// there to get the cache near its steady state, not to be measured.
+	warm := cfg
+	warm.pipeline = max(cfg.pipeline, 16)
+	if _, err := ncLoad(ctx, p.addr, warm, cdf, cfg.warmup, 1000+uint64(rep)); err != nil {
 		return ncResult{}, err
 	}
 	before, err := scrapeNearCache(metrics)
 	if err != nil {
 		return ncResult{}, err
 	}
+	calls0, err0 := commandStats(rs.addr)
 	r0, err1 := cpuSeconds(rs.pid())
 	p0, err2 := cpuSeconds(p.pid())
-	if err := errors.Join(err1, err2); err != nil {
+	if err := errors.Join(err0, err1, err2); err != nil {
 		return ncResult{}, err
 	}
 	log.Info("measuring", "target", name, "rep", rep, "requests", cfg.requests)
@@ -239,7 +301,8 @@ func ncRun(ctx context.Context, cfg ncConfig, ps *procs, rs *proc, name, policy 
 	r1, err1 := cpuSeconds(rs.pid())
 	p1, err2 := cpuSeconds(p.pid())
 	after, err3 := scrapeNearCache(metrics)
-	if err := errors.Join(err1, err2, err3); err != nil {
+	calls1, err4 := commandStats(rs.addr)
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		return ncResult{}, err
 	}
 	secs := res.elapsed.Seconds()
@@ -256,6 +319,23 @@ func ncRun(ctx context.Context, cfg ncConfig, ps *procs, rs *proc, name, policy 
 	if n := out.Hits + out.Misses; n > 0 {
 		out.HitRatio = float64(out.Hits) / float64(n)
 	}
+	if out.RedisCPU > 0 {
+		out.RedisBoundOps = float64(res.requests) / out.RedisCPU
+	}
+	out.RedisCalls = map[string]uint64{}
+	var calls, usec uint64
+	for cmd, c1 := range calls1 {
+		c0 := calls0[cmd]
+		// The two INFO calls themselves are not the load's.
+		if cmd == "info" || c1.calls <= c0.calls {
+			continue
+		}
+		out.RedisCalls[cmd] = c1.calls - c0.calls
+		calls += c1.calls - c0.calls
+		usec += c1.usec - c0.usec
+	}
+	out.RedisCallsPerOp = float64(calls) / float64(res.requests)
+	out.RedisCmdUsPerOp = float64(usec) / float64(res.requests)
 	if res.errors > 0 {
 		return out, fmt.Errorf("%d error replies", res.errors)
 	}
@@ -427,41 +507,91 @@ func scrapeNearCache(url string) (map[string]uint64, error) {
 	return out, sc.Err()
 }
 
+// cmdStat is one command's line of INFO commandstats.
+type cmdStat struct{ calls, usec uint64 }
+
+// commandStats reads Redis's INFO commandstats: calls and microseconds
+// per command, by lower-case name.
+func commandStats(addr string) (map[string]cmdStat, error) {
+	info, err := command(addr, "INFO", "commandstats")
+	if err != nil {
+		return nil, fmt.Errorf("INFO commandstats: %w", err)
+	}
+	return parseCommandStats(info)
+}
+
+func parseCommandStats(info string) (map[string]cmdStat, error) {
+	out := map[string]cmdStat{}
+	for _, line := range strings.Split(info, "\n") {
+		line = strings.TrimSpace(line)
+		name, fields, ok := strings.Cut(line, ":")
+		if !ok || !strings.HasPrefix(name, "cmdstat_") {
+			continue
+		}
+		var st cmdStat
+		for _, f := range strings.Split(fields, ",") {
+			k, v, _ := strings.Cut(f, "=")
+			var err error
+			switch k {
+			case "calls":
+				st.calls, err = strconv.ParseUint(v, 10, 64)
+			case "usec":
+				st.usec, err = strconv.ParseUint(v, 10, 64)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("INFO commandstats line %q: %w", line, err)
+			}
+		}
+		out[strings.TrimPrefix(name, "cmdstat_")] = st
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("INFO commandstats: no cmdstat_ lines in %q", info)
+	}
+	return out, nil
+}
+
 // ncReport prints each run and the medians' ratios.
 func ncReport(w io.Writer, cfg ncConfig, rs []ncResult) {
-	fmt.Fprintf(w, "\nnear cache: Zipf(%.2f) over %d keys, %.0f%% GET, %d clients, pipelines of %d, %d requests per run\n\n",
+	fmt.Fprintf(w, "\nnear cache: Zipf(%.2f) over %d keys, %.0f%% GET, %d clients, pipelines of %d, %d requests per run\n",
 		cfg.zipf, cfg.keys, cfg.reads*100, cfg.clients, cfg.pipeline, cfg.requests)
-	fmt.Fprintf(w, "%-11s %3s %10s %9s %9s %11s %11s %9s %9s\n", "TARGET", "REP", "OPS/S", "P50", "P99", "REDIS CPU", "REDIS µs/op", "HIT%", "COALESCED")
+	fmt.Fprintf(w, "near_cache: max_bytes %d, admit_reads %d in 10s, coalescing %v; load generator on CPUs %s, Redis on %s\n\n",
+		cfg.maxBytes, cfg.admit, cfg.coalesce, cfg.loadCPUs, cfg.serverCPUs)
+	fmt.Fprintf(w, "%-11s %-11s %3s %9s %8s %8s %7s %9s %9s %9s %10s %6s %9s\n", "SETUP", "TARGET", "REP", "OPS/S", "P50", "P99",
+		"REDIS", "REDIS", "REDIS", "PROXY", "REDIS-", "HIT%", "COALESCED")
+	fmt.Fprintf(w, "%-11s %-11s %3s %9s %8s %8s %7s %9s %9s %9s %10s %6s %9s\n", "", "", "", "", "", "",
+		"CORES", "µs/op", "CMDS/OP", "µs/op", "BOUND OPS", "", "")
 	for _, r := range rs {
 		hit := "-"
 		if r.Target == "near_cache" {
 			hit = fmt.Sprintf("%.1f", r.HitRatio*100)
 		}
-		fmt.Fprintf(w, "%-11s %3d %10.0f %7.0fµs %7.0fµs %9.2f c %11.2f %9s %9d\n",
-			r.Target, r.Rep, r.OpsPerSec, r.P50Micros, r.P99Micros, r.RedisCores, r.RedisUsPerK, hit, r.Coalesced)
+		fmt.Fprintf(w, "%-11s %-11s %3d %9.0f %6.0fµs %6.0fµs %7.2f %9.2f %9.3f %9.2f %10.0f %6s %9d\n",
+			r.Setup, r.Target, r.Rep, r.OpsPerSec, r.P50Micros, r.P99Micros, r.RedisCores, r.RedisUsPerK,
+			r.RedisCallsPerOp, r.ProxyCPU/float64(max(r.Requests, 1))*1e6, r.RedisBoundOps, hit, r.Coalesced)
 	}
-	med := func(target string, f func(ncResult) float64) float64 {
-		var v []float64
-		for _, r := range rs {
-			if r.Target == target {
-				v = append(v, f(r))
+	for _, setup := range cfg.setups {
+		med := func(target string, f func(ncResult) float64) float64 {
+			var v []float64
+			for _, r := range rs {
+				if r.Target == target && r.Setup == setup {
+					v = append(v, f(r))
+				}
 			}
+			return median(v)
 		}
-		sort.Float64s(v)
-		switch {
-		case len(v) == 0:
+		ratio := func(f func(ncResult) float64) float64 {
+			if p := med("plain", f); p > 0 {
+				return med("near_cache", f) / p
+			}
 			return 0
-		case len(v)%2 == 0:
-			return (v[len(v)/2-1] + v[len(v)/2]) / 2
 		}
-		return v[len(v)/2]
+		fmt.Fprintf(w, "\n%s, near_cache / plain (medians): throughput %.2fx, p99 %.2fx, Redis CPU per request %.2fx, Redis commands per request %.2fx, Redis CPU %.2fx\n",
+			setup, ratio(func(r ncResult) float64 { return r.OpsPerSec }), ratio(func(r ncResult) float64 { return r.P99Micros }),
+			ratio(func(r ncResult) float64 { return r.RedisUsPerK }), ratio(func(r ncResult) float64 { return r.RedisCallsPerOp }),
+			ratio(func(r ncResult) float64 { return r.RedisCores }))
+		fmt.Fprintf(w, "%s, Redis-bound throughput (requests per Redis CPU second, derived, not measured at saturation): plain %.0f, near_cache %.0f, %.2fx\n",
+			setup, med("plain", func(r ncResult) float64 { return r.RedisBoundOps }), med("near_cache", func(r ncResult) float64 { return r.RedisBoundOps }),
+			ratio(func(r ncResult) float64 { return r.RedisBoundOps }))
 	}
-	ops := func(r ncResult) float64 { return r.OpsPerSec }
-	cpu := func(r ncResult) float64 { return r.RedisUsPerK }
-	cores := func(r ncResult) float64 { return r.RedisCores }
-	p99 := func(r ncResult) float64 { return r.P99Micros }
-	fmt.Fprintf(w, "\nnear_cache / plain (medians): throughput %.2fx, p99 %.2fx, Redis CPU per request %.2fx, Redis CPU %.2fx\n",
-		med("near_cache", ops)/med("plain", ops), med("near_cache", p99)/med("plain", p99),
-		med("near_cache", cpu)/med("plain", cpu), med("near_cache", cores)/med("plain", cores))
 	fmt.Fprintf(w, "results: %s\n", filepath.Join(cfg.out, "nearcache.json"))
 }

@@ -62,3 +62,25 @@ keyway_engine_events_total{domain="default",track="stable",kind="guard",label=""
 		t.Errorf("scraped %v, want hits 7 misses 3", got)
 	}
 }
+
+func TestParseCommandStats(t *testing.T) {
+	got, err := parseCommandStats("# Commandstats\r\ncmdstat_get:calls=10,usec=25,usec_per_call=2.50,rejected_calls=0,failed_calls=0\r\ncmdstat_pttl:calls=3,usec=4,usec_per_call=1.33\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["get"] != (cmdStat{10, 25}) || got["pttl"] != (cmdStat{3, 4}) || len(got) != 2 {
+		t.Errorf("parsed %v", got)
+	}
+	for _, bad := range []string{"# Commandstats\r\n", "cmdstat_get:calls=x,usec=1\r\n"} {
+		if _, err := parseCommandStats(bad); err == nil || !strings.Contains(err.Error(), "INFO commandstats") {
+			t.Errorf("%q: error %v, want one about INFO commandstats", bad, err)
+		}
+	}
+}
+
+func TestParseNearCacheRefusesUnknownSetup(t *testing.T) {
+	_, err := parseNearCache([]string{"--setups", "shared,alone"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `unknown setup "alone"`) {
+		t.Errorf("error %v, want one naming the unknown setup", err)
+	}
+}
