@@ -90,7 +90,7 @@ func TestEveryCommandWithTokenAndTLS(t *testing.T) {
 		args []string
 		want string // in stdout
 	}{
-		{"keyway version", []string{"version"}, "keyway "},
+		{"keyway version", []string{"version"}, "server: keyway-control "},
 		{"keyway policy validate", []string{"policy", "validate", v1, "--remote"}, ""},
 		{"keyway policy test", []string{"policy", "test", v1}, "PASS"},
 		{"keyway policy push", []string{"policy", "push", v1, "-m", "first"}, "v1"},

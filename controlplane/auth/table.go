@@ -35,6 +35,7 @@ var Methods = map[string]Role{
 	keywayv1.TokenService_CreateToken_FullMethodName:      Admin,
 	keywayv1.TokenService_ListTokens_FullMethodName:       Admin,
 	keywayv1.TokenService_RevokeToken_FullMethodName:      Admin,
+	keywayv1.ServerService_GetServerInfo_FullMethodName:   Viewer,
 }
 
 // Public methods need no credentials: health checks come from load

@@ -72,11 +72,7 @@ func (s *Server) runOperations(ctx context.Context) (wait func()) {
 			s.log.Error("cannot publish rollouts; proxies keep the last good state", "err", err)
 		})
 	})
-	id := s.cfg.ReplicaID
-	if id == "" {
-		host, _ := os.Hostname()
-		id = fmt.Sprintf("%s/%s", host, s.lis.Addr())
-	}
+	id := s.replicaID()
 	// Only replicas on an external etcd have others to share with: nothing
 	// outside this process reaches an embedded one.
 	if share := s.cfg.ShareTelemetry; share != nil && len(s.cfg.EtcdEndpoints) > 0 {
@@ -100,4 +96,14 @@ func (s *Server) runOperations(ctx context.Context) (wait func()) {
 		})
 	})
 	return wg.Wait
+}
+
+// replicaID is Config.ReplicaID or, when empty, hostname and listen
+// address: unique among replicas without configuration.
+func (s *Server) replicaID() string {
+	if s.cfg.ReplicaID != "" {
+		return s.cfg.ReplicaID
+	}
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%s", host, s.lis.Addr())
 }

@@ -27,6 +27,7 @@ import (
 	"keyway.dev/controlplane/tracing"
 	"keyway.dev/controlplane/xds"
 	"keyway.dev/policy/render"
+	"keyway.dev/proto/buildinfo"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -202,6 +203,7 @@ func New(cfg Config) (*Server, error) {
 	admin.NewPolicy(st, timedRender(cfg.Render, cfg.Metrics), s.xds.Publisher(), cfg.Logger).WithTests(cfg.Tests).Register(s.gs)
 	admin.NewFleet(s.xds.Tracker(), st).WithStats(cfg.NodeStats).WithDomains(cfg.NodeDomains).Register(s.gs)
 	s.registerOperations(auditLog)
+	admin.NewServerInfo(buildinfo.Get(), s.replicaID()).Register(s.gs)
 	auth.NewService(tokens, func(ctx context.Context, action, target, detail string) {
 		ev := audit.Event{Who: auth.Identity(ctx), Action: action, Target: target, Detail: detail}
 		if err := auditLog.Record(ctx, ev); err != nil {

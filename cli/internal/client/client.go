@@ -21,6 +21,7 @@ type Conn struct {
 	Rollouts keywayv1.RolloutServiceClient
 	Audit    keywayv1.AuditServiceClient
 	Tokens   keywayv1.TokenServiceClient
+	Server   keywayv1.ServerServiceClient
 	cc       *grpc.ClientConn
 }
 
@@ -41,6 +42,7 @@ func Dial(addr string, opts ...grpc.DialOption) (*Conn, error) {
 		Rollouts: keywayv1.NewRolloutServiceClient(cc),
 		Audit:    keywayv1.NewAuditServiceClient(cc),
 		Tokens:   keywayv1.NewTokenServiceClient(cc),
+		Server:   keywayv1.NewServerServiceClient(cc),
 		cc:       cc,
 	}, nil
 }

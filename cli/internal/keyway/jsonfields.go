@@ -13,7 +13,6 @@ import (
 	"keyway.dev/cli/internal/policytest"
 	"keyway.dev/cli/internal/rollout"
 	"keyway.dev/cli/internal/token"
-	"keyway.dev/proto/buildinfo"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -45,7 +44,7 @@ var jsonShapes = map[string][]any{
 	"token create":    {token.InfoJSON{}},
 	"token list":      {token.ListJSON{}},
 	"token revoke":    {token.InfoJSON{}},
-	"version":         {buildinfo.Info{}},
+	"version":         {VersionJSON{}},
 
 	"config get-contexts":    {contexts.ListJSON{}},
 	"config current-context": {contexts.CurrentJSON{}},

@@ -63,8 +63,11 @@ func TestGlobals(t *testing.T) {
 		{name: "no command", addr: cp.Addr, args: nil, code: 2, stderr: "keyway: missing command (one of: policy, fleet, top, explain, flag, rollout, audit, token, version, config, completion)"},
 		{name: "unknown command", addr: cp.Addr, args: []string{"polcy"}, code: 2, stderr: "error: unknown command \"polcy\" for \"keyway\"; did you mean \"policy\"?\nRun 'keyway --help' for usage.\n"},
 		{name: "help word", addr: cp.Addr, args: []string{"help", "policy"}, stdout: "Commands:\n  validate"},
-		{name: "version", addr: cp.Addr, args: []string{"version"}, stdout: "keyway v0.0.0-test (commit "},
+		{name: "version", addr: cp.Addr, args: []string{"version"}, stdout: "client: keyway v0.0.0-test (commit 0123456789abcdef, built 2026-01-02T15:04:05Z, go1.26)\nserver: keyway-control v9.9.9-server (commit fedcba9876543210, built 2026-02-03T04:05:06Z, go1.26) at " + cp.Addr + " (replica fake-0)\n"},
 		{name: "version json", addr: cp.Addr, args: []string{"version", "-o", "json"}, stdout: `"version": "v0.0.0-test"`},
+		{name: "version json server", addr: cp.Addr, args: []string{"version", "-o", "json"}, stdout: `"server": {` + "\n" + `    "version": "v9.9.9-server",`},
+		{name: "version --client", addr: "127.0.0.1:1", args: []string{"version", "--client"}, stdout: "keyway v0.0.0-test (commit "},
+		{name: "version, server unreachable", addr: "127.0.0.1:1", args: []string{"version"}, code: 1, stdout: "client: keyway v0.0.0-test", stderr: "cannot reach the control plane at 127.0.0.1:1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := clitest.Run(t, tc.addr, tc.args...)
