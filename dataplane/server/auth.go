@@ -165,8 +165,8 @@ func (c *client) setProto(proto uint8) bool {
 	if proto == c.proto() {
 		return true
 	}
-	if p := c.pin; p != nil && p.d != nil && p.sub == nil {
-		if err := p.d.Protocol(c.srv.ctx, proto); err != nil {
+	if p := c.pin; p != nil && p.Conn() != nil && c.sub == nil {
+		if err := p.Conn().Protocol(c.srv.ctx, proto); err != nil {
 			c.dropPin()
 			c.writeError(err.Error())
 			return false

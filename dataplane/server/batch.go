@@ -159,7 +159,7 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 		}
 		args := cmds[i].Args
 		h := c.localHandler(args[0])
-		if h != nil && c.pin != nil && c.pin.multi && h.queuedByRedis {
+		if h != nil && c.pin.InMulti() && h.queuedByRedis {
 			// Inside MULTI, Redis queues PING and ECHO like any command
 			// and EXEC fails them with the rest (a stale replica's
 			// MASTERDOWN): they go to Redis with the transaction.
@@ -168,7 +168,7 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 		if h == nil {
 			h = c.emulated(st, args[0]) // emulation.go
 		}
-		if h != nil && c.queuesLocal(h) { // transaction.go
+		if h != nil && c.queuesLocal(h) { // dedicated.go
 			run = c.flushRun(st, run)
 			before := c.written
 			if !c.queueLocal(st, h, args) {
@@ -177,7 +177,7 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 			c.observeOne(args, len(cmds[i].Raw), before, "", engine.KindRefused)
 			continue
 		}
-		if h != nil && (c.pin == nil || c.pin.sub == nil || c.resp3() || pinnedLocal(h)) {
+		if h != nil && (c.sub == nil || c.resp3() || pinnedLocal(h)) {
 			run = c.flushRun(st, run)
 			before := c.written
 			if !c.serveLocal(st, h, args) {
@@ -195,12 +195,12 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 		r.Read = c.readAt // upstream deadlines run from here
 		// A subscribed client's mistakes are Redis's to judge, in the
 		// words of pub/sub mode.
-		if (c.pin == nil || c.pin.sub == nil || c.resp3()) && (r.Cmd.Spec == nil || r.Cmd.Spec.Container() || !resp.CheckArity(&r.Cmd)) {
+		if (c.sub == nil || c.resp3()) && (r.Cmd.Spec == nil || r.Cmd.Spec.Container() || !resp.CheckArity(&r.Cmd)) {
 			run = c.flushRun(st, run)
 			before := c.written
 			c.out, _ = resp.AppendRefusal(c.out[:0], &r.Cmd)
 			c.write(c.out)
-			c.refusedWhileQueueing() // transaction.go
+			c.pin.Refused()
 			c.observeOne(args, len(cmds[i].Raw), before, "", engine.KindRefused)
 			continue
 		}

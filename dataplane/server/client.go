@@ -9,6 +9,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/server/pin"
 	"keyway.dev/dataplane/server/push"
 	"keyway.dev/dataplane/server/tracking"
 	"keyway.dev/dataplane/server/wire"
@@ -67,7 +68,12 @@ type client struct {
 
 	// pin is the dedicated upstream connection of a transaction or
 	// blocking command in progress.
-	pin *pin
+	pin *pin.Pin
+	// sub relays pushed messages while the client is subscribed
+	// (pubsub.go), on the pin's connection; fan, on a cluster, the other
+	// nodes' notifications (push.Fanout).
+	sub *push.Relay
+	fan *push.Fanout
 	// box, while set, writes to the socket for this goroutine, because
 	// Redis may push frames at any time (push.Outbox); boxRef is the same
 	// for other goroutines that deliver to this client (tracking.go).

@@ -24,7 +24,7 @@ type local struct {
 	// preAuth commands are allowed before AUTH when the policy requires it.
 	preAuth bool
 	// queuedByRedis commands are sent to Redis inside a transaction, so
-	// EXEC judges them as Redis would (transaction.go).
+	// EXEC judges them as Redis would (server/pin).
 	queuedByRedis bool
 	fn            localFunc
 }

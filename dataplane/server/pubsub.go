@@ -9,6 +9,7 @@ import (
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/resp"
+	"keyway.dev/dataplane/server/pin"
 	"keyway.dev/dataplane/server/push"
 )
 
@@ -35,26 +36,28 @@ func (c *client) subscribe(st *engine.State, req *engine.Request) bool {
 		return true
 	}
 	p := c.pin
-	if p == nil || p.d == nil { // a watch whose connection broke has none
+	var fan *push.Fanout
+	if p == nil || p.Conn() == nil { // a watch whose connection broke has none
 		d, up, err := c.openDedicated(st, cmd)
 		if err != nil {
 			c.writeError(err.Error())
 			return true
 		}
 		if p == nil {
-			p = &pin{c: c}
+			p = pin.New(c.srv.ctx, c)
 		}
-		p.d = d
-		p.fan = push.NewFanout(up, d.Addr())
+		p.Adopt(d)
+		fan = push.NewFanout(up, d.Addr())
 	}
+	c.pin = p
 	if err := c.startOutbox(); err != nil {
-		c.pin = p
+		fan.Stop()
 		c.dropPin()
 		return c.lose(err)
 	}
-	p.sub = push.NewRelay(c.srv.ctx, p.d, c.box, c.resp3())
-	p.sub.Start()
-	c.pin = p
+	c.sub = push.NewRelay(c.srv.ctx, p.Conn(), c.box, c.resp3())
+	c.fan = fan
+	c.sub.Start()
 	return c.serveSubscribed(st, req)
 }
 
@@ -71,7 +74,7 @@ func (c *client) subscribe(st *engine.State, req *engine.Request) bool {
 // their replies are in the queue, in order, before the next command is
 // served.
 func (c *client) serveSubscribed(st *engine.State, req *engine.Request) bool {
-	r := c.pin.sub
+	r := c.sub
 	cmd := &req.Cmd
 	if r.RESP3() && !cmd.Spec.Has(resp.FlagPubSub) && !needsDedicated(cmd) {
 		c.serveAlone(st, req, nil)
@@ -81,18 +84,18 @@ func (c *client) serveSubscribed(st *engine.State, req *engine.Request) bool {
 		return c.refuseSubscribed(msg)
 	}
 	change := push.IsSubscriptionChange(cmd.Spec) || r.RESP3()
-	if c.pin.fan != nil {
+	if c.fan != nil {
 		// The other nodes first: by the time the client reads Redis's
 		// confirmation, every node it will hear from is subscribed.
-		if err := c.pin.fan.Apply(c.srv.ctx, cmd, c.proto(), c.box); err != nil {
+		if err := c.fan.Apply(c.srv.ctx, cmd, c.proto(), c.box); err != nil {
 			return c.lose(err)
 		}
 	}
 	var err error
 	if change {
-		err = c.pin.d.Send(cmd.Args, r.Marker())
+		err = c.pin.Conn().Send(cmd.Args, r.Marker())
 	} else {
-		err = c.pin.d.Send(cmd.Args)
+		err = c.pin.Conn().Send(cmd.Args)
 	}
 	if err != nil {
 		return c.lose(err)
@@ -115,16 +118,12 @@ func (c *client) serveSubscribed(st *engine.State, req *engine.Request) bool {
 // and the connection is reset and released, unless the client still
 // watches keys on it.
 func (c *client) unsubscribed() {
-	p := c.pin
-	p.sub.Stop()
-	p.sub = nil
-	p.fan.Stop()
-	p.fan = nil
+	c.stopSubscription()
 	c.stopOutbox()
-	if p.busy() {
+	if c.pin.Busy() {
 		return
 	}
-	p.d.Release()
+	c.pin.Release()
 	c.pin = nil
 }
 
@@ -134,13 +133,18 @@ func (c *client) unsubscribed() {
 // another client.
 func (c *client) endSubscription() {
 	p := c.pin
-	p.sub.Stop()
-	p.sub = nil
-	p.fan.Stop()
-	p.fan = nil
+	c.stopSubscription()
 	c.pin = nil
 	c.stopOutbox()
-	p.d.Release()
+	p.Release()
+}
+
+// stopSubscription stops the relay and the other nodes' subscriptions.
+func (c *client) stopSubscription() {
+	c.sub.Stop()
+	c.sub = nil
+	c.fan.Stop()
+	c.fan = nil
 }
 
 // lose drops a subscribed client whose upstream connection or socket

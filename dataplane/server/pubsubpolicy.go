@@ -31,8 +31,8 @@ func (c *client) subscribedRefusal(st *engine.State, cmd *resp.Command) string {
 // its place among the replies: a marker first, so every frame Redis owes
 // for the commands before it is queued ahead of the error.
 func (c *client) refuseSubscribed(msg string) bool {
-	r := c.pin.sub
-	if err := c.pin.d.Send(r.Marker()); err != nil {
+	r := c.sub
+	if err := c.pin.Conn().Send(r.Marker()); err != nil {
 		return c.lose(err)
 	}
 	subscribed, ok := r.Await()

@@ -24,7 +24,7 @@ func (c *client) startOutbox() error {
 // pushes to it any more: no subscription and no tracking that delivers
 // to this connection.
 func (c *client) stopOutbox() {
-	if c.box == nil || (c.pin != nil && c.pin.sub != nil) || c.tracker.Pushes() {
+	if c.box == nil || c.sub != nil || c.tracker.Pushes() {
 		return
 	}
 	c.boxRef.Store(nil)

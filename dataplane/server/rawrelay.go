@@ -25,20 +25,20 @@ import (
 func (c *client) serveAdmin(st *engine.State, r *engine.Request) bool {
 	cmd := &r.Cmd
 	class := resp.ProxyClassOf(cmd.Spec)
-	if !class.Admin() || (c.pin != nil && c.pin.sub != nil) {
+	if !class.Admin() || c.sub != nil {
 		return false
 	}
 	if c.pin == nil && c.unauthenticated(st) {
 		return false // servePinned answers NOAUTH
 	}
 	if msg := c.adminRefusal(st, cmd.Spec, class); msg != "" {
-		if c.pin != nil && c.pin.multi {
-			c.pin.dirty = true // as Redis aborts a transaction it refused a command of
+		if c.pin.InMulti() {
+			c.pin.Refused() // as Redis aborts a transaction it refused a command of
 		}
 		c.writeError(msg)
 		return true
 	}
-	if c.pin != nil && c.pin.multi {
+	if c.pin.InMulti() {
 		return false // queued; Redis refuses the ones it runs no other way
 	}
 	switch {

@@ -8,11 +8,12 @@
 // packages below it: wire (framing and the socket), identity (AUTH, its
 // throttle, the workload domain), push (relaying what Redis pushes),
 // tracking (CLIENT TRACKING's connections), dedicated (opening a client's
-// own upstream connection), answer (replies the proxy composes) and
-// clusteremu (a listener shown as a Redis Cluster). What stays here is
-// the request loop and the state of one connection that ties them
-// together: transactions and pins, pub/sub, the handlers of CLIENT, INFO
-// and explain, and telemetry.
+// own upstream connection), pin (the transaction, watched keys or
+// blocking wait a client keeps on it), answer (replies the proxy
+// composes) and clusteremu (a listener shown as a Redis Cluster). What
+// stays here is the request loop and the state of one connection that
+// ties them together: pub/sub, the handlers of CLIENT, INFO and explain,
+// and telemetry.
 package server
 
 import (

@@ -1,4 +1,4 @@
-package server
+package pin
 
 import (
 	"github.com/tidwall/redcon"
@@ -10,7 +10,7 @@ import (
 // Transactions: MULTI is answered by the proxy and sent to Redis with the
 // first command after it, so the transaction runs on the upstream (and
 // the cluster node) that command is routed to. Every command inside goes
-// through the tree like any other (pinforward.go). The proxy keeps the
+// through the tree like any other (Serve, Forward). The pin keeps the
 // transaction's queue as the client sees it: commands Redis queued, in
 // order with answers the proxy gave itself (connection-local commands,
 // commands an engine answers); EXEC merges Redis's results with those
@@ -34,67 +34,66 @@ var (
 	execCmd    = [][]byte{[]byte("EXEC")}
 )
 
-// multi starts a transaction without touching Redis yet.
-func (c *client) multi() {
-	p := c.pin
+// Multi starts a transaction without touching Redis yet.
+func (p *Pin) Multi() {
 	if p.multi {
 		// Redis refuses a nested MULTI without ending the transaction.
-		c.writeError("ERR MULTI calls can not be nested")
+		p.c.WriteError("ERR MULTI calls can not be nested")
 		return
 	}
 	p.multi, p.sentMulti, p.dirty = true, false, false
 	p.txn = p.txn[:0]
-	c.write(okReply)
+	p.c.Write(okReply)
 }
 
-// exec ends the transaction. A transaction that never reached Redis is
+// Exec ends the transaction. A transaction that never reached Redis is
 // answered by the proxy; a dirty one is discarded upstream and aborted.
-func (c *client) exec(st *engine.State) {
-	p := c.pin
+// Redis's results are replayed through root, the tree of the client's
+// domain, as sess's (nil root: passed on as Redis gave them).
+func (p *Pin) Exec(root engine.Engine, sess *engine.Session) {
 	if !p.multi {
-		c.writeError("ERR EXEC without MULTI") // watched keys stay watched, as in Redis
+		p.c.WriteError("ERR EXEC without MULTI") // watched keys stay watched, as in Redis
 		return
 	}
-	defer c.endTransaction()
+	defer p.endTransaction()
 	switch {
 	case p.dirty:
 		if p.d != nil && p.sentMulti {
-			c.upstreamOnly(discardCmd)
+			p.upstreamOnly(discardCmd)
 		}
-		c.write(execAbort)
+		p.c.Write(execAbort)
 		return
 	case p.watchLost:
-		c.write(nilArray)
+		p.c.Write(nilArray)
 		return
 	case p.d == nil:
-		c.writeExec(st, nil, 0)
+		p.writeExec(root, sess, nil, 0)
 		return
 	}
 	var reply []byte
 	if p.sentMulti {
-		reply = c.upstreamOnly(execCmd)
+		reply = p.upstreamOnly(execCmd)
 	} else {
 		// Only locally answered commands, but keys are watched: EXEC must
 		// still ask Redis whether they changed.
-		reply = c.upstreamOnly(multiArgs, execCmd)
+		reply = p.upstreamOnly(multiArgs, execCmd)
 	}
 	if reply == nil {
 		return // the connection broke; the client has the error
 	}
 	n, body, ok := resp.Header(reply, 0, '*')
 	if !ok || n != p.fromRedis() {
-		c.write(reply) // nil (a watched key changed), an error, or no results to merge
+		p.c.Write(reply) // nil (a watched key changed), an error, or no results to merge
 		return
 	}
-	c.writeExec(st, reply, body)
+	p.writeExec(root, sess, reply, body)
 }
 
 // writeExec writes EXEC's results: Redis's (the elements of reply from
 // body on) merged in order with the proxy's own answers.
-func (c *client) writeExec(st *engine.State, reply []byte, body int) {
-	p := c.pin
+func (p *Pin) writeExec(root engine.Engine, sess *engine.Session, reply []byte, body int) {
 	if len(p.txn) == 0 {
-		c.write(emptyArray)
+		p.c.Write(emptyArray)
 		return
 	}
 	out := redcon.AppendArray(nil, len(p.txn))
@@ -105,13 +104,13 @@ func (c *client) writeExec(st *engine.State, reply []byte, body int) {
 		}
 		n, err := resp.ReplyLen(reply[body:])
 		if err != nil || n == 0 {
-			c.writeError("ERR keyway: malformed EXEC reply from " + p.up)
+			p.c.WriteError("ERR keyway: malformed EXEC reply from " + p.up)
 			return
 		}
-		out = append(out, c.replayResult(st, q.args, reply[body:body+n])...)
+		out = append(out, p.replayResult(root, sess, q.args, reply[body:body+n])...)
 		body += n
 	}
-	c.write(out)
+	p.c.Write(out)
 }
 
 // replayResult passes one of EXEC's results back up through the tree as
@@ -120,20 +119,15 @@ func (c *client) writeExec(st *engine.State, reply []byte, body int) {
 // (engine.Replay), so engines that count or charge requests skip it;
 // if no leaf is reached (an engine refused it this time), the result is
 // passed on as Redis gave it.
-func (c *client) replayResult(st *engine.State, args [][]byte, result []byte) []byte {
-	if st == nil {
+func (p *Pin) replayResult(root engine.Engine, sess *engine.Session, args [][]byte, result []byte) []byte {
+	if root == nil {
 		return result
 	}
-	tree := c.treeOf(st)
-	if tree == nil {
-		return result
-	}
-	p := c.pin
-	r := &engine.Request{Session: &c.sess, Pin: p}
+	r := &engine.Request{Session: sess, Pin: p}
 	r.Cmd.Args = args
 	r.Cmd.Spec = resp.Resolve(args)
 	p.replay, p.replayed = result, false
-	engine.Replay(c.srv.ctx, tree.Root, r)
+	engine.Replay(p.ctx, root, r)
 	p.replay = nil
 	if !p.replayed {
 		return result
@@ -142,7 +136,7 @@ func (c *client) replayResult(st *engine.State, args [][]byte, result []byte) []
 }
 
 // fromRedis counts the transaction's commands that Redis queued.
-func (p *pin) fromRedis() int {
+func (p *Pin) fromRedis() int {
 	n := 0
 	for _, q := range p.txn {
 		if q.local == nil {
@@ -152,40 +146,59 @@ func (p *pin) fromRedis() int {
 	return n
 }
 
-// discard ends the transaction, and with it the watched keys.
-func (c *client) discard() {
-	p := c.pin
+// Discard ends the transaction, and with it the watched keys.
+func (p *Pin) Discard() {
 	if !p.multi {
-		c.writeError("ERR DISCARD without MULTI")
+		p.c.WriteError("ERR DISCARD without MULTI")
 		return
 	}
 	if p.d != nil && p.sentMulti {
-		if c.upstreamOnly(discardCmd) == nil {
-			c.endTransaction()
+		if p.upstreamOnly(discardCmd) == nil {
+			p.endTransaction()
 			return
 		}
 	}
-	c.endTransaction()
-	c.write(okReply)
+	p.endTransaction()
+	p.c.Write(okReply)
 }
 
-// unwatch forgets watched keys. Inside a transaction it takes effect at
+// Unwatch forgets watched keys. Inside a transaction it takes effect at
 // EXEC, which forgets them anyway, so it is only queued.
-func (c *client) unwatch() {
-	p := c.pin
+func (p *Pin) Unwatch() {
 	if p.multi {
 		p.txn = append(p.txn, queued{local: okReply})
-		c.write(queuedReply)
+		p.c.Write(queuedReply)
 		return
 	}
-	p.watch, p.watchLost = false, false // settle releases the connection, and RESET unwatches
-	c.write(okReply)
+	p.watch, p.watchLost = false, false // the caller releases the connection, and RESET unwatches
+	p.c.Write(okReply)
 }
 
-// endTransaction forgets the transaction and the watched keys; settle
-// then releases the connection.
-func (c *client) endTransaction() {
-	p := c.pin
+// Queue answers a connection-local command inside a transaction the way
+// Redis would: +QUEUED now and answer at EXEC, or, for an error, the
+// error now and a transaction that EXEC aborts.
+func (p *Pin) Queue(answer []byte) {
+	if resp.IsError(answer) {
+		p.dirty = true
+		p.c.Write(answer)
+		return
+	}
+	p.txn = append(p.txn, queued{local: answer})
+	p.c.Write(queuedReply)
+}
+
+// Refused marks the transaction, if one is open, of a client whose
+// command the proxy just refused, as Redis marks one on a command it
+// refuses while queueing. A nil Pin has none to mark.
+func (p *Pin) Refused() {
+	if p != nil && p.multi {
+		p.dirty = true
+	}
+}
+
+// endTransaction forgets the transaction and the watched keys; the
+// caller then releases the connection.
+func (p *Pin) endTransaction() {
 	p.multi, p.sentMulti, p.dirty = false, false, false
 	p.watch, p.watchLost = false, false
 	clear(p.txn)
@@ -195,54 +208,17 @@ func (c *client) endTransaction() {
 // upstreamOnly sends transaction control commands straight to the pinned
 // connection and returns the last reply, copied; on a broken connection it
 // writes the error, drops the connection and returns nil.
-func (c *client) upstreamOnly(cmds ...[][]byte) []byte {
-	p := c.pin
+func (p *Pin) upstreamOnly(cmds ...[][]byte) []byte {
 	err := p.d.Send(cmds...)
 	var reply []byte
 	for i := 0; err == nil && i < len(cmds); i++ {
-		reply, err = p.d.Next(c.srv.ctx)
+		reply, err = p.d.Next(p.ctx)
 	}
 	if err != nil {
 		p.d.Close()
 		p.d = nil
-		c.writeError(err.Error())
+		p.c.WriteError(err.Error())
 		return nil
 	}
 	return append([]byte(nil), reply...)
-}
-
-// queueLocal answers a connection-local command inside a transaction the
-// way Redis would: +QUEUED now, its answer at EXEC. The proxy computes the
-// answer at once, into a buffer instead of the socket.
-func (c *client) queueLocal(st *engine.State, h *local, args [][]byte) bool {
-	var answer []byte
-	c.capture = &answer
-	ok := c.serveLocal(st, h, args)
-	c.capture = nil
-	if !ok {
-		return false
-	}
-	if resp.IsError(answer) {
-		c.pin.dirty = true
-		c.write(answer)
-		return true
-	}
-	c.pin.txn = append(c.pin.txn, queued{local: answer})
-	c.write(queuedReply)
-	return true
-}
-
-// queuesLocal reports whether the connection-local command h is queued in
-// the client's transaction rather than answered at once.
-func (c *client) queuesLocal(h *local) bool {
-	return c.pin != nil && c.pin.multi && c.pin.sub == nil && !pinnedLocal(h)
-}
-
-// refusedWhileQueueing marks the transaction of a client whose command
-// the proxy just refused, as Redis marks one on a command it refuses
-// while queueing.
-func (c *client) refusedWhileQueueing() {
-	if c.pin != nil && c.pin.multi {
-		c.pin.dirty = true
-	}
 }
