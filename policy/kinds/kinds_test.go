@@ -103,3 +103,21 @@ func TestGuardCommands(t *testing.T) {
 		t.Errorf("SET in both: %v", err)
 	}
 }
+
+func TestPresence(t *testing.T) {
+	for _, tt := range []struct {
+		ok, bad error
+		want    error
+	}{
+		{Prefix("p:"), Prefix(""), ErrPrefixEmpty},
+		{Flag("f"), Flag(""), ErrFlagNameEmpty},
+		{Failover(2), Failover(1), ErrFailoverChildren},
+		{Reject(1, 0), Reject(0, 0), ErrRejectNothing},
+		{Transform(true, 0), Transform(false, 0), ErrTransformNothing},
+		{Transform(false, 1), Transform(false, 0), ErrTransformNothing},
+	} {
+		if tt.ok != nil || !errors.Is(tt.bad, tt.want) {
+			t.Errorf("ok %v, bad %v, want %v", tt.ok, tt.bad, tt.want)
+		}
+	}
+}

@@ -22,8 +22,8 @@ func builtinFailover(thread *starlark.Thread, fn *starlark.Builtin, args starlar
 		return nil, err
 	}
 	f := &keywayv1.Failover{FailureThreshold: c.count("failure_threshold", threshold, 1)}
-	if children.Len() < 2 {
-		c.errorf("children: give at least two engines to fail over between")
+	if err := kinds.Failover(children.Len()); err != nil {
+		c.errorf("%v", err)
 	}
 	for i := range children.Len() {
 		e, err := c.required(fmt.Sprintf("children[%d]", i), children.Index(i))

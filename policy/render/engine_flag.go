@@ -3,6 +3,7 @@ package render
 import (
 	"go.starlark.net/starlark"
 
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -17,8 +18,8 @@ func builtinFlag(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tu
 	if err := unpack(fn.Name(), args, kwargs, "name", &f.Flag, "on", &on, "off", &off, "label?", &label); err != nil {
 		return nil, err
 	}
-	if f.Flag == "" {
-		c.errorf("flag name is empty")
+	if err := kinds.Flag(f.Flag); err != nil {
+		c.errorf("%v", err)
 	}
 	var err error
 	if f.On, err = c.required("on", on); err != nil {

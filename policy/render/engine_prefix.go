@@ -3,6 +3,7 @@ package render
 import (
 	"go.starlark.net/starlark"
 
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -16,8 +17,8 @@ func builtinPrefix(thread *starlark.Thread, fn *starlark.Builtin, args starlark.
 	if err := unpack(fn.Name(), args, kwargs, "prefix", &p.Prefix, "next", &next, "allow_scripts?", &p.AllowScripts, "label?", &label); err != nil {
 		return nil, err
 	}
-	if p.Prefix == "" {
-		c.errorf("prefix: empty (it would change nothing)")
+	if err := kinds.Prefix(p.Prefix); err != nil {
+		c.errorf("%v", err)
 	}
 	var err error
 	if p.Next, err = c.required("next", next); err != nil {

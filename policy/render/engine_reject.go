@@ -31,8 +31,8 @@ func builtinReject(thread *starlark.Thread, fn *starlark.Builtin, args starlark.
 	if r.KeyPrefixes, err = c.prefixes("key_prefixes", prefixes); err != nil {
 		return nil, err
 	}
-	if len(r.Commands) == 0 && len(r.KeyPrefixes) == 0 {
-		c.errorf("give commands= or key_prefixes= (a reject with neither refuses nothing)")
+	if err := kinds.Reject(len(r.Commands), len(r.KeyPrefixes)); err != nil {
+		c.errorf("%v", err)
 	}
 	if message == "" {
 		c.errorf("message: empty (clients would see a bare error)")

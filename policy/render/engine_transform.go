@@ -3,6 +3,7 @@ package render
 import (
 	"go.starlark.net/starlark"
 
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -37,8 +38,8 @@ func builtinTransform(thread *starlark.Thread, fn *starlark.Builtin, args starla
 	if err := c.encryptionKeys(t, keys); err != nil {
 		return nil, err
 	}
-	if compression == "none" && len(t.Keys) == 0 {
-		c.errorf("give compression= or keys= (a transform with neither changes nothing)")
+	if err := kinds.Transform(compression != "none", len(t.Keys)); err != nil {
+		c.errorf("%v", err)
 	}
 	return c.engine("transform", label, &keywayv1.Engine{Kind: &keywayv1.Engine_Transform{Transform: t}}), nil
 }

@@ -53,6 +53,16 @@ func TestRenderAndBuildersRefuseAlike(t *testing.T) {
 			&keywayv1.Engine{Kind: &keywayv1.Engine_Split{Split: &keywayv1.Split{}}}},
 		{"guard command both allowed and denied", `guard(a, allow_commands = ["GET", "SET"], deny_commands = ["set"])`,
 			&keywayv1.Engine{Kind: &keywayv1.Engine_Guard{Guard: &keywayv1.Guard{AllowCommands: []string{"GET", "SET"}, DenyCommands: []string{"SET"}, Next: next}}}},
+		{"reject of nothing", `reject(a)`,
+			&keywayv1.Engine{Kind: &keywayv1.Engine_Reject{Reject: &keywayv1.Reject{Next: next}}}},
+		{"prefix without a prefix", `prefix("", a)`,
+			&keywayv1.Engine{Kind: &keywayv1.Engine_Prefix{Prefix: &keywayv1.Prefix{Next: next}}}},
+		{"flag without a name", `flag("", a, a)`,
+			&keywayv1.Engine{Kind: &keywayv1.Engine_Flag{Flag: &keywayv1.FlagSwitch{On: next, Off: next}}}},
+		{"failover of one", `failover([a])`,
+			&keywayv1.Engine{Kind: &keywayv1.Engine_Failover{Failover: &keywayv1.Failover{Children: []*keywayv1.Engine{next}}}}},
+		{"transform of nothing", `transform(a)`,
+			&keywayv1.Engine{Kind: &keywayv1.Engine_Transform{Transform: &keywayv1.Transform{Next: next}}}},
 	}
 	ups := []*keywayv1.Upstream{{Name: "main", Kind: &keywayv1.Upstream_Standalone{Standalone: &keywayv1.Standalone{Address: "127.0.0.1:1"}}}}
 	for _, tt := range tests {

@@ -1,7 +1,6 @@
 package failover
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -18,8 +17,8 @@ const (
 
 // Build compiles a Failover.
 func Build(b *engine.Builder, cfg *keywayv1.Failover) (engine.Engine, error) {
-	if len(cfg.GetChildren()) < 2 {
-		return nil, errors.New("children: give at least two engines to fail over between")
+	if err := kinds.Failover(len(cfg.GetChildren())); err != nil {
+		return nil, err
 	}
 	threshold := cfg.GetFailureThreshold()
 	if threshold == 0 {

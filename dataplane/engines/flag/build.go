@@ -1,9 +1,8 @@
 package flag
 
 import (
-	"errors"
-
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -11,8 +10,8 @@ import (
 // control plane has not set is off, so a policy may name a flag before
 // anyone sets it.
 func Build(b *engine.Builder, cfg *keywayv1.FlagSwitch) (engine.Engine, error) {
-	if cfg.GetFlag() == "" {
-		return nil, errors.New("flag name is required")
+	if err := kinds.Flag(cfg.GetFlag()); err != nil {
+		return nil, err
 	}
 	s := &Switch{flag: cfg.GetFlag(), domain: b.Domain, key: engine.FlagKey(b.Domain, cfg.GetFlag()), env: b.Env}
 	var err error

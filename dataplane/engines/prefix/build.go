@@ -1,16 +1,15 @@
 package prefix
 
 import (
-	"errors"
-
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
 // Build compiles a Prefix.
 func Build(b *engine.Builder, cfg *keywayv1.Prefix) (engine.Engine, error) {
-	if cfg.GetPrefix() == "" {
-		return nil, errors.New("prefix is required (an empty one would change nothing)")
+	if err := kinds.Prefix(cfg.GetPrefix()); err != nil {
+		return nil, err
 	}
 	p := &Prefix{prefix: []byte(cfg.GetPrefix()), pattern: escapeGlob(cfg.GetPrefix()), allowScripts: cfg.GetAllowScripts()}
 	var err error

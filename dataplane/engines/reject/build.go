@@ -19,8 +19,8 @@ const DefaultMessage = kinds.RejectDefaultMessage
 // table so a typo ("FLUSHAL") fails the build instead of refusing
 // nothing.
 func Build(b *engine.Builder, cfg *keywayv1.Reject) (engine.Engine, error) {
-	if len(cfg.GetCommands()) == 0 && len(cfg.GetKeyPrefixes()) == 0 {
-		return nil, errors.New("give commands or key_prefixes: this reject refuses nothing")
+	if err := kinds.Reject(len(cfg.GetCommands()), len(cfg.GetKeyPrefixes())); err != nil {
+		return nil, err
 	}
 	rj := &Reject{commands: make(map[string]struct{}, len(cfg.GetCommands()))}
 	for _, c := range cfg.GetCommands() {

@@ -8,6 +8,7 @@ import (
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/engines/internal/trie"
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -47,8 +48,8 @@ func Build(b *engine.Builder, cfg *keywayv1.Transform) (engine.Engine, error) {
 	if err := t.loadKeys(cfg); err != nil {
 		return nil, err
 	}
-	if t.env.codec == codecNone && t.env.active == nil {
-		return nil, errors.New("give compression or keys (a transform with neither changes nothing)")
+	if err := kinds.Transform(t.env.codec != codecNone, len(cfg.GetKeys())); err != nil {
+		return nil, err
 	}
 	switch {
 	case t.env.codec != codecNone && t.env.active != nil:

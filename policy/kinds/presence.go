@@ -1,0 +1,53 @@
+package kinds
+
+import "errors"
+
+// The rules that a kind's message says something at all; each is the
+// one sentence render and the builder use.
+var (
+	ErrPrefixEmpty      = errors.New("prefix is required (an empty one would change nothing)")
+	ErrFlagNameEmpty    = errors.New("flag name is required")
+	ErrFailoverChildren = errors.New("children: give at least two engines to fail over between")
+	ErrRejectNothing    = errors.New("give commands or key_prefixes (a reject with neither refuses nothing)")
+	ErrTransformNothing = errors.New("give compression or keys (a transform with neither changes nothing)")
+)
+
+// Prefix checks a prefix engine's prefix.
+func Prefix(prefix string) error {
+	if prefix == "" {
+		return ErrPrefixEmpty
+	}
+	return nil
+}
+
+// Flag checks a flag engine's flag name.
+func Flag(name string) error {
+	if name == "" {
+		return ErrFlagNameEmpty
+	}
+	return nil
+}
+
+// Failover checks the number of a failover's children.
+func Failover(children int) error {
+	if children < 2 {
+		return ErrFailoverChildren
+	}
+	return nil
+}
+
+// Reject checks that a reject refuses something.
+func Reject(commands, keyPrefixes int) error {
+	if commands == 0 && keyPrefixes == 0 {
+		return ErrRejectNothing
+	}
+	return nil
+}
+
+// Transform checks that a transform changes something.
+func Transform(compresses bool, keys int) error {
+	if !compresses && keys == 0 {
+		return ErrTransformNothing
+	}
+	return nil
+}
