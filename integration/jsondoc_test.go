@@ -231,6 +231,8 @@ func TestEveryCommandJSONAsDocumented(t *testing.T) {
 	run("keyway policy history", "policy", "history")
 	run("keyway policy show", "policy", "show", "v2")
 	run("keyway policy diff", "policy", "diff", "v1", "v2")
+	run("keyway policy diff", "policy", "diff", "v2", v1)
+	run("keyway policy diff", "policy", "diff", v2)
 	p := harness.StartProxy(t, "proxy-json", cp.Addr)
 	harness.Eventually(t, 20*time.Second, "the proxy reports", func() error {
 		f := run("keyway fleet", "fleet")

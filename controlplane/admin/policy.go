@@ -193,6 +193,9 @@ func (p *Policy) GetVersion(ctx context.Context, req *keywayv1.GetVersionRequest
 // Diff compares two versions' sources and rendered policies. to 0 is the
 // active version; from 0 is to's parent.
 func (p *Policy) Diff(ctx context.Context, req *keywayv1.DiffRequest) (*keywayv1.DiffResponse, error) {
+	if b := req.GetBundle(); b != nil {
+		return p.diffBundle(ctx, req.GetFrom(), b)
+	}
 	to, err := p.store.Get(ctx, req.GetTo())
 	if err != nil {
 		return nil, toStatus(err)
@@ -210,6 +213,7 @@ func (p *Policy) Diff(ctx context.Context, req *keywayv1.DiffRequest) (*keywayv1
 	return &keywayv1.DiffResponse{
 		Sources:  diffSources(fromName, toName, from.GetBundle(), to.GetBundle()),
 		Rendered: unifiedDiff(fromName+"/rendered", toName+"/rendered", policyText(from.GetRendered()), policyText(to.GetRendered())),
+		From:     from.GetVersion(),
 	}, nil
 }
 

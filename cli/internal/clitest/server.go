@@ -55,7 +55,6 @@ func Start(t testing.TB) *Server {
 	gs := grpc.NewServer()
 	keywayv1.RegisterPolicyServiceServer(gs, s)
 	keywayv1.RegisterFleetServiceServer(gs, s)
-	keywayv1.RegisterServerServiceServer(gs, serverInfo{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -209,6 +208,20 @@ func (s *Server) GetVersion(_ context.Context, req *keywayv1.GetVersionRequest) 
 func (s *Server) Diff(_ context.Context, req *keywayv1.DiffRequest) (*keywayv1.DiffResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if req.GetBundle() != nil {
+		from := req.GetFrom()
+		if from == 0 {
+			from = s.active
+		}
+		if _, err := s.get(from); err != nil {
+			return nil, err
+		}
+		return &keywayv1.DiffResponse{
+			From:     from,
+			Sources:  fmt.Sprintf("--- v%d/main.star\n+++ local/main.star\n-old\n+%s", from, string(req.GetBundle().GetFiles()["main.star"])),
+			Rendered: fmt.Sprintf("--- v%d/rendered\n+++ local/rendered\n-rendered old\n+rendered new\n", from),
+		}, nil
+	}
 	for _, n := range []uint64{req.GetFrom(), req.GetTo()} {
 		if _, err := s.get(n); err != nil {
 			return nil, err

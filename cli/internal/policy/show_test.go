@@ -57,8 +57,9 @@ func TestDiff(t *testing.T) {
 		{name: "identical", args: []string{"policy", "diff", "v2", "v2"}, stdout: []string{"v2 and v2 are identical"}},
 		{name: "missing", args: []string{"policy", "diff", "v1", "v9"}, code: 1, stderr: []string{"error: no version v9\n"}},
 		{name: "missing first", args: []string{"policy", "diff", "v19", "v1"}, code: 1, stderr: []string{"error: no version v19\n"}},
-		{name: "one argument", args: []string{"policy", "diff", "v1"}, code: 2, stderr: []string{"takes 2 argument(s), got 1"}},
-		{name: "bad second", args: []string{"policy", "diff", "v1", "x"}, code: 2, stderr: []string{`bad version "x"`}},
+		{name: "one version", args: []string{"policy", "diff", "v1"}, code: 2, stderr: []string{"give two versions, or a policy PATH"}},
+		{name: "no argument", args: []string{"policy", "diff"}, code: 2, stderr: []string{"takes 1 to 2 arguments, got 0"}},
+		{name: "bad second", args: []string{"policy", "diff", "v1", "x"}, code: 2, stderr: []string{`"x" is neither a version nor a policy path`}},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, cp.Addr) })
 	}

@@ -473,9 +473,13 @@ func (x *GetVersionResponse) GetEffectiveDomains() []string {
 }
 
 type DiffRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	From          uint64                 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
-	To            uint64                 `protobuf:"varint,2,opt,name=to,proto3" json:"to,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	From  uint64                 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	To    uint64                 `protobuf:"varint,2,opt,name=to,proto3" json:"to,omitempty"`
+	// A bundle not stored (an author's working copy), rendered and compared
+	// with version from (0: the active version) in place of version to;
+	// what `kubectl diff` does for a manifest.
+	Bundle        *Bundle `protobuf:"bytes,3,opt,name=bundle,proto3" json:"bundle,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -524,11 +528,21 @@ func (x *DiffRequest) GetTo() uint64 {
 	return 0
 }
 
+func (x *DiffRequest) GetBundle() *Bundle {
+	if x != nil {
+		return x.Bundle
+	}
+	return nil
+}
+
 type DiffResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Unified diff of the sources, then of the rendered policy as text.
-	Sources       string `protobuf:"bytes,1,opt,name=sources,proto3" json:"sources,omitempty"`
-	Rendered      string `protobuf:"bytes,2,opt,name=rendered,proto3" json:"rendered,omitempty"`
+	Sources  string `protobuf:"bytes,1,opt,name=sources,proto3" json:"sources,omitempty"`
+	Rendered string `protobuf:"bytes,2,opt,name=rendered,proto3" json:"rendered,omitempty"`
+	// The version compared from, e.g. the active one for a bundle diff
+	// that named none.
+	From          uint64 `protobuf:"varint,3,opt,name=from,proto3" json:"from,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -575,6 +589,13 @@ func (x *DiffResponse) GetRendered() string {
 		return x.Rendered
 	}
 	return ""
+}
+
+func (x *DiffResponse) GetFrom() uint64 {
+	if x != nil {
+		return x.From
+	}
+	return 0
 }
 
 type ActivateRequest struct {
@@ -722,13 +743,15 @@ const file_keyway_v1_policy_service_proto_rawDesc = "" +
 	"\x12GetVersionResponse\x122\n" +
 	"\aversion\x18\x01 \x01(\v2\x18.keyway.v1.PolicyVersionR\aversion\x12\x16\n" +
 	"\x06active\x18\x02 \x01(\bR\x06active\x12+\n" +
-	"\x11effective_domains\x18\x03 \x03(\tR\x10effectiveDomains\"1\n" +
+	"\x11effective_domains\x18\x03 \x03(\tR\x10effectiveDomains\"\\\n" +
 	"\vDiffRequest\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\x04R\x04from\x12\x0e\n" +
-	"\x02to\x18\x02 \x01(\x04R\x02to\"D\n" +
+	"\x02to\x18\x02 \x01(\x04R\x02to\x12)\n" +
+	"\x06bundle\x18\x03 \x01(\v2\x11.keyway.v1.BundleR\x06bundle\"X\n" +
 	"\fDiffResponse\x12\x18\n" +
 	"\asources\x18\x01 \x01(\tR\asources\x12\x1a\n" +
-	"\brendered\x18\x02 \x01(\tR\brendered\"[\n" +
+	"\brendered\x18\x02 \x01(\tR\brendered\x12\x12\n" +
+	"\x04from\x18\x03 \x01(\x04R\x04from\"[\n" +
 	"\x0fActivateRequest\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x04R\aversion\x12\x16\n" +
 	"\x06author\x18\x02 \x01(\tR\x06author\x12\x16\n" +
@@ -785,24 +808,25 @@ var file_keyway_v1_policy_service_proto_depIdxs = []int32{
 	14, // 4: keyway.v1.ListVersionsResponse.versions:type_name -> keyway.v1.PolicyVersionInfo
 	15, // 5: keyway.v1.ListVersionsResponse.domains:type_name -> keyway.v1.DomainVersion
 	16, // 6: keyway.v1.GetVersionResponse.version:type_name -> keyway.v1.PolicyVersion
-	14, // 7: keyway.v1.ActivateResponse.version:type_name -> keyway.v1.PolicyVersionInfo
-	0,  // 8: keyway.v1.PolicyService.Validate:input_type -> keyway.v1.ValidateRequest
-	2,  // 9: keyway.v1.PolicyService.Push:input_type -> keyway.v1.PushRequest
-	4,  // 10: keyway.v1.PolicyService.ListVersions:input_type -> keyway.v1.ListVersionsRequest
-	6,  // 11: keyway.v1.PolicyService.GetVersion:input_type -> keyway.v1.GetVersionRequest
-	8,  // 12: keyway.v1.PolicyService.Diff:input_type -> keyway.v1.DiffRequest
-	10, // 13: keyway.v1.PolicyService.Activate:input_type -> keyway.v1.ActivateRequest
-	1,  // 14: keyway.v1.PolicyService.Validate:output_type -> keyway.v1.ValidateResponse
-	3,  // 15: keyway.v1.PolicyService.Push:output_type -> keyway.v1.PushResponse
-	5,  // 16: keyway.v1.PolicyService.ListVersions:output_type -> keyway.v1.ListVersionsResponse
-	7,  // 17: keyway.v1.PolicyService.GetVersion:output_type -> keyway.v1.GetVersionResponse
-	9,  // 18: keyway.v1.PolicyService.Diff:output_type -> keyway.v1.DiffResponse
-	11, // 19: keyway.v1.PolicyService.Activate:output_type -> keyway.v1.ActivateResponse
-	14, // [14:20] is the sub-list for method output_type
-	8,  // [8:14] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	12, // 7: keyway.v1.DiffRequest.bundle:type_name -> keyway.v1.Bundle
+	14, // 8: keyway.v1.ActivateResponse.version:type_name -> keyway.v1.PolicyVersionInfo
+	0,  // 9: keyway.v1.PolicyService.Validate:input_type -> keyway.v1.ValidateRequest
+	2,  // 10: keyway.v1.PolicyService.Push:input_type -> keyway.v1.PushRequest
+	4,  // 11: keyway.v1.PolicyService.ListVersions:input_type -> keyway.v1.ListVersionsRequest
+	6,  // 12: keyway.v1.PolicyService.GetVersion:input_type -> keyway.v1.GetVersionRequest
+	8,  // 13: keyway.v1.PolicyService.Diff:input_type -> keyway.v1.DiffRequest
+	10, // 14: keyway.v1.PolicyService.Activate:input_type -> keyway.v1.ActivateRequest
+	1,  // 15: keyway.v1.PolicyService.Validate:output_type -> keyway.v1.ValidateResponse
+	3,  // 16: keyway.v1.PolicyService.Push:output_type -> keyway.v1.PushResponse
+	5,  // 17: keyway.v1.PolicyService.ListVersions:output_type -> keyway.v1.ListVersionsResponse
+	7,  // 18: keyway.v1.PolicyService.GetVersion:output_type -> keyway.v1.GetVersionResponse
+	9,  // 19: keyway.v1.PolicyService.Diff:output_type -> keyway.v1.DiffResponse
+	11, // 20: keyway.v1.PolicyService.Activate:output_type -> keyway.v1.ActivateResponse
+	15, // [15:21] is the sub-list for method output_type
+	9,  // [9:15] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_keyway_v1_policy_service_proto_init() }
