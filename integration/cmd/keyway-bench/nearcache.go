@@ -496,11 +496,14 @@ func scrapeNearCache(url string) (map[string]uint64, error) {
 		}
 		for _, ev := range []string{"hits", "misses", "coalesced"} {
 			if strings.Contains(line, `event="`+ev+`"`) {
+				// The exposition format writes counters as floats, and
+				// from a million on with an exponent (1.234567e+06).
 				f := strings.Fields(line)
-				v, err := strconv.ParseUint(f[len(f)-1], 10, 64)
-				if err == nil {
-					out[ev] += v
+				v, err := strconv.ParseFloat(f[len(f)-1], 64)
+				if err != nil || v < 0 {
+					return nil, fmt.Errorf("scrape %s: counter line %q: want a non-negative number", url, line)
 				}
+				out[ev] += uint64(v)
 			}
 		}
 	}

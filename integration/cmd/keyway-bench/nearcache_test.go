@@ -48,7 +48,7 @@ func TestZipfFavoursLowRanks(t *testing.T) {
 func TestScrapeNearCache(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, `# TYPE keyway_engine_events_total counter
-keyway_engine_events_total{domain="default",track="stable",kind="near_cache",label="bench",event="hits"} 7
+keyway_engine_events_total{domain="default",track="stable",kind="near_cache",label="bench",event="hits"} 1.2345678e+07
 keyway_engine_events_total{domain="default",track="stable",kind="near_cache",label="bench",event="misses"} 3
 keyway_engine_events_total{domain="default",track="stable",kind="guard",label="",event="hits"} 100
 `)
@@ -58,8 +58,15 @@ keyway_engine_events_total{domain="default",track="stable",kind="guard",label=""
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got["hits"] != 7 || got["misses"] != 3 || got["coalesced"] != 0 {
-		t.Errorf("scraped %v, want hits 7 misses 3", got)
+	if got["hits"] != 12345678 || got["misses"] != 3 || got["coalesced"] != 0 {
+		t.Errorf("scraped %v, want hits 12345678 misses 3", got)
+	}
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, `keyway_engine_events_total{kind="near_cache",event="hits"} lots`+"\n")
+	}))
+	defer bad.Close()
+	if _, err := scrapeNearCache(bad.URL); err == nil || !strings.Contains(err.Error(), "want a non-negative number") {
+		t.Errorf("unreadable counter: error %v, want one saying so", err)
 	}
 }
 
