@@ -44,6 +44,7 @@ type fleetConfig struct {
 	timeout    time.Duration
 	out        string
 	restart    string
+	replicas   int
 }
 
 func parseFleetFlags(args []string, stderr io.Writer) (fleetConfig, error) {
@@ -57,12 +58,16 @@ func parseFleetFlags(args []string, stderr io.Writer) (fleetConfig, error) {
 	fs.IntVar(&cfg.domains, "domains", 3, "workload domains of the pushed policy")
 	fs.DurationVar(&cfg.timeout, "timeout", 2*time.Minute, "bound on each phase (connect, each push)")
 	fs.StringVar(&cfg.restart, "restart", "", "after the pushes, stop keyway-control with SIGTERM (term) or SIGKILL (kill), start it again and time until every proxy is back")
+	fs.IntVar(&cfg.replicas, "replicas", 1, "keyway-control replicas sharing the benchmark's etcd; proxy i connects to replica i mod N, pushes go to the first")
 	fs.StringVar(&cfg.out, "out", "", "directory for keyway-control's log and data (default: a new temporary one)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
-	if cfg.proxies < 1 || cfg.pushes < 1 || cfg.domains < 1 || cfg.conns < 0 {
-		return cfg, errors.New("--proxies, --pushes and --domains must be positive, --conns not negative")
+	if cfg.proxies < 1 || cfg.pushes < 1 || cfg.domains < 1 || cfg.conns < 0 || cfg.replicas < 1 {
+		return cfg, errors.New("--proxies, --pushes, --domains and --replicas must be positive, --conns not negative")
+	}
+	if cfg.restart != "" && cfg.replicas > 1 {
+		return cfg, errors.New("--restart restarts the one replica: use it with --replicas 1")
 	}
 	if cfg.restart != "" && cfg.restart != "term" && cfg.restart != "kill" {
 		return cfg, fmt.Errorf("--restart: %q is neither term nor kill", cfg.restart)
@@ -94,24 +99,34 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer, log 
 		return err
 	}
 	defer etcd.Close()
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	ps := &procs{dir: dir}
 	defer ps.stopAll()
-	argv := []string{cfg.controlBin, "--listen", addr,
-		"--etcd-endpoints", strings.Join(etcd.Endpoints(), ","), "--data-dir", filepath.Join(dir, "cp"), "--log-level", "warn"}
-	cp, err := ps.start("keyway-control", "", argv...)
-	if err != nil {
-		return err
+	var addrs []string
+	var argv []string
+	var cps []*proc
+	for r := range cfg.replicas {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		name := "keyway-control"
+		if r > 0 {
+			name = fmt.Sprintf("keyway-control-%d", r+1)
+		}
+		argv = []string{cfg.controlBin, "--listen", addr,
+			"--etcd-endpoints", strings.Join(etcd.Endpoints(), ","), "--data-dir", filepath.Join(dir, name), "--log-level", "warn"}
+		cp, err := ps.start(name, "", argv...)
+		if err != nil {
+			return err
+		}
+		addrs, cps = append(addrs, addr), append(cps, cp)
 	}
-	f := &fleet{cfg: cfg, cp: cp, etcd: etcd.Client(), log: log, restart: func() (*proc, error) {
+	f := &fleet{cfg: cfg, cp: cps[0], cps: cps, etcd: etcd.Client(), log: log, restart: func() (*proc, error) {
 		return ps.start("keyway-control-restarted", "", argv...)
 	}}
-	if err := f.run(ctx, addr); err != nil {
-		return fmt.Errorf("%w (keyway-control's log: %s)", err, cp.log)
+	if err := f.run(ctx, addrs); err != nil {
+		return fmt.Errorf("%w (keyway-control's log: %s)", err, filepath.Join(dir, "keyway-control*.log"))
 	}
 	f.report(stdout)
 	return nil
@@ -134,7 +149,8 @@ func raiseFileLimit(log *slog.Logger) {
 // fleet is one run.
 type fleet struct {
 	cfg     fleetConfig
-	cp      *proc
+	cp      *proc   // the replica pushes go to, and --restart restarts
+	cps     []*proc // every replica, cp first
 	etcd    *clientv3.Client
 	log     *slog.Logger
 	restart func() (*proc, error)
@@ -175,22 +191,27 @@ type phase struct {
 	revs       int64           // every etcd revision over the phase
 }
 
-func (f *fleet) run(ctx context.Context, addr string) error {
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return err
+func (f *fleet) run(ctx context.Context, addrs []string) error {
+	var pol keywayv1.PolicyServiceClient
+	for i, addr := range addrs {
+		cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return err
+		}
+		defer cc.Close()
+		if err := f.waitHealthy(ctx, cc, f.cps[i]); err != nil {
+			return err
+		}
+		if i == 0 {
+			pol = keywayv1.NewPolicyServiceClient(cc)
+		}
 	}
-	defer cc.Close()
-	if err := f.waitHealthy(ctx, cc); err != nil {
-		return err
-	}
-	pol := keywayv1.NewPolicyServiceClient(cc)
 	parent, err := f.push(ctx, pol, 0, 0)
 	if err != nil {
 		return err
 	}
 	f.status = watchStatus(ctx, f.etcd)
-	if f.rssBefore, err = rssKB(f.cp.pid()); err != nil {
+	if f.rssBefore, err = f.rss(); err != nil {
 		return err
 	}
 
@@ -204,7 +225,7 @@ func (f *fleet) run(ctx context.Context, addr string) error {
 		f.index[s] = i
 		f.acks[i].ver = map[string]string{}
 	}
-	conns, err := f.dial(addr)
+	conns, err := f.dial(addrs)
 	if err != nil {
 		return err
 	}
@@ -226,7 +247,7 @@ func (f *fleet) run(ctx context.Context, addr string) error {
 	if f.connect, err = f.finish(ctx, "connect", start, version); err != nil {
 		return err
 	}
-	if f.rssAfter, err = rssKB(f.cp.pid()); err != nil {
+	if f.rssAfter, err = f.rss(); err != nil {
 		return err
 	}
 
@@ -278,7 +299,7 @@ func (f *fleet) restartStorm(ctx context.Context, version string) error {
 	if err != nil {
 		return err
 	}
-	f.cp = cp
+	f.cp, f.cps[0] = cp, cp
 	start := time.Now()
 	deadline := start.Add(f.cfg.timeout)
 	for f.status.rewrittenSince(mark, version) < len(f.sims) {
@@ -298,7 +319,7 @@ func (f *fleet) restartStorm(ctx context.Context, version string) error {
 	return nil
 }
 
-func (f *fleet) waitHealthy(ctx context.Context, cc *grpc.ClientConn) error {
+func (f *fleet) waitHealthy(ctx context.Context, cc *grpc.ClientConn, cp *proc) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -307,7 +328,7 @@ func (f *fleet) waitHealthy(ctx context.Context, cc *grpc.ClientConn) error {
 		if err == nil {
 			return nil
 		}
-		if f.cp.exited() || time.Now().After(deadline) {
+		if cp.exited() || time.Now().After(deadline) {
 			return fmt.Errorf("keyway-control never answered: %w", err)
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -315,15 +336,15 @@ func (f *fleet) waitHealthy(ctx context.Context, cc *grpc.ClientConn) error {
 }
 
 // dial opens one connection per sim, or --conns shared ones, with the
-// proxy's keepalive.
-func (f *fleet) dial(addr string) ([]*grpc.ClientConn, error) {
+// proxy's keepalive; connection i goes to replica i mod N.
+func (f *fleet) dial(addrs []string) ([]*grpc.ClientConn, error) {
 	n := f.cfg.conns
 	if n == 0 {
 		n = f.cfg.proxies
 	}
 	out := make([]*grpc.ClientConn, 0, n)
-	for range n {
-		c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithKeepaliveParams(xdsclient.DefaultKeepalive))
+	for i := range n {
+		c, err := grpc.NewClient(addrs[i%len(addrs)], grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithKeepaliveParams(xdsclient.DefaultKeepalive))
 		if err != nil {
 			for _, c := range out {
 				c.Close()
@@ -402,9 +423,32 @@ type phaseMark struct {
 
 func phaseStart(f *fleet) phaseMark {
 	f.status.take()
-	cpu, _ := cpuSeconds(f.cp.pid())
+	cpu := f.cpu()
 	rev, _ := f.revision()
 	return phaseMark{at: time.Now(), cpu: cpu, rev: rev}
+}
+
+// cpu is the CPU seconds of every replica.
+func (f *fleet) cpu() float64 {
+	var sum float64
+	for _, cp := range f.cps {
+		c, _ := cpuSeconds(cp.pid())
+		sum += c
+	}
+	return sum
+}
+
+// rss is the resident memory of every replica, in KB.
+func (f *fleet) rss() (int64, error) {
+	var sum int64
+	for _, cp := range f.cps {
+		kb, err := rssKB(cp.pid())
+		if err != nil {
+			return 0, err
+		}
+		sum += kb
+	}
+	return sum, nil
 }
 
 func (f *fleet) revision() (int64, error) {
@@ -436,7 +480,7 @@ func (f *fleet) finish(ctx context.Context, name string, m phaseMark, version st
 		time.Sleep(20 * time.Millisecond)
 	}
 	p := phase{all: all, settled: time.Since(m.at)}
-	cpu, _ := cpuSeconds(f.cp.pid())
+	cpu := f.cpu()
 	rev, _ := f.revision()
 	p.cpu, p.revs = cpu-m.cpu, rev-m.rev
 	p.puts, p.txns = f.status.take()
@@ -538,7 +582,11 @@ func (f *fleet) report(w io.Writer) {
 	if f.cfg.conns > 0 {
 		conns = fmt.Sprintf("%d shared", f.cfg.conns)
 	}
-	fmt.Fprintf(w, "keyway-bench xds: %d simulated proxies (gRPC connections: %s), %d domains, %d pushes\n\n", n, conns, f.cfg.domains, len(f.pushes))
+	replicas := "one keyway-control"
+	if len(f.cps) > 1 {
+		replicas = fmt.Sprintf("%d keyway-control replicas sharing one etcd (CPU and RSS are their sums)", len(f.cps))
+	}
+	fmt.Fprintf(w, "keyway-bench xds: %d simulated proxies (gRPC connections: %s), %s, %d domains, %d pushes\n\n", n, conns, replicas, f.cfg.domains, len(f.pushes))
 	c := f.connect
 	fmt.Fprintf(w, "connect: first snapshot ACKed by all in %v (p50 %v, p99 %v); keyway-control CPU %.2fs; status puts %d in %d transactions (%.2f per proxy); etcd revisions %d\n",
 		c.all.Round(time.Millisecond), pct(c.lat, 50).Round(time.Millisecond), pct(c.lat, 99).Round(time.Millisecond), c.cpu, c.puts, c.txns, float64(c.puts)/float64(n), c.revs)
