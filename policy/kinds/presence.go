@@ -1,6 +1,9 @@
 package kinds
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // The rules that a kind's message says something at all; each is the
 // one sentence render and the builder use.
@@ -48,6 +51,36 @@ func Reject(commands, keyPrefixes int) error {
 func Transform(compresses bool, keys int) error {
 	if !compresses && keys == 0 {
 		return ErrTransformNothing
+	}
+	return nil
+}
+
+// ErrRouteDefault and ErrByCommandDefault are a route or by_command
+// without the child that takes what no rule matches.
+var (
+	ErrRouteDefault     = errors.New("default is required: commands without keys, and keys no prefix matches, go there")
+	ErrByCommandDefault = errors.New("default is required: commands no class or name matches go there")
+)
+
+// Route checks a route: its default is set and no route has an empty
+// prefix (that is what default is for).
+func Route(hasDefault bool, prefixes []string) []error {
+	var errs []error
+	for i, p := range prefixes {
+		if p == "" {
+			errs = append(errs, fmt.Errorf("routes[%d]: empty prefix (use default for everything else)", i))
+		}
+	}
+	if !hasDefault {
+		errs = append(errs, ErrRouteDefault)
+	}
+	return errs
+}
+
+// ByCommand checks that a by_command has its default.
+func ByCommand(hasDefault bool) error {
+	if !hasDefault {
+		return ErrByCommandDefault
 	}
 	return nil
 }

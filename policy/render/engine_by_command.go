@@ -6,6 +6,7 @@ import (
 
 	"go.starlark.net/starlark"
 
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -55,8 +56,8 @@ func builtinByCommand(thread *starlark.Thread, fn *starlark.Builtin, args starla
 			b.Commands = append(b.Commands, &keywayv1.CommandRoute{Names: names, Engine: e})
 		}
 	}
-	if b.Default == nil {
-		c.errorf("default= is required (commands no class or name matches go there)")
+	if err := kinds.ByCommand(b.Default != nil); err != nil {
+		c.errorf("%v", err)
 	}
 	return c.engine("by_command", label, &keywayv1.Engine{Kind: &keywayv1.Engine_ByCommand{ByCommand: b}}), nil
 }

@@ -5,6 +5,7 @@ import (
 
 	"go.starlark.net/starlark"
 
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -25,9 +26,6 @@ func builtinRoute(thread *starlark.Thread, fn *starlark.Builtin, args starlark.T
 			if !ok {
 				return nil, c.typeErr("routes key", "a key prefix string", kv[0])
 			}
-			if prefix == "" {
-				c.errorf("routes: empty prefix (use default= for everything else)")
-			}
 			e, err := c.required(fmt.Sprintf("routes[%q]", prefix), kv[1])
 			if err != nil {
 				return nil, err
@@ -39,8 +37,12 @@ func builtinRoute(thread *starlark.Thread, fn *starlark.Builtin, args starlark.T
 	if r.Default, err = c.child("default", def); err != nil {
 		return nil, err
 	}
-	if r.Default == nil {
-		c.errorf("default= is required (commands without keys, and keys no prefix matches, go there)")
+	prefixes := make([]string, len(r.Routes))
+	for i, pr := range r.Routes {
+		prefixes[i] = pr.GetPrefix()
+	}
+	for _, err := range kinds.Route(r.Default != nil, prefixes) {
+		c.errorf("%v", err)
 	}
 	return c.engine("route", label, &keywayv1.Engine{Kind: &keywayv1.Engine_Route{Route: r}}), nil
 }

@@ -63,6 +63,12 @@ func TestRenderAndBuildersRefuseAlike(t *testing.T) {
 			&keywayv1.Engine{Kind: &keywayv1.Engine_Failover{Failover: &keywayv1.Failover{Children: []*keywayv1.Engine{next}}}}},
 		{"transform of nothing", `transform(a)`,
 			&keywayv1.Engine{Kind: &keywayv1.Engine_Transform{Transform: &keywayv1.Transform{Next: next}}}},
+		{"route with an empty prefix", `route({"": a}, default = a)`,
+			&keywayv1.Engine{Kind: &keywayv1.Engine_Route{Route: &keywayv1.Route{Routes: []*keywayv1.PrefixRoute{{Prefix: "", Engine: next}}, Default: next}}}},
+		{"route without default", `route({"a:": a})`,
+			&keywayv1.Engine{Kind: &keywayv1.Engine_Route{Route: &keywayv1.Route{Routes: []*keywayv1.PrefixRoute{{Prefix: "a:", Engine: next}}}}}},
+		{"by_command without default", `by_command(reads = a)`,
+			&keywayv1.Engine{Kind: &keywayv1.Engine_ByCommand{ByCommand: &keywayv1.ByCommand{Reads: next}}}},
 	}
 	ups := []*keywayv1.Upstream{{Name: "main", Kind: &keywayv1.Upstream_Standalone{Standalone: &keywayv1.Standalone{Address: "127.0.0.1:1"}}}}
 	for _, tt := range tests {

@@ -1,12 +1,12 @@
 package bycommand
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/resp"
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -15,8 +15,8 @@ import (
 // nothing. A bare container name ("CONFIG") covers all its subcommands;
 // a subcommand ("CONFIG|GET") listed as well wins over it.
 func Build(b *engine.Builder, cfg *keywayv1.ByCommand) (engine.Engine, error) {
-	if cfg.GetDefault() == nil {
-		return nil, errors.New("default is required: commands no class or name matches go there")
+	if err := kinds.ByCommand(cfg.GetDefault() != nil); err != nil {
+		return nil, err
 	}
 	bc := &ByCommand{named: map[*resp.Spec]engine.Engine{}, names: map[*resp.Spec]string{}}
 	for _, c := range []struct {

@@ -1,24 +1,25 @@
 package route
 
 import (
-	"errors"
 	"fmt"
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/engines/internal/trie"
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
 // Build compiles a Route and its children.
 func Build(b *engine.Builder, cfg *keywayv1.Route) (engine.Engine, error) {
-	if cfg.GetDefault() == nil {
-		return nil, errors.New("default is required: keyless commands and keys that match no prefix go there")
+	prefixes := make([]string, len(cfg.GetRoutes()))
+	for i, pr := range cfg.GetRoutes() {
+		prefixes[i] = pr.GetPrefix()
+	}
+	if errs := kinds.Route(cfg.GetDefault() != nil, prefixes); errs != nil {
+		return nil, errs[0]
 	}
 	rt := &Route{}
-	for i, pr := range cfg.GetRoutes() {
-		if pr.GetPrefix() == "" {
-			return nil, fmt.Errorf("routes[%d]: empty prefix (use default for everything else)", i)
-		}
+	for _, pr := range cfg.GetRoutes() {
 		child, err := b.Child(fmt.Sprintf("routes[%q]", pr.GetPrefix()), pr.GetEngine())
 		if err != nil {
 			return nil, err
