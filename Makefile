@@ -128,15 +128,20 @@ bench: deps build
 ## bench-fleet: keyway-bench xds, keyway-control under 1,000 then 10,000
 ## simulated proxies: first snapshot, push -> all-ACK p50/p99/max, CPU per
 ## push, RSS, etcd writes, and a restart storm (SIGTERM at 1k, SIGKILL at
-## 10k); minutes, not part of test. FLEET_SIZES=... to choose others.
+## 10k); minutes, not part of test. FLEET_SIZES lists runs as
+## proxies[:signal[:replicas[:connections]]], signal term, kill or none,
+## e.g. FLEET_SIZES=50000:none:3:15000 (this machine allows 20,000 open
+## files, so 50,000 proxies share connections).
 FLEET_SIZES ?= 1000:term 10000:kill
 bench-fleet:
 	@mkdir -p bin
 	cd controlplane && CGO_ENABLED=0 go build -ldflags '$(LDFLAGS)' -o ../bin/keyway-control ./cmd/keyway-control
 	@set -e; for run in $(FLEET_SIZES); do \
-		n=$${run%%:*}; sig=$${run#*:}; \
-		echo "== keyway-bench xds --proxies $$n --restart $$sig"; \
-		(cd integration && go run ./cmd/keyway-bench xds --proxies $$n --restart $$sig --control-bin $(CURDIR)/bin/keyway-control); \
+		set -- $$(echo $$run | tr : ' '); \
+		args="--proxies $$1 --replicas $${3:-1} --conns $${4:-0}"; \
+		case "$${2:-none}" in none) ;; *) args="$$args --restart $$2";; esac; \
+		echo "== keyway-bench xds $$args"; \
+		(cd integration && go run ./cmd/keyway-bench xds $$args --control-bin $(CURDIR)/bin/keyway-control); \
 	done
 
 ## compat: Redis's own Tcl suite and real clients, direct vs through the proxy
