@@ -63,13 +63,13 @@ func (a ClientAuth) std() tls.ClientAuthType {
 }
 
 // TLSFiles serves TLS from files that may be replaced while the proxy
-// runs. The key pair is Keyway's one reloader (keypair.Files): every
-// handshake takes the last good pair, so a rotation reaches new
-// connections at once and never touches established ones. The client CA
-// bundle is read here, into the configuration each handshake takes; a
-// load that fails (a half-written file, a key that does not match) keeps
-// the previous pair and bundle. Polling (Watch) is what reports a broken
-// rotation.
+// runs. Every handshake takes the configuration built at the last
+// successful load (Reload, or Watch noticing a change), so a reload
+// reaches new connections at once, never touches established ones, and
+// is logged before any client sees it; a load that fails (a half-written
+// file, a key that does not match) keeps the previous configuration. The
+// key pair is read through Keyway's one reloader (keypair.Files), the
+// client CA bundle with keypair.LoadPool.
 type TLSFiles struct {
 	opts TLSOptions
 	pair *keypair.Files
@@ -117,8 +117,7 @@ func (t *TLSFiles) Config() *tls.Config {
 
 // Certificate is the certificate handshakes present now.
 func (t *TLSFiles) Certificate() *x509.Certificate {
-	c, _ := t.pair.Get() // never fails once NewTLSFiles loaded a pair
-	return c.Leaf
+	return t.cur.Load().Certificates[0].Leaf
 }
 
 func (t *TLSFiles) files() []string {
@@ -181,10 +180,16 @@ func (t *TLSFiles) load(st []fileStamp) error {
 	if err := t.pair.Reload(); err != nil {
 		return fmt.Errorf("load tls certificate: %w", err)
 	}
+	// The pair just loaded, fixed in the configuration: handshakes see a
+	// new pair only through a load, never between polls.
+	cert, err := t.pair.Get()
+	if err != nil {
+		return fmt.Errorf("load tls certificate: %w", err)
+	}
 	cfg := &tls.Config{
-		MinVersion:     tls.VersionTLS12,
-		GetCertificate: t.pair.GetCertificate,
-		ClientAuth:     t.opts.ClientAuth.std(),
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{*cert},
+		ClientAuth:   t.opts.ClientAuth.std(),
 	}
 	if t.opts.ClientCAFile != "" {
 		pool, err := keypair.LoadPool(t.opts.ClientCAFile)
