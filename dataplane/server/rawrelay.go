@@ -1,16 +1,12 @@
 package server
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"net"
 	"strings"
-	"sync"
-	"time"
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/resp"
+	"keyway.dev/dataplane/server/rawrelay"
 )
 
 // serveAdmin serves the admin commands of resp's class table (relays and
@@ -118,36 +114,7 @@ func (c *client) rawRelay(st *engine.State, r *engine.Request) {
 	up, early := d.Raw()
 	first := resp.AppendCommand(nil, r.Cmd.Args)
 	first = append(first, c.pipelinedAfter(r)...)
-	var once sync.Once
-	end := func() {
-		once.Do(func() {
-			_ = c.nc.Close()
-			d.Close()
-		})
-	}
-	stop := context.AfterFunc(c.srv.ctx, end)
-	defer stop()
-	// A replica or a MONITOR client may say nothing for as long as it
-	// likes; Redis exempts both from its timeout.
-	c.nc.NoIdle.Store(true)
-	_ = c.nc.Conn.SetReadDeadline(time.Time{})
-	if _, err := up.Write(first); err != nil {
-		end()
-		return
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		defer end()
-		if len(early) > 0 {
-			if _, err := c.nc.Write(early); err != nil {
-				return
-			}
-		}
-		_, _ = io.Copy(c.nc, onlyReader{up})
-	})
-	_, _ = io.Copy(up, onlyReader{c.nc.Conn})
-	end()
-	wg.Wait()
+	rawrelay.Run(c.srv.ctx, c.nc, up, d.Close, first, early)
 }
 
 // pipelinedAfter returns what the client sent after r, raw: the commands
@@ -172,9 +139,3 @@ func (c *client) pipelinedAfter(r *engine.Request) []byte {
 	}
 	return out
 }
-
-// onlyReader hides a connection's ReadFrom and WriteTo, so io.Copy writes
-// through the destination's own Write (the client side's write deadline).
-type onlyReader struct{ r net.Conn }
-
-func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }

@@ -10,10 +10,10 @@
 // tracking (CLIENT TRACKING's connections), dedicated (opening a client's
 // own upstream connection), pin (the transaction, watched keys or
 // blocking wait a client keeps on it), answer (replies the proxy
-// composes) and clusteremu (a listener shown as a Redis Cluster). What
-// stays here is the request loop and the state of one connection that
-// ties them together: pub/sub, the handlers of CLIENT, INFO and explain,
-// and telemetry.
+// composes), rawrelay (MONITOR and SYNC as a byte pipe) and clusteremu
+// (a listener shown as a Redis Cluster). What stays here is the request
+// loop and the state of one connection that ties them together: pub/sub,
+// the CLIENT and connection-local command handlers, and telemetry.
 package server
 
 import (
