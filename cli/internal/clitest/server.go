@@ -55,6 +55,7 @@ func Start(t testing.TB) *Server {
 	gs := grpc.NewServer()
 	keywayv1.RegisterPolicyServiceServer(gs, s)
 	keywayv1.RegisterFleetServiceServer(gs, s)
+	keywayv1.RegisterServerServiceServer(gs, serverInfo{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
