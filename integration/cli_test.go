@@ -122,6 +122,7 @@ func TestEveryCommandWithTokenAndTLS(t *testing.T) {
 		{"keyway token list", []string{"token", "list"}, "ci"},
 		{"keyway completion", []string{"__complete", "token", "revoke", ""}, "ci\n"},
 		{"keyway token revoke", []string{"token", "revoke", "ci"}, ""},
+		{"keyway backup export", []string{"backup", "export", filepath.Join(dir, "backup.json")}, "exported"},
 		{"keyway completion", []string{"completion", "bash"}, "__start_keyway"},
 		{"keyway config use-context", []string{"config", "use-context", "secured"}, "secured"},
 		{"keyway config current-context", []string{"config", "current-context"}, "secured"},
@@ -140,6 +141,12 @@ func TestEveryCommandWithTokenAndTLS(t *testing.T) {
 		}
 		ran[s.path] = true
 	}
+	// Import reaches the server with the same settings; this fleet has
+	// versions, so it is refused (TestBackupRestore imports for real).
+	if r := keyway(t, fromFile, "backup", "import", filepath.Join(dir, "backup.json")); r.Code != 1 || !strings.Contains(r.Stderr, "already has policy versions") {
+		t.Fatalf("keyway backup import into a fleet with versions: exit %d, stderr %q; want 1 and the refusal", r.Code, r.Stderr)
+	}
+	ran["keyway backup import"] = true
 	if strings.Contains(keyway(t, fromFile, "top", "--once").Stdout, "\x1b") {
 		t.Error("keyway top wrote terminal control codes into a pipe")
 	}

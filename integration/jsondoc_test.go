@@ -271,6 +271,8 @@ func TestEveryCommandJSONAsDocumented(t *testing.T) {
 	run("keyway token create", "token", "create", "reader", "--role", "viewer")
 	run("keyway token list", "token", "list")
 	run("keyway token revoke", "token", "revoke", "reader")
+	backup := filepath.Join(t.TempDir(), "backup.json")
+	run("keyway backup export", "backup", "export", backup)
 
 	cfg := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(cfg, []byte("contexts:\n  here:\n    address: "+cp.Addr+"\n"), 0o600); err != nil {
@@ -280,6 +282,15 @@ func TestEveryCommandJSONAsDocumented(t *testing.T) {
 	run("keyway config use-context", "config", "use-context", "here")
 	run("keyway config current-context", "config", "current-context")
 	run("keyway config get-contexts", "config", "get-contexts")
+
+	// An import needs a fleet without versions: a second control plane.
+	fresh := harness.StartControl(t, "", "")
+	cfg = filepath.Join(t.TempDir(), "fresh.yaml")
+	if err := os.WriteFile(cfg, []byte("address: "+fresh.Addr+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env = []string{"KEYWAY_CONFIG=" + cfg}
+	run("keyway backup import", "backup", "import", backup)
 
 	for path := range docs {
 		if checked[path] == 0 {

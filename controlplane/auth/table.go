@@ -36,6 +36,8 @@ var Methods = map[string]Role{
 	keywayv1.TokenService_ListTokens_FullMethodName:       Admin,
 	keywayv1.TokenService_RevokeToken_FullMethodName:      Admin,
 	keywayv1.ServerService_GetServerInfo_FullMethodName:   Viewer,
+	keywayv1.BackupService_Export_FullMethodName:          Admin,
+	keywayv1.BackupService_Import_FullMethodName:          Admin,
 }
 
 // Public methods need no credentials: health checks come from load

@@ -204,6 +204,7 @@ func New(cfg Config) (*Server, error) {
 	admin.NewFleet(s.xds.Tracker(), st).WithStats(cfg.NodeStats).WithDomains(cfg.NodeDomains).Register(s.gs)
 	s.registerOperations(auditLog)
 	admin.NewServerInfo(buildinfo.Get(), s.replicaID()).Register(s.gs)
+	admin.NewBackup(st.Client(), cfg.Fleet).Register(s.gs)
 	auth.NewService(tokens, func(ctx context.Context, action, target, detail string) {
 		ev := audit.Event{Who: auth.Identity(ctx), Action: action, Target: target, Detail: detail}
 		if err := auditLog.Record(ctx, ev); err != nil {

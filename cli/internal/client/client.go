@@ -22,6 +22,7 @@ type Conn struct {
 	Audit    keywayv1.AuditServiceClient
 	Tokens   keywayv1.TokenServiceClient
 	Server   keywayv1.ServerServiceClient
+	Backup   keywayv1.BackupServiceClient
 	cc       *grpc.ClientConn
 }
 
@@ -43,6 +44,7 @@ func Dial(addr string, opts ...grpc.DialOption) (*Conn, error) {
 		Audit:    keywayv1.NewAuditServiceClient(cc),
 		Tokens:   keywayv1.NewTokenServiceClient(cc),
 		Server:   keywayv1.NewServerServiceClient(cc),
+		Backup:   keywayv1.NewBackupServiceClient(cc),
 		cc:       cc,
 	}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"keyway.dev/cli/internal/audit"
+	"keyway.dev/cli/internal/backup"
 	"keyway.dev/cli/internal/contexts"
 	"keyway.dev/cli/internal/dispatch"
 	"keyway.dev/cli/internal/explain"
@@ -45,6 +46,8 @@ var jsonShapes = map[string][]any{
 	"token list":      {token.ListJSON{}},
 	"token revoke":    {token.InfoJSON{}},
 	"version":         {VersionJSON{}},
+	"backup export":   {backup.ExportJSON{}},
+	"backup import":   {backup.ImportJSON{}},
 
 	"config get-contexts":    {contexts.ListJSON{}},
 	"config current-context": {contexts.CurrentJSON{}},

@@ -11,6 +11,7 @@ import (
 
 	"keyway.dev/cli/internal/app"
 	"keyway.dev/cli/internal/audit"
+	"keyway.dev/cli/internal/backup"
 	"keyway.dev/cli/internal/complete"
 	"keyway.dev/cli/internal/contexts"
 	"keyway.dev/cli/internal/dispatch"
@@ -50,6 +51,7 @@ wrongly (unknown command or flag, missing or malformed argument).`,
 			rollout.Command(a),
 			audit.Command(a),
 			token.Command(a),
+			backup.Command(a),
 			versionCommand(a),
 			contexts.Command(a),
 			dispatch.Completion(func() io.Writer { return a.Stdout }),

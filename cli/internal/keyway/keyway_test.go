@@ -60,7 +60,7 @@ func TestGlobals(t *testing.T) {
 		{name: "yaml", addr: cp.Addr, args: []string{"policy", "history", "-oyaml"}, stdout: "active: 1\nhead: 1\nversions:\n"},
 		{name: "bad timeout", addr: cp.Addr, args: []string{"fleet", "--timeout", "0s"}, code: 2, stderr: "--timeout must be positive"},
 		{name: "malformed timeout", addr: cp.Addr, args: []string{"fleet", "--timeout", "soon"}, code: 2, stderr: `invalid argument "soon" for "--timeout" flag`},
-		{name: "no command", addr: cp.Addr, args: nil, code: 2, stderr: "keyway: missing command (one of: policy, fleet, top, explain, flag, rollout, audit, token, version, config, completion)"},
+		{name: "no command", addr: cp.Addr, args: nil, code: 2, stderr: "keyway: missing command (one of: policy, fleet, top, explain, flag, rollout, audit, token, backup, version, config, completion)"},
 		{name: "unknown command", addr: cp.Addr, args: []string{"polcy"}, code: 2, stderr: "error: unknown command \"polcy\" for \"keyway\"; did you mean \"policy\"?\nRun 'keyway --help' for usage.\n"},
 		{name: "help word", addr: cp.Addr, args: []string{"help", "policy"}, stdout: "Commands:\n  validate"},
 		{name: "version", addr: cp.Addr, args: []string{"version"}, stdout: "client: keyway v0.0.0-test (commit 0123456789abcdef, built 2026-01-02T15:04:05Z, go1.26)\nserver: keyway-control v9.9.9-server (commit fedcba9876543210, built 2026-02-03T04:05:06Z, go1.26) at " + cp.Addr + " (replica fake-0)\n"},
