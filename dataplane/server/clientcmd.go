@@ -5,8 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tidwall/redcon"
-
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/resp"
 	"keyway.dev/dataplane/server/answer"
@@ -17,8 +15,8 @@ import (
 // refused: the proxy's clients are not Redis's clients.
 func (c *client) clientCmd(st *engine.State, args [][]byte) bool {
 	sub := strings.ToUpper(string(args[1]))
-	if n, ok := clientArity[sub]; ok && ((n > 0 && len(args) != n) || (n < 0 && len(args) < -n)) {
-		c.writeError(answer.ArityError("client|" + strings.ToLower(sub)))
+	if msg := answer.ClientArity(sub, len(args)); msg != "" {
+		c.writeError(msg)
 		return true
 	}
 	switch sub {
@@ -60,12 +58,8 @@ func (c *client) clientCmd(st *engine.State, args [][]byte) bool {
 			c.writeError("ERR syntax error")
 		}
 	case "HELP":
-		b := redcon.AppendArray(c.out[:0], len(clientHelp))
-		for _, l := range clientHelp {
-			b = redcon.AppendString(b, l)
-		}
-		c.out = b
-		c.write(b)
+		c.out = answer.AppendClientHelp(c.out[:0])
+		c.write(c.out)
 	case "TRACKING":
 		c.clientTracking(st, args)
 	case "CACHING":
@@ -84,33 +78,6 @@ func (c *client) clientCmd(st *engine.State, args [][]byte) bool {
 		c.writeError("ERR unknown subcommand '" + answer.Truncate(string(args[1]), 128) + "'. Try CLIENT HELP.")
 	}
 	return true
-}
-
-// clientArity is Redis's arity of the CLIENT subcommands the proxy
-// answers, the container name counted.
-var clientArity = map[string]int{
-	"ID": 2, "GETNAME": 2, "SETNAME": 3, "INFO": 2, "LIST": -2,
-	"SETINFO": 4, "NO-EVICT": 3, "NO-TOUCH": 3, "HELP": 2,
-	"TRACKING": -3, "CACHING": 3, "GETREDIR": 2, "TRACKINGINFO": 2, "REPLY": 3,
-	"UNBLOCK": -3,
-}
-
-var clientHelp = []string{
-	"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-	"GETNAME", "    Return the name of the current connection.",
-	"ID", "    Return the ID of the current connection.",
-	"INFO", "    Return information about the current client connection.",
-	"LIST", "    Return information about client connections of this proxy.",
-	"SETNAME <name>", "    Assign the name <name> to the current connection.",
-	"SETINFO <LIB-NAME|LIB-VER> <value>", "    Record the client library's name or version.",
-	"REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
-	"TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]] [OPTIN] [OPTOUT] [NOLOOP]",
-	"    Control server assisted client side caching.",
-	"CACHING (YES|NO)", "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
-	"GETREDIR", "    Return the client ID we are redirecting to when tracking is enabled.",
-	"UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client.",
-	"TRACKINGINFO", "    Report tracking status for the current connection.",
-	"HELP", "    Print this help.",
 }
 
 // clientReply answers CLIENT REPLY ON|OFF|SKIP as Redis does: OFF and
@@ -135,7 +102,7 @@ func (c *client) clientReply(args [][]byte) {
 // setName validates and sets the connection name, answering the error
 // itself; an empty name removes it, as in Redis.
 func (c *client) setName(name []byte) bool {
-	if !validName(name) {
+	if !answer.ValidName(name) {
 		c.writeError("ERR Client names cannot contain spaces, newlines or special characters.")
 		return false
 	}
@@ -146,17 +113,8 @@ func (c *client) setName(name []byte) bool {
 	return true
 }
 
-func validName(b []byte) bool {
-	for _, ch := range b {
-		if ch < '!' || ch > '~' {
-			return false
-		}
-	}
-	return true
-}
-
 func (c *client) setInfo(attr, value []byte) {
-	if !validName(value) {
+	if !answer.ValidName(value) {
 		c.writeError("ERR " + strings.ToUpper(string(attr)) + " cannot contain spaces, newlines or special characters.")
 		return
 	}
@@ -174,31 +132,14 @@ func (c *client) setInfo(attr, value []byte) {
 	c.write(okReply)
 }
 
-// infoLine is the connection in CLIENT LIST's format, with the fields the
-// proxy knows and its own domain and listener at the end.
+// infoLine is the connection in CLIENT LIST's format (answer.ClientLine).
 func (c *client) infoLine(now time.Time) string {
 	sess, lib, ver := c.snapshot()
 	laddr := ""
 	if a := c.rc.NetConn().LocalAddr(); a != nil {
 		laddr = a.String()
 	}
-	user := sess.User
-	if user == "" {
-		user = "default"
-	}
-	var b strings.Builder
-	b.WriteString("id=" + strconv.FormatUint(sess.ID, 10))
-	b.WriteString(" addr=" + sess.Addr)
-	b.WriteString(" laddr=" + laddr)
-	b.WriteString(" fd=-1 name=" + sess.Name)
-	b.WriteString(" age=" + strconv.FormatInt(int64(now.Sub(c.created)/time.Second), 10))
-	b.WriteString(" idle=0 flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r")
-	b.WriteString(" cmd=NULL")
-	b.WriteString(" user=" + user)
-	b.WriteString(" redir=-1 resp=" + strconv.Itoa(int(max(sess.Proto, 2))))
-	b.WriteString(" lib-name=" + lib + " lib-ver=" + ver)
-	b.WriteString(" domain=" + sess.Domain + " listener=" + sess.Listener)
-	return b.String()
+	return answer.ClientLine(sess, lib, ver, laddr, now.Sub(c.created))
 }
 
 // clientUnblock answers CLIENT UNBLOCK id [TIMEOUT|ERROR] for a client of

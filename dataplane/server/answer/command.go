@@ -1,8 +1,10 @@
 // Package answer composes the replies the proxy writes itself for
 // commands whose answer it knows without asking Redis, or corrects after
 // asking: COMMAND from the proxy's command table (Command), INFO with
-// the proxy's own sections over the upstream's (Info), and the path a
-// command takes through a domain's tree (Explain, KEYWAY.EXPLAIN). It
+// the proxy's own sections over the upstream's (Info), the path a
+// command takes through a domain's tree (Explain, KEYWAY.EXPLAIN), and
+// what CLIENT says without state (its arities, HELP, a CLIENT LIST
+// line). It
 // knows nothing of connections: the frontend hands it what it needs of
 // one (the session, the domain, the upstream's INFO), decides when to
 // answer and writes the bytes.
