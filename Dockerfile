@@ -36,7 +36,7 @@ LABEL org.opencontainers.image.licenses="Apache-2.0"
 FROM base AS control
 ARG VERSION=dev
 ARG COMMIT=
-COPY --from=build /src/bin/keyway-control /src/bin/keyway /usr/local/bin/
+COPY --from=build /src/bin/keyway-control /src/bin/keyway /src/bin/keyway-proxy /usr/local/bin/
 LABEL org.opencontainers.image.title="keyway-control" \
       org.opencontainers.image.description="Keyway control plane: policy versions in etcd, ADS to proxies, admin API" \
       org.opencontainers.image.version="$VERSION" org.opencontainers.image.revision="$COMMIT"

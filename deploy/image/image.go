@@ -56,12 +56,15 @@ type Spec struct {
 }
 
 // Images are Keyway's two images. The control plane's carries the keyway
-// CLI too, for `kubectl exec` without a shell.
+// CLI too, for `kubectl exec` without a shell, and keyway-proxy, which it
+// runs (as a limited child) to execute a pushed policy's test(...) cases
+// with the proxy's own engines (docs/adr/0007): without it, a push with
+// test cases is refused.
 var Images = []Spec{
 	{
 		Name:        "keyway-control",
 		Entrypoint:  "keyway-control",
-		Binaries:    []string{"keyway-control", "keyway"},
+		Binaries:    []string{"keyway-control", "keyway", "keyway-proxy"},
 		Ports:       []int{7700, 9190},
 		Description: "Keyway control plane: policy versions in etcd, ADS to proxies, admin API",
 	},
