@@ -141,7 +141,10 @@ func Flags(a *app.App) dispatch.Completer {
 func Nodes(a *app.App) dispatch.Completer {
 	return func(ctx context.Context, typed []string, _ string) []string {
 		names := ask(ctx, a, func(ctx context.Context, c *client.Conn) ([]string, error) {
-			resp, err := c.Fleet.ListNodes(ctx, &keywayv1.ListNodesRequest{})
+			// One page: an unpaged answer passes gRPC's 4 MiB limit at
+			// about 30,000 nodes, and a shell offers a thousand names no
+			// better than it offers them all.
+			resp, err := c.Fleet.ListNodes(ctx, &keywayv1.ListNodesRequest{PageSize: 1000})
 			var out []string
 			for _, n := range resp.GetNodes() {
 				out = append(out, n.GetId())
