@@ -91,6 +91,9 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer, log 
 			return err
 		}
 	}
+	// etcd's data is the run's bulk (hundreds of MB at 10,000 proxies)
+	// and of no use afterwards; deferred first, it goes after etcd stops.
+	defer os.RemoveAll(filepath.Join(dir, "etcd"))
 	// etcd runs in this process, so the benchmark can count every write
 	// keyway-control makes; keyway-control reaches it by its socket, as
 	// it would an external cluster.
