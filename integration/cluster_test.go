@@ -533,15 +533,25 @@ func testNodeMetrics(t *testing.T, cl *redistest.Cluster, p *harness.Proxy) {
 		if err != nil {
 			return err
 		}
+		// Label order is the exposition's business (client_golang sorts
+		// them), so a series is found by its labels, not by its text.
 		for _, n := range cl.Alive() {
-			series := fmt.Sprintf("keyway_upstream_connections{upstream=%q,node=%q} ", "cache", n.Addr)
-			i := strings.Index(string(body), series)
-			if i < 0 {
-				return fmt.Errorf("no %s", series)
+			var val string
+			for _, line := range strings.Split(string(body), "\n") {
+				name, rest, ok := strings.Cut(line, "{")
+				if !ok || name != "keyway_upstream_connections" {
+					continue
+				}
+				labels, v, _ := strings.Cut(rest, "} ")
+				if strings.Contains(","+labels+",", fmt.Sprintf(",upstream=%q,", "cache")) && strings.Contains(","+labels+",", fmt.Sprintf(",node=%q,", n.Addr)) {
+					val = v
+				}
 			}
-			val, _, _ := strings.Cut(string(body[i+len(series):]), "\n")
+			if val == "" {
+				return fmt.Errorf("no keyway_upstream_connections for upstream cache, node %s", n.Addr)
+			}
 			if val == "0" {
-				return fmt.Errorf("%s%s", series, val)
+				return fmt.Errorf("keyway_upstream_connections for node %s is 0", n.Addr)
 			}
 		}
 		return nil
