@@ -278,7 +278,7 @@ func (n *NearCache) held(sg *segment, r *engine.Request) bool {
 func (n *NearCache) read(sg *segment, r *engine.Request, answer bool) {
 	key := r.Cmd.Args[1]
 	sg.sig = appendSig(sg.sig[:0], r)
-	sh := n.store.shard(key)
+	sh, slot := n.store.locate(key)
 	now := nanotime()
 	sh.mu.Lock()
 	if e := n.store.lookupLocked(sh, sg.sig, now); answer && e != nil {
@@ -289,7 +289,7 @@ func (n *NearCache) read(sg *segment, r *engine.Request, answer bool) {
 		return
 	}
 	sh.misses++
-	t := n.store.ticket(sh, now)
+	t := n.store.ticket(sh, slot, now)
 	fl := fill{r: r, sh: sh, t: t}
 	if t.ok && n.coalesce {
 		f := sh.flights[string(sg.sig)]
@@ -555,7 +555,7 @@ func (n *NearCache) commandList() string {
 // mget answers an MGET from the keys' cached GET replies when every key
 // has one, and reports whether it did; otherwise the MGET goes to Redis
 // whole (it fills nothing: GETs of the same keys do). The answer is one
-// snapshot: the generation and the epochs of the keys' shards are read
+// snapshot: the generation and the epochs of the keys' slots are read
 // before the lookups and must be unchanged after them, so no
 // invalidation was processed in between, as if Redis had answered at
 // one instant.
@@ -583,9 +583,10 @@ func (n *NearCache) mget(sg *segment, r *engine.Request) bool {
 	}()
 	var epochs [maxMGetKeys]uint64
 	var shards [maxMGetKeys]*shard
+	var slots [maxMGetKeys]uint32
 	for i, k := range keys {
-		shards[i] = n.store.shard(k)
-		epochs[i] = shards[i].epoch.Load()
+		shards[i], slots[i] = n.store.locate(k)
+		epochs[i] = shards[i].epochs[slots[i]].Load()
 	}
 	out := resp.AppendArray(sg.sig[:0], len(keys))
 	var getReq engine.Request
@@ -610,7 +611,7 @@ func (n *NearCache) mget(sg *segment, r *engine.Request) bool {
 		return false
 	}
 	for i := range keys {
-		if shards[i].epoch.Load() != epochs[i] {
+		if shards[i].epochs[slots[i]].Load() != epochs[i] {
 			return false
 		}
 	}

@@ -242,13 +242,22 @@ func TestReconnectFlushes(t *testing.T) {
 }
 
 // TestFillRule checks the store refuses a fill whose ticket predates an
-// invalidation of its shard or a flush, the race of a read sent before a
+// invalidation of its key's epoch slot or a flush, the race of a read sent before a
 // write whose invalidation is processed before the read's reply.
 func TestFillRule(t *testing.T) {
 	st := newStore(1<<20, 1<<16, &stats{})
 	st.live.Store(true)
 	key := []byte("k")
-	sh := st.shard(key)
+	sh, slot := st.locate(key)
+	// A key of the same shard in another epoch slot: its invalidation
+	// does not refuse k's fill.
+	var other []byte
+	for i := 0; other == nil; i++ {
+		o := []byte("o" + strconv.Itoa(i))
+		if osh, oslot := st.locate(o); osh == sh && oslot != slot {
+			other = o
+		}
+	}
 	for _, tc := range []struct {
 		name   string
 		event  func()
@@ -256,12 +265,13 @@ func TestFillRule(t *testing.T) {
 	}{
 		{"nothing between", func() {}, true},
 		{"invalidation of the key", func() { st.invalidate(key) }, false},
+		{"invalidation of another slot's key", func() { st.invalidate(other) }, true},
 		{"flush", st.flush, false},
 		{"gap", func() { st.gap(); st.live.Store(true) }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st.flush()
-			tk := st.ticket(sh, nanotime())
+			tk := st.ticket(sh, slot, nanotime())
 			tc.event()
 			st.insert(sh, tk, "sig", "k", []byte("+v\r\n"), 0)
 			sh.mu.Lock()
@@ -273,7 +283,7 @@ func TestFillRule(t *testing.T) {
 		})
 	}
 	st.live.Store(false)
-	if tk := st.ticket(sh, nanotime()); tk.ok {
+	if tk := st.ticket(sh, slot, nanotime()); tk.ok {
 		t.Error("a ticket was issued while tracking is not live")
 	}
 }

@@ -11,6 +11,13 @@ import (
 // the memory budget and evicts its own least recently used entries.
 const nshards = 64
 
+// epochSlots splits each shard's invalidation epoch by key hash, so that
+// a fill is refused by an invalidation of its own key or of the few keys
+// that share its slot, not of any key of its shard: with one epoch per
+// shard, a busy pipelined load saw a write somewhere in the shard during
+// most hot keys' fill round trips, and they stayed uncached.
+const epochSlots = 64
+
 // entryOverhead approximates what an entry costs beyond its bytes (the
 // entry, its list element, two map slots), so a budget of many tiny
 // replies is not overrun by bookkeeping.
@@ -26,7 +33,7 @@ const entryOverhead = 160
 // this engine, or a flush after a gap in the stream. Why this suffices:
 // a write W that Redis applies after the read R has its invalidation
 // emitted after R's reply was produced; either the proxy processes it
-// before the insert, which moves the shard's epoch past the ticket and
+// before the insert, which moves the key's epoch slot past the ticket and
 // refuses the insert, or after it, which deletes the entry. A write
 // applied before R is in R's reply. Tickets are taken only while every
 // primary has a live tracking connection (the generation is read before
@@ -45,9 +52,10 @@ type store struct {
 
 type shard struct {
 	mu sync.Mutex
-	// epoch moves with every invalidation of a key of this shard; it is
-	// written under mu and read without it by tickets.
-	epoch   atomic.Uint64
+	// epochs[slot] moves with every invalidation of a key of this shard
+	// in that slot; it is written under mu and read without it by
+	// tickets.
+	epochs  [epochSlots]atomic.Uint64
 	entries map[string]*entry   // by signature
 	keys    map[string][]*entry // by Redis key, for invalidation
 	lru     list.List           // of *entry, most recent first
@@ -74,6 +82,7 @@ type entry struct {
 type ticket struct {
 	ok    bool // taken while tracking was live
 	gen   uint64
+	slot  uint32
 	epoch uint64
 	at    int64
 }
@@ -93,23 +102,30 @@ func newStore(maxBytes, maxEntry int64, st *stats) *store {
 }
 
 func (s *store) shard(key []byte) *shard {
-	return &s.shards[maphash.Bytes(s.seed, key)%nshards]
+	sh, _ := s.locate(key)
+	return sh
 }
 
-// ticket takes a ticket for a key of sh. The generation is read
+// locate returns key's shard and its epoch slot in that shard.
+func (s *store) locate(key []byte) (*shard, uint32) {
+	h := maphash.Bytes(s.seed, key)
+	return &s.shards[h%nshards], uint32(h / nshards % epochSlots)
+}
+
+// ticket takes a ticket for a key of sh in slot. The generation is read
 // before the liveness flag; see store.
-func (s *store) ticket(sh *shard, now int64) ticket {
+func (s *store) ticket(sh *shard, slot uint32, now int64) ticket {
 	gen := s.gen.Load()
 	if !s.live.Load() {
 		return ticket{}
 	}
-	return ticket{ok: true, gen: gen, epoch: sh.epoch.Load(), at: now}
+	return ticket{ok: true, gen: gen, slot: slot, epoch: sh.epochs[slot].Load(), at: now}
 }
 
 // valid reports whether nothing touching sh's keys was processed since t
 // was taken. Call it with sh.mu held.
 func (s *store) valid(sh *shard, t ticket) bool {
-	return t.ok && s.gen.Load() == t.gen && sh.epoch.Load() == t.epoch
+	return t.ok && s.gen.Load() == t.gen && sh.epochs[t.slot].Load() == t.epoch
 }
 
 // lookupLocked returns the live entry of sig, dropping an expired one.
@@ -184,12 +200,12 @@ func (s *store) removeLocked(sh *shard, e *entry) {
 	s.stats.entries.Add(-1)
 }
 
-// invalidate drops every entry of key and refuses the fills of its shard
+// invalidate drops every entry of key and refuses the fills of its epoch slot
 // in flight.
 func (s *store) invalidate(key []byte) {
-	sh := s.shard(key)
+	sh, slot := s.locate(key)
 	sh.mu.Lock()
-	sh.epoch.Add(1)
+	sh.epochs[slot].Add(1)
 	for _, e := range sh.keys[string(key)] {
 		s.removeLocked(sh, e)
 		s.stats.invalidated.Add(1)
@@ -206,7 +222,9 @@ func (s *store) flush() {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		sh.epoch.Add(1)
+		for i := range sh.epochs {
+			sh.epochs[i].Add(1)
+		}
 		s.stats.bytes.Add(-sh.bytes)
 		s.stats.entries.Add(-int64(len(sh.entries)))
 		clear(sh.entries)
