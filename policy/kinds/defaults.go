@@ -13,4 +13,10 @@ const (
 	MirrorDefaultQueue  = 1024
 
 	RejectDefaultMessage = "command refused by policy"
+
+	// CommandsDefaultLockPrefix is where lock keys live when the policy
+	// names no lock_prefix. The renderer refuses an empty lock_prefix; in
+	// a message an empty one is the unset field, so the builder reads it
+	// as this default.
+	CommandsDefaultLockPrefix = "keyway:lock:"
 )

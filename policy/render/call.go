@@ -11,6 +11,8 @@ import (
 	"go.starlark.net/syntax"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"keyway.dev/policy/kinds"
+
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -90,6 +92,17 @@ func (c *call) forward(name string) *keywayv1.Engine {
 // duration parses an optional duration argument; None gives def, which
 // may be empty for "unset".
 func (c *call) duration(arg string, v starlark.Value, def string) (*durationpb.Duration, error) {
+	d, err := c.anyDuration(arg, v, def)
+	if d != nil && d.AsDuration() <= 0 {
+		c.errorf("%s: duration %q must be positive", arg, d.AsDuration())
+		return nil, nil
+	}
+	return d, err
+}
+
+// anyDuration reads a duration argument like duration, of any sign, for
+// a kind whose rule in keyway.dev/policy/kinds judges the value itself.
+func (c *call) anyDuration(arg string, v starlark.Value, def string) (*durationpb.Duration, error) {
 	s := def
 	switch v := v.(type) {
 	case starlark.NoneType:
@@ -104,10 +117,6 @@ func (c *call) duration(arg string, v starlark.Value, def string) (*durationpb.D
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		c.errorf("%s: bad duration %q (want a number and a unit, like \"250ms\", \"5s\" or \"2m\")", arg, s)
-		return nil, nil
-	}
-	if d <= 0 {
-		c.errorf("%s: duration %q must be positive", arg, s)
 		return nil, nil
 	}
 	return durationpb.New(d), nil
@@ -182,10 +191,8 @@ func (c *call) commandNames(arg string, v starlark.Value) ([]string, error) {
 // which is never what the author meant.
 func (c *call) prefixes(arg string, v starlark.Value) ([]string, error) {
 	ps, err := c.strs(arg, v)
-	for _, p := range ps {
-		if p == "" {
-			c.errorf("%s: empty prefix (it would match every key)", arg)
-		}
+	if perr := kinds.Prefixes(arg, ps); perr != nil {
+		c.errorf("%v", perr)
 	}
 	return ps, err
 }

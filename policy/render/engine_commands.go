@@ -3,6 +3,8 @@ package render
 import (
 	"go.starlark.net/starlark"
 
+	"keyway.dev/policy/kinds"
+
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -12,7 +14,7 @@ import (
 func builtinCommands(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	c := newCall(thread, fn)
 	var next, locks starlark.Value = nil, starlark.None
-	m := &keywayv1.Commands{LockPrefix: "keyway:lock:"}
+	m := &keywayv1.Commands{LockPrefix: kinds.CommandsDefaultLockPrefix}
 	var label string
 	if err := unpack(fn.Name(), args, kwargs,
 		"next", &next, "locks?", &locks, "lock_prefix?", &m.LockPrefix, "label?", &label); err != nil {

@@ -33,8 +33,11 @@ func builtinFailover(thread *starlark.Thread, fn *starlark.Builtin, args starlar
 		f.Children = append(f.Children, e)
 	}
 	var err error
-	if f.Cooldown, err = c.duration("cooldown", cooldown, kinds.FailoverDefaultCooldown.String()); err != nil {
+	if f.Cooldown, err = c.anyDuration("cooldown", cooldown, kinds.FailoverDefaultCooldown.String()); err != nil {
 		return nil, err
+	}
+	if err := kinds.FailoverCooldown(f.Cooldown); err != nil {
+		c.errorf("%v", err)
 	}
 	return c.engine("failover", label, &keywayv1.Engine{Kind: &keywayv1.Engine_Failover{Failover: f}}), nil
 }

@@ -44,30 +44,25 @@ func builtinTransform(thread *starlark.Thread, fn *starlark.Builtin, args starla
 	return c.engine("transform", label, &keywayv1.Engine{Kind: &keywayv1.Engine_Transform{Transform: t}}), nil
 }
 
-// encryptionKeys fills t's keys and checks active_key names one of them.
+// encryptionKeys fills t's keys and active_key (kinds.TransformKeys).
 func (c *call) encryptionKeys(t *keywayv1.Transform, keys *starlark.List) error {
-	ids := map[string]bool{}
+	var ids []string
 	if keys != nil {
 		for i := range keys.Len() {
 			k, ok := keys.Index(i).(*object[*keywayv1.EncryptionKey])
 			if !ok {
 				return c.typeErr("keys", "a list of encryption_key(...)", keys.Index(i))
 			}
-			if ids[k.msg.GetId()] {
-				c.errorf("keys: duplicate key id %q", k.msg.GetId())
-			}
-			ids[k.msg.GetId()] = true
+			ids = append(ids, k.msg.GetId())
 			t.Keys = append(t.Keys, clone(k.msg))
 		}
 	}
-	switch {
-	case len(t.Keys) == 1 && t.ActiveKey == "":
-		t.ActiveKey = t.Keys[0].GetId()
-	case len(t.Keys) > 1 && t.ActiveKey == "":
-		c.errorf("active_key= is required with several keys (it says which one encrypts new writes)")
-	case t.ActiveKey != "" && !ids[t.ActiveKey]:
-		c.errorf("active_key: %q is not one of keys", t.ActiveKey)
+	active, err := kinds.TransformKeys(ids, t.ActiveKey)
+	if err != nil {
+		c.errorf("%v", err)
+		return nil
 	}
+	t.ActiveKey = active
 	return nil
 }
 

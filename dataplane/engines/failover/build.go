@@ -25,13 +25,11 @@ func Build(b *engine.Builder, cfg *keywayv1.Failover) (engine.Engine, error) {
 		threshold = DefaultFailureThreshold
 	}
 	cooldown := DefaultCooldown
+	if err := kinds.FailoverCooldown(cfg.GetCooldown()); err != nil {
+		return nil, err
+	}
 	if d := cfg.GetCooldown(); d != nil {
-		if err := d.CheckValid(); err != nil {
-			return nil, fmt.Errorf("cooldown: %w", err)
-		}
-		if cooldown = d.AsDuration(); cooldown <= 0 {
-			return nil, fmt.Errorf("cooldown must be positive, got %v", cooldown)
-		}
+		cooldown = d.AsDuration()
 	}
 	f := &Failover{now: time.Now}
 	for i, c := range cfg.GetChildren() {

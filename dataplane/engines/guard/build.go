@@ -35,10 +35,8 @@ func Build(b *engine.Builder, cfg *keywayv1.Guard) (engine.Engine, error) {
 	if err := kinds.GuardCommands(slices.Sorted(maps.Keys(g.allow)), slices.Sorted(maps.Keys(g.deny))); err != nil {
 		return nil, err
 	}
-	for i, p := range cfg.GetKeyPrefixes() {
-		if p == "" {
-			return nil, fmt.Errorf("key_prefixes[%d]: empty prefix would allow every key", i)
-		}
+	if err := kinds.Prefixes("key_prefixes", cfg.GetKeyPrefixes()); err != nil {
+		return nil, err
 	}
 	g.prefixes = cfg.GetKeyPrefixes()
 	g.prefixList = strings.Join(g.prefixes, ", ")
@@ -48,10 +46,8 @@ func Build(b *engine.Builder, cfg *keywayv1.Guard) (engine.Engine, error) {
 	if g.globTrie, err = trie.New(globLiterals(g.prefixes)); err != nil {
 		return nil, fmt.Errorf("key_prefixes: %w", err)
 	}
-	for i, p := range cfg.GetChannelPrefixes() {
-		if p == "" {
-			return nil, fmt.Errorf("channel_prefixes[%d]: empty prefix would allow every channel", i)
-		}
+	if err := kinds.Prefixes("channel_prefixes", cfg.GetChannelPrefixes()); err != nil {
+		return nil, err
 	}
 	g.chanList = strings.Join(cfg.GetChannelPrefixes(), ", ")
 	if g.chanTrie, err = trie.New(cfg.GetChannelPrefixes()); err != nil {

@@ -4,12 +4,13 @@ import (
 	"errors"
 
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
 // DefaultLockPrefix is where lock keys live when the policy names no
-// prefix; the renderer sets the same default.
-const DefaultLockPrefix = "keyway:lock:"
+// prefix; the renderer sets the same default (policy/kinds).
+const DefaultLockPrefix = kinds.CommandsDefaultLockPrefix
 
 // Build compiles a Commands engine and its two children.
 func Build(b *engine.Builder, cfg *keywayv1.Commands) (engine.Engine, error) {

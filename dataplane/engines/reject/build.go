@@ -30,10 +30,8 @@ func Build(b *engine.Builder, cfg *keywayv1.Reject) (engine.Engine, error) {
 		}
 		rj.commands[name] = struct{}{}
 	}
-	for i, p := range cfg.GetKeyPrefixes() {
-		if p == "" {
-			return nil, fmt.Errorf("key_prefixes[%d]: empty prefix would refuse every key", i)
-		}
+	if err := kinds.Prefixes("key_prefixes", cfg.GetKeyPrefixes()); err != nil {
+		return nil, err
 	}
 	var err error
 	rj.prefixes = cfg.GetKeyPrefixes()

@@ -2,7 +2,6 @@ package transform
 
 import (
 	"crypto/cipher"
-	"errors"
 	"fmt"
 	"math"
 
@@ -17,10 +16,8 @@ import (
 // snapshot instead of serving without it.
 func Build(b *engine.Builder, cfg *keywayv1.Transform) (engine.Engine, error) {
 	t := &Transform{prefixes: cfg.GetKeyPrefixes()}
-	for _, p := range t.prefixes {
-		if p == "" {
-			return nil, errors.New("key_prefixes: an empty prefix (leave key_prefixes empty to transform every key)")
-		}
+	if err := kinds.Prefixes("key_prefixes", t.prefixes); err != nil {
+		return nil, err
 	}
 	if len(t.prefixes) > 0 {
 		tr, err := trie.New(t.prefixes)
@@ -66,36 +63,29 @@ func Build(b *engine.Builder, cfg *keywayv1.Transform) (engine.Engine, error) {
 	return t, nil
 }
 
-// loadKeys reads every key and picks the active one.
+// loadKeys checks the key ids and active_key (the renderer's rule, so
+// before any key is read from the host), reads every key and picks the
+// active one.
 func (t *Transform) loadKeys(cfg *keywayv1.Transform) error {
-	if len(cfg.GetKeys()) == 0 {
-		if cfg.GetActiveKey() != "" {
-			return fmt.Errorf("active_key %q names no key (keys is empty)", cfg.GetActiveKey())
-		}
+	ids := make([]string, 0, len(cfg.GetKeys()))
+	for _, k := range cfg.GetKeys() {
+		ids = append(ids, k.GetId())
+	}
+	active, err := kinds.TransformKeys(ids, cfg.GetActiveKey())
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
 		return nil
 	}
 	t.env.keys = make(map[string]cipher.AEAD, len(cfg.GetKeys()))
 	for _, k := range cfg.GetKeys() {
-		if _, dup := t.env.keys[k.GetId()]; dup {
-			return fmt.Errorf("keys: key id %q listed twice", k.GetId())
-		}
 		aead, err := loadKey(k)
 		if err != nil {
 			return err
 		}
 		t.env.keys[k.GetId()] = aead
 	}
-	active := cfg.GetActiveKey()
-	if active == "" && len(cfg.GetKeys()) == 1 {
-		active = cfg.GetKeys()[0].GetId()
-	}
-	aead, ok := t.env.keys[active]
-	if !ok {
-		if active == "" {
-			return errors.New("active_key is required with several keys")
-		}
-		return fmt.Errorf("active_key %q is not one of keys", active)
-	}
-	t.env.active = &sealer{id: active, aead: aead}
+	t.env.active = &sealer{id: active, aead: t.env.keys[active]}
 	return nil
 }

@@ -54,7 +54,7 @@ func TestBuildKeys(t *testing.T) {
 		{"duplicate id", &keywayv1.Transform{Keys: []*keywayv1.EncryptionKey{key("a", "KW_TEST_HEX", ""), key("a", "", hexFile)}, ActiveKey: "a"}, `key id "a" listed twice`},
 		{"no active key", &keywayv1.Transform{Keys: []*keywayv1.EncryptionKey{key("a", "KW_TEST_HEX", ""), key("b", "", hexFile)}}, "active_key is required"},
 		{"unknown active key", &keywayv1.Transform{Keys: []*keywayv1.EncryptionKey{key("a", "KW_TEST_HEX", "")}, ActiveKey: "z"}, `active_key "z" is not one of keys`},
-		{"active without keys", &keywayv1.Transform{Compression: zstd, ActiveKey: "z"}, `active_key "z" names no key`},
+		{"active without keys", &keywayv1.Transform{Compression: zstd, ActiveKey: "z"}, `active_key "z" is not one of keys`},
 		{"nothing to do", &keywayv1.Transform{}, "give compression or keys"},
 		{"empty prefix", &keywayv1.Transform{Compression: zstd, KeyPrefixes: []string{""}}, "empty prefix"},
 		{"duplicate prefix", &keywayv1.Transform{Compression: zstd, KeyPrefixes: []string{"a:", "a:"}}, `"a:" listed twice`},

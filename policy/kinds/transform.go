@@ -1,0 +1,33 @@
+package kinds
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrTransformActiveKey is a transform with several keys and none named
+// to encrypt new writes.
+var ErrTransformActiveKey = errors.New("active_key is required with several keys (it says which one encrypts new writes)")
+
+// TransformKeys checks a transform's key ids and its active_key, and
+// returns the key in effect: with exactly one key and no active_key,
+// that key. Ids are unique, since a stored value names the key that
+// sealed it and must find exactly one.
+func TransformKeys(ids []string, active string) (string, error) {
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if seen[id] {
+			return "", fmt.Errorf("keys: key id %q listed twice", id)
+		}
+		seen[id] = true
+	}
+	switch {
+	case active == "" && len(ids) == 1:
+		return ids[0], nil
+	case active == "" && len(ids) > 1:
+		return "", ErrTransformActiveKey
+	case active != "" && !seen[active]:
+		return "", fmt.Errorf("active_key %q is not one of keys", active)
+	}
+	return active, nil
+}
