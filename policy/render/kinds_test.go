@@ -38,8 +38,10 @@ var commonParams = []string{"label"}
 // TestEveryKindIsComplete walks the Engine oneof and fails when a kind
 // lacks a Starlark constructor, when the constructor's parameters and the
 // message's fields disagree, when no golden renders it, or when the
-// language reference has no section with an example that renders it (the
-// example is rendered here and by TestDocExamples). The proxy's half, a
+// language reference has no section with an example that renders it and
+// carries test(...) cases (the example is rendered here and by
+// TestDocExamples; its cases run through the proxy's engines in
+// dataplane/policytest's TestReferenceExamplesPass). The proxy's half, a
 // builder for every kind, is dataplane/engines/all's
 // TestEveryKindIsBuiltOrListed.
 func TestEveryKindIsComplete(t *testing.T) {
@@ -105,7 +107,7 @@ var backticked = regexp.MustCompile("`([a-z_]+)`")
 
 // checkDocumented wants a section of the reference whose heading names
 // the kind and holding a ```starlark example that renders to a policy
-// using it.
+// using it, with at least one test(...) case.
 func checkDocumented(t *testing.T, doc, name string) {
 	t.Helper()
 	var section strings.Builder
@@ -131,11 +133,12 @@ func checkDocumented(t *testing.T, doc, name string) {
 	for _, blk := range starlarkBlocks(section.String()) {
 		b := &keywayv1.Bundle{Entry: "main.star", Files: map[string][]byte{"main.star": []byte(blk.src)}}
 		pol, err := Render(context.Background(), b, Options{})
-		if err == nil && usesKind(pol, name) {
+		if err == nil && usesKind(pol, name) && len(pol.GetTests()) > 0 {
 			return
 		}
 	}
-	t.Errorf("the `%s` section of %s has no starlark example that renders a %s engine", name, docPath, name)
+	t.Errorf("the `%s` section of %s has no starlark example that renders a %s engine and carries test(...) cases "+
+		"(dataplane/policytest's TestReferenceExamplesPass runs them through the engines)", name, docPath, name)
 }
 
 // goldenKinds reads every golden policy and reports the engine kinds it
