@@ -104,6 +104,9 @@ type Request struct {
 	// means unknown: deadlines run from when the request is sent.
 	// Engines that make sub-requests copy it.
 	Read time.Time
+	// Trace, set on sampled requests only, receives the upstream
+	// timing (trace.go).
+	Trace *Trace
 
 	reply []byte
 	kind  ErrorKind
@@ -123,6 +126,7 @@ func (r *Request) Reset() {
 	r.Upstream = ""
 	r.replay = false
 	r.Read = time.Time{}
+	r.Trace = nil
 	r.reply = r.reply[:0]
 	r.kind = KindNone
 	r.err = nil

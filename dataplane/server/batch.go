@@ -221,6 +221,7 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 			continue
 		}
 		r.Session = &c.sess
+		c.sample(r) // trace.go
 		c.setSize(len(run), len(cmds[i].Raw))
 		run = append(run, r)
 		if len(run) == maxRun {

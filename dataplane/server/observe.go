@@ -107,6 +107,7 @@ func (c *client) observeRun(run engine.Batch) {
 			obs.ObserveKey(domain, key)
 		}
 	}
+	c.traceRun(run, c.readAt.Add(lat)) // trace.go
 }
 
 // firstKey is the command's first key, or nil. Fixed positions are read
@@ -143,4 +144,5 @@ func (c *client) observeOne(args [][]byte, reqBytes int, before int64, upstream 
 		name = s.Name
 	}
 	c.srv.obs.Observe(c.sess.Domain, c.track(), name, upstream, k, reqBytes, int(c.written-before), time.Since(c.readAt))
+	c.traceOne(name, upstream, k) // trace.go
 }

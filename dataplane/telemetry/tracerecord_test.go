@@ -56,7 +56,7 @@ func TestRecordKeepsTimesAndAttributes(t *testing.T) {
 	}
 	start := time.Unix(1_700_000_000, 0)
 	end := start.Add(1500 * time.Microsecond)
-	tr.Record("payments", "GET", "cache", engine.KindUpstream, start, end)
+	tr.Record("payments", "GET", "cache", engine.KindUpstream, start, end, nil)
 	if err := tr.Shutdown(ctx); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}

@@ -85,6 +85,9 @@ func (c *call) release() {
 // drops the item's reference.
 func (c *call) reply(i int, raw []byte) {
 	if c.claim(i) {
+		if t := c.reqs[i].Trace; t != nil {
+			t.Received = time.Now()
+		}
 		c.reqs[i].Reply(raw)
 		c.finish()
 	}

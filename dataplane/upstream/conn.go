@@ -101,6 +101,9 @@ func (s *conn) enqueue(c *call) (watched bool) {
 	for i, r := range c.reqs {
 		s.wq.appendCommand(r.Cmd.Args)
 		s.fifo = append(s.fifo, item{c: c, i: i})
+		if r.Trace != nil {
+			r.Trace.Sent = time.Now()
+		}
 	}
 	s.queue += len(c.reqs)
 	s.pending.Store(int32(len(s.fifo) - s.head))

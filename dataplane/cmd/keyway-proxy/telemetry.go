@@ -213,18 +213,26 @@ func (t *proxyTelemetry) shutdown(ctx context.Context) {
 	}
 }
 
+// The server asks traced, through server.Tracer, which requests to time.
+var _ server.Tracer = traced{}
+
 // traced is the Recorder plus sampled spans.
 type traced struct {
 	*telemetry.Recorder
 	tr *telemetry.Tracer
 }
 
-// Observe counts the command and, when sampled, exports it as a span
-// ending now.
-func (o traced) Observe(domain, track, command, upstream string, kind engine.ErrorKind, reqBytes, replyBytes int, latency time.Duration) {
-	o.Recorder.Observe(domain, track, command, upstream, kind, reqBytes, replyBytes, latency)
+// Sample decides, before a request is served, whether to trace it; the
+// upstream layer fills the Trace of a sampled one (server.Tracer).
+func (o traced) Sample() *engine.Trace {
 	if o.tr.Sampled() {
-		end := time.Now()
-		o.tr.Record(domain, command, upstream, kind, end.Add(-latency), end)
+		return &engine.Trace{}
 	}
+	return nil
+}
+
+// ObserveTrace exports a sampled command as a span, with a child span of
+// its upstream call when the upstream layer timed one.
+func (o traced) ObserveTrace(domain, command, upstream string, kind engine.ErrorKind, start, end time.Time, up *engine.Trace) {
+	o.tr.Record(domain, command, upstream, kind, start, end, up)
 }
