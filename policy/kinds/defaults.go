@@ -9,6 +9,10 @@ const (
 	FailoverDefaultFailureThreshold = 5
 	FailoverDefaultCooldown         = 5 * time.Second
 
+	// RateLimitDefaultMaxDelay is how long a delaying limiter waits at
+	// most when max_delay is unset; the renderer leaves it unset.
+	RateLimitDefaultMaxDelay = 100 * time.Millisecond
+
 	MirrorDefaultSample = 1.0
 	MirrorDefaultQueue  = 1024
 

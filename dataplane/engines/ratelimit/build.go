@@ -13,7 +13,7 @@ import (
 // Defaults the renderer also applies.
 const (
 	DefaultBurstSeconds = kinds.RateLimitDefaultBurstSeconds
-	DefaultMaxDelay     = 100 * time.Millisecond
+	DefaultMaxDelay     = kinds.RateLimitDefaultMaxDelay
 )
 
 // epoch makes the limiter's clock monotonic: durations since it.
