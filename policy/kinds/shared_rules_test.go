@@ -69,3 +69,15 @@ func TestFailoverCooldown(t *testing.T) {
 		t.Errorf("malformed: err = %v", err)
 	}
 }
+
+func TestGuardScripts(t *testing.T) {
+	if err := GuardScripts(true, 1); err != nil {
+		t.Errorf("scripts with key_prefixes: %v", err)
+	}
+	if err := GuardScripts(false, 0); err != nil {
+		t.Errorf("no scripts, no prefixes: %v", err)
+	}
+	if err := GuardScripts(true, 0); err != ErrGuardScriptsUnconfined {
+		t.Errorf("scripts without key_prefixes: %v", err)
+	}
+}

@@ -44,8 +44,8 @@ func builtinGuard(thread *starlark.Thread, fn *starlark.Builtin, args starlark.T
 	if g.ChannelPrefixes, err = c.prefixes("channel_prefixes", channels); err != nil {
 		return nil, err
 	}
-	if g.AllowScripts && len(g.KeyPrefixes) == 0 {
-		c.errorf("allow_scripts: scripts are refused only where key_prefixes confine the domain; without key_prefixes it changes nothing")
+	if err := kinds.GuardScripts(g.AllowScripts, len(g.KeyPrefixes)); err != nil {
+		c.errorf("%v", err)
 	}
 	if maxValue < 0 {
 		c.errorf("max_value_bytes must be at least 0, got %d", maxValue)

@@ -71,6 +71,8 @@ func TestRenderAndBuildersRefuseAlike(t *testing.T) {
 			&keywayv1.Engine{Kind: &keywayv1.Engine_ByCommand{ByCommand: &keywayv1.ByCommand{Reads: next}}}},
 		{"guard empty key prefix", `guard(a, key_prefixes = ["u:", ""])`,
 			&keywayv1.Engine{Kind: &keywayv1.Engine_Guard{Guard: &keywayv1.Guard{KeyPrefixes: []string{"u:", ""}, Next: next}}}},
+		{"guard allow_scripts without key_prefixes", `guard(a, allow_scripts = True)`,
+			&keywayv1.Engine{Kind: &keywayv1.Engine_Guard{Guard: &keywayv1.Guard{AllowScripts: true, Next: next}}}},
 		{"guard empty channel prefix", `guard(a, channel_prefixes = [""])`,
 			&keywayv1.Engine{Kind: &keywayv1.Engine_Guard{Guard: &keywayv1.Guard{ChannelPrefixes: []string{""}, Next: next}}}},
 		{"reject empty key prefix", `reject(a, key_prefixes = [""])`,

@@ -56,6 +56,9 @@ func Build(b *engine.Builder, cfg *keywayv1.Guard) (engine.Engine, error) {
 	if g.chanGlobTrie, err = trie.New(globLiterals(cfg.GetChannelPrefixes())); err != nil {
 		return nil, fmt.Errorf("channel_prefixes: %w", err)
 	}
+	if err := kinds.GuardScripts(cfg.GetAllowScripts(), len(cfg.GetKeyPrefixes())); err != nil {
+		return nil, err
+	}
 	g.allowScripts = cfg.GetAllowScripts()
 	if g.next, err = b.Child("next", cfg.GetNext()); err != nil {
 		return nil, err
