@@ -247,7 +247,9 @@ func TestTLS(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			u := standalone("secure", tc.addr)
 			u.Tls = tc.tls
-			n := startNode(t, u, tc.addr, Options{})
+			// Bounds, not measurements: under -race on a loaded machine a
+			// TLS handshake alone has outlasted the 500 ms default.
+			n := startNode(t, u, tc.addr, Options{ConnectTimeout: 15 * time.Second, Timeout: 15 * time.Second})
 			r := do(n, "secure", "PING")
 			if tc.want == "+PONG\r\n" {
 				if string(r.Raw()) != tc.want {
