@@ -282,7 +282,7 @@ func (n *NearCache) read(sg *segment, r *engine.Request, answer bool) {
 	now := nanotime()
 	sh.mu.Lock()
 	if e := n.store.lookupLocked(sh, sg.sig, now); answer && e != nil {
-		sh.lru.MoveToFront(e.elem)
+		e.ref = true
 		r.Reply(e.reply)
 		sh.hits++
 		sh.mu.Unlock()
@@ -603,7 +603,7 @@ func (n *NearCache) mget(sg *segment, r *engine.Request) bool {
 			sh.mu.Unlock()
 			return false
 		}
-		sh.lru.MoveToFront(e.elem)
+		e.ref = true
 		out = append(out, e.reply...)
 		sh.mu.Unlock()
 	}

@@ -8,7 +8,8 @@ import (
 )
 
 // nshards spreads the store's lock; each shard holds an equal share of
-// the memory budget and evicts its own least recently used entries.
+// the memory budget and evicts its own least recently used entries,
+// approximately (second chance: entry.ref).
 const nshards = 64
 
 // epochSlots splits each shard's invalidation epoch by key hash, so that
@@ -58,7 +59,7 @@ type shard struct {
 	epochs  [epochSlots]atomic.Uint64
 	entries map[string]*entry   // by signature
 	keys    map[string][]*entry // by Redis key, for invalidation
-	lru     list.List           // of *entry, most recent first
+	lru     list.List           // of *entry, most recently filled or spared first
 	bytes   int64
 	flights map[string]*flight // by signature
 	admit   admission
@@ -76,6 +77,11 @@ type entry struct {
 	expires int64 // nanotime, 0 for never
 	size    int64
 	elem    *list.Element
+	// ref is set by a hit and cleared when eviction spares the entry
+	// (second chance, CLOCK). A hit only sets a flag on the entry it
+	// already read, instead of relinking list elements whose neighbours,
+	// in a cache of a million entries, are cache misses of their own.
+	ref bool
 }
 
 // ticket is what a fill must still match when it inserts.
@@ -172,7 +178,13 @@ func (s *store) insert(sh *shard, t ticket, sig, key string, reply []byte, expir
 		if last == nil {
 			break
 		}
-		s.removeLocked(sh, last.Value.(*entry))
+		v := last.Value.(*entry)
+		if v.ref {
+			v.ref = false
+			sh.lru.MoveToFront(last)
+			continue
+		}
+		s.removeLocked(sh, v)
 		s.stats.evictions.Add(1)
 	}
 }
