@@ -293,8 +293,17 @@ func TestFillRule(t *testing.T) {
 func TestCoalescing(t *testing.T) {
 	slowKeepalive(t) // Redis is paused on purpose
 	s := redistest.Start(t)
-	p := newProxy(t, standalone(s.Addr), &keywayv1.NearCache{AdmitReads: 100, AdmitWindow: durationpb.New(time.Hour)})
+	// The first read must still be waiting on the paused Redis when the
+	// last one arrives, however slowly a loaded machine starts the
+	// readers: the 1 s default deadline ended the flight first once.
+	up := standalone(s.Addr)
+	up.Pool = &keywayv1.Pool{Timeout: durationpb.New(time.Minute)}
+	p := newProxy(t, up, &keywayv1.NearCache{AdmitReads: 100, AdmitWindow: durationpb.New(time.Hour)})
 	s.Do("SET", "k", "v")
+	// The SET's invalidation must be applied before the reads take their
+	// tickets: applied after the first, it spoils that flight, the next
+	// read starts another, and the count of joins stops one short.
+	p.sync()
 	if err := s.Pause(); err != nil {
 		t.Fatal(err)
 	}
