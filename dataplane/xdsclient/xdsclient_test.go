@@ -175,12 +175,17 @@ func (h *recorder) has(s string) bool {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	// A bound, not a measurement. Conditions scan every request the test
+	// server recorded, under the lock its stream needs, and the server
+	// without NACK parking resends a refused version in a tight loop, so
+	// polling is kept slow enough to leave the stream room, and the bound
+	// wide enough for a loaded machine under -race (15 s was once not).
+	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(25 * time.Millisecond)
 	}
 }
 
