@@ -74,7 +74,8 @@ func BenchmarkObserveRun(b *testing.B) {
 		obs  Observer
 	}{{"nop", nopObserver{}}, {"recorder", newRecorder()}} {
 		b.Run(tc.name, func(b *testing.B) {
-			c := &client{srv: &Server{obs: tc.obs}, readAt: time.Now()}
+			tracer, _ := tc.obs.(Tracer)
+			c := &client{srv: &Server{obs: tc.obs, tracer: tracer}, readAt: time.Now()}
 			c.sess.Domain = "web"
 			run := make(engine.Batch, 16)
 			for i := range run {

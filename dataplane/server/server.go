@@ -58,6 +58,7 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	obs    Observer
+	tracer Tracer // obs when it traces, else nil: asserted once, not per request
 	ctx    context.Context
 	cancel context.CancelFunc
 	start  time.Time
@@ -95,11 +96,13 @@ func New(cfg Config) *Server {
 	if obs == nil {
 		obs = nopObserver{}
 	}
+	tracer, _ := obs.(Tracer)
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
 		obs:     obs,
+		tracer:  tracer,
 		ctx:     ctx,
 		cancel:  cancel,
 		start:   time.Now(),

@@ -22,15 +22,15 @@ type Tracer interface {
 // sample marks r for tracing when the observer traces and samples it.
 func (c *client) sample(r *engine.Request) {
 	r.Trace = nil
-	if t, ok := c.srv.obs.(Tracer); ok {
-		r.Trace = t.Sample()
+	if c.srv.tracer != nil {
+		r.Trace = c.srv.tracer.Sample()
 	}
 }
 
 // traceRun exports the sampled requests of a served run.
 func (c *client) traceRun(run engine.Batch, end time.Time) {
-	t, ok := c.srv.obs.(Tracer)
-	if !ok {
+	t := c.srv.tracer
+	if t == nil {
 		return
 	}
 	for _, r := range run {
@@ -43,8 +43,8 @@ func (c *client) traceRun(run engine.Batch, end time.Time) {
 // traceOne samples and exports a command answered outside an engine run,
 // which carries no upstream timing.
 func (c *client) traceOne(command, upstream string, kind engine.ErrorKind) {
-	t, ok := c.srv.obs.(Tracer)
-	if !ok {
+	t := c.srv.tracer
+	if t == nil {
 		return
 	}
 	if up := t.Sample(); up != nil {
