@@ -115,9 +115,52 @@ func TestPresence(t *testing.T) {
 		{Reject(1, 0), Reject(0, 0), ErrRejectNothing},
 		{Transform(true, 0), Transform(false, 0), ErrTransformNothing},
 		{Transform(false, 1), Transform(false, 0), ErrTransformNothing},
+		{Commands(true, "l:"), Commands(false, "l:"), ErrCommandsLocks},
 	} {
 		if tt.ok != nil || !errors.Is(tt.bad, tt.want) {
 			t.Errorf("ok %v, bad %v, want %v", tt.ok, tt.bad, tt.want)
 		}
+	}
+}
+
+// The rules whose zero value a builder never passes (it applies the
+// default first) still refuse it, for the renderer's explicit "".
+func TestExplicitEmptyValues(t *testing.T) {
+	if err := Commands(true, ""); err == nil || !strings.Contains(err.Error(), "lock_prefix: empty prefix") {
+		t.Errorf("empty lock_prefix: %v", err)
+	}
+	if err := RejectMessage(""); err == nil || !strings.Contains(err.Error(), "message: empty") {
+		t.Errorf("empty message: %v", err)
+	}
+	if err := RejectMessage(RejectDefaultMessage); err != nil {
+		t.Errorf("default message: %v", err)
+	}
+}
+
+func TestEncryptionKey(t *testing.T) {
+	long := strings.Repeat("k", 256)
+	for _, tt := range []struct {
+		id        string
+		env, file bool
+		want      string
+	}{
+		{"k", true, false, ""},
+		{"k", false, true, ""},
+		{strings.Repeat("k", 255), true, false, ""},
+		{"", true, false, `key id "" must be 1 to 255 bytes`},
+		{long, true, false, "must be 1 to 255 bytes"},
+		{"k", true, true, `key "k": give exactly one of env and file`},
+		{"k", false, false, `key "k": give exactly one of env and file`},
+	} {
+		err := EncryptionKey(tt.id, tt.env, tt.file)
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("EncryptionKey(%.8q, %v, %v) = %v, want %q", tt.id, tt.env, tt.file, err, tt.want)
+		}
+	}
+}
+
+func TestListedTwice(t *testing.T) {
+	if got := ListedTwice("commands", "GET").Error(); got != "commands: GET is listed twice" {
+		t.Errorf("ListedTwice = %q", got)
 	}
 }

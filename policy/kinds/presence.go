@@ -84,3 +84,36 @@ func ByCommand(hasDefault bool) error {
 	}
 	return nil
 }
+
+// ErrCommandsLocks is a commands engine without the engine its lock keys
+// are stored through.
+var ErrCommandsLocks = errors.New("locks is required: the engine lock keys are stored through")
+
+// Commands checks a commands engine: it has its locks child and a lock
+// prefix. An empty prefix in a message is the unset field, so a builder
+// passes the default in effect and only the renderer can see "" here.
+func Commands(hasLocks bool, lockPrefix string) error {
+	if !hasLocks {
+		return ErrCommandsLocks
+	}
+	if lockPrefix == "" {
+		return errors.New("lock_prefix: empty prefix (lock keys would mix with application keys)")
+	}
+	return nil
+}
+
+// RejectMessage checks the error a reject sends. As with Commands'
+// prefix, an empty message in a snapshot is the unset field and means
+// the default.
+func RejectMessage(msg string) error {
+	if msg == "" {
+		return errors.New("message: empty (clients would see a bare error)")
+	}
+	return nil
+}
+
+// ListedTwice is the error for a name given twice in the list arg, once
+// both sides put names in their canonical form.
+func ListedTwice(arg, name string) error {
+	return fmt.Errorf("%s: %s is listed twice", arg, name)
+}

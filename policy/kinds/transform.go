@@ -31,3 +31,16 @@ func TransformKeys(ids []string, active string) (string, error) {
 	}
 	return active, nil
 }
+
+// EncryptionKey checks one key of a transform: an id a stored value can
+// carry (1 to 255 bytes, its length is one byte of the envelope) and
+// exactly one place to read the key from.
+func EncryptionKey(id string, hasEnv, hasFile bool) error {
+	if len(id) == 0 || len(id) > 255 {
+		return fmt.Errorf("key id %q must be 1 to 255 bytes", id)
+	}
+	if hasEnv == hasFile {
+		return fmt.Errorf("key %q: give exactly one of env and file", id)
+	}
+	return nil
+}

@@ -45,7 +45,7 @@ func builtinByCommand(thread *starlark.Thread, fn *starlark.Builtin, args starla
 			}
 			for _, n := range names {
 				if seen[n] {
-					c.errorf("commands: %s is listed twice", n)
+					c.errorf("%v", kinds.ListedTwice("commands", n))
 				}
 				seen[n] = true
 			}

@@ -27,11 +27,8 @@ func builtinCommands(thread *starlark.Thread, fn *starlark.Builtin, args starlar
 	if m.Locks, err = c.child("locks", locks); err != nil {
 		return nil, err
 	}
-	if m.Locks == nil {
-		c.errorf("locks= is required (the engine lock keys are stored through)")
-	}
-	if m.LockPrefix == "" {
-		c.errorf("lock_prefix: empty prefix (lock keys would mix with application keys)")
+	if err := kinds.Commands(m.Locks != nil, m.LockPrefix); err != nil {
+		c.errorf("%v", err)
 	}
 	return c.engine("commands", label, &keywayv1.Engine{Kind: &keywayv1.Engine_Commands{Commands: m}}), nil
 }

@@ -34,8 +34,8 @@ func builtinReject(thread *starlark.Thread, fn *starlark.Builtin, args starlark.
 	if err := kinds.Reject(len(r.Commands), len(r.KeyPrefixes)); err != nil {
 		c.errorf("%v", err)
 	}
-	if message == "" {
-		c.errorf("message: empty (clients would see a bare error)")
+	if err := kinds.RejectMessage(message); err != nil {
+		c.errorf("%v", err)
 	}
 	return c.engine("reject", label, &keywayv1.Engine{Kind: &keywayv1.Engine_Reject{Reject: r}}), nil
 }

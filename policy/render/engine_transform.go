@@ -74,11 +74,8 @@ func builtinEncryptionKey(thread *starlark.Thread, fn *starlark.Builtin, args st
 	if err := unpack(fn.Name(), args, kwargs, "id", &k.Id, "env?", &k.Env, "file?", &k.File); err != nil {
 		return nil, err
 	}
-	if k.Id == "" {
-		c.errorf("id is empty")
-	}
-	if (k.Env == "") == (k.File == "") {
-		c.errorf("give exactly one of env= and file=")
+	if err := kinds.EncryptionKey(k.Id, k.Env != "", k.File != ""); err != nil {
+		c.errorf("%v", err)
 	}
 	return &object[*keywayv1.EncryptionKey]{typ: "encryption_key", msg: k, pos: c.pos}, nil
 }

@@ -52,11 +52,11 @@ func TestDefaultsAgree(t *testing.T) {
 		{"ratelimit", `ratelimit(a, ops_per_second = 1)`, "burst_seconds", "1",
 			fmt.Sprint(ratelimit.DefaultBurstSeconds), "(default 1)", "burst_seconds=1"},
 		{"ratelimit", `ratelimit(a, ops_per_second = 1, mode = "delay")`, "max_delay", "100ms",
-			ratelimit.DefaultMaxDelay.String(), "", "default\n`\"100ms\"`"},
+			ratelimit.DefaultMaxDelay.String(), "(default 100ms)", "default\n`\"100ms\"`"},
 		{"commands", `commands(a, locks = a)`, "lock_prefix", `"keyway:lock:"`,
 			fmt.Sprintf("%q", keywaycmd.DefaultLockPrefix), `(default "keyway:lock:")`, `lock_prefix="keyway:lock:"`},
 		{"reject", `reject(a, commands = ["KEYS"])`, "message", `"command refused by policy"`,
-			fmt.Sprintf("%q", reject.DefaultMessage), "", `message="command refused by policy"`},
+			fmt.Sprintf("%q", reject.DefaultMessage), `(default "command refused by policy")`, `message="command refused by policy"`},
 	}
 	// Every default engine.proto promises for a kind's field is a row.
 	listed := map[string]bool{}

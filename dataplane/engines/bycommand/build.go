@@ -62,7 +62,7 @@ func Build(b *engine.Builder, cfg *keywayv1.ByCommand) (engine.Engine, error) {
 				return nil, fmt.Errorf("commands: %w", err)
 			}
 			if seen[canon] {
-				return nil, fmt.Errorf("commands: %s is listed twice", canon)
+				return nil, kinds.ListedTwice("commands", canon)
 			}
 			seen[canon] = true
 			all = append(all, named{name: canon, specs: specs, sub: sub, child: child})

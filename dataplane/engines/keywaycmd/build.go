@@ -1,8 +1,6 @@
 package keywaycmd
 
 import (
-	"errors"
-
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
@@ -14,12 +12,12 @@ const DefaultLockPrefix = kinds.CommandsDefaultLockPrefix
 
 // Build compiles a Commands engine and its two children.
 func Build(b *engine.Builder, cfg *keywayv1.Commands) (engine.Engine, error) {
-	if cfg.GetLocks() == nil {
-		return nil, errors.New("locks is required: the engine lock keys are stored through")
-	}
 	c := &Commands{prefix: cfg.GetLockPrefix()}
 	if c.prefix == "" {
 		c.prefix = DefaultLockPrefix
+	}
+	if err := kinds.Commands(cfg.GetLocks() != nil, c.prefix); err != nil {
+		return nil, err
 	}
 	var err error
 	if c.locks, err = b.Child("locks", cfg.GetLocks()); err != nil {

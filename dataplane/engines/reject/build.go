@@ -42,6 +42,9 @@ func Build(b *engine.Builder, cfg *keywayv1.Reject) (engine.Engine, error) {
 	if msg == "" {
 		msg = DefaultMessage
 	}
+	if err := kinds.RejectMessage(msg); err != nil {
+		return nil, err
+	}
 	rj.err = errors.New(msg)
 	if rj.next, err = b.Child("next", cfg.GetNext()); err != nil {
 		return nil, err

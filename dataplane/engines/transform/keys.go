@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 
+	"keyway.dev/policy/kinds"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -20,26 +21,23 @@ const keySize = 32
 // returns its cipher. Errors name the key id and where it was looked for,
 // never the key material.
 func loadKey(k *keywayv1.EncryptionKey) (cipher.AEAD, error) {
-	if len(k.GetId()) == 0 || len(k.GetId()) > 255 {
-		return nil, fmt.Errorf("key id %q must be 1 to 255 bytes", k.GetId())
+	if err := kinds.EncryptionKey(k.GetId(), k.GetEnv() != "", k.GetFile() != ""); err != nil {
+		return nil, err
 	}
 	var text []byte
-	switch {
-	case k.GetEnv() != "" && k.GetFile() == "":
+	if k.GetEnv() != "" {
 		v, ok := os.LookupEnv(k.GetEnv())
 		if !ok || v == "" {
 			return nil, fmt.Errorf("key %q: environment variable %s is not set", k.GetId(), k.GetEnv())
 		}
 		text = []byte(v)
-	case k.GetFile() != "" && k.GetEnv() == "":
+	} else {
 		b, err := os.ReadFile(k.GetFile())
 		if err != nil {
 			// The *PathError names the file and the cause, not the content.
 			return nil, fmt.Errorf("key %q: %w", k.GetId(), err)
 		}
 		text = b
-	default:
-		return nil, fmt.Errorf("key %q: give exactly one of env and file", k.GetId())
 	}
 	raw, err := decodeKey(bytes.TrimSpace(text))
 	clear(text)

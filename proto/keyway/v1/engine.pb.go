@@ -675,7 +675,8 @@ type Reject struct {
 	Commands    []string `protobuf:"bytes,1,rep,name=commands,proto3" json:"commands,omitempty"`
 	KeyPrefixes []string `protobuf:"bytes,2,rep,name=key_prefixes,json=keyPrefixes,proto3" json:"key_prefixes,omitempty"`
 	// Error text sent to the client, without the leading '-'. A message
-	// without an upper-case error code gets "ERR " in front of it.
+	// without an upper-case error code gets "ERR " in front of it
+	// (default "command refused by policy").
 	Message       string  `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
 	Next          *Engine `protobuf:"bytes,4,opt,name=next,proto3" json:"next,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1280,7 +1281,7 @@ type RateLimit struct {
 	// Bucket size in seconds of rate (default 1).
 	BurstSeconds float64        `protobuf:"fixed64,3,opt,name=burst_seconds,json=burstSeconds,proto3" json:"burst_seconds,omitempty"`
 	Mode         RateLimit_Mode `protobuf:"varint,4,opt,name=mode,proto3,enum=keyway.v1.RateLimit_Mode" json:"mode,omitempty"`
-	// Longest wait in MODE_DELAY before refusing.
+	// Longest wait in MODE_DELAY before refusing (default 100ms).
 	MaxDelay *durationpb.Duration `protobuf:"bytes,5,opt,name=max_delay,json=maxDelay,proto3" json:"max_delay,omitempty"`
 	// Lower is limited first when an upstream saturates (0 = highest).
 	Priority      uint32  `protobuf:"varint,6,opt,name=priority,proto3" json:"priority,omitempty"`
