@@ -20,12 +20,13 @@ import (
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/redistest"
+	"keyway.dev/dataplane/server/tlsconf"
 	"keyway.dev/dataplane/tlstest"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
 // startTLSServer is startServer on a TLS listener serving files.
-func startTLSServer(t *testing.T, files *TLSFiles) *harness {
+func startTLSServer(t *testing.T, files *tlsconf.Files) *harness {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -48,11 +49,11 @@ func startTLSServer(t *testing.T, files *TLSFiles) *harness {
 // tlsWithRedis serves a default domain forwarding to a real redis-server
 // over a TLS listener whose files are written under a temporary
 // directory.
-func tlsWithRedis(t *testing.T) (*harness, *TLSFiles, tlstest.Files, *tlstest.CA) {
+func tlsWithRedis(t *testing.T) (*harness, *tlsconf.Files, tlstest.Files, *tlstest.CA) {
 	t.Helper()
 	ca := tlstest.NewCA(t, "keyway test ca")
 	f := ca.Write(t.TempDir(), ca.Localhost(1))
-	files, err := NewTLSFiles(TLSOptions{CertFile: f.Cert, KeyFile: f.Key})
+	files, err := tlsconf.NewFiles(tlsconf.Options{CertFile: f.Cert, KeyFile: f.Key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,8 +255,8 @@ func TestTLSClientCertificateIdentity(t *testing.T) {
 	for _, d := range []string{"default", "by-auth", "by-name", "payments", "search", "batch", "edge"} {
 		roots[d] = domainEngine(d)
 	}
-	serve := func(t *testing.T, auth ClientAuth) *harness {
-		files, err := NewTLSFiles(TLSOptions{CertFile: f.Cert, KeyFile: f.Key, ClientCAFile: f.CA, ClientAuth: auth})
+	serve := func(t *testing.T, auth tlsconf.ClientAuth) *harness {
+		files, err := tlsconf.NewFiles(tlsconf.Options{CertFile: f.Cert, KeyFile: f.Key, ClientCAFile: f.CA, ClientAuth: auth})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -269,19 +270,19 @@ func TestTLSClientCertificateIdentity(t *testing.T) {
 	}
 	tests := []struct {
 		name  string
-		auth  ClientAuth
+		auth  tlsconf.ClientAuth
 		certs []tls.Certificate
 		setup [][]string
 		want  string
 	}{
-		{"common name", ClientAuthRequire, cert(tlstest.Leaf{CN: "payments-svc"}), nil, "payments"},
-		{"uri san", ClientAuthRequire, cert(tlstest.Leaf{CN: "pod-7", URIs: []string{"spiffe://keyway/ns/search"}}), nil, "search"},
-		{"dns san", ClientAuthRequire, cert(tlstest.Leaf{DNS: []string{"batch.internal"}}), nil, "batch"},
-		{"no rule: listener", ClientAuthRequire, cert(tlstest.Leaf{CN: "unknown"}), nil, "edge"},
-		{"auth wins", ClientAuthRequire, cert(tlstest.Leaf{CN: "payments-svc"}), [][]string{{"AUTH", "pay", "pw"}}, "by-auth"},
-		{"certificate beats client name", ClientAuthRequire, cert(tlstest.Leaf{CN: "payments-svc"}), [][]string{{"CLIENT", "SETNAME", "search-1"}}, "payments"},
-		{"request without certificate", ClientAuthRequest, nil, nil, "edge"},
-		{"request with certificate", ClientAuthRequest, cert(tlstest.Leaf{CN: "payments-svc"}), nil, "payments"},
+		{"common name", tlsconf.ClientAuthRequire, cert(tlstest.Leaf{CN: "payments-svc"}), nil, "payments"},
+		{"uri san", tlsconf.ClientAuthRequire, cert(tlstest.Leaf{CN: "pod-7", URIs: []string{"spiffe://keyway/ns/search"}}), nil, "search"},
+		{"dns san", tlsconf.ClientAuthRequire, cert(tlstest.Leaf{DNS: []string{"batch.internal"}}), nil, "batch"},
+		{"no rule: listener", tlsconf.ClientAuthRequire, cert(tlstest.Leaf{CN: "unknown"}), nil, "edge"},
+		{"auth wins", tlsconf.ClientAuthRequire, cert(tlstest.Leaf{CN: "payments-svc"}), [][]string{{"AUTH", "pay", "pw"}}, "by-auth"},
+		{"certificate beats client name", tlsconf.ClientAuthRequire, cert(tlstest.Leaf{CN: "payments-svc"}), [][]string{{"CLIENT", "SETNAME", "search-1"}}, "payments"},
+		{"request without certificate", tlsconf.ClientAuthRequest, nil, nil, "edge"},
+		{"request with certificate", tlsconf.ClientAuthRequest, cert(tlstest.Leaf{CN: "payments-svc"}), nil, "payments"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -312,7 +313,7 @@ func TestTLSClientCertificateIdentity(t *testing.T) {
 	}
 	for _, tc := range refused {
 		t.Run("require refuses "+tc.name, func(t *testing.T) {
-			h := serve(t, ClientAuthRequire)
+			h := serve(t, tlsconf.ClientAuthRequire)
 			conn, err := tls.Dial("tcp", h.addr, &tls.Config{RootCAs: ca.Pool(), Certificates: tc.certs})
 			if err == nil {
 				// TLS 1.3 clients learn of the refusal at their first read.
@@ -326,39 +327,5 @@ func TestTLSClientCertificateIdentity(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestTLSOptions(t *testing.T) {
-	ca := tlstest.NewCA(t, "ca")
-	f := ca.Write(t.TempDir(), ca.Localhost(1))
-	tests := []struct {
-		name string
-		opts TLSOptions
-		ok   bool
-	}{
-		{"cert and key", TLSOptions{CertFile: f.Cert, KeyFile: f.Key}, true},
-		{"no key", TLSOptions{CertFile: f.Cert}, false},
-		{"missing file", TLSOptions{CertFile: f.Cert + ".nope", KeyFile: f.Key}, false},
-		{"client auth without ca", TLSOptions{CertFile: f.Cert, KeyFile: f.Key, ClientAuth: ClientAuthRequire}, false},
-		{"ca that is not pem", TLSOptions{CertFile: f.Cert, KeyFile: f.Key, ClientCAFile: f.Key, ClientAuth: ClientAuthRequire}, false},
-		{"client auth with ca", TLSOptions{CertFile: f.Cert, KeyFile: f.Key, ClientCAFile: f.CA, ClientAuth: ClientAuthRequire}, true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if _, err := NewTLSFiles(tc.opts); (err == nil) != tc.ok {
-				t.Fatalf("err = %v, want ok %v", err, tc.ok)
-			}
-		})
-	}
-	for _, tc := range []struct {
-		in   string
-		want ClientAuth
-		ok   bool
-	}{{"none", ClientAuthNone, true}, {"", ClientAuthNone, true}, {"request", ClientAuthRequest, true}, {"require", ClientAuthRequire, true}, {"always", 0, false}} {
-		got, err := ParseClientAuth(tc.in)
-		if got != tc.want || (err == nil) != tc.ok {
-			t.Fatalf("ParseClientAuth(%q) = %v, %v", tc.in, got, err)
-		}
 	}
 }

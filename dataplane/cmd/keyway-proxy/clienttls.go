@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"keyway.dev/dataplane/server"
+	"keyway.dev/dataplane/server/tlsconf"
 )
 
 // tlsListenerName names the TLS-only listener (--tls-listen) in the
@@ -56,11 +57,11 @@ func (c clientTLSConfig) check() error {
 	if c.cert == "" && (c.listen != "" || c.clientCA != "") {
 		return errors.New("--tls-listen and --tls-client-ca need --tls-cert and --tls-key")
 	}
-	auth, err := server.ParseClientAuth(c.clientAuth)
+	auth, err := tlsconf.ParseClientAuth(c.clientAuth)
 	if err != nil {
 		return fmt.Errorf("--tls-client-auth: %w", err)
 	}
-	if auth != server.ClientAuthNone && c.clientCA == "" {
+	if auth != tlsconf.ClientAuthNone && c.clientCA == "" {
 		return errors.New("--tls-client-auth request or require needs --tls-client-ca")
 	}
 	if c.reload <= 0 {
@@ -70,15 +71,15 @@ func (c clientTLSConfig) check() error {
 }
 
 // files loads the TLS files, or returns nil when client TLS is off.
-func (c clientTLSConfig) files() (*server.TLSFiles, error) {
+func (c clientTLSConfig) files() (*tlsconf.Files, error) {
 	if c.cert == "" {
 		return nil, nil
 	}
-	auth, err := server.ParseClientAuth(c.clientAuth)
+	auth, err := tlsconf.ParseClientAuth(c.clientAuth)
 	if err != nil {
 		return nil, fmt.Errorf("--tls-client-auth: %w", err)
 	}
-	f, err := server.NewTLSFiles(server.TLSOptions{CertFile: c.cert, KeyFile: c.key, ClientCAFile: c.clientCA, ClientAuth: auth})
+	f, err := tlsconf.NewFiles(tlsconf.Options{CertFile: c.cert, KeyFile: c.key, ClientCAFile: c.clientCA, ClientAuth: auth})
 	if err != nil {
 		return nil, fmt.Errorf("client tls: %w", err)
 	}
@@ -93,7 +94,7 @@ type respListener struct {
 
 // openListeners opens --listen, in TLS when files is set and there is
 // no --tls-listen, and --tls-listen when set.
-func openListeners(listen string, c clientTLSConfig, files *server.TLSFiles) ([]respListener, error) {
+func openListeners(listen string, c clientTLSConfig, files *tlsconf.Files) ([]respListener, error) {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen for clients: %w", err)
@@ -115,7 +116,7 @@ func openListeners(listen string, c clientTLSConfig, files *server.TLSFiles) ([]
 // watchTLS reloads the TLS files when they change and on SIGHUP, until
 // ctx ends. A failed reload is logged and the previous certificate keeps
 // being served.
-func watchTLS(ctx context.Context, files *server.TLSFiles, every time.Duration, log *slog.Logger, wg *sync.WaitGroup) {
+func watchTLS(ctx context.Context, files *tlsconf.Files, every time.Duration, log *slog.Logger, wg *sync.WaitGroup) {
 	if files == nil {
 		return
 	}

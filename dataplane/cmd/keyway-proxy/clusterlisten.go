@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"keyway.dev/dataplane/server"
+	"keyway.dev/dataplane/server/tlsconf"
 )
 
 // clusterListenUsage is the help of --cluster-listen.
@@ -70,7 +70,7 @@ func parseClusterListen(v string) ([]string, error) {
 // openClusterListeners opens the --cluster-listen addresses as more
 // listeners named like --listen, in TLS when --listen is (client TLS on
 // and no separate --tls-listen).
-func openClusterListeners(addrs []string, c clientTLSConfig, files *server.TLSFiles) ([]respListener, error) {
+func openClusterListeners(addrs []string, c clientTLSConfig, files *tlsconf.Files) ([]respListener, error) {
 	var out []respListener
 	for _, a := range addrs {
 		ln, err := net.Listen("tcp", a)

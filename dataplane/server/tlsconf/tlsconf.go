@@ -1,4 +1,8 @@
-package server
+// Package tlsconf serves the client listeners' TLS from files that may be
+// replaced while the proxy runs: the certificate and key, the client CA
+// bundle, and whether clients must present a certificate. Its one reason
+// to change is how the proxy loads and reloads them.
+package tlsconf
 
 import (
 	"context"
@@ -14,9 +18,9 @@ import (
 	"keyway.dev/proto/keypair"
 )
 
-// TLSOptions say where a client listener's certificate, key and client
+// Options say where a client listener's certificate, key and client
 // CA bundle live on disk and whether clients must present certificates.
-type TLSOptions struct {
+type Options struct {
 	CertFile string
 	KeyFile  string
 	// ClientCAFile verifies client certificates; required unless
@@ -62,7 +66,7 @@ func (a ClientAuth) std() tls.ClientAuthType {
 	return tls.NoClientCert
 }
 
-// TLSFiles serves TLS from files that may be replaced while the proxy
+// Files serves TLS from files that may be replaced while the proxy
 // runs. Every handshake takes the configuration built at the last
 // successful load (Reload, or Watch noticing a change), so a reload
 // reaches new connections at once, never touches established ones, and
@@ -70,8 +74,8 @@ func (a ClientAuth) std() tls.ClientAuthType {
 // file, a key that does not match) keeps the previous configuration. The
 // key pair is read through Keyway's one reloader (keypair.Files), the
 // client CA bundle with keypair.LoadPool.
-type TLSFiles struct {
-	opts TLSOptions
+type Files struct {
+	opts Options
 	pair *keypair.Files
 	cur  atomic.Pointer[tls.Config]
 
@@ -85,8 +89,8 @@ type fileStamp struct {
 	size int64
 }
 
-// NewTLSFiles loads the files once; an error means nothing usable.
-func NewTLSFiles(opts TLSOptions) (*TLSFiles, error) {
+// NewFiles loads the files once; an error means nothing usable.
+func NewFiles(opts Options) (*Files, error) {
 	if opts.CertFile == "" || opts.KeyFile == "" {
 		return nil, errors.New("tls needs both a certificate and a key file")
 	}
@@ -97,7 +101,7 @@ func NewTLSFiles(opts TLSOptions) (*TLSFiles, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load tls certificate: %w", err)
 	}
-	t := &TLSFiles{opts: opts, pair: pair}
+	t := &Files{opts: opts, pair: pair}
 	if err := t.Reload(); err != nil {
 		return nil, err
 	}
@@ -106,7 +110,7 @@ func NewTLSFiles(opts TLSOptions) (*TLSFiles, error) {
 
 // Config is the tls.Config for a listener (tls.NewListener). It holds
 // no certificate itself: each handshake picks up the current one.
-func (t *TLSFiles) Config() *tls.Config {
+func (t *Files) Config() *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
@@ -116,11 +120,11 @@ func (t *TLSFiles) Config() *tls.Config {
 }
 
 // Certificate is the certificate handshakes present now.
-func (t *TLSFiles) Certificate() *x509.Certificate {
+func (t *Files) Certificate() *x509.Certificate {
 	return t.cur.Load().Certificates[0].Leaf
 }
 
-func (t *TLSFiles) files() []string {
+func (t *Files) files() []string {
 	fs := []string{t.opts.CertFile, t.opts.KeyFile}
 	if t.opts.ClientCAFile != "" {
 		fs = append(fs, t.opts.ClientCAFile)
@@ -129,7 +133,7 @@ func (t *TLSFiles) files() []string {
 }
 
 // Reload reads every file again, whether or not it changed (SIGHUP).
-func (t *TLSFiles) Reload() error {
+func (t *Files) Reload() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.load(t.stat())
@@ -137,7 +141,7 @@ func (t *TLSFiles) Reload() error {
 
 // ReloadIfChanged reloads when a file's modification time or size moved
 // since the last load, and reports whether it tried.
-func (t *TLSFiles) ReloadIfChanged() (bool, error) {
+func (t *Files) ReloadIfChanged() (bool, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st := t.stat()
@@ -149,7 +153,7 @@ func (t *TLSFiles) ReloadIfChanged() (bool, error) {
 
 // stat stamps the files before they are read, so a file replaced during
 // a load is noticed at the next poll.
-func (t *TLSFiles) stat() []fileStamp {
+func (t *Files) stat() []fileStamp {
 	fs := t.files()
 	st := make([]fileStamp, len(fs))
 	for i, f := range fs {
@@ -175,7 +179,7 @@ func equalStamps(a, b []fileStamp) bool {
 // load builds a configuration from the files and installs it. The stamp
 // is kept even when loading fails, so a broken file is reported once and
 // tried again when it changes.
-func (t *TLSFiles) load(st []fileStamp) error {
+func (t *Files) load(st []fileStamp) error {
 	t.stamp = st
 	if err := t.pair.Reload(); err != nil {
 		return fmt.Errorf("load tls certificate: %w", err)
@@ -205,7 +209,7 @@ func (t *TLSFiles) load(st []fileStamp) error {
 // Watch polls the files every interval and reloads the ones that
 // changed until ctx ends; report hears of every reload tried, with its
 // error.
-func (t *TLSFiles) Watch(ctx context.Context, every time.Duration, report func(error)) {
+func (t *Files) Watch(ctx context.Context, every time.Duration, report func(error)) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
