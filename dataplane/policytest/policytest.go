@@ -1,13 +1,15 @@
 // Package policytest runs a policy's offline test cases: every domain's
 // tree is built with the proxy's real engine registry on recording
 // upstreams (no network), each case's command is served through the real
-// tree, and the upstream it reached or the error it got is checked
-// against the case's expectation.
+// tree, and the upstream it reached, the command that upstream received
+// or the error it got is checked against the case's expectation.
 package policytest
 
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +32,8 @@ type Result struct {
 	Reason string `json:"reason,omitempty"`
 	// Upstream is the upstream that received the command, if any.
 	Upstream string `json:"upstream,omitempty"`
+	// Sent is the command as that upstream received it.
+	Sent []string `json:"sent,omitempty"`
 	// Reply is the reply the client would get, as text.
 	Reply string `json:"reply,omitempty"`
 	// Path is the command's way through the tree, one step a line, as
@@ -121,6 +125,7 @@ func runCase(ctx context.Context, pool *pool, t *built, tc *keywayv1.PolicyTest)
 	if res.Upstream == "" {
 		res.Upstream = pool.first()
 	}
+	res.Sent = pool.firstSent()
 	res.Reply = replyText(r.Raw())
 	res.Pass, res.Reason = judge(tc, &res, r.Raw())
 	if !res.Pass && len(res.Path) > 0 {
@@ -141,9 +146,24 @@ func request(tc *keywayv1.PolicyTest) *engine.Request {
 // judge compares what happened with what the case expects.
 func judge(tc *keywayv1.PolicyTest, res *Result, raw []byte) (bool, string) {
 	isErr := len(raw) > 0 && raw[0] == '-'
+	reaches := tc.GetExpectUpstream() != "" || len(tc.GetExpectCommand()) > 0
+	if reaches && tc.GetExpectError() != "" {
+		return false, "the test expects both that the command reaches an upstream and an error; give one"
+	}
+	if want := tc.GetExpectCommand(); len(want) > 0 {
+		switch {
+		case res.Sent == nil && isErr:
+			return false, fmt.Sprintf("expected the upstream to receive %s, but the command was refused: %s", quoteArgs(want), res.Reply)
+		case res.Sent == nil:
+			return false, fmt.Sprintf("expected the upstream to receive %s, but no upstream received it (reply %s)", quoteArgs(want), res.Reply)
+		case !slices.Equal(res.Sent, want):
+			return false, fmt.Sprintf("expected the upstream to receive %s, but it received %s", quoteArgs(want), quoteArgs(res.Sent))
+		}
+		if tc.GetExpectUpstream() == "" {
+			return true, ""
+		}
+	}
 	switch want := tc.GetExpectUpstream(); {
-	case want != "" && tc.GetExpectError() != "":
-		return false, "the test expects both an upstream and an error; give one"
 	case want != "":
 		switch {
 		case res.Upstream == want:
@@ -168,7 +188,21 @@ func judge(tc *keywayv1.PolicyTest, res *Result, raw []byte) (bool, string) {
 			return false, fmt.Sprintf("expected an error containing %q, but the reply was %s", want, res.Reply)
 		}
 	}
-	return false, "the test names no expectation (expect_upstream or expect_error)"
+	return false, "the test names no expectation (expect_upstream, expect_command or expect_error)"
+}
+
+// quoteArgs shows a command as a policy writes it: ["SET", "k", "v"].
+func quoteArgs(args []string) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, a := range args {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Quote(a))
+	}
+	b.WriteByte(']')
+	return b.String()
 }
 
 // replyText shows an error as its text and anything else as quoted RESP.

@@ -17,6 +17,7 @@ type pool struct {
 	mu      sync.Mutex
 	ups     map[string]*recording
 	reached []string // names reached since begin, in order
+	sent    []string // the first command an upstream received since begin
 }
 
 var _ engine.Upstreams = (*pool)(nil)
@@ -39,7 +40,16 @@ func (p *pool) Acquire(u *keywayv1.Upstream) (engine.Upstream, func(), error) {
 func (p *pool) begin() {
 	p.mu.Lock()
 	p.reached = p.reached[:0]
+	p.sent = nil
 	p.mu.Unlock()
+}
+
+// firstSent is the first command an upstream received since begin, as
+// it was sent, or nil.
+func (p *pool) firstSent() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sent
 }
 
 // first is the first upstream reached since begin, or "".
@@ -70,6 +80,12 @@ func (u *recording) Name() string { return u.name }
 func (u *recording) Serve(_ context.Context, b engine.Batch) {
 	u.pool.mu.Lock()
 	u.pool.reached = append(u.pool.reached, u.name)
+	if u.pool.sent == nil && len(b) > 0 {
+		u.pool.sent = make([]string, len(b[0].Cmd.Args))
+		for i, a := range b[0].Cmd.Args {
+			u.pool.sent[i] = string(a)
+		}
+	}
 	u.pool.mu.Unlock()
 	for _, r := range b {
 		r.Upstream = u.name

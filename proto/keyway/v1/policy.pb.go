@@ -237,8 +237,12 @@ type PolicyTest struct {
 	// Expected upstream name the command reaches, or empty.
 	ExpectUpstream string `protobuf:"bytes,4,opt,name=expect_upstream,json=expectUpstream,proto3" json:"expect_upstream,omitempty"`
 	// Expected refusal: a substring of the error, or empty.
-	ExpectError   string `protobuf:"bytes,5,opt,name=expect_error,json=expectError,proto3" json:"expect_error,omitempty"`
-	Source        string `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"`
+	ExpectError string `protobuf:"bytes,5,opt,name=expect_error,json=expectError,proto3" json:"expect_error,omitempty"`
+	Source      string `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"`
+	// Expected command as the upstream receives it (after prefixes and
+	// rewrites), or empty; with or without expect_upstream, never with
+	// expect_error.
+	ExpectCommand []string `protobuf:"bytes,7,rep,name=expect_command,json=expectCommand,proto3" json:"expect_command,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -313,6 +317,13 @@ func (x *PolicyTest) GetSource() string {
 		return x.Source
 	}
 	return ""
+}
+
+func (x *PolicyTest) GetExpectCommand() []string {
+	if x != nil {
+		return x.ExpectCommand
+	}
+	return nil
 }
 
 // PolicyVersion is an immutable record of one push.
@@ -667,7 +678,7 @@ const file_keyway_v1_policy_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
 	"\x04root\x18\x02 \x01(\v2\x11.keyway.v1.EngineR\x04root\x12\x16\n" +
 	"\x06source\x18\x03 \x01(\tR\x06source\x120\n" +
-	"\x14allow_admin_commands\x18\x04 \x03(\tR\x12allowAdminCommands\"\xb6\x01\n" +
+	"\x14allow_admin_commands\x18\x04 \x03(\tR\x12allowAdminCommands\"\xdd\x01\n" +
 	"\n" +
 	"PolicyTest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
@@ -675,7 +686,8 @@ const file_keyway_v1_policy_proto_rawDesc = "" +
 	"\acommand\x18\x03 \x03(\tR\acommand\x12'\n" +
 	"\x0fexpect_upstream\x18\x04 \x01(\tR\x0eexpectUpstream\x12!\n" +
 	"\fexpect_error\x18\x05 \x01(\tR\vexpectError\x12\x16\n" +
-	"\x06source\x18\x06 \x01(\tR\x06source\"\xbc\x02\n" +
+	"\x06source\x18\x06 \x01(\tR\x06source\x12%\n" +
+	"\x0eexpect_command\x18\a \x03(\tR\rexpectCommand\"\xbc\x02\n" +
 	"\rPolicyVersion\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x04R\aversion\x12\x16\n" +
 	"\x06parent\x18\x02 \x01(\x04R\x06parent\x12\x16\n" +
