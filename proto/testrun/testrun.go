@@ -55,6 +55,7 @@ type Result struct {
 	Pass     bool     `json:"pass"`
 	Reason   string   `json:"reason,omitempty"`
 	Upstream string   `json:"upstream,omitempty"`
+	Sent     []string `json:"sent,omitempty"`
 	Reply    string   `json:"reply,omitempty"`
 	Path     []string `json:"path,omitempty"`
 }
