@@ -9,6 +9,8 @@ import (
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/resp"
+	"keyway.dev/dataplane/server/answer"
+	"keyway.dev/dataplane/server/localcmd"
 )
 
 // maxRun bounds the commands served as one engine batch. Longer pipelines
@@ -20,10 +22,7 @@ const maxRun = 256
 // are written out mid-pipeline.
 const flushAt = 64 << 10
 
-var (
-	errNoPolicy   = errors.New("TRYAGAIN keyway: no policy received yet")
-	errUnanswered = errors.New("keyway: request left unanswered")
-)
+var errUnanswered = errors.New("keyway: request left unanswered")
 
 // serveRESP is redcon's handler. It is called once per connection, with
 // the detach command wire.Conn gave redcon in place of the client's first
@@ -158,15 +157,15 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 			c.skipNext = false
 		}
 		args := cmds[i].Args
-		h := c.localHandler(args[0])
-		if h != nil && c.pin.InMulti() && h.queuedByRedis {
+		h := localcmd.Lookup(args[0])
+		if h != nil && c.pin.InMulti() && h.QueuedByRedis {
 			// Inside MULTI, Redis queues PING and ECHO like any command
 			// and EXEC fails them with the rest (a stale replica's
 			// MASTERDOWN): they go to Redis with the transaction.
 			h = nil
 		}
 		if h == nil {
-			h = c.emulated(st, args[0]) // emulation.go
+			h = localcmd.Emulated(st, &c.sess, args[0])
 		}
 		if h != nil && c.queuesLocal(h) { // dedicated.go
 			run = c.flushRun(st, run)
@@ -177,10 +176,10 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 			c.observeOne(args, len(cmds[i].Raw), before, "", engine.KindRefused)
 			continue
 		}
-		if h != nil && (c.sub == nil || c.resp3() || pinnedLocal(h)) {
+		if h != nil && (c.sub == nil || c.resp3() || h.Immediate) {
 			run = c.flushRun(st, run)
 			before := c.written
-			if !c.serveLocal(st, h, args) {
+			if !localcmd.Serve(c, st, h, args) {
 				return
 			}
 			if c.identity == nil && st != nil {
@@ -282,13 +281,13 @@ func (c *client) serveOne(st *engine.State, r *engine.Request) {
 func (c *client) serveRun(st *engine.State, run engine.Batch) {
 	if st == nil {
 		for _, r := range run {
-			r.Fail(engine.KindProxy, errNoPolicy)
+			r.Fail(engine.KindProxy, answer.ErrNoPolicy)
 		}
 		return
 	}
 	if st.Proxy.GetIdentity().GetRequireAuth() && !c.authed {
 		for _, r := range run {
-			r.Fail(engine.KindRefused, errNoAuth)
+			r.Fail(engine.KindRefused, answer.ErrNoAuth)
 		}
 		return
 	}

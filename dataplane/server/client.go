@@ -64,7 +64,6 @@ type client struct {
 	batch   engine.Batch
 	out     []byte
 	pending int64 // reply bytes written to redcon's buffer, not yet flushed
-	scratch [64]byte
 
 	// pin is the dedicated upstream connection of a transaction or
 	// blocking command in progress.

@@ -5,17 +5,13 @@ import (
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/resp"
+	"keyway.dev/dataplane/server/answer"
 	"keyway.dev/dataplane/server/dedicated"
+	"keyway.dev/dataplane/server/localcmd"
 	"keyway.dev/dataplane/server/pin"
 	"keyway.dev/dataplane/server/push"
 	"keyway.dev/dataplane/upstream"
 )
-
-// pinnedLocal are the commands the proxy keeps answering itself at once
-// while a client is pinned, even inside a transaction.
-func pinnedLocal(l *local) bool {
-	return l != nil && (l.name == "quit" || l.name == "reset")
-}
 
 // servePinned serves a command that needs or holds connection state:
 // transaction commands are kept by the proxy, everything else goes
@@ -30,8 +26,8 @@ func (c *client) servePinned(st *engine.State, r *engine.Request) bool {
 	if c.sub != nil {
 		return c.serveSubscribed(st, r)
 	}
-	if c.pin == nil && c.unauthenticated(st) {
-		c.writeError(errNoAuth.Error())
+	if c.pin == nil && c.Unauthenticated(st) {
+		c.writeError(answer.ErrNoAuth.Error())
 		return true
 	}
 	if push.IsSubscribe(cmd.Spec) && !c.pin.InMulti() {
@@ -121,7 +117,7 @@ func (c *client) settle() {
 // It returns the upstream too.
 func (c *client) openDedicated(st *engine.State, cmd *resp.Command) (*upstream.Dedicated, engine.Upstream, error) {
 	if st == nil {
-		return nil, nil, errNoPolicy
+		return nil, nil, answer.ErrNoPolicy
 	}
 	tree := c.treeOf(st)
 	if tree == nil {
@@ -157,17 +153,17 @@ func (c *client) openDedicatedOnly(st *engine.State, cmd *resp.Command) (*upstre
 
 // queuesLocal reports whether the connection-local command h is queued in
 // the client's transaction rather than answered at once.
-func (c *client) queuesLocal(h *local) bool {
-	return c.pin.InMulti() && c.sub == nil && !pinnedLocal(h)
+func (c *client) queuesLocal(h *localcmd.Command) bool {
+	return c.pin.InMulti() && c.sub == nil && !h.Immediate
 }
 
 // queueLocal answers a connection-local command inside a transaction the
 // way Redis would (pin.Pin.Queue). The proxy computes the answer at once,
 // into a buffer instead of the socket.
-func (c *client) queueLocal(st *engine.State, h *local, args [][]byte) bool {
+func (c *client) queueLocal(st *engine.State, h *localcmd.Command, args [][]byte) bool {
 	var answer []byte
 	c.capture = &answer
-	ok := c.serveLocal(st, h, args)
+	ok := localcmd.Serve(c, st, h, args)
 	c.capture = nil
 	if ok {
 		c.pin.Queue(answer)

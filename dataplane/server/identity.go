@@ -29,10 +29,10 @@ func (c *client) domainOf(st *engine.State) string {
 // CLIENT SETNAME or RESET changed what it depends on.
 func (c *client) forgetDomain() { c.identity = nil }
 
-// unauthenticated reports whether the policy requires AUTH and the
+// Unauthenticated reports whether the policy requires AUTH and the
 // client has not passed it: such a client may run only AUTH, HELLO,
 // PING, QUIT and RESET (which Redis also lets through; it only logs the
 // connection out).
-func (c *client) unauthenticated(st *engine.State) bool {
+func (c *client) Unauthenticated(st *engine.State) bool {
 	return st != nil && !c.authed && st.Proxy.GetIdentity().GetRequireAuth()
 }

@@ -24,7 +24,7 @@ func (c *client) serveAdmin(st *engine.State, r *engine.Request) bool {
 	if !class.Admin() || c.sub != nil {
 		return false
 	}
-	if c.pin == nil && c.unauthenticated(st) {
+	if c.pin == nil && c.Unauthenticated(st) {
 		return false // servePinned answers NOAUTH
 	}
 	if msg := c.adminRefusal(st, cmd.Spec, class); msg != "" {

@@ -10,10 +10,12 @@
 // tracking (CLIENT TRACKING's connections), dedicated (opening a client's
 // own upstream connection), pin (the transaction, watched keys or
 // blocking wait a client keeps on it), answer (replies the proxy
-// composes), rawrelay (MONITOR and SYNC as a byte pipe) and clusteremu
-// (a listener shown as a Redis Cluster). What stays here is the request
-// loop and the state of one connection that ties them together: pub/sub,
-// the CLIENT and connection-local command handlers, and telemetry.
+// composes), localcmd (the commands the proxy answers itself, on the
+// connection as localcmd.Conn), rawrelay (MONITOR and SYNC as a byte
+// pipe), clusteremu (a listener shown as a Redis Cluster) and tlsconf
+// (the listeners' TLS files). What stays here is the request loop and
+// the state of one connection that ties them together: pub/sub, the
+// state changes local commands ask for, and telemetry.
 package server
 
 import (

@@ -6,6 +6,7 @@ import (
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/resp"
+	"keyway.dev/dataplane/server/answer"
 	"keyway.dev/dataplane/server/dedicated"
 	"keyway.dev/dataplane/server/push"
 	"keyway.dev/dataplane/server/tracking"
@@ -24,8 +25,8 @@ func (t tracked) RESP3() bool {
 func (t tracked) Outbox() *push.Outbox { return t.c.boxRef.Load() }
 func (t tracked) Closed() bool         { return t.c.closedFlag.Load() }
 
-// clientTracking answers CLIENT TRACKING ON|OFF [options].
-func (c *client) clientTracking(st *engine.State, args [][]byte) {
+// Tracking answers CLIENT TRACKING ON|OFF [options].
+func (c *client) Tracking(st *engine.State, args [][]byte) {
 	switch strings.ToUpper(string(args[2])) {
 	case "OFF":
 		if len(args) != 3 {
@@ -90,7 +91,7 @@ func (c *client) clientTracking(st *engine.State, args [][]byte) {
 // connection to the first command that needs it.
 func (c *client) openTracking(t *tracking.Session, st *engine.State) error {
 	if st == nil {
-		return errNoPolicy
+		return answer.ErrNoPolicy
 	}
 	tree := c.treeOf(st)
 	if tree == nil {
@@ -114,42 +115,6 @@ func (c *client) trackingOff() {
 	c.tracker.Close()
 	c.tracker = nil
 	c.stopOutbox()
-}
-
-// clientCaching answers CLIENT CACHING YES|NO with Redis's rules.
-func (c *client) clientCaching(args [][]byte) {
-	if refusal := c.tracker.Caching(args[2]); refusal != "" {
-		c.writeError(refusal)
-		return
-	}
-	c.write(okReply)
-}
-
-// clientGetRedir answers CLIENT GETREDIR: the target's id, 0 when
-// tracking without one, -1 when not tracking.
-func (c *client) clientGetRedir() {
-	c.writeInt(c.tracker.Redirect())
-}
-
-// clientTrackingInfo answers CLIENT TRACKINGINFO in Redis's shape.
-func (c *client) clientTrackingInfo() {
-	flags, redirect, prefixes := c.tracker.Info()
-	resp3 := c.resp3()
-	b := resp.AppendMap(c.out[:0], 3, resp3)
-	b = resp.AppendBulkString(b, "flags")
-	b = resp.AppendSet(b, len(flags), resp3)
-	for _, f := range flags {
-		b = resp.AppendBulkString(b, f)
-	}
-	b = resp.AppendBulkString(b, "redirect")
-	b = resp.AppendInt(b, redirect)
-	b = resp.AppendBulkString(b, "prefixes")
-	b = resp.AppendArray(b, len(prefixes))
-	for _, p := range prefixes {
-		b = resp.AppendBulkString(b, p)
-	}
-	c.out = b
-	c.write(b)
 }
 
 // serveTracked serves one command of a tracking client through the tree,
