@@ -24,7 +24,7 @@ func (c *client) Authenticate(st *engine.State, user, pass string, legacy bool) 
 		return msg
 	}
 	if st.Proxy.GetIdentity().GetRedisUsers() {
-		if msg := c.upstreamLogin(st, user, pass, legacy); msg != "" {
+		if msg := c.cs.Login(st, user, pass, legacy); msg != "" {
 			c.srv.auth.Failed(src, time.Now())
 			return msg
 		}
@@ -61,34 +61,15 @@ func (c *client) proto() uint8 {
 // resp3 reports whether the client speaks RESP3.
 func (c *client) resp3() bool { return c.sess.Proto == 3 }
 
-// SetProto switches the session to RESP version proto, and the dedicated
-// connection it holds, if any, with it: the state on that connection (a
-// watch) must survive, so the connection is switched rather than
-// replaced. False means the connection was lost and the client closed.
+// SetProto switches the session to RESP version proto, and the
+// dedicated connection it holds with it (connstate.State.SetProto).
 func (c *client) SetProto(proto uint8) bool {
 	if proto == c.proto() {
 		return true
 	}
-	if p := c.pin; p != nil && p.Conn() != nil && c.sub == nil {
-		if err := p.Conn().Protocol(c.srv.ctx, proto); err != nil {
-			c.dropPin()
-			c.writeError(err.Error())
-			return false
-		}
-	}
-	c.mu.Lock()
-	c.sess.Proto = proto
-	c.mu.Unlock()
-	if t := c.tracker; t != nil {
-		t.Reopen()
-		if t.Pushes() {
-			if err := c.startOutbox(); err != nil {
-				c.dead = true
-				return false
-			}
-		} else {
-			c.stopOutbox()
-		}
-	}
-	return true
+	return c.cs.SetProto(proto, func() {
+		c.mu.Lock()
+		c.sess.Proto = proto
+		c.mu.Unlock()
+	})
 }

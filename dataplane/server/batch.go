@@ -22,8 +22,6 @@ const maxRun = 256
 // are written out mid-pipeline.
 const flushAt = 64 << 10
 
-var errUnanswered = errors.New("keyway: request left unanswered")
-
 // serveRESP is redcon's handler. It is called once per connection, with
 // the detach command wire.Conn gave redcon in place of the client's first
 // bytes: the connection is detached and served here, by the proxy's own
@@ -158,7 +156,7 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 		}
 		args := cmds[i].Args
 		h := localcmd.Lookup(args[0])
-		if h != nil && c.pin.InMulti() && h.QueuedByRedis {
+		if h != nil && c.cs.InMulti() && h.QueuedByRedis {
 			// Inside MULTI, Redis queues PING and ECHO like any command
 			// and EXEC fails them with the rest (a stale replica's
 			// MASTERDOWN): they go to Redis with the transaction.
@@ -167,7 +165,7 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 		if h == nil {
 			h = localcmd.Emulated(st, &c.sess, args[0])
 		}
-		if h != nil && c.queuesLocal(h) { // dedicated.go
+		if h != nil && c.queuesLocal(h) { // stateconn.go
 			run = c.flushRun(st, run)
 			before := c.written
 			if !c.queueLocal(st, h, args) {
@@ -176,7 +174,7 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 			c.observeOne(args, len(cmds[i].Raw), before, "", engine.KindRefused)
 			continue
 		}
-		if h != nil && (c.sub == nil || c.resp3() || h.Immediate) {
+		if h != nil && (!c.cs.Subscribed() || c.resp3() || h.Immediate) {
 			run = c.flushRun(st, run)
 			before := c.written
 			if !localcmd.Serve(c, st, h, args) {
@@ -194,26 +192,26 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 		r.Read = c.readAt // upstream deadlines run from here
 		// A subscribed client's mistakes are Redis's to judge, in the
 		// words of pub/sub mode.
-		if (c.sub == nil || c.resp3()) && (r.Cmd.Spec == nil || r.Cmd.Spec.Container() || !resp.CheckArity(&r.Cmd)) {
+		if (!c.cs.Subscribed() || c.resp3()) && (r.Cmd.Spec == nil || r.Cmd.Spec.Container() || !resp.CheckArity(&r.Cmd)) {
 			run = c.flushRun(st, run)
 			before := c.written
 			c.out, _ = resp.AppendRefusal(c.out[:0], &r.Cmd)
 			c.write(c.out)
-			c.pin.Refused()
+			c.cs.Refused()
 			c.observeOne(args, len(cmds[i].Raw), before, "", engine.KindRefused)
 			continue
 		}
-		if c.tracker != nil && c.pin == nil && !needsDedicated(&r.Cmd) {
+		if c.cs.Tracked() && !c.cs.Pinned() && !resp.NeedsDedicated(&r.Cmd) {
 			run = c.flushRun(st, run)
 			before := c.written
-			c.serveTracked(st, r) // tracking.go
+			c.cs.ServeTracked(st, r)
 			c.observeOne(args, len(cmds[i].Raw), before, "", engine.KindUpstream)
 			continue
 		}
-		if c.pin != nil || needsDedicated(&r.Cmd) {
+		if c.cs.Pinned() || resp.NeedsDedicated(&r.Cmd) {
 			run = c.flushRun(st, run)
 			before := c.written
-			if !c.servePinned(st, r) {
+			if !c.cs.ServePinned(st, r) {
 				return
 			}
 			c.observeOne(args, len(cmds[i].Raw), before, "", engine.KindUpstream)
@@ -241,7 +239,7 @@ func (c *client) flushRun(st *engine.State, run engine.Batch) engine.Batch {
 	var size int64
 	for _, r := range run {
 		if !r.Done() {
-			r.Fail(engine.KindProxy, errUnanswered)
+			r.Fail(engine.KindProxy, answer.ErrUnanswered)
 		}
 		size += int64(len(r.Raw()))
 	}
@@ -257,24 +255,13 @@ func (c *client) flushRun(st *engine.State, run engine.Batch) engine.Batch {
 	return run[:0]
 }
 
-// serveAlone serves r by itself through the tree (with pin as its last
-// hop, when set) and writes its reply: a command that must not ride in a
-// batch, of a tracking client or of a RESP3 subscriber.
-func (c *client) serveAlone(st *engine.State, r *engine.Request, pin engine.Pin) {
-	r.Session = &c.sess
-	r.Pin = pin
-	c.serveOne(st, r)
-	c.write(r.Raw())
-	r.Cmd.Args = r.Cmd.Args[:0] // keep no reference to the read buffer
-}
-
 // serveOne serves r by itself through the tree and answers it when no
 // engine did.
 func (c *client) serveOne(st *engine.State, r *engine.Request) {
 	one := [1]*engine.Request{r}
 	c.serveRun(st, one[:])
 	if !r.Done() {
-		r.Fail(engine.KindProxy, errUnanswered)
+		r.Fail(engine.KindProxy, answer.ErrUnanswered)
 	}
 }
 
@@ -328,12 +315,12 @@ func (c *client) write(raw []byte) {
 	if c.muted {
 		return // CLIENT REPLY OFF or SKIP
 	}
-	if c.box != nil {
+	if box := c.cs.Outbox(); box != nil {
 		// The outbox owns the socket while it runs; a reply joins its
 		// queue, in order with the frames Redis pushed.
 		c.written += int64(len(raw))
 		c.lastError = len(raw) > 0 && raw[0] == '-'
-		c.box.Enqueue(raw)
+		box.Enqueue(raw)
 		return
 	}
 	c.written += int64(len(raw))

@@ -9,11 +9,8 @@ import (
 	"github.com/tidwall/redcon"
 
 	"keyway.dev/dataplane/engine"
-	"keyway.dev/dataplane/server/pin"
-	"keyway.dev/dataplane/server/push"
-	"keyway.dev/dataplane/server/tracking"
+	"keyway.dev/dataplane/server/connstate"
 	"keyway.dev/dataplane/server/wire"
-	"keyway.dev/dataplane/upstream"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -65,31 +62,14 @@ type client struct {
 	out     []byte
 	pending int64 // reply bytes written to redcon's buffer, not yet flushed
 
-	// pin is the dedicated upstream connection of a transaction or
-	// blocking command in progress.
-	pin *pin.Pin
-	// sub relays pushed messages while the client is subscribed
-	// (pubsub.go), on the pin's connection; fan, on a cluster, the other
-	// nodes' notifications (push.Fanout).
-	sub *push.Relay
-	fan *push.Fanout
-	// box, while set, writes to the socket for this goroutine, because
-	// Redis may push frames at any time (push.Outbox); boxRef is the same
-	// for other goroutines that deliver to this client (tracking.go).
-	box    *push.Outbox
-	boxRef atomic.Pointer[push.Outbox]
-	// track is the client's CLIENT TRACKING state, nil when off.
-	tracker *tracking.Session
+	// cs is what the connection holds on Redis beyond one command: a
+	// transaction, watched keys, a blocking command, a subscription,
+	// tracking (connstate).
+	cs connstate.State
 	// CLIENT REPLY: replyOff drops every reply until ON; skipNext drops
 	// the next command's; muted drops the replies of the command being
 	// served (batch.go serves each command alone while any is set).
 	replyOff, skipNext, muted bool
-	// blockedOn is the dedicated connection a blocking command of this
-	// client is waiting on, for CLIENT UNBLOCK from other clients.
-	blockedOn atomic.Pointer[upstream.Blocked]
-	// closedFlag is set once the connection is gone, for clients that
-	// redirect their invalidations to it.
-	closedFlag atomic.Bool
 	// capture, while set, takes the replies the proxy writes itself, to
 	// answer a local command inside a transaction at EXEC.
 	capture *[]byte
@@ -115,6 +95,7 @@ func newClient(s *Server, rc redcon.Conn, listener string) *client {
 		Addr:     rc.RemoteAddr(),
 		Hash:     sessionHash(s.cfg.NodeID, id),
 	}
+	c.cs.Init(c, &s.shared)
 	return c
 }
 
@@ -152,14 +133,7 @@ func (c *client) forceClose() {
 // connection is closed, not reused: the state on it (an open MULTI) must
 // not leak to the next client.
 func (c *client) release() {
-	c.closedFlag.Store(true)
-	c.dropPin()
-	c.trackingOff()
-	if c.box != nil { // a subscription's outbox outlived its pin
-		c.boxRef.Store(nil)
-		c.box.Stop()
-		c.box = nil
-	}
+	c.cs.Release()
 }
 
 // request returns the i-th reusable request of the connection.

@@ -20,12 +20,13 @@ import (
 
 var okReply = []byte("+OK\r\n")
 
-func (c *client) Scratch() []byte                { return c.out[:0] }
-func (c *client) Reply(b []byte)                 { c.out = b; c.write(b) }
-func (c *client) Session() *engine.Session       { return &c.sess }
-func (c *client) Domain(st *engine.State) string { return c.domainOf(st) }
-func (c *client) Tracker() *tracking.Session     { return c.tracker }
-func (c *client) LocalAddr() net.Addr            { return c.rc.NetConn().LocalAddr() }
+func (c *client) Scratch() []byte                          { return c.out[:0] }
+func (c *client) Reply(b []byte)                           { c.out = b; c.write(b) }
+func (c *client) Session() *engine.Session                 { return &c.sess }
+func (c *client) Domain(st *engine.State) string           { return c.domainOf(st) }
+func (c *client) Tracker() *tracking.Session               { return c.cs.Tracker() }
+func (c *client) Tracking(st *engine.State, args [][]byte) { c.cs.Tracking(st, args) }
+func (c *client) LocalAddr() net.Addr                      { return c.rc.NetConn().LocalAddr() }
 func (c *client) ClusterAddrs(ip net.IP) []clusteremu.Addr {
 	return c.srv.listenerAddrs(c.sess.Listener, ip)
 }
@@ -63,7 +64,7 @@ func (c *client) SetReplies(m localcmd.Replies) {
 }
 
 func (c *client) Quit() {
-	c.dropPin() // a subscribed client's relay writes nothing after +OK
+	c.cs.Drop() // a subscribed client's relay writes nothing after +OK
 	c.write(okReply)
 	c.dead = true
 	_ = c.rc.Close() // flushes +OK first
@@ -80,8 +81,7 @@ func (c *client) Reset() {
 	c.mu.Unlock()
 	c.authed = false
 	c.forgetDomain()
-	c.dropPin() // RESET ends a transaction and forgets watched keys
-	c.trackingOff()
+	c.cs.Reset() // RESET ends a transaction, forgets watched keys, ends tracking
 	c.replyOff, c.skipNext = false, false
 }
 
@@ -135,7 +135,7 @@ func (c *client) Proxy() answer.Proxy {
 		NodeID:       s.cfg.NodeID,
 		Start:        s.start,
 		Clients:      s.nclients.Load(),
-		Blocked:      s.blocked.Load(),
+		Blocked:      s.shared.Blocked.Load(),
 		MaxClients:   s.cfg.Limits.MaxClients,
 	}
 }
@@ -172,7 +172,7 @@ func (c *client) Unblock(id uint64, mode []byte) []byte {
 	if x == nil || !c.sameDomain(x) {
 		return nil
 	}
-	d := x.blockedOn.Load()
+	d := x.cs.BlockedOn()
 	if d == nil {
 		return nil
 	}

@@ -1,21 +1,21 @@
 // Package server is the proxy's RESP frontend. It accepts client
 // connections with redcon, turns each pipeline into engine batches served
-// under one policy State, answers connection-local commands itself the way
-// Redis would, and enforces the limits that keep one client from hurting
-// the others.
+// under one policy State, and enforces the limits that keep one client
+// from hurting the others: framing and the request loop, and the wiring
+// of the rooms below it, each with one reason to change.
 //
-// The jobs that need nothing of a connection but its inputs live in
-// packages below it: wire (framing and the socket), identity (AUTH, its
-// throttle, the workload domain), push (relaying what Redis pushes),
-// tracking (CLIENT TRACKING's connections), dedicated (opening a client's
-// own upstream connection), pin (the transaction, watched keys or
-// blocking wait a client keeps on it), answer (replies the proxy
-// composes), localcmd (the commands the proxy answers itself, on the
-// connection as localcmd.Conn), rawrelay (MONITOR and SYNC as a byte
-// pipe), clusteremu (a listener shown as a Redis Cluster) and tlsconf
-// (the listeners' TLS files). What stays here is the request loop and
-// the state of one connection that ties them together: pub/sub, the
-// state changes local commands ask for, and telemetry.
+// localcmd answers the commands the proxy answers itself, on the
+// connection as localcmd.Conn (localconn.go); connstate keeps what a
+// connection holds on Redis beyond one command (transactions, blocking
+// commands, pub/sub, tracking, admin relays), on the connection as
+// connstate.Loop (stateconn.go). Below them: wire (framing and the
+// socket), identity (AUTH, its throttle, the workload domain), push
+// (relaying what Redis pushes), tracking (CLIENT TRACKING's
+// connections), dedicated (opening a client's own upstream connection),
+// pin (the transaction, watched keys or blocking wait a client keeps on
+// it), answer (replies the proxy composes), rawrelay (MONITOR and SYNC
+// as a byte pipe), clusteremu (a listener shown as a Redis Cluster) and
+// tlsconf (the listeners' TLS files).
 package server
 
 import (
@@ -31,6 +31,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/server/connstate"
 	"keyway.dev/dataplane/server/identity"
 	"keyway.dev/dataplane/server/wire"
 )
@@ -68,10 +69,9 @@ type Server struct {
 	auth     *identity.Throttle
 	nextID   atomic.Uint64
 	nclients atomic.Int64
-	// blocked counts clients waiting in a blocking command, for INFO's
-	// blocked_clients.
-	blocked  atomic.Int64
 	draining atomic.Bool
+	// shared is what every connection's state on Redis shares (connstate).
+	shared connstate.Server
 
 	mu        sync.Mutex
 	clients   map[*client]struct{}
@@ -100,7 +100,7 @@ func New(cfg Config) *Server {
 	}
 	tracer, _ := obs.(Tracer)
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
+	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
 		obs:     obs,
@@ -112,6 +112,18 @@ func New(cfg Config) *Server {
 		clients: map[*client]struct{}{},
 		drained: make(chan struct{}),
 	}
+	s.shared = connstate.Server{
+		Ctx:             ctx,
+		Log:             cfg.Logger,
+		MaxPubSubOutput: cfg.Limits.MaxPubSubOutput,
+		ClientByID: func(id uint64) *connstate.State {
+			if c := s.clientByID(id); c != nil {
+				return &c.cs
+			}
+			return nil
+		},
+	}
+	return s
 }
 
 // ErrServerClosed is returned by Serve after Shutdown, and by Serve on a

@@ -12,3 +12,7 @@ var (
 	//lint:ignore ST1005 this is Redis's exact reply text
 	ErrNoAuth = errors.New("NOAUTH Authentication required.")
 )
+
+// ErrUnanswered fails a request no engine answered, which a correct
+// tree never leaves.
+var ErrUnanswered = errors.New("keyway: request left unanswered")
