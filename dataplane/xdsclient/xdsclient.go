@@ -78,9 +78,47 @@ func (f HandlerFunc) OnResources(typeURL, version string, resources []*anypb.Any
 }
 
 // Backoff bounds the wait between reconnects; zero fields take the
-// defaults 100ms and 10s.
+// defaults 100ms and DefaultMaxBackoff.
 type Backoff struct {
 	Min, Max time.Duration
+}
+
+// DefaultMaxBackoff caps the wait between connection attempts. It bounds
+// how long after a control plane comes back a proxy that has been
+// retrying for a while notices: the whole fleet is back within about
+// this (plus gRPC's 20 % jitter) of the control plane's return, which
+// keeps a restart under 10 s at 10,000 proxies. Shorter costs refused
+// connection attempts while the control plane is down (10,000 proxies
+// at 5 s: 2,000 a second, each a SYN answered by a RST).
+const DefaultMaxBackoff = 5 * time.Second
+
+func (b Backoff) withDefaults() Backoff {
+	if b.Min <= 0 {
+		b.Min = 100 * time.Millisecond
+	}
+	if b.Max <= 0 {
+		b.Max = DefaultMaxBackoff
+	}
+	b.Max = max(b.Max, b.Min)
+	return b
+}
+
+// ConnectParams paces gRPC's own reconnects of the connection: gRPC's
+// defaults (a first retry after 1 s, growing by 1.6, jittered by 20 %)
+// capped at b.Max instead of 2 minutes, which is what decides how soon a
+// returning control plane is found. A faster first retry would multiply
+// the refused attempts of a whole fleet while its control plane restarts
+// (at 100 ms, ten per proxy in its first 5 s) for little gain: the
+// control plane takes a second or more to come back. keyway-bench's
+// simulated proxies dial with it too.
+func ConnectParams(b Backoff) grpc.ConnectParams {
+	b = b.withDefaults()
+	return grpc.ConnectParams{
+		Backoff: backoff.Config{BaseDelay: min(time.Second, b.Max), Multiplier: 1.6, Jitter: 0.2, MaxDelay: b.Max},
+		// A connection attempt gets at least this long: a control plane
+		// busy accepting a returning fleet is slow, not gone.
+		MinConnectTimeout: 10 * time.Second,
+	}
 }
 
 // Config configures a Client.
@@ -131,15 +169,7 @@ type Client struct {
 
 // New returns a Client for cfg; it connects when Run is called.
 func New(cfg Config) *Client {
-	if cfg.Backoff.Min <= 0 {
-		cfg.Backoff.Min = 100 * time.Millisecond
-	}
-	if cfg.Backoff.Max <= 0 {
-		cfg.Backoff.Max = 10 * time.Second
-	}
-	if cfg.Backoff.Max < cfg.Backoff.Min {
-		cfg.Backoff.Max = cfg.Backoff.Min
-	}
+	cfg.Backoff = cfg.Backoff.withDefaults()
 	if cfg.Cluster == "" {
 		cfg.Cluster = "keyway"
 	}
@@ -191,10 +221,7 @@ func (c *Client) Run(ctx context.Context) error {
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		// gRPC's own reconnect backoff defaults to a 120s cap; keep it
 		// within ours so a returning control plane is found quickly.
-		grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff:           backoff.Config{BaseDelay: c.cfg.Backoff.Min, Multiplier: 1.6, Jitter: 0.2, MaxDelay: c.cfg.Backoff.Max},
-			MinConnectTimeout: c.cfg.Backoff.Max,
-		}),
+		grpc.WithConnectParams(ConnectParams(c.cfg.Backoff)),
 		grpc.WithKeepaliveParams(c.cfg.Keepalive),
 	}
 	opts = append(opts, c.cfg.DialOptions...)
@@ -210,13 +237,17 @@ func (c *Client) Run(ctx context.Context) error {
 	ads := discovery.NewAggregatedDiscoveryServiceClient(cc)
 	attempt := 0
 	for {
+		began := time.Now()
 		received, err := c.stream(ctx, ads)
 		c.connected.Store(false)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if received {
-			attempt = 0 // the stream worked; start the backoff afresh
+		// A stream that got a response, or that lasted, worked: start the
+		// backoff afresh. (A resumed stream may rightly get nothing: the
+		// proxy claimed every current version.)
+		if received || time.Since(began) >= c.cfg.Backoff.Max {
+			attempt = 0
 		}
 		wait := c.cfg.Backoff.delay(attempt)
 		attempt++
@@ -227,14 +258,37 @@ func (c *Client) Run(ctx context.Context) error {
 		} else {
 			c.log.Warn("control plane stream ended; reconnecting", "err", err, "in", wait)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !pause(ctx, cc, wait) {
 			return nil
-		case <-t.C:
 		}
 	}
+}
+
+// pause waits d before the next stream, or less when the connection is
+// down: then only until gRPC's reconnects (paced by ConnectParams) bring
+// it up, so a returning control plane is used as soon as an attempt
+// reaches it rather than after a second, independent timer that grew
+// while it was away. A connection that is up (the control plane ended
+// the stream or refused it) waits all of d. It reports false when ctx
+// ended.
+func pause(ctx context.Context, cc *grpc.ClientConn, d time.Duration) bool {
+	wctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	st := cc.GetState()
+	if st == connectivity.Ready {
+		<-wctx.Done()
+		return ctx.Err() == nil
+	}
+	for st != connectivity.Ready {
+		if st == connectivity.Idle {
+			cc.Connect()
+		}
+		if !cc.WaitForStateChange(wctx, st) {
+			break
+		}
+		st = cc.GetState()
+	}
+	return ctx.Err() == nil
 }
 
 // stream runs one ADS stream until it fails. It reports whether any

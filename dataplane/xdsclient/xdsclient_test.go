@@ -16,6 +16,8 @@ import (
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	keywayv1 "keyway.dev/proto/keyway/v1"
@@ -283,6 +285,68 @@ func TestReconnect(t *testing.T) {
 		t.Errorf("resumed subscription = %v, want one initial request claiming v1", resumed)
 	}
 	waitFor(t, "Connected", c.Connected)
+}
+
+// TestPauseEndsWhenTheControlPlaneReturns: a proxy whose control plane
+// has been away waits for gRPC's next connection attempt, not for its own
+// stream backoff, which may have grown to minutes meanwhile.
+func TestPauseEndsWhenTheControlPlaneReturns(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithConnectParams(ConnectParams(Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	paused := make(chan bool, 1)
+	go func() { paused <- pause(ctx, cc, time.Hour) }()
+	waitFor(t, "connection attempts to fail", func() bool { return cc.GetState() == connectivity.TransientFailure })
+
+	startControlPlane(t, addr, newSnap("v1", "a"))
+	var ok bool
+	waitFor(t, "pause to end", func() bool {
+		select {
+		case ok = <-paused:
+			return true
+		default:
+			return false
+		}
+	})
+	if !ok || cc.GetState() != connectivity.Ready {
+		t.Errorf("pause = %v with the connection %v, want true and READY", ok, cc.GetState())
+	}
+}
+
+// TestPauseWaitsOnAReadyConnection: a control plane that is up but ends
+// or refuses streams gets the full backoff, not a tight loop.
+func TestPauseWaitsOnAReadyConnection(t *testing.T) {
+	cp := startControlPlane(t, "127.0.0.1:0", newSnap("v1", "a"))
+	cc, err := grpc.NewClient(cp.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	cc.Connect()
+	waitFor(t, "READY", func() bool { return cc.GetState() == connectivity.Ready })
+	ctx, cancel := context.WithCancel(context.Background())
+	paused := make(chan bool, 1)
+	go func() { paused <- pause(ctx, cc, time.Hour) }()
+	select {
+	case <-paused:
+		t.Fatal("pause ended on a READY connection before its time or its context")
+	case <-time.After(100 * time.Millisecond):
+	}
+	cancel()
+	if <-paused {
+		t.Error("pause reported true after its context ended")
+	}
 }
 
 func TestInitialVersions(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"keyway.dev/policy/snapshot"
@@ -62,20 +63,62 @@ func (s *Sim) Streams() int {
 	return s.streams
 }
 
+// The sim's backoff is xdsclient's default: 100 ms doubling up to 5 s,
+// each wait jittered down to half. Dial the sims' connections with
+// xdsclient.ConnectParams so gRPC's own reconnects match too.
+const (
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 5 * time.Second
+)
+
+// conn is what a *grpc.ClientConn offers to wait for a connection.
+type conn interface {
+	GetState() connectivity.State
+	WaitForStateChange(context.Context, connectivity.State) bool
+	Connect()
+}
+
 // Run keeps the sim subscribed over cc until ctx ends.
 func (s *Sim) Run(ctx context.Context, cc grpc.ClientConnInterface) {
 	ads := discovery.NewAggregatedDiscoveryServiceClient(cc)
-	wait := 100 * time.Millisecond
+	wait := minBackoff
 	for ctx.Err() == nil {
-		if s.stream(ctx, ads) {
-			wait = 100 * time.Millisecond
+		began := time.Now()
+		if s.stream(ctx, ads) || time.Since(began) >= maxBackoff {
+			wait = minBackoff
 		}
 		d := wait/2 + rand.N(wait/2+1)
-		wait = min(2*wait, 10*time.Second)
-		select {
-		case <-ctx.Done():
-		case <-time.After(d):
+		wait = min(2*wait, maxBackoff)
+		c, ok := cc.(conn)
+		if !ok {
+			select {
+			case <-ctx.Done():
+			case <-time.After(d):
+			}
+			continue
 		}
+		pause(ctx, c, d)
+	}
+}
+
+// pause is xdsclient's: it waits d, or while the connection is down only
+// until gRPC's reconnects bring it up.
+func pause(ctx context.Context, cc conn, d time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	st := cc.GetState()
+	if st == connectivity.Ready {
+		<-ctx.Done()
+		return
+	}
+	for st != connectivity.Ready {
+		if st == connectivity.Idle {
+			cc.Connect()
+		}
+		if !cc.WaitForStateChange(ctx, st) {
+			return
+		}
+		st = cc.GetState()
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/proto"
@@ -125,7 +126,7 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer, log 
 		}
 		addrs, cps = append(addrs, addr), append(cps, cp)
 	}
-	f := &fleet{cfg: cfg, cp: cps[0], cps: cps, etcd: etcd.Client(), log: log, restart: func() (*proc, error) {
+	f := &fleet{cfg: cfg, cp: cps[0], cps: cps, addr: addrs[0], etcd: etcd.Client(), log: log, restart: func() (*proc, error) {
 		return ps.start("keyway-control-restarted", "", argv...)
 	}}
 	if err := f.run(ctx, addrs); err != nil {
@@ -154,6 +155,7 @@ type fleet struct {
 	cfg     fleetConfig
 	cp      *proc   // the replica pushes go to, and --restart restarts
 	cps     []*proc // every replica, cp first
+	addr    string  // where cp listens
 	etcd    *clientv3.Client
 	log     *slog.Logger
 	restart func() (*proc, error)
@@ -175,6 +177,15 @@ type fleet struct {
 	rssAfter  int64
 	back      time.Duration // after --restart, until every proxy was back
 	stopped   time.Duration // how long the stop took
+	timeline  restartTimeline
+}
+
+// restartTimeline is when, after the restarted keyway-control's start,
+// it answered health checks and how many proxies had a stream to it and
+// were recorded back in etcd: where a slow recovery spends its time.
+type restartTimeline struct {
+	healthy          time.Duration
+	streams, records [3]time.Duration // half, 99 %, all
 }
 
 // simAcks is when one sim ACKed the phase's target on every type.
@@ -284,6 +295,10 @@ func (f *fleet) restartStorm(ctx context.Context, version string) error {
 	if f.cfg.restart == "kill" {
 		sig = syscall.SIGKILL
 	}
+	before := make([]int, len(f.sims))
+	for i, s := range f.sims {
+		before[i] = s.Streams()
+	}
 	t0 := time.Now()
 	if err := f.cp.cmd.Process.Signal(sig); err != nil {
 		return err
@@ -304,13 +319,53 @@ func (f *fleet) restartStorm(ctx context.Context, version string) error {
 	}
 	f.cp, f.cps[0] = cp, cp
 	start := time.Now()
+	healthy := make(chan time.Duration, 1)
+	hcc, err := grpc.NewClient(f.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 20 * time.Millisecond, Multiplier: 1, MaxDelay: 20 * time.Millisecond}, MinConnectTimeout: time.Second}))
+	if err != nil {
+		return err
+	}
+	defer hcc.Close()
+	hctx, stopHealth := context.WithCancel(ctx)
+	defer stopHealth()
+	go func() {
+		if err := f.waitHealthy(hctx, hcc, cp); err == nil {
+			healthy <- time.Since(start)
+		}
+	}()
+	tl := &f.timeline
+	n := len(f.sims)
 	deadline := start.Add(f.cfg.timeout)
-	for f.status.rewrittenSince(mark, version) < len(f.sims) {
+	for {
+		recorded := f.status.rewrittenSince(mark, version)
+		streaming := 0
+		for i, s := range f.sims {
+			if s.Streams() > before[i] {
+				streaming++
+			}
+		}
+		since := time.Since(start)
+		select {
+		case d := <-healthy:
+			tl.healthy = d
+		default:
+		}
+		for k, want := range []int{(n + 1) / 2, n - n/100, n} {
+			if tl.streams[k] == 0 && streaming >= want {
+				tl.streams[k] = since
+			}
+			if tl.records[k] == 0 && recorded >= want {
+				tl.records[k] = since
+			}
+		}
+		if recorded >= n {
+			break
+		}
 		if cp.exited() {
 			return errors.New("restarted keyway-control exited")
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("restart: %d of %d proxies back within %v", f.status.rewrittenSince(mark, version), len(f.sims), f.cfg.timeout)
+			return fmt.Errorf("restart: %d of %d proxies back within %v", recorded, n, f.cfg.timeout)
 		}
 		select {
 		case <-ctx.Done():
@@ -339,7 +394,8 @@ func (f *fleet) waitHealthy(ctx context.Context, cc *grpc.ClientConn, cp *proc) 
 }
 
 // dial opens one connection per sim, or --conns shared ones, with the
-// proxy's keepalive; connection i goes to replica i mod N.
+// proxy's keepalive and reconnect pacing; connection i goes to replica i
+// mod N.
 func (f *fleet) dial(addrs []string) ([]*grpc.ClientConn, error) {
 	n := f.cfg.conns
 	if n == 0 {
@@ -347,7 +403,8 @@ func (f *fleet) dial(addrs []string) ([]*grpc.ClientConn, error) {
 	}
 	out := make([]*grpc.ClientConn, 0, n)
 	for i := range n {
-		c, err := grpc.NewClient(addrs[i%len(addrs)], grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithKeepaliveParams(xdsclient.DefaultKeepalive))
+		c, err := grpc.NewClient(addrs[i%len(addrs)], grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithKeepaliveParams(xdsclient.DefaultKeepalive), grpc.WithConnectParams(xdsclient.ConnectParams(xdsclient.Backoff{})))
 		if err != nil {
 			for _, c := range out {
 				c.Close()
@@ -609,8 +666,12 @@ func (f *fleet) report(w io.Writer) {
 	}
 	fmt.Fprintf(w, "%-6s %9.3fs %9.3fs %9.3fs %10s %8.2fs %11.0f\n", "median", median(p50s), median(p99s), median(maxs), "", median(cpus), median(puts))
 	if f.cfg.restart != "" {
+		tl := f.timeline
+		r := func(d time.Duration) time.Duration { return d.Round(10 * time.Millisecond) }
 		fmt.Fprintf(w, "\nrestart (SIG%s): stopped in %v; every proxy back, connected to the new process on the current version, %v after it started\n",
 			strings.ToUpper(f.cfg.restart), f.stopped.Round(time.Millisecond), f.back.Round(time.Millisecond))
+		fmt.Fprintf(w, "  healthy after %v; proxies with a new stream: half %v, 99%% %v, all %v; recorded back in etcd: half %v, 99%% %v, all %v\n",
+			r(tl.healthy), r(tl.streams[0]), r(tl.streams[1]), r(tl.streams[2]), r(tl.records[0]), r(tl.records[1]), r(tl.records[2]))
 	}
 	fmt.Fprintln(w, "\nTimes are from the push RPC's start to each proxy's ACK of Domain and ProxyConfig; settled is until etcd held every proxy's new status.")
 	fmt.Fprintln(w, "CPU is keyway-control's own (etcd runs inside keyway-bench, so its CPU is not counted); revs counts every etcd write of the phase, the push itself included.")
