@@ -54,8 +54,8 @@ func TestAuthThrottled(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"AUTH", "u", "wrong"}, "-" + wrongPass + "\r\n"},
-		{[]string{"HELLO", "2", "AUTH", "u", "wrong"}, "-" + wrongPass + "\r\n"},
+		{[]string{"AUTH", "u", "wrong"}, "-" + identity.WrongPassReply + "\r\n"},
+		{[]string{"HELLO", "2", "AUTH", "u", "wrong"}, "-" + identity.WrongPassReply + "\r\n"},
 		{[]string{"AUTH", "u", "wrong"}, "-" + identity.ErrThrottled + "\r\n"},
 		{[]string{"AUTH", "u", "p"}, "-" + identity.ErrThrottled + "\r\n"}, // not even checked
 		{[]string{"GET", "k"}, "-NOAUTH Authentication required.\r\n"},
@@ -75,7 +75,7 @@ func TestAuthDelayDoesNotBlockOthers(t *testing.T) {
 	gate := make(chan time.Time)
 	h := startAuthServer(t, AuthLimits{Free: 1}, gate)
 	a, b := dialRaw(t, h.addr), dialRaw(t, h.addr)
-	if got := a.cmd("AUTH", "u", "wrong"); got != "-"+wrongPass+"\r\n" {
+	if got := a.cmd("AUTH", "u", "wrong"); got != "-"+identity.WrongPassReply+"\r\n" {
 		t.Fatalf("first attempt: %q", got)
 	}
 	// The next attempt from the same address waits on the gate.

@@ -180,7 +180,7 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 			if !localcmd.Serve(c, st, h, args) {
 				return
 			}
-			if c.identity == nil && st != nil {
+			if c.who.Undecided() && st != nil {
 				c.domainOf(st) // AUTH, SETNAME or RESET may have moved it
 			}
 			c.observeOne(args, len(cmds[i].Raw), before, "", engine.KindRefused)

@@ -10,8 +10,8 @@ import (
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/server/connstate"
+	"keyway.dev/dataplane/server/identity"
 	"keyway.dev/dataplane/server/wire"
-	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
 // Connection states for draining: a batch runs only in stateBusy, and only
@@ -47,13 +47,8 @@ type client struct {
 	libVer  string
 
 	authed bool
-	// identity is the config the session's domain was decided under; a
-	// new State with a different one decides again.
-	identity *keywayv1.ProxyConfig
-	// certs are the names of a verified TLS client certificate, read
-	// once the handshake is done (peercert.go).
-	certs      []string
-	certsKnown bool
+	// who decides the session's workload domain (identity.Conn).
+	who identity.Conn
 
 	// Reused across batches so a steady-state request allocates nothing.
 	cmds    []redcon.Command

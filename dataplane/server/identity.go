@@ -2,32 +2,48 @@ package server
 
 import (
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/server/answer"
 	"keyway.dev/dataplane/server/identity"
 )
+
+// Authenticate logs the session in as user, or returns the error text
+// (identity.Authenticate). Before any policy there is nothing to check
+// against, so the client is told to retry rather than that its password
+// is wrong.
+func (c *client) Authenticate(st *engine.State, user, pass string, legacy bool) string {
+	if st == nil {
+		return answer.ErrNoPolicy.Error()
+	}
+	id := st.Proxy.GetIdentity()
+	login := func() string { return c.cs.Login(st, user, pass, legacy) }
+	if msg := identity.Authenticate(c.srv.ctx, c.srv.auth, id, c.sess.Addr, user, pass, legacy, login); msg != "" {
+		return msg
+	}
+	c.authed = true
+	c.mu.Lock()
+	c.sess.User = user
+	c.mu.Unlock()
+	if !id.GetRedisUsers() {
+		c.forgetDomain()
+	}
+	return ""
+}
 
 // domainOf returns the session's workload domain under st, deciding it
 // again only when the identity rules changed since the last decision.
 func (c *client) domainOf(st *engine.State) string {
-	if c.identity != st.Proxy || c.identity == nil {
-		certs, known := c.certNames()
-		d := identity.Domain(st.Proxy, c.sess.Listener, c.sess.User, c.sess.Name, certs)
-		c.identity = st.Proxy
-		if !known {
-			c.identity = nil // decide again once the TLS handshake is done
-		}
-		if d != c.sess.Domain {
-			c.moved(c.sess.Domain, d)
-			c.mu.Lock()
-			c.sess.Domain = d
-			c.mu.Unlock()
-		}
+	d, decided := c.who.Decide(st.Proxy, c.nc.Conn, c.sess.Listener, c.sess.User, c.sess.Name)
+	if decided && d != c.sess.Domain {
+		c.moved(c.sess.Domain, d)
+		c.mu.Lock()
+		c.sess.Domain = d
+		c.mu.Unlock()
 	}
 	return c.sess.Domain
 }
 
-// forgetDomain makes the next batch decide the domain again, after AUTH,
-// CLIENT SETNAME or RESET changed what it depends on.
-func (c *client) forgetDomain() { c.identity = nil }
+// forgetDomain makes the next batch decide the domain again.
+func (c *client) forgetDomain() { c.who.Forget() }
 
 // Unauthenticated reports whether the policy requires AUTH and the
 // client has not passed it: such a client may run only AUTH, HELLO,

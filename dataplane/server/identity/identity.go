@@ -1,8 +1,9 @@
-// Package identity decides who a client is: it checks AUTH credentials
-// against the policy's users (CheckAuth), slows down guessing from one
-// address (Throttle), and picks the workload domain a connection runs in
-// from what is known of it (Domain): its user, its TLS certificate, its
-// client name, its listener.
+// Package identity decides who a client is: it judges AUTH
+// (Authenticate: against the policy's users, CheckAuth, or by Redis),
+// slows down guessing from one address (Throttle), and picks the
+// workload domain a connection runs in from what is known of it
+// (Domain, and Conn, which decides it again only when that changes): its
+// user, its TLS certificate, its client name, its listener.
 package identity
 
 import (
