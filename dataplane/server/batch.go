@@ -104,7 +104,7 @@ func (c *client) servePipeline(cmds []redcon.Command) bool {
 	if !c.begin() {
 		return false // a drain is closing the connection
 	}
-	c.readAt = time.Now()
+	c.meter.ReadAt = time.Now()
 	st := c.srv.cfg.Current.Acquire()
 	c.serveBatch(st, cmds)
 	if st != nil {
@@ -189,7 +189,7 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 		r := c.request(len(run))
 		r.Cmd.Args = append(r.Cmd.Args, args...)
 		r.Cmd.Spec = resp.Resolve(args)
-		r.Read = c.readAt // upstream deadlines run from here
+		r.Read = c.meter.ReadAt // upstream deadlines run from here
 		// A subscribed client's mistakes are Redis's to judge, in the
 		// words of pub/sub mode.
 		if (!c.cs.Subscribed() || c.resp3()) && (r.Cmd.Spec == nil || r.Cmd.Spec.Container() || !resp.CheckArity(&r.Cmd)) {
@@ -218,8 +218,8 @@ func (c *client) serveBatch(st *engine.State, cmds []redcon.Command) {
 			continue
 		}
 		r.Session = &c.sess
-		c.sample(r) // trace.go
-		c.setSize(len(run), len(cmds[i].Raw))
+		c.meter.Sample(r)
+		c.meter.SetSize(len(run), len(cmds[i].Raw))
 		run = append(run, r)
 		if len(run) == maxRun {
 			run = c.flushRun(st, run)

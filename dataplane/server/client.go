@@ -11,6 +11,7 @@ import (
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/server/connstate"
 	"keyway.dev/dataplane/server/identity"
+	"keyway.dev/dataplane/server/observe"
 	"keyway.dev/dataplane/server/wire"
 )
 
@@ -69,14 +70,9 @@ type client struct {
 	// answer a local command inside a transaction at EXEC.
 	capture *[]byte
 
-	// Telemetry (observe.go): counted is set once the connection is
-	// counted in a domain; sizes are the request sizes of the run being
-	// built; readAt is when the current pipeline was read; written and
-	// lastError describe the replies written so far.
-	counted   bool
-	sizes     []int
-	keys      []int
-	readAt    time.Time
+	// meter counts the connection's commands (observe.Conn); written
+	// and lastError describe the replies written so far.
+	meter     observe.Conn
 	written   int64
 	lastError bool
 }
@@ -91,6 +87,7 @@ func newClient(s *Server, rc redcon.Conn, listener string) *client {
 		Hash:     sessionHash(s.cfg.NodeID, id),
 	}
 	c.cs.Init(c, &s.shared)
+	c.meter = observe.NewConn(s.obs, s.tracer)
 	return c
 }
 

@@ -9,6 +9,7 @@ import (
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/redistest"
 	"keyway.dev/dataplane/resp"
+	"keyway.dev/dataplane/server/observe"
 	"keyway.dev/dataplane/telemetry"
 )
 
@@ -27,7 +28,7 @@ func BenchmarkTelemetryOverhead(b *testing.B) {
 	for _, depth := range []int{1, 16} {
 		b.Run("pipeline"+strconv.Itoa(depth), func(b *testing.B) {
 			var conns [2]*rawConn
-			for i, obs := range []Observer{nil, newRecorder()} {
+			for i, obs := range []observe.Observer{nil, newRecorder()} {
 				h := startObserved(b, obs)
 				install(h.cur, "v1", map[string]engine.Engine{"default": newLeaf(b, "main", r.Addr)}, nil)
 				conns[i] = dialRaw(b, h.addr)
@@ -71,11 +72,12 @@ func BenchmarkTelemetryOverhead(b *testing.B) {
 func BenchmarkObserveRun(b *testing.B) {
 	for _, tc := range []struct {
 		name string
-		obs  Observer
-	}{{"nop", nopObserver{}}, {"recorder", newRecorder()}} {
+		obs  observe.Observer
+	}{{"nop", observe.Nop{}}, {"recorder", newRecorder()}} {
 		b.Run(tc.name, func(b *testing.B) {
-			tracer, _ := tc.obs.(Tracer)
-			c := &client{srv: &Server{obs: tc.obs, tracer: tracer}, readAt: time.Now()}
+			tracer, _ := tc.obs.(observe.Tracer)
+			c := &client{meter: observe.NewConn(tc.obs, tracer)}
+			c.meter.ReadAt = time.Now()
 			c.sess.Domain = "web"
 			run := make(engine.Batch, 16)
 			for i := range run {
@@ -84,7 +86,7 @@ func BenchmarkObserveRun(b *testing.B) {
 				r.Upstream = "main"
 				r.Reply([]byte("$5\r\nvalue\r\n"))
 				run[i] = r
-				c.setSize(i, 24)
+				c.meter.SetSize(i, 24)
 			}
 			b.ReportAllocs()
 			for b.Loop() {

@@ -12,6 +12,7 @@ import (
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/redistest"
+	"keyway.dev/dataplane/server/observe"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
 
@@ -78,7 +79,7 @@ func (o *recordingObserver) snapshot() ([]observed, map[string][]string, map[str
 }
 
 // startObserved is startServer with an Observer.
-func startObserved(t testing.TB, obs Observer) *harness {
+func startObserved(t testing.TB, obs observe.Observer) *harness {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -33,6 +33,7 @@ import (
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/server/connstate"
 	"keyway.dev/dataplane/server/identity"
+	"keyway.dev/dataplane/server/observe"
 	"keyway.dev/dataplane/server/wire"
 )
 
@@ -53,15 +54,15 @@ type Config struct {
 	Version string
 	// Observer counts commands and connections per domain; nil counts
 	// nothing.
-	Observer Observer
+	Observer observe.Observer
 }
 
 // Server serves RESP clients on any number of listeners.
 type Server struct {
 	cfg    Config
 	log    *slog.Logger
-	obs    Observer
-	tracer Tracer // obs when it traces, else nil: asserted once, not per request
+	obs    observe.Observer
+	tracer observe.Tracer // obs when it traces, else nil: asserted once, not per request
 	ctx    context.Context
 	cancel context.CancelFunc
 	start  time.Time
@@ -96,9 +97,9 @@ func New(cfg Config) *Server {
 	}
 	obs := cfg.Observer
 	if obs == nil {
-		obs = nopObserver{}
+		obs = observe.Nop{}
 	}
-	tracer, _ := obs.(Tracer)
+	tracer, _ := obs.(observe.Tracer)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg:     cfg,

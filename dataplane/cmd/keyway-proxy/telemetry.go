@@ -13,7 +13,7 @@ import (
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/resp"
-	"keyway.dev/dataplane/server"
+	"keyway.dev/dataplane/server/observe"
 	"keyway.dev/dataplane/telemetry"
 	"keyway.dev/dataplane/upstream"
 	"keyway.dev/dataplane/xdsclient"
@@ -45,7 +45,7 @@ func telemetryFlags(fs *flag.FlagSet, c *telemetryConfig) {
 type proxyTelemetry struct {
 	rec    *telemetry.Recorder
 	tracer *telemetry.Tracer
-	obs    server.Observer
+	obs    observe.Observer
 	cfg    telemetryConfig
 	node   string
 	log    *slog.Logger
@@ -213,8 +213,8 @@ func (t *proxyTelemetry) shutdown(ctx context.Context) {
 	}
 }
 
-// The server asks traced, through server.Tracer, which requests to time.
-var _ server.Tracer = traced{}
+// The server asks traced, through observe.Tracer, which requests to time.
+var _ observe.Tracer = traced{}
 
 // traced is the Recorder plus sampled spans.
 type traced struct {
@@ -223,7 +223,7 @@ type traced struct {
 }
 
 // Sample decides, before a request is served, whether to trace it; the
-// upstream layer fills the Trace of a sampled one (server.Tracer).
+// upstream layer fills the Trace of a sampled one (observe.Tracer).
 func (o traced) Sample() *engine.Trace {
 	if o.tr.Sampled() {
 		return &engine.Trace{}
