@@ -17,7 +17,7 @@ import (
 
 // fakeProxy answers KEYWAY.EXPLAIN the way keyway-proxy does, with the
 // domains "web" and "batch". (The real proxy's answers are tested in
-// dataplane/server and through the CLI in integration/.)
+// dataplane/frontend and through the CLI in integration/.)
 func fakeProxy(t *testing.T) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

@@ -15,8 +15,8 @@ import (
 	"syscall"
 	"time"
 
-	"keyway.dev/dataplane/server"
-	"keyway.dev/dataplane/server/tlsconf"
+	"keyway.dev/dataplane/frontend"
+	"keyway.dev/dataplane/frontend/tlsconf"
 )
 
 // tlsListenerName names the TLS-only listener (--tls-listen) in the
@@ -37,7 +37,7 @@ type clientTLSConfig struct {
 
 // clientSecurityFlags registers the flags of client TLS, AUTH slowing and
 // the pub/sub output bound.
-func clientSecurityFlags(fs *flag.FlagSet, c *clientTLSConfig, l *server.Limits) {
+func clientSecurityFlags(fs *flag.FlagSet, c *clientTLSConfig, l *frontend.Limits) {
 	fs.StringVar(&c.cert, "tls-cert", "", "PEM certificate for client TLS; with --tls-key, turns TLS on for --listen (or for --tls-listen only); reloaded when the file changes and on SIGHUP")
 	fs.StringVar(&c.key, "tls-key", "", "PEM key of --tls-cert")
 	fs.StringVar(&c.clientCA, "tls-client-ca", "", "PEM CA bundle verifying client certificates, whose CN, DNS or URI SAN may pick the workload domain")
@@ -146,7 +146,7 @@ func watchTLS(ctx context.Context, files *tlsconf.Files, every time.Duration, lo
 
 // writeAuthMetrics writes the failed-authentication counters in
 // Prometheus text.
-func writeAuthMetrics(w io.Writer, st server.AuthStats) {
+func writeAuthMetrics(w io.Writer, st frontend.AuthStats) {
 	fmt.Fprintf(w, "# HELP keyway_auth_failures_total Failed AUTH and HELLO AUTH attempts.\n# TYPE keyway_auth_failures_total counter\nkeyway_auth_failures_total %d\n", st.Failures)
 	fmt.Fprintf(w, "# HELP keyway_auth_delayed_total AUTH attempts delayed after repeated failures from their address.\n# TYPE keyway_auth_delayed_total counter\nkeyway_auth_delayed_total %d\n", st.Delayed)
 	fmt.Fprintf(w, "# HELP keyway_auth_refused_total AUTH attempts refused unchecked because their address had too many queued.\n# TYPE keyway_auth_refused_total counter\nkeyway_auth_refused_total %d\n", st.Refused)

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"keyway.dev/dataplane/server/tlsconf"
+	"keyway.dev/dataplane/frontend/tlsconf"
 )
 
 // clusterListenUsage is the help of --cluster-listen.

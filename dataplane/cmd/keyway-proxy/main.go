@@ -17,8 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"keyway.dev/dataplane/frontend"
 	"keyway.dev/dataplane/policytest"
-	"keyway.dev/dataplane/server"
 	"keyway.dev/dataplane/xdsclient"
 	"keyway.dev/proto/buildinfo"
 	"keyway.dev/proto/envflag"
@@ -61,7 +61,7 @@ type config struct {
 	logLevel     string
 	logFormat    string
 	pprof        bool
-	limits       server.Limits
+	limits       frontend.Limits
 	telemetry    telemetryConfig
 
 	// controlPlaneTLS secures the ADS and telemetry connections.
@@ -85,7 +85,7 @@ func parseFlagsEnv(args []string, stdout io.Writer, getenv func(string) string) 
 	if host == "" {
 		host = "keyway-proxy"
 	}
-	cfg := config{limits: server.DefaultLimits()}
+	cfg := config{limits: frontend.DefaultLimits()}
 	fs := flag.NewFlagSet("keyway-proxy", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:6380", "address for RESP clients")

@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"keyway.dev/dataplane/server"
+	"keyway.dev/dataplane/frontend"
 	"keyway.dev/dataplane/telemetry"
 	"keyway.dev/proto/buildinfo"
 )
@@ -24,7 +24,7 @@ import (
 // Recorder's own exposition. The Recorder writes text directly (its
 // counting stays off client_golang's per-series locks on the data path);
 // the scrape parses it back, a cost paid per scrape, not per command.
-func metricsHandler(srv *server.Server, rec *telemetry.Recorder) http.Handler {
+func metricsHandler(srv *frontend.Server, rec *telemetry.Recorder) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	bi := buildinfo.Get()

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/frontend"
 	"keyway.dev/dataplane/reload"
-	"keyway.dev/dataplane/server"
 	"keyway.dev/dataplane/telemetry"
 )
 
@@ -39,7 +39,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	applier.Observe(func(v string, err error) { tel.applied(cur, v, err) })
 	tel.rec.SetEngineStats(func() []engine.EngineStat { return engine.CollectCurrent(cur) })
 
-	srv := server.New(server.Config{
+	srv := frontend.New(frontend.Config{
 		NodeID:   cfg.nodeID,
 		Current:  cur,
 		Limits:   cfg.limits,
@@ -78,7 +78,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	errc := make(chan error, 1+len(lns))
 	for _, l := range lns {
 		wg.Go(func() {
-			if err := srv.Serve(l.ln, l.name); !errors.Is(err, server.ErrServerClosed) {
+			if err := srv.Serve(l.ln, l.name); !errors.Is(err, frontend.ErrServerClosed) {
 				errc <- err
 			}
 		})
@@ -123,7 +123,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 }
 
 // adminHandler serves liveness, readiness and the metrics of srv and rec.
-func adminHandler(srv *server.Server, rec *telemetry.Recorder) http.Handler {
+func adminHandler(srv *frontend.Server, rec *telemetry.Recorder) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))

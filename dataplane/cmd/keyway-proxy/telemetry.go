@@ -12,8 +12,8 @@ import (
 	"google.golang.org/grpc"
 
 	"keyway.dev/dataplane/engine"
+	"keyway.dev/dataplane/frontend/observe"
 	"keyway.dev/dataplane/resp"
-	"keyway.dev/dataplane/server/observe"
 	"keyway.dev/dataplane/telemetry"
 	"keyway.dev/dataplane/upstream"
 	"keyway.dev/dataplane/xdsclient"
