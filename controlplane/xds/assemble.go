@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	cachetypes "github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"google.golang.org/protobuf/proto"
 
 	"keyway.dev/policy/snapshot"
 	keywayv1 "keyway.dev/proto/keyway/v1"
@@ -34,12 +35,27 @@ func assemble(active *keywayv1.PolicyVersion, pins []Pin, flags []*keywayv1.Flag
 			return nil, err
 		}
 	}
+	proxy := snapshot.Proxy(name, active.GetRendered())
 	byType := map[string]Typed{
-		snapshot.DomainType:      {Prefix: name, Resources: resources(domains)},
-		snapshot.ProxyConfigType: {Prefix: name, Resources: []cachetypes.ResourceWithName{snapshot.Proxy(name, active.GetRendered())}},
-		snapshot.FlagType:        {Prefix: "f", Resources: resources(flags)},
+		snapshot.DomainType: {Prefix: name, Resources: resources(domains), Carries: snapshot.ProxyConfigType},
+		snapshot.ProxyConfigType: {
+			Prefix:    name,
+			Resources: []cachetypes.ResourceWithName{proxy},
+			Hashed:    []cachetypes.ResourceWithName{unlabelled(proxy)},
+		},
+		snapshot.FlagType: {Prefix: "f", Resources: resources(flags)},
 	}
 	return NewSnapshot(byType)
+}
+
+// unlabelled is pc without the policy version it names, which no proxy
+// reads: two policy versions with the same identity and listeners get the
+// same ProxyConfig hash, so a proxy pairing by content
+// (ProxyConfigByContent) keeps its ProxyConfig across them.
+func unlabelled(pc *keywayv1.ProxyConfig) *keywayv1.ProxyConfig {
+	c := proto.Clone(pc).(*keywayv1.ProxyConfig)
+	c.Version = ""
+	return c
 }
 
 func applyRollout(domains []*keywayv1.Domain, r Rollout) error {

@@ -20,14 +20,15 @@ import (
 
 	"keyway.dev/controlplane/xds"
 	"keyway.dev/controlplane/xds/xdstest"
-	"keyway.dev/policy/snapshot"
 )
 
 // BenchmarkFleetPush pushes to a fleet of simulated proxies in this
 // process, one gRPC connection each, and times each push until every
-// proxy ACKed Domain and ProxyConfig. It reports the server's live heap
-// and goroutines per proxy. KEYWAY_BENCH_SIMS sets the fleet's size
-// (default 1000); keyway-bench xds measures the real process.
+// proxy ACKed what changed: the Domains, and the ProxyConfig too for
+// proxies without xds.ProxyConfigByContent (KEYWAY_BENCH_LEGACY=1 makes
+// every sim one). It reports the server's live heap and goroutines per
+// proxy. KEYWAY_BENCH_SIMS sets the fleet's size (default 1000);
+// keyway-bench xds measures the real process.
 //
 // The simulated proxies share the process, so CPU profiles hold both
 // sides: focus them on the server, e.g. -focus 'serverv3|xds\.|transport\.\(\*http2Server'.
@@ -61,8 +62,9 @@ func BenchmarkFleetPush(b *testing.B) {
 	var reached atomic.Int64
 	var allIn atomic.Pointer[chan struct{}]
 	type acked struct {
-		mu  sync.Mutex
-		ver map[string]string
+		mu   sync.Mutex
+		ver  map[string]string
+		done bool
 	}
 	acks := make([]acked, n)
 	index := map[*xdstest.Sim]int{}
@@ -71,7 +73,7 @@ func BenchmarkFleetPush(b *testing.B) {
 		reached.Store(0)
 		for i := range acks {
 			acks[i].mu.Lock()
-			acks[i].ver = map[string]string{}
+			acks[i].done = false
 			acks[i].mu.Unlock()
 		}
 		allIn.Store(&ch)
@@ -79,23 +81,22 @@ func BenchmarkFleetPush(b *testing.B) {
 		return ch
 	}
 	onAck := func(s *xdstest.Sim, typeURL, v string) {
-		if typeURL == snapshot.FlagType || !strings.HasPrefix(v, *target.Load()) {
-			return
-		}
 		a := &acks[index[s]]
 		a.mu.Lock()
-		had := len(a.ver)
 		a.ver[typeURL] = v
-		done := had == 1 && len(a.ver) == 2
+		done := !a.done && xdstest.OnPolicy(a.ver, *target.Load())
+		a.done = a.done || done
 		a.mu.Unlock()
 		if done && reached.Add(1) == int64(n) {
 			close(*allIn.Load())
 		}
 	}
 	sims := make([]*xdstest.Sim, n)
+	legacy := os.Getenv("KEYWAY_BENCH_LEGACY") != ""
 	for i := range sims {
-		sims[i] = &xdstest.Sim{ID: fmt.Sprintf("sim-%05d", i), Listeners: "10.0.0.1:6380", OnAck: onAck}
+		sims[i] = &xdstest.Sim{ID: fmt.Sprintf("sim-%05d", i), Listeners: "10.0.0.1:6380", OnAck: onAck, Legacy: legacy}
 		index[sims[i]] = i
+		acks[i].ver = map[string]string{}
 	}
 	var wg sync.WaitGroup
 	simCtx, stopSims := context.WithCancel(ctx)

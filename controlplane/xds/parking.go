@@ -10,6 +10,8 @@ import (
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"keyway.dev/policy/snapshot"
 )
 
 // fleetCache serves the fleet's one snapshot to every SotW stream: it
@@ -27,7 +29,8 @@ import (
 // parks the watch until the snapshot changes. And a proxy reconnecting
 // with the version it runs is not resent it: versions are content
 // hashes, so a matching version means the proxy has exactly these
-// resources.
+// resources. For a proxy with ProxyConfigByContent a ProxyConfig of the
+// same content under an older policy version matches too.
 type fleetCache struct {
 	cachev3.SnapshotCache
 	tracker *Tracker
@@ -43,13 +46,31 @@ type fleetCache struct {
 // shared read-only by every response.
 type prepared struct {
 	version   string
+	hash      string // of version, for streams that compare by content
 	resources []*anypb.Any
 	returned  map[string]string // name -> version, what a stream now has
 }
 
+// current reports whether a stream at version has p: the same version,
+// or for a stream comparing by content (a ProxyConfig watch of a proxy
+// with ProxyConfigByContent) the same content under any policy version.
+func (p *prepared) current(version string, byContent bool) bool {
+	if byContent {
+		return hashOf(version) == p.hash
+	}
+	return version == p.version
+}
+
 type watch struct {
-	req *cachev3.Request
-	ch  chan cachev3.Response
+	req       *cachev3.Request
+	ch        chan cachev3.Response
+	byContent bool
+}
+
+// comparesByContent reports whether req's watch is satisfied by equal
+// content: a ProxyConfig request of a proxy with ProxyConfigByContent.
+func comparesByContent(req *cachev3.Request) bool {
+	return req.GetTypeUrl() == snapshot.ProxyConfigType && byContent(req.GetNode())
 }
 
 var _ cachev3.Cache = (*fleetCache)(nil)
@@ -63,7 +84,7 @@ func prepare(snap *Snapshot) (map[string]*prepared, error) {
 	out := make(map[string]*prepared, len(snap.versions))
 	for typeURL, version := range snap.versions {
 		rs := snap.resources[typeURL]
-		p := &prepared{version: version, resources: make([]*anypb.Any, 0, len(rs)), returned: make(map[string]string, len(rs))}
+		p := &prepared{version: version, hash: hashOf(version), resources: make([]*anypb.Any, 0, len(rs)), returned: make(map[string]string, len(rs))}
 		for name, r := range rs {
 			b, err := cachev3.MarshalResource(r.Resource)
 			if err != nil {
@@ -96,7 +117,7 @@ func (c *fleetCache) SetSnapshot(ctx context.Context, node string, s cachev3.Res
 	c.snap, c.prepared = snap, p
 	var due []*watch
 	for id, w := range c.watches {
-		if pr := p[w.req.GetTypeUrl()]; pr != nil && pr.version != w.req.GetVersionInfo() {
+		if pr := p[w.req.GetTypeUrl()]; pr != nil && !pr.current(w.req.GetVersionInfo(), w.byContent) {
 			due = append(due, w)
 			delete(c.watches, id)
 		}
@@ -115,8 +136,9 @@ func (c *fleetCache) CreateWatch(req *cachev3.Request, _ cachev3.Subscription, c
 	if v, ok := c.tracker.takeParked(req); ok {
 		version = v
 	}
+	bc := comparesByContent(req)
 	c.mu.Lock()
-	if p := c.prepared[req.GetTypeUrl()]; p != nil && p.version != version {
+	if p := c.prepared[req.GetTypeUrl()]; p != nil && !p.current(version, bc) {
 		c.mu.Unlock()
 		answer(&watch{req: req, ch: ch}, p)
 		return func() {}, nil
@@ -126,7 +148,7 @@ func (c *fleetCache) CreateWatch(req *cachev3.Request, _ cachev3.Subscription, c
 	}
 	c.nextID++
 	id := c.nextID
-	c.watches[id] = &watch{req: req, ch: ch}
+	c.watches[id] = &watch{req: req, ch: ch, byContent: bc}
 	c.mu.Unlock()
 	return func() {
 		c.mu.Lock()

@@ -35,16 +35,25 @@ var _ cachev3.ResourceSnapshot = (*Snapshot)(nil)
 type Typed struct {
 	Prefix    string
 	Resources []cachetypes.ResourceWithName
+	// Carries names another type of the snapshot whose content hash this
+	// type's version carries after its own: the Domains' version names
+	// the ProxyConfig they go with (see ProxyConfigByContent).
+	Carries string
+	// Hashed, when set, is what the version's hash covers instead of
+	// Resources: the same resources without fields that only label them.
+	Hashed []cachetypes.ResourceWithName
 }
 
 // NewSnapshot builds a snapshot whose version for each type is
-// "<prefix>-<hash>", the hash covering that type's resources in name order,
-// so equal content gets an equal version in any process.
+// "<prefix>-<hash>", the hash covering that type's resources in name order
+// (followed by the hash of the type it Carries), so equal content gets an
+// equal version in any process.
 func NewSnapshot(byType map[string]Typed) (*Snapshot, error) {
 	s := &Snapshot{
 		versions:  make(map[string]string, len(byType)),
 		resources: make(map[string]map[string]cachetypes.ResourceWithTTL, len(byType)),
 	}
+	hashes := make(map[string]string, len(byType))
 	for typeURL, t := range byType {
 		m := make(map[string]cachetypes.ResourceWithTTL, len(t.Resources))
 		for _, r := range t.Resources {
@@ -53,12 +62,26 @@ func NewSnapshot(byType map[string]Typed) (*Snapshot, error) {
 			}
 			m[r.GetName()] = cachetypes.ResourceWithTTL{Resource: r}
 		}
-		h, err := contentHash(t.Resources)
+		hashed := t.Resources
+		if t.Hashed != nil {
+			hashed = t.Hashed
+		}
+		h, err := contentHash(hashed)
 		if err != nil {
 			return nil, fmt.Errorf("snapshot: hash %s: %w", typeURL, err)
 		}
-		s.versions[typeURL] = t.Prefix + "-" + h
+		hashes[typeURL] = h
 		s.resources[typeURL] = m
+	}
+	for typeURL, t := range byType {
+		carried := ""
+		if t.Carries != "" {
+			var ok bool
+			if carried, ok = hashes[t.Carries]; !ok {
+				return nil, fmt.Errorf("snapshot: %s carries the version of %s, which it lacks", typeURL, t.Carries)
+			}
+		}
+		s.versions[typeURL] = t.Prefix + "-" + hashes[typeURL] + carried
 	}
 	return s, nil
 }

@@ -63,6 +63,9 @@ type stream struct {
 	node string
 	peer string
 	sent map[string]sent // by type URL
+	// byContent: the proxy pairs ProxyConfigs by content
+	// (ProxyConfigByContent).
+	byContent bool
 }
 
 type sent struct{ nonce, version string }
@@ -163,6 +166,7 @@ func (t *Tracker) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) err
 			return errors.New("node id is required")
 		}
 		st.node = nodeID
+		st.byContent = byContent(req.GetNode())
 		t.conns[nodeID]++
 		n, ok := t.nodes[nodeID]
 		if !ok {
@@ -200,6 +204,13 @@ func (t *Tracker) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) err
 			n.Applied[typ] = v
 			changed = true
 		}
+	}
+	// A proxy pairing by content is not resent an unchanged ProxyConfig
+	// under a new policy version; what it runs is that version's
+	// ProxyConfig all the same, and the fleet view says so.
+	if v, ok := runsProxyConfig(n.Applied); ok && st.byContent && n.Applied["ProxyConfig"] != v {
+		n.Applied["ProxyConfig"] = v
+		changed = true
 	}
 	if changed {
 		n.PolicyVersion = policyVersion(n.Applied)

@@ -199,8 +199,10 @@ func TestADSAckNackAndParking(t *testing.T) {
 	if got := domainNames(t, dom); len(got) != 1 || got[0] != "web" {
 		t.Fatalf("domains = %v, want [web]", got)
 	}
-	if !strings.HasPrefix(dom.GetVersionInfo(), "v1-") || len(dom.GetVersionInfo()) != len("v1-")+8 {
-		t.Fatalf("domain version %q, want v1-<8 hex>", dom.GetVersionInfo())
+	// The Domains' version carries the ProxyConfig's hash after its own.
+	pc := first[snapshot.ProxyConfigType].GetVersionInfo()
+	if !strings.HasPrefix(dom.GetVersionInfo(), "v1-") || len(dom.GetVersionInfo()) != len("v1-")+16 || !strings.HasSuffix(dom.GetVersionInfo(), pc[len("v1-"):]) {
+		t.Fatalf("domain version %q, want v1-<8 hex><the 8 hex of ProxyConfig %s>", dom.GetVersionInfo(), pc)
 	}
 	if v := first[snapshot.FlagType].GetVersionInfo(); !strings.HasPrefix(v, "f-") {
 		t.Fatalf("flag version %q, want f-<hash>", v)

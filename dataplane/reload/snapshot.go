@@ -26,19 +26,29 @@ const (
 // are requested.
 var TypeURLs = []string{ProxyConfigType, DomainType, FlagType}
 
+// ProxyConfigByContent is the client feature (node client_features) by
+// which a proxy tells the control plane that it pairs Domains with the
+// ProxyConfig whose content hash their version carries, so a ProxyConfig
+// that did not change need not be resent under each new policy version.
+// It must equal controlplane/xds's.
+const ProxyConfigByContent = "keyway.proxy_config_by_content"
+
 // Snapshot tracks the resources a proxy runs per type URL and drives an
 // Applier; it is the xdsclient handler of a proxy.
 //
 // A policy version is applied whole or not at all. Its ProxyConfig and
 // its Domains arrive as separate responses, in either order, so the
 // first to arrive is held (xdsclient.ErrHeld: neither ACKed nor NACKed)
-// until the other one of the same policy version does; then the two are
-// validated and built together, and both are ACKed, or both NACKed with
-// nothing changed, in memory and on disk. The policy version of a
-// resource version is its part before the first "-" ("v3" of
-// "v3-0123abcd"), so a Domain update within one version (a rollout step)
-// applies on its own. Flags are versioned apart from policies and apply
-// on their own.
+// until its partner does; then the two are validated and built together,
+// and both are ACKed, or both NACKed with nothing changed, in memory and
+// on disk. A Domain version "v3-<16 hex>" names its partner by content:
+// the ProxyConfig whose version's hash is those 16 digits' last 8, of any
+// policy version, so a ProxyConfig the control plane did not resend
+// (ProxyConfigByContent) pairs with the Domains of the new version. Other
+// versions pair by policy version, their part before the first "-" ("v3"
+// of "v3-0123abcd"). Either way a Domain update within one version (a
+// rollout step) applies on its own. Flags are versioned apart from
+// policies and apply on their own.
 type Snapshot struct {
 	applier *Applier
 	file    string
@@ -97,6 +107,9 @@ func (s *Snapshot) OnResources(typeURL, version string, resources []*anypb.Any) 
 	return nil
 }
 
+// ClientFeatures are what the xdsclient announces for this handler.
+func (s *Snapshot) ClientFeatures() []string { return []string{ProxyConfigByContent} }
+
 // Settled returns and forgets the verdicts on held responses.
 func (s *Snapshot) Settled() map[string]xdsclient.Verdict {
 	s.mu.Lock()
@@ -148,9 +161,9 @@ func partner(typeURL string) string {
 func (s *Snapshot) stage(typeURL string, p *pending) error {
 	other := partner(typeURL)
 	o := s.held[other]
-	if o == nil || policyOf(o.version) != policyOf(p.version) {
+	if o == nil || !pairs(typeURL, p.version, o.version) {
 		o = nil
-		if v, ok := s.versions[other]; ok && policyOf(v) == policyOf(p.version) {
+		if v, ok := s.versions[other]; ok && pairs(typeURL, p.version, v) {
 			o = &pending{version: v, resources: s.raw[other], domains: s.domains, proxy: s.proxy}
 		}
 	}
@@ -187,7 +200,7 @@ func (s *Snapshot) stage(typeURL string, p *pending) error {
 func (s *Snapshot) refuse(typeURL, version string, err error) error {
 	delete(s.held, typeURL)
 	other := partner(typeURL)
-	if o := s.held[other]; o != nil && policyOf(o.version) == policyOf(version) {
+	if o := s.held[other]; o != nil && pairs(typeURL, version, o.version) {
 		delete(s.held, other)
 		s.settled[other] = xdsclient.Verdict{Version: o.version, Err: err}
 	}
@@ -211,6 +224,35 @@ func (s *Snapshot) apply(domains []*keywayv1.Domain, proxy *keywayv1.ProxyConfig
 func policyOf(version string) string {
 	head, _, _ := strings.Cut(version, "-")
 	return head
+}
+
+// pairs reports whether a typeURL response at version and one of its
+// partner type at otherVersion make one policy version.
+func pairs(typeURL, version, otherVersion string) bool {
+	domains, proxy := version, otherVersion
+	if typeURL == ProxyConfigType {
+		domains, proxy = otherVersion, version
+	}
+	if want, ok := carriedProxyConfig(domains); ok {
+		_, hash, _ := strings.Cut(proxy, "-")
+		return hash == want
+	}
+	return policyOf(domains) == policyOf(proxy)
+}
+
+// carriedProxyConfig is the ProxyConfig hash a Domain version carries:
+// the last 8 of the 16 hex digits after its policy version.
+func carriedProxyConfig(domainVersion string) (string, bool) {
+	_, hash, ok := strings.Cut(domainVersion, "-")
+	if !ok || len(hash) != 16 {
+		return "", false
+	}
+	for _, c := range hash {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return "", false
+		}
+	}
+	return hash[8:], true
 }
 
 // Versions returns the accepted version per type URL, to resume a

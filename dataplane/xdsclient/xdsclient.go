@@ -69,6 +69,14 @@ type Verdict struct {
 	Err     error
 }
 
+// Featured is a Handler that needs the control plane to know how it
+// handles responses: the client announces its features in the node's
+// client_features.
+type Featured interface {
+	Handler
+	ClientFeatures() []string
+}
+
 // HandlerFunc adapts a function to Handler.
 type HandlerFunc func(typeURL, version string, resources []*anypb.Any) error
 
@@ -377,6 +385,9 @@ func (c *Client) answer(resp *discovery.DiscoveryResponse, err error) *discovery
 
 func (c *Client) node() (*corev3.Node, error) {
 	n := &corev3.Node{Id: c.cfg.NodeID, Cluster: c.cfg.Cluster, UserAgentName: "keyway-proxy"}
+	if f, ok := c.cfg.Handler.(Featured); ok {
+		n.ClientFeatures = f.ClientFeatures()
+	}
 	if len(c.cfg.Metadata) > 0 {
 		fields := make(map[string]any, len(c.cfg.Metadata))
 		for k, v := range c.cfg.Metadata {

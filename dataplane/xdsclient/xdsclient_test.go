@@ -466,3 +466,18 @@ func TestHeldUntilSettled(t *testing.T) {
 		t.Errorf("%d ACKs of the refused v2", n)
 	}
 }
+
+// featured is a recorder announcing a client feature.
+type featured struct{ *recorder }
+
+func (featured) ClientFeatures() []string { return []string{"keyway.test_feature"} }
+
+func TestClientFeaturesFromTheHandler(t *testing.T) {
+	cp := startControlPlane(t, "127.0.0.1:0", newSnap("v1", "a"))
+	runClient(t, cp.addr, featured{&recorder{}}, nil)
+	first := func(r *discovery.DiscoveryRequest) bool { return r.GetNode() != nil && r.GetResponseNonce() == "" }
+	waitFor(t, "the first request", func() bool { return len(cp.requests(first)) > 0 })
+	if got := cp.requests(first)[0].GetNode().GetClientFeatures(); !slices.Equal(got, []string{"keyway.test_feature"}) {
+		t.Errorf("node client features %v, want the handler's", got)
+	}
+}

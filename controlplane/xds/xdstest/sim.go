@@ -3,6 +3,7 @@ package xdstest
 import (
 	"context"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"keyway.dev/controlplane/xds"
 	"keyway.dev/policy/snapshot"
 )
 
@@ -22,7 +24,8 @@ var TypeURLs = []string{snapshot.ProxyConfigType, snapshot.DomainType, snapshot.
 // Sim is a simulated proxy: one raw ADS stream that behaves like
 // dataplane/xdsclient with a handler accepting everything. It sends the
 // same node (id, cluster "keyway", user agent "keyway-proxy", listeners
-// and version metadata) on the first request only, subscribes to TypeURLs
+// and version metadata, the client feature xds.ProxyConfigByContent
+// unless Legacy) on the first request only, subscribes to TypeURLs
 // in order claiming the versions it has, ACKs every response, and on a
 // broken stream reconnects after a jittered backoff, claiming again.
 type Sim struct {
@@ -32,6 +35,9 @@ type Sim struct {
 	// OnAck, when set, is called after each ACK is sent, on the stream's
 	// goroutine.
 	OnAck func(s *Sim, typeURL, version string)
+	// Legacy leaves out the client feature xds.ProxyConfigByContent, as
+	// proxies from before it did: every push then resends ProxyConfig.
+	Legacy bool
 
 	mu       sync.Mutex
 	versions map[string]string
@@ -139,6 +145,9 @@ func (s *Sim) stream(ctx context.Context, ads discovery.AggregatedDiscoveryServi
 	s.mu.Unlock()
 	md, _ := structpb.NewStruct(map[string]any{"listeners": s.Listeners, "version": "keyway-bench"})
 	node := &core.Node{Id: s.ID, Cluster: "keyway", UserAgentName: "keyway-proxy", Metadata: md}
+	if !s.Legacy {
+		node.ClientFeatures = []string{xds.ProxyConfigByContent}
+	}
 	for _, t := range TypeURLs {
 		req := &discovery.DiscoveryRequest{TypeUrl: t, VersionInfo: s.Version(t)}
 		if node != nil {
@@ -166,4 +175,22 @@ func (s *Sim) stream(ctx context.Context, ads discovery.AggregatedDiscoveryServi
 			s.OnAck(s, t, v)
 		}
 	}
+}
+
+// OnPolicy reports whether a proxy that accepted versions (by type URL)
+// runs the policy version whose versions start with prefix ("v3-"): its
+// Domains, and the ProxyConfig they pair with, of that version or, for a
+// proxy pairing by content, of any version with the content the Domains
+// name.
+func OnPolicy(versions map[string]string, prefix string) bool {
+	d, p := versions[snapshot.DomainType], versions[snapshot.ProxyConfigType]
+	if !strings.HasPrefix(d, prefix) || p == "" {
+		return false
+	}
+	if strings.HasPrefix(p, prefix) {
+		return true
+	}
+	_, dh, _ := strings.Cut(d, "-")
+	_, ph, _ := strings.Cut(p, "-")
+	return len(dh) == 16 && dh[8:] == ph
 }

@@ -46,6 +46,7 @@ type fleetConfig struct {
 	out        string
 	restart    string
 	replicas   int
+	legacy     bool
 }
 
 func parseFleetFlags(args []string, stderr io.Writer) (fleetConfig, error) {
@@ -60,6 +61,7 @@ func parseFleetFlags(args []string, stderr io.Writer) (fleetConfig, error) {
 	fs.DurationVar(&cfg.timeout, "timeout", 2*time.Minute, "bound on each phase (connect, each push)")
 	fs.StringVar(&cfg.restart, "restart", "", "after the pushes, stop keyway-control with SIGTERM (term) or SIGKILL (kill), start it again and time until every proxy is back")
 	fs.IntVar(&cfg.replicas, "replicas", 1, "keyway-control replicas sharing the benchmark's etcd; proxy i connects to replica i mod N, pushes go to the first")
+	fs.BoolVar(&cfg.legacy, "legacy", false, "simulate proxies from before ProxyConfig pairing by content: every push resends ProxyConfig")
 	fs.StringVar(&cfg.out, "out", "", "directory for keyway-control's log and data (default: a new temporary one)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -234,7 +236,7 @@ func (f *fleet) run(ctx context.Context, addrs []string) error {
 	f.index = make(map[*xdstest.Sim]int, n)
 	f.acks = make([]simAcks, n)
 	for i := range n {
-		s := &xdstest.Sim{ID: fmt.Sprintf("sim-%05d", i), Listeners: fmt.Sprintf("10.%d.%d.%d:6380", i>>16&255, i>>8&255, i&255), OnAck: f.onAck}
+		s := &xdstest.Sim{ID: fmt.Sprintf("sim-%05d", i), Listeners: fmt.Sprintf("10.%d.%d.%d:6380", i>>16&255, i>>8&255, i&255), OnAck: f.onAck, Legacy: f.cfg.legacy}
 		f.sims = append(f.sims, s)
 		f.index[s] = i
 		f.acks[i].ver = map[string]string{}
@@ -265,7 +267,8 @@ func (f *fleet) run(ctx context.Context, addrs []string) error {
 		return err
 	}
 
-	// Pushes: a new version each, waiting for Domain and ProxyConfig.
+	// Pushes: a new version each, waiting for what changed: the Domains,
+	// and the ProxyConfig for proxies that do not pair it by content.
 	for k := range f.cfg.pushes {
 		version := fmt.Sprintf("v%d-", parent+1)
 		f.arm(version, []string{snapshot.DomainType, snapshot.ProxyConfigType})
@@ -458,13 +461,9 @@ func (f *fleet) onAck(s *xdstest.Sim, typeURL, version string) {
 	target := *f.target.Load()
 	a.mu.Lock()
 	a.ver[typeURL] = version
-	done := a.at.IsZero()
-	for _, t := range f.types {
-		if t == snapshot.FlagType {
-			done = done && a.ver[t] != "" // flags are versioned apart: "f-<hash>"
-			continue
-		}
-		done = done && strings.HasPrefix(a.ver[t], target)
+	done := a.at.IsZero() && xdstest.OnPolicy(a.ver, target)
+	if slices.Contains(f.types, snapshot.FlagType) {
+		done = done && a.ver[snapshot.FlagType] != "" // flags are versioned apart: "f-<hash>"
 	}
 	if done {
 		a.at = now
@@ -646,7 +645,11 @@ func (f *fleet) report(w io.Writer) {
 	if len(f.cps) > 1 {
 		replicas = fmt.Sprintf("%d keyway-control replicas sharing one etcd (CPU and RSS are their sums)", len(f.cps))
 	}
-	fmt.Fprintf(w, "keyway-bench xds: %d simulated proxies (gRPC connections: %s), %s, %d domains, %d pushes\n\n", n, conns, replicas, f.cfg.domains, len(f.pushes))
+	kind := "pairing ProxyConfig by content"
+	if f.cfg.legacy {
+		kind = "legacy: ProxyConfig resent on every push"
+	}
+	fmt.Fprintf(w, "keyway-bench xds: %d simulated proxies (%s; gRPC connections: %s), %s, %d domains, %d pushes\n\n", n, kind, conns, replicas, f.cfg.domains, len(f.pushes))
 	c := f.connect
 	fmt.Fprintf(w, "connect: first snapshot ACKed by all in %v (p50 %v, p99 %v); keyway-control CPU %.2fs; status puts %d in %d transactions (%.2f per proxy); etcd revisions %d\n",
 		c.all.Round(time.Millisecond), pct(c.lat, 50).Round(time.Millisecond), pct(c.lat, 99).Round(time.Millisecond), c.cpu, c.puts, c.txns, float64(c.puts)/float64(n), c.revs)
@@ -673,7 +676,7 @@ func (f *fleet) report(w io.Writer) {
 		fmt.Fprintf(w, "  healthy after %v; proxies with a new stream: half %v, 99%% %v, all %v; recorded back in etcd: half %v, 99%% %v, all %v\n",
 			r(tl.healthy), r(tl.streams[0]), r(tl.streams[1]), r(tl.streams[2]), r(tl.records[0]), r(tl.records[1]), r(tl.records[2]))
 	}
-	fmt.Fprintln(w, "\nTimes are from the push RPC's start to each proxy's ACK of Domain and ProxyConfig; settled is until etcd held every proxy's new status.")
+	fmt.Fprintln(w, "\nTimes are from the push RPC's start to each proxy's ACK of what changed (the Domains; ProxyConfig too when its content changed or, with --legacy, always); settled is until etcd held every proxy's new status.")
 	fmt.Fprintln(w, "CPU is keyway-control's own (etcd runs inside keyway-bench, so its CPU is not counted); revs counts every etcd write of the phase, the push itself included.")
 }
 
