@@ -23,23 +23,22 @@ func TestEvictionSparesHitEntries(t *testing.T) {
 		_, slot := st.locate([]byte(k))
 		st.insert(sh, st.ticket(sh, slot, nanotime()), "sig"+k, k, []byte("+v\r\n"), 0)
 	}
-	held := func(k string) bool {
-		sh.mu.Lock()
-		defer sh.mu.Unlock()
-		return sh.entries["sig"+k] != nil
-	}
+	has := func(k string) bool { return held(st, sh, "sig"+k) != nil }
 	fill(keys[0])
 	fill(keys[1])
-	if !held(keys[0]) || !held(keys[1]) {
+	if !has(keys[0]) || !has(keys[1]) {
 		t.Fatal("two entries do not fit the shard's budget; the test's sizes are off")
 	}
 	sh.mu.Lock()
-	sh.entries["sig"+keys[0]].ref = true // what a hit does
+	_, hit := st.hitLocked(sh, []byte("sig"+keys[0]), st.sigHash([]byte("sig"+keys[0])), nanotime())
 	sh.mu.Unlock()
+	if !hit {
+		t.Fatal("no hit on the first entry")
+	}
 	fill(keys[2])
-	if !held(keys[0]) || held(keys[1]) || !held(keys[2]) {
+	if !has(keys[0]) || has(keys[1]) || !has(keys[2]) {
 		t.Errorf("after the third fill: held %v %v %v, want the hit entry and the new one",
-			held(keys[0]), held(keys[1]), held(keys[2]))
+			has(keys[0]), has(keys[1]), has(keys[2]))
 	}
 	if got := st.stats.evictions.Load(); got != 1 {
 		t.Errorf("evictions %d, want 1", got)

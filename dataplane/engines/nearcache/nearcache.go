@@ -266,8 +266,7 @@ func (n *NearCache) held(sg *segment, r *engine.Request) bool {
 	sh := n.store.shard(r.Cmd.Args[1])
 	now := nanotime()
 	sh.mu.Lock()
-	e := sh.entries[string(sg.sig)]
-	ok := e != nil && (e.expires == 0 || now < e.expires)
+	_, ok := n.store.peekLocked(sh, sg.sig, now)
 	sh.mu.Unlock()
 	return ok
 }
@@ -278,15 +277,18 @@ func (n *NearCache) held(sg *segment, r *engine.Request) bool {
 func (n *NearCache) read(sg *segment, r *engine.Request, answer bool) {
 	key := r.Cmd.Args[1]
 	sg.sig = appendSig(sg.sig[:0], r)
-	sh, slot := n.store.locate(key)
+	kh := n.store.hash(key)
+	sh, slot := n.store.at(kh)
+	sigHash := n.store.sigHash(sg.sig)
 	now := nanotime()
 	sh.mu.Lock()
-	if e := n.store.lookupLocked(sh, sg.sig, now); answer && e != nil {
-		e.ref = true
-		r.Reply(e.reply)
-		sh.hits++
-		sh.mu.Unlock()
-		return
+	if answer {
+		if reply, ok := n.store.hitLocked(sh, sg.sig, sigHash, now); ok {
+			r.Reply(reply)
+			sh.hits++
+			sh.mu.Unlock()
+			return
+		}
 	}
 	sh.misses++
 	t := n.store.ticket(sh, slot, now)
@@ -309,7 +311,7 @@ func (n *NearCache) read(sg *segment, r *engine.Request, answer bool) {
 			sh.flights[fl.sig] = fl.f
 		}
 	}
-	admitted := t.ok && sh.admit.admitLocked(key, n.admitK, n.admitWin, now)
+	admitted := t.ok && sh.admit.admitLocked(kh, n.admitK, n.admitWin, now)
 	sh.mu.Unlock()
 	sg.send = append(sg.send, r)
 	if admitted {
@@ -524,13 +526,9 @@ func (n *NearCache) Explain(r *engine.Request, x *engine.Explanation) engine.Eng
 		sh := n.store.shard(r.Cmd.Args[1])
 		now := nanotime()
 		sh.mu.Lock()
-		e := sh.entries[string(sig)]
-		var age time.Duration
-		held := e != nil && (e.expires == 0 || now < e.expires)
-		if held {
-			age = time.Duration(now - e.filled)
-		}
+		filled, held := n.store.peekLocked(sh, sig, now)
 		sh.mu.Unlock()
+		age := time.Duration(now - filled)
 		if held {
 			x.Note("served from the near cache (filled %s ago)", age.Round(time.Millisecond))
 		} else if n.admitK > 1 {
@@ -596,15 +594,15 @@ func (n *NearCache) mget(sg *segment, r *engine.Request) bool {
 	for i, k := range keys {
 		getReq.Cmd.Args = append(sg.args[:0:0], r.Cmd.Args[0], k)
 		sig := appendSig(nil, &getReq)
+		sigHash := n.store.sigHash(sig)
 		sh := shards[i]
 		sh.mu.Lock()
-		e := n.store.lookupLocked(sh, sig, now)
-		if e == nil {
+		reply, ok := n.store.hitLocked(sh, sig, sigHash, now)
+		if !ok {
 			sh.mu.Unlock()
 			return false
 		}
-		e.ref = true
-		out = append(out, e.reply...)
+		out = append(out, reply...)
 		sh.mu.Unlock()
 	}
 	if n.store.gen.Load() != gen {

@@ -1,6 +1,7 @@
 package nearcache
 
 import (
+	"bytes"
 	"context"
 	"strconv"
 	"strings"
@@ -158,13 +159,27 @@ func TestTTLBoundsEntries(t *testing.T) {
 }
 
 // entry finds the RESP2 entry of a command, for white-box checks.
-func (p *proxy) entry(args ...string) *entry {
+func (p *proxy) entry(args ...string) *entryView {
 	r := enginetest.Req(args...)
-	sig := appendSig(nil, r)
-	sh := p.nc.store.shard(r.Cmd.Args[1])
+	return held(p.nc.store, p.nc.store.shard(r.Cmd.Args[1]), string(appendSig(nil, r)))
+}
+
+// entryView is a copy of what an entry holds, for tests.
+type entryView struct {
+	expires, filled int64
+	reply           []byte
+	pos             uint32
+}
+
+// held returns sig's entry in sh, expired or not, or nil.
+func held(st *store, sh *shard, sig string) *entryView {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	return sh.entries[string(sig)]
+	l, ok := findLocked(sh, []byte(sig), st.sigHash([]byte(sig)))
+	if !ok {
+		return nil
+	}
+	return &entryView{expires: entryExpires(l.data), filled: sh.ents[l.pos].filled, reply: bytes.Clone(entryReply(l.data)), pos: l.pos}
 }
 
 func TestBudgetAndEntrySize(t *testing.T) {
@@ -274,9 +289,7 @@ func TestFillRule(t *testing.T) {
 			tk := st.ticket(sh, slot, nanotime())
 			tc.event()
 			st.insert(sh, tk, "sig", "k", []byte("+v\r\n"), 0)
-			sh.mu.Lock()
-			_, cached := sh.entries["sig"]
-			sh.mu.Unlock()
+			cached := held(st, sh, "sig") != nil
 			if cached != tc.cached {
 				t.Errorf("cached = %v, want %v", cached, tc.cached)
 			}
