@@ -96,6 +96,10 @@ type ncResult struct {
 	Misses      uint64  `json:"misses"`
 	Coalesced   uint64  `json:"coalesced"`
 	HitRatio    float64 `json:"hit_ratio"`
+	// Every near cache counter's change during the run (fills,
+	// fills_refused, invalidations, evictions, ...): where misses come
+	// from.
+	Events map[string]uint64 `json:"events,omitempty"`
 	// What Redis executed during the run (INFO commandstats deltas):
 	// calls per command, calls per client request, and the time Redis
 	// reports spending in commands (not in I/O) per client request.
@@ -316,6 +320,14 @@ func ncRun(ctx context.Context, cfg ncConfig, ps *procs, rs *proc, name, policy 
 		Misses:    after["misses"] - before["misses"],
 		Coalesced: after["coalesced"] - before["coalesced"],
 	}
+	for ev, v := range after {
+		if v > before[ev] {
+			if out.Events == nil {
+				out.Events = map[string]uint64{}
+			}
+			out.Events[ev] = v - before[ev]
+		}
+	}
 	if n := out.Hits + out.Misses; n > 0 {
 		out.HitRatio = float64(out.Hits) / float64(n)
 	}
@@ -478,8 +490,8 @@ func ncWork(c net.Conn, cfg ncConfig, cdf []float64, left *atomic.Int64, h *hist
 	}
 }
 
-// scrapeNearCache reads the near cache's events from the proxy's
-// /metrics: hits, misses, coalesced.
+// scrapeNearCache reads the near cache's event counters from the proxy's
+// /metrics: hits, misses, coalesced, fills and the rest, by event name.
 func scrapeNearCache(url string) (map[string]uint64, error) {
 	resp, err := http.Get(url)
 	if err != nil {
@@ -494,18 +506,19 @@ func scrapeNearCache(url string) (map[string]uint64, error) {
 		if !strings.HasPrefix(line, "keyway_engine_events_total{") || !strings.Contains(line, `kind="near_cache"`) {
 			continue
 		}
-		for _, ev := range []string{"hits", "misses", "coalesced"} {
-			if strings.Contains(line, `event="`+ev+`"`) {
-				// The exposition format writes counters as floats, and
-				// from a million on with an exponent (1.234567e+06).
-				f := strings.Fields(line)
-				v, err := strconv.ParseFloat(f[len(f)-1], 64)
-				if err != nil || v < 0 {
-					return nil, fmt.Errorf("scrape %s: counter line %q: want a non-negative number", url, line)
-				}
-				out[ev] += uint64(v)
-			}
+		_, ev, ok := strings.Cut(line, `event="`)
+		if !ok {
+			continue
 		}
+		ev, _, _ = strings.Cut(ev, `"`)
+		// The exposition format writes counters as floats, and from a
+		// million on with an exponent (1.234567e+06).
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil || v < 0 {
+			return nil, fmt.Errorf("scrape %s: counter line %q: want a non-negative number", url, line)
+		}
+		out[ev] += uint64(v)
 	}
 	return out, sc.Err()
 }
