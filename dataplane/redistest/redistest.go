@@ -31,6 +31,13 @@ type Server struct {
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// It is a guess, and only for programs that cannot take a port from the
+// kernel: redis-server (it cannot inherit a listener, and its cluster bus
+// and TLS ports must be named in its configuration) and etcd peer URLs
+// (every member must know the others' before any starts). Keyway's own
+// binaries listen on 127.0.0.1:0 and report the bound addresses with
+// --ready-file; use that for them, and DeadAddr for an address where
+// nothing listens.
 //
 // It picks from below the kernel's ephemeral range (32768 and up on
 // Linux): a port the kernel handed out as "free" is exactly the kind the
@@ -38,8 +45,7 @@ type Server struct {
 // Redis clients in flight that race was common enough to fail CI. Ports
 // already returned to this test binary are not returned again. Callers
 // that start a process on the port still retry when it is taken by
-// another test binary in the meantime (see Start and the integration
-// harness).
+// another test binary in the meantime (see Start).
 func FreePort(t testing.TB) int {
 	t.Helper()
 	for attempt := 0; attempt < 200; attempt++ {
@@ -99,7 +105,7 @@ func Start(t testing.TB, config ...string) *Server {
 		if err := os.WriteFile(path, []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
 			t.Fatalf("redistest: write config: %v", err)
 		}
-		cmd := exec.Command(bin, path)
+		cmd := Command(bin, path)
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("redistest: start redis-server: %v", err)
 		}
@@ -154,7 +160,7 @@ func (s *Server) Restart() {
 	if s.cmd != nil {
 		s.t.Fatalf("redistest: restart %s: it is still running", s.Addr)
 	}
-	cmd := exec.Command(s.bin, s.conf)
+	cmd := Command(s.bin, s.conf)
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("redistest: restart %s: %v", s.Addr, err)
 	}

@@ -1,6 +1,12 @@
 package redistest
 
-import "testing"
+import (
+	"errors"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+)
 
 func TestStartSetGet(t *testing.T) {
 	s := Start(t)
@@ -24,5 +30,21 @@ func TestRestartKeepsWhatWasPersisted(t *testing.T) {
 	s.Restart()
 	if got := s.Do("GET", "k"); got != "v" {
 		t.Fatalf("GET after a kill and restart = %q; want the value written before", got)
+	}
+}
+
+// DeadAddr refuses connections at once and cannot be listened on by
+// anyone else while the test runs.
+func TestDeadAddr(t *testing.T) {
+	addr := DeadAddr(t)
+	if _, err := net.DialTimeout("tcp", addr, 5*time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial %s: %v, want connection refused", addr, err)
+	}
+	if ln, err := net.Listen("tcp", addr); err == nil {
+		_ = ln.Close()
+		t.Fatalf("listened on %s, which DeadAddr holds", addr)
+	}
+	if other := DeadAddr(t); other == addr {
+		t.Fatalf("two DeadAddr calls gave %s", addr)
 	}
 }

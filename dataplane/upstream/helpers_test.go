@@ -3,7 +3,6 @@ package upstream
 import (
 	"context"
 	"net"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -85,7 +84,7 @@ func clients(t *testing.T, s *redistest.Server) int {
 // s.Stop; it returns a func that kills the new process.
 func restart(t *testing.T, s *redistest.Server) func() {
 	t.Helper()
-	cmd := exec.Command("redis-server", filepath.Join(s.Dir, "redis.conf"))
+	cmd := redistest.Command("redis-server", filepath.Join(s.Dir, "redis.conf"))
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("restart redis-server: %v", err)
 	}

@@ -93,7 +93,7 @@ func TestNodeBoundsConnections(t *testing.T) {
 
 func TestNodeDeadFailsFastWithoutDelayingOthers(t *testing.T) {
 	healthy := redistest.Start(t)
-	deadAddr := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
+	deadAddr := redistest.DeadAddr(t)
 	// A timeout no test run reaches: if the dead node waited for it
 	// instead of failing fast, the test would not finish.
 	opts := Options{Timeout: time.Hour}

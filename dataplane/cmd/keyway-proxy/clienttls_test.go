@@ -112,8 +112,11 @@ func TestClientTLSSecondListener(t *testing.T) {
 	r := redistest.Start(t)
 	ca := tlstest.NewCA(t, "proxy ca")
 	f := ca.Write(t.TempDir(), ca.Localhost(1))
-	tlsAddr := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
-	addr, admin, _ := startRun(t, "--upstream", r.Addr, "--tls-cert", f.Cert, "--tls-key", f.Key, "--tls-listen", tlsAddr)
+	bound, _ := startRunBound(t, "--upstream", r.Addr, "--tls-cert", f.Cert, "--tls-key", f.Key, "--tls-listen", "127.0.0.1:0")
+	addr, admin, tlsAddr := bound["listen"], bound["admin"], bound["tls-listen"]
+	if tlsAddr == "" || tlsAddr == "127.0.0.1:0" || tlsAddr == addr {
+		t.Fatalf("ready file %v: want the bound --tls-listen address", bound)
+	}
 	waitHTTP(t, "http://"+admin+"/readyz", http.StatusOK)
 	plain := redis.NewClient(&redis.Options{Addr: addr})
 	defer plain.Close()

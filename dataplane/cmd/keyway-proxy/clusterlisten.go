@@ -15,7 +15,7 @@ import (
 const clusterListenUsage = "more addresses for the default listener, comma separated; HOST:FIRST-LAST is a port range. " +
 	"With the policy's cluster_emulation, each address of the listener (--listen included) is one virtual node of the " +
 	"emulated cluster and the slots are split evenly over them, so cluster clients open parallel connections. " +
-	"They speak TLS when --listen does. Repeatable"
+	"They speak TLS when --listen does. HOST:0 is a port the kernel picks (see --ready-file). Repeatable"
 
 // clusterListenFlag registers --cluster-listen, which adds to addrs.
 func clusterListenFlag(fs *flag.FlagSet, addrs *[]string) {
@@ -34,7 +34,8 @@ func clusterListenFlag(fs *flag.FlagSet, addrs *[]string) {
 const maxClusterListen = 64
 
 // parseClusterListen expands "127.0.0.1:7001-7003,127.0.0.1:7010" into
-// one address per port.
+// one address per port. Port 0 (the kernel picks) may be repeated but not
+// start a range.
 func parseClusterListen(v string) ([]string, error) {
 	var out []string
 	for item := range strings.SplitSeq(v, ",") {
@@ -48,8 +49,11 @@ func parseClusterListen(v string) ([]string, error) {
 		}
 		lo, hi, isRange := strings.Cut(ports, "-")
 		first, err := strconv.Atoi(lo)
-		if err != nil || first <= 0 || first > 65535 {
+		if err != nil || first < 0 || first > 65535 {
 			return nil, fmt.Errorf("%q: bad port %q", item, lo)
+		}
+		if first == 0 && isRange {
+			return nil, fmt.Errorf("%q: port 0 (the kernel picks) cannot start a range", item)
 		}
 		last := first
 		if isRange {

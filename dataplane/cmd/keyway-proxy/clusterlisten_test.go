@@ -25,6 +25,9 @@ func TestParseClusterListen(t *testing.T) {
 		{"list", []string{"--cluster-listen", "127.0.0.1:7001,127.0.0.1:7002"}, []string{"127.0.0.1:7001", "127.0.0.1:7002"}},
 		{"range", []string{"--cluster-listen", "127.0.0.1:7001-7003"}, []string{"127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"}},
 		{"repeated", []string{"--cluster-listen", "a:1", "--cluster-listen", "[::1]:2-3"}, []string{"a:1", "[::1]:2", "[::1]:3"}},
+		{"kernel ports", []string{"--cluster-listen", "127.0.0.1:0,127.0.0.1:0"}, []string{"127.0.0.1:0", "127.0.0.1:0"}},
+		{"range from 0", []string{"--cluster-listen", "127.0.0.1:0-2"}, nil},
+		{"negative", []string{"--cluster-listen", "127.0.0.1:-1"}, nil},
 		{"no port", []string{"--cluster-listen", "127.0.0.1"}, nil},
 		{"backwards", []string{"--cluster-listen", "127.0.0.1:7003-7001"}, nil},
 		{"too many", []string{"--cluster-listen", "127.0.0.1:7000-8000"}, nil},
@@ -58,11 +61,14 @@ listener("default", domain = "default", cluster_emulation = True)
 	if err := os.WriteFile(filepath.Join(dir, "main.star"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	extra := []string{
-		fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t)),
-		fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t)),
+	// The kernel picks every port; the virtual nodes must be announced at
+	// the ports bound, never at ":0".
+	bound, _ := startRunBound(t, "--policy", dir, "--cluster-listen", "127.0.0.1:0,127.0.0.1:0")
+	addr, admin := bound["listen"], bound["admin"]
+	extra := strings.Split(bound["cluster-listen"], ",")
+	if len(extra) != 2 || slices.Contains(append([]string{addr}, extra...), "127.0.0.1:0") || extra[0] == extra[1] {
+		t.Fatalf("ready file %v: want two distinct bound --cluster-listen addresses", bound)
 	}
-	addr, admin, _ := startRun(t, "--policy", dir, "--cluster-listen", strings.Join(extra, ","))
 	waitHTTP(t, "http://"+admin+"/readyz", http.StatusOK)
 	ctx := context.Background()
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{extra[1]}, MaxRedirects: 0})

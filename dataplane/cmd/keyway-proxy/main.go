@@ -57,6 +57,7 @@ type config struct {
 	upstream     string
 	policy       string
 	stateDir     string
+	readyFile    string
 	drainTimeout time.Duration
 	logLevel     string
 	logFormat    string
@@ -98,6 +99,7 @@ func parseFlagsEnv(args []string, stdout io.Writer, getenv func(string) string) 
 	fs.StringVar(&cfg.upstream, "upstream", "", "standalone mode: forward everything to this Redis HOST:PORT, no control plane")
 	fs.StringVar(&cfg.policy, "policy", "", "render this policy file or directory locally instead of subscribing; SIGHUP re-reads it")
 	fs.StringVar(&cfg.stateDir, "state-dir", "", "directory keeping the last good snapshot, served at start while the control plane is down")
+	fs.StringVar(&cfg.readyFile, "ready-file", "", "once every listener is bound, write a JSON object of flag name to bound address here (for a port 0 the kernel chose), removed on exit")
 	fs.DurationVar(&cfg.drainTimeout, "drain-timeout", 10*time.Second, "how long in-flight requests may take to finish on shutdown")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "text or json")

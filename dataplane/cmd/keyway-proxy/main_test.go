@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"keyway.dev/dataplane/redistest"
+	"keyway.dev/proto/readyfile"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -65,9 +67,22 @@ func TestParseFlags(t *testing.T) {
 // admin addresses; the proxy stops when the test ends.
 func startRun(t *testing.T, args ...string) (string, string, func() error) {
 	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
-	admin := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
-	cfg, err := parseFlags(append([]string{"--listen", addr, "--admin", admin, "--drain-timeout", "5s"}, args...), io.Discard)
+	bound, stop := startRunBound(t, args...)
+	return bound["listen"], bound["admin"], stop
+}
+
+// startRunBound runs the proxy in-process with every listener on a port
+// the kernel picks and returns what it wrote to --ready-file: flag name
+// to bound address.
+func startRunBound(t *testing.T, args ...string) (map[string]string, func() error) {
+	t.Helper()
+	return startRunReady(t, filepath.Join(t.TempDir(), "ready.json"), args...)
+}
+
+// startRunReady is startRunBound with the ready file at ready.
+func startRunReady(t *testing.T, ready string, args ...string) (map[string]string, func() error) {
+	t.Helper()
+	cfg, err := parseFlags(append([]string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--ready-file", ready, "--drain-timeout", "5s"}, args...), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,8 +99,31 @@ func startRun(t *testing.T, args ...string) (string, string, func() error) {
 		return runErr
 	}
 	t.Cleanup(func() { _ = stop() })
-	waitHTTP(t, "http://"+admin+"/healthz", http.StatusOK)
-	return addr, admin, stop
+	bound := waitReadyFile(t, ready, done)
+	waitHTTP(t, "http://"+bound["admin"]+"/healthz", http.StatusOK)
+	return bound, stop
+}
+
+// waitReadyFile polls for the ready file until the proxy writes it or
+// exits (done closed).
+func waitReadyFile(t *testing.T, path string, done <-chan struct{}) map[string]string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		bound, err := readyfile.Read(path)
+		if err == nil {
+			return bound
+		}
+		select {
+		case <-done:
+			t.Fatalf("the proxy exited before writing %s", path)
+		default:
+		}
+		if !errors.Is(err, os.ErrNotExist) || time.Now().After(deadline) {
+			t.Fatalf("ready file: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func waitHTTP(t *testing.T, url string, want int) {

@@ -14,6 +14,7 @@ import (
 	"keyway.dev/dataplane/frontend"
 	"keyway.dev/dataplane/reload"
 	"keyway.dev/dataplane/telemetry"
+	"keyway.dev/proto/readyfile"
 )
 
 // version is the build's version, set with -ldflags "-X main.version=...".
@@ -89,9 +90,21 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 			errc <- fmt.Errorf("admin: %w", err)
 		}
 	})
-	log.Info("keyway-proxy serving", "listen", lns[0].ln.Addr().String(), "tls", tlsFiles != nil, "tls_listen", cfg.clientTLS.listen, "admin", adminLn.Addr().String(), "node", cfg.nodeID, "version", version)
-
-	srcErr := startSource(srcCtx, cfg, applier, log, &wg)
+	bound := boundAddrs(lns, adminLn)
+	log.Info("keyway-proxy serving", "listen", bound["listen"], "tls", tlsFiles != nil, "tls_listen", bound["tls-listen"],
+		"cluster_listen", bound["cluster-listen"], "admin", bound["admin"], "node", cfg.nodeID, "version", version)
+	// A parent waiting for the ready file learns the bound ports from it;
+	// when it cannot be written the proxy stops rather than leave the
+	// parent waiting.
+	srcErr := writeReady(cfg.readyFile, bound)
+	defer func() {
+		if err := readyfile.Remove(cfg.readyFile); err != nil {
+			log.Warn("cannot remove the ready file", "err", err)
+		}
+	}()
+	if srcErr == nil {
+		srcErr = startSource(srcCtx, cfg, applier, log, &wg)
+	}
 	if srcErr == nil && cfg.controlPlane != "" {
 		// Stopped with the source, after the drain, so the last report
 		// carries the drained requests.
