@@ -221,6 +221,18 @@ func New(cfg Config) (*Server, error) {
 // Addr is the address the gRPC server listens on.
 func (s *Server) Addr() net.Addr { return s.lis.Addr() }
 
+// Close releases what New opened (the listener, the store) for a caller
+// that gives up before Run.
+func (s *Server) Close() error {
+	s.stopXDS()
+	s.gs.Stop()
+	_ = s.lis.Close()
+	if err := s.store.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
 // Store is the server's store, for services registered alongside.
 func (s *Server) Store() *store.Store { return s.store }
 

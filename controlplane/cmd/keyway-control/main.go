@@ -27,6 +27,7 @@ import (
 	"keyway.dev/policy/sandbox"
 	"keyway.dev/proto/buildinfo"
 	"keyway.dev/proto/envflag"
+	"keyway.dev/proto/readyfile"
 )
 
 // envPrefix prefixes the environment variable of every flag:
@@ -66,7 +67,9 @@ func (u usageError) Unwrap() error { return u.err }
 // realMain runs the server and returns the exit status: 0 after --help,
 // --version or a clean shutdown, 1 on failure, 2 on misuse.
 func realMain(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	err := run(args, stdout, getenv)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, args, stdout, getenv)
 	if errors.Is(err, flag.ErrHelp) || errors.Is(err, errVersion) {
 		return 0
 	}
@@ -86,7 +89,8 @@ func realMain(args []string, stdout, stderr io.Writer, getenv func(string) strin
 // errVersion ends run after --version.
 var errVersion = errors.New("version printed")
 
-func run(args []string, stdout io.Writer, getenv func(string) string) error {
+// run serves until ctx ends.
+func run(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("keyway-control", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	listen := fs.String("listen", "127.0.0.1:7700", "gRPC address for ADS, the admin API and telemetry")
@@ -95,6 +99,7 @@ func run(args []string, stdout io.Writer, getenv func(string) string) error {
 	fleet := fs.String("fleet", "", "fleet name that namespaces keys in etcd (default \"default\")")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	forget := fs.Duration("forget-nodes-after", xds.DefaultForgetAfter, "how long a proxy stays in the fleet view after its last stream to this replica ended")
+	readyFile := fs.String("ready-file", "", "once every listener is bound and the store is open, write a JSON object of flag name to bound address here (for a port 0 the kernel chose), removed on exit")
 	sec := securityFlags(fs)
 	tests := registerPolicyTestFlags(fs)
 	etcdSec := registerEtcdFlags(fs)
@@ -139,9 +144,6 @@ func run(args []string, stdout io.Writer, getenv func(string) string) error {
 		return usageError{err}
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-
 	stopTracing, err := obs.startTracing(logger)
 	if err != nil {
 		return usageError{err}
@@ -149,7 +151,7 @@ func run(args []string, stdout io.Writer, getenv func(string) string) error {
 	defer stopTracing()
 	met := metrics.New()
 	var ready atomic.Bool
-	stopMetrics, err := obs.serveMetrics(met, ready.Load, logger)
+	metricsAddr, stopMetrics, err := obs.serveMetrics(met, ready.Load, logger)
 	if err != nil {
 		return err
 	}
@@ -185,6 +187,23 @@ func run(args []string, stdout io.Writer, getenv func(string) string) error {
 	})
 	if err != nil {
 		return err
+	}
+	// A parent waiting for the ready file learns the bound ports from
+	// it; one that cannot be written stops the start rather than leave
+	// the parent waiting.
+	bound := map[string]string{"listen": srv.Addr().String()}
+	if metricsAddr != "" {
+		bound["metrics-listen"] = metricsAddr
+	}
+	if *readyFile != "" {
+		if err := readyfile.Write(*readyFile, bound); err != nil {
+			return errors.Join(err, srv.Close())
+		}
+		defer func() {
+			if err := readyfile.Remove(*readyFile); err != nil {
+				logger.Warn("cannot remove the ready file", "err", err)
+			}
+		}()
 	}
 	ready.Store(true)
 	defer ready.Store(false)

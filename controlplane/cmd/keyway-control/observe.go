@@ -65,18 +65,19 @@ func (o *observeFlags) logger(w io.Writer, lvl slog.Level) (*slog.Logger, error)
 }
 
 // serveMetrics listens on --metrics-listen, when set, and serves m until
-// stop is called. Listening happens now, so a taken port fails the start.
+// stop is called; addr is the address bound (port 0 is the kernel's
+// choice), empty when there is no listener. Listening happens now, so a taken port fails the start.
 // /healthz answers 200 while the process runs; /readyz answers 200 once
 // ready says so (the store is open and gRPC serves) and 503 otherwise,
 // for Kubernetes probes when gRPC is served over TLS, which kubelet's
 // gRPC probe cannot speak.
-func (o *observeFlags) serveMetrics(m *metrics.Control, ready func() bool, logger *slog.Logger) (stop func(), err error) {
+func (o *observeFlags) serveMetrics(m *metrics.Control, ready func() bool, logger *slog.Logger) (addr string, stop func(), err error) {
 	if o.metricsListen == "" {
-		return func() {}, nil
+		return "", func() {}, nil
 	}
 	lis, err := net.Listen("tcp", o.metricsListen)
 	if err != nil {
-		return nil, fmt.Errorf("--metrics-listen: %w", err)
+		return "", nil, fmt.Errorf("--metrics-listen: %w", err)
 	}
 	hs := &http.Server{Handler: observeMux(m, ready), ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
@@ -87,7 +88,7 @@ func (o *observeFlags) serveMetrics(m *metrics.Control, ready func() bool, logge
 		}
 	}()
 	logger.Info("serving metrics", "addr", lis.Addr().String())
-	return func() {
+	return lis.Addr().String(), func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = hs.Shutdown(sctx)
