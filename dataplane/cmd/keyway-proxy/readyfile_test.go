@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,5 +55,19 @@ func TestReadyFileUnwritable(t *testing.T) {
 	err = run(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "ready file") || !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("run = %v, want the ready file's error", err)
+	}
+}
+
+// The control plane is told the bound addresses, --listen first, never
+// the ":0" of a flag.
+func TestAdvertisedBound(t *testing.T) {
+	got := advertised(map[string]string{"listen": "127.0.0.1:40001", "admin": "127.0.0.1:40002",
+		"tls-listen": "127.0.0.1:40003", "cluster-listen": "127.0.0.1:40004,127.0.0.1:40005"})
+	want := []string{"127.0.0.1:40001", "127.0.0.1:40003", "127.0.0.1:40004", "127.0.0.1:40005"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("advertised = %v, want %v", got, want)
+	}
+	if got := advertised(map[string]string{"listen": "127.0.0.1:40001", "admin": "127.0.0.1:40002"}); !slices.Equal(got, want[:1]) {
+		t.Fatalf("advertised = %v, want %v", got, want[:1])
 	}
 }

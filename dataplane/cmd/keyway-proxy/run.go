@@ -103,7 +103,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 	}()
 	if srcErr == nil {
-		srcErr = startSource(srcCtx, cfg, applier, log, &wg)
+		srcErr = startSource(srcCtx, cfg, bound, applier, log, &wg)
 	}
 	if srcErr == nil && cfg.controlPlane != "" {
 		// Stopped with the source, after the drain, so the last report

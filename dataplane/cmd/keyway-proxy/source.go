@@ -20,8 +20,9 @@ import (
 )
 
 // startSource starts whichever source of policy the flags chose. Work
-// that outlives the call runs on wg until ctx ends.
-func startSource(ctx context.Context, cfg config, a *reload.Applier, log *slog.Logger, wg *sync.WaitGroup) error {
+// that outlives the call runs on wg until ctx ends. bound are the
+// listeners' addresses (boundAddrs), announced to the control plane.
+func startSource(ctx context.Context, cfg config, bound map[string]string, a *reload.Applier, log *slog.Logger, wg *sync.WaitGroup) error {
 	switch {
 	case cfg.upstream != "":
 		domains, proxy := standalone(cfg.upstream)
@@ -64,7 +65,7 @@ func startSource(ctx context.Context, cfg config, a *reload.Applier, log *slog.L
 	xc := xdsclient.New(xdsclient.Config{
 		Target:   cfg.controlPlane,
 		NodeID:   cfg.nodeID,
-		Metadata: map[string]string{"listeners": strings.Join(advertised(cfg), ","), "version": version},
+		Metadata: map[string]string{"listeners": strings.Join(advertised(bound), ","), "version": version},
 		TypeURLs: reload.TypeURLs,
 		Handler:  snap,
 		Versions: snap.Versions(),
@@ -127,11 +128,15 @@ func standalone(addr string) ([]*keywayv1.Domain, *keywayv1.ProxyConfig) {
 }
 
 // advertised lists the client addresses this proxy serves, for `keyway
-// fleet` (the control plane reads them from the node metadata).
-func advertised(cfg config) []string {
-	out := []string{cfg.listen}
-	if cfg.clientTLS.listen != "" {
-		out = append(out, cfg.clientTLS.listen)
+// fleet` (the control plane reads them from the node metadata): the
+// bound ones, since a flag may say port 0.
+func advertised(bound map[string]string) []string {
+	out := []string{bound["listen"]}
+	if a := bound["tls-listen"]; a != "" {
+		out = append(out, a)
 	}
-	return append(out, cfg.clusterListen...)
+	if a := bound["cluster-listen"]; a != "" {
+		out = append(out, strings.Split(a, ",")...)
+	}
+	return out
 }
