@@ -50,15 +50,15 @@ func TestCluster(t *testing.T) {
 	cl := redistest.StartCluster(t, 3, 1)
 	dir := harness.WritePolicy(t, map[string]string{"policy.star": clusterPolicy(cl.Seeds())})
 	path := filepath.Join(dir, "policy.star")
-	// p1 serves two more addresses, so its emulated cluster has one
-	// virtual node per address.
-	vnodes := []string{
-		fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t)),
-		fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t)),
-	}
+	// p1 serves two more addresses, ports the kernel picks, so its
+	// emulated cluster has one virtual node per address.
 	proxies := []*harness.Proxy{
-		harness.StartProxy(t, "p1", "", "--policy", path, "--cluster-listen", strings.Join(vnodes, ",")),
+		harness.StartProxy(t, "p1", "", "--policy", path, "--cluster-listen", "127.0.0.1:0,127.0.0.1:0"),
 		harness.StartProxy(t, "p2", "", "--policy", path),
+	}
+	vnodes := proxies[0].ClusterAddrs
+	if len(vnodes) != 2 {
+		t.Fatalf("p1 reported --cluster-listen %v, want two addresses", vnodes)
 	}
 	var clients []*redis.Client
 	for _, p := range proxies {

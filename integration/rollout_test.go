@@ -246,7 +246,7 @@ func exists(t *testing.T, r *redistest.Server, keys ...string) int {
 func TestRolloutsAndFlags(t *testing.T) {
 	outer := t // processes started inside subtests must outlive them
 	r1, r2 := redistest.Start(t), redistest.Start(t)
-	broken := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t)) // nothing listens
+	broken := redistest.DeadAddr(t) // nothing listens
 	dataDir := t.TempDir()
 	cp := harness.StartControl(t, "", dataDir)
 	p := harness.StartProxy(t, "proxy-1", cp.Addr, "--telemetry-interval", "250ms")

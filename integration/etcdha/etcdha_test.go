@@ -116,16 +116,15 @@ type member struct {
 func (m *member) stop() { m.once.Do(m.Close) }
 
 // startControl runs keyway-control on the cluster over TLS, serving
-// metrics on a port of its own, and returns it with that address.
+// metrics on a port the kernel picks, and returns it with that address.
 func startControl(t *testing.T, c *cluster) (*harness.Control, string) {
 	t.Helper()
-	metrics := "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t))
 	ctl := harness.StartControlWith(t, harness.ControlOptions{Args: []string{
 		"--etcd-endpoints", strings.Join(c.endpoints, ","),
 		"--etcd-ca", c.ca.CertFile, "--etcd-cert", c.client.CertFile, "--etcd-key", c.client.KeyFile,
-		"--metrics-listen", metrics, "--render", "inprocess", "--auth", "off",
+		"--metrics-listen", "127.0.0.1:0", "--render", "inprocess", "--auth", "off",
 	}})
-	return ctl, metrics
+	return ctl, ctl.Metrics
 }
 
 // gauge reads one unlabelled sample from a /metrics page, -1 when the
@@ -231,7 +230,7 @@ func TestRefusedClientCertificate(t *testing.T) {
 	c := startCluster(t, 3)
 	stranger := certtest.NewCA(t, "other-ca").Client(t, "stranger")
 	bins := harness.Build(t)
-	cmd := exec.Command(bins.Control, "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--render", "inprocess",
+	cmd := redistest.Command(bins.Control, "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--render", "inprocess",
 		"--etcd-endpoints", strings.Join(c.endpoints, ","),
 		"--etcd-ca", c.ca.CertFile, "--etcd-cert", stranger.CertFile, "--etcd-key", stranger.KeyFile)
 	out, err := cmd.CombinedOutput()

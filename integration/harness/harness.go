@@ -6,6 +6,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 
 	"keyway.dev/dataplane/redistest"
 	keywayv1 "keyway.dev/proto/keyway/v1"
+	"keyway.dev/proto/readyfile"
 )
 
 // Binaries are the paths of the three programs under test.
@@ -126,7 +128,8 @@ func (w syncWriter) Write(p []byte) (int, error) {
 func start(t testing.TB, name, bin string, args ...string) *Process {
 	t.Helper()
 	p := &Process{Name: name, log: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...)
+	// Killed with the test binary (a timeout, ^C), which runs no Cleanup.
+	p.cmd = redistest.Command(bin, args...)
 	w := syncWriter{p.mu, p.log}
 	p.cmd.Stdout, p.cmd.Stderr = w, w
 	if err := p.cmd.Start(); err != nil {
@@ -204,71 +207,104 @@ type Control struct {
 	*Process
 	Addr    string
 	DataDir string
+	// Metrics is the bound --metrics-listen address, when Args set one.
+	Metrics string
 	conn    *grpc.ClientConn
 }
 
 // StartControl starts keyway-control with an embedded etcd in dataDir
-// (a new temporary directory when empty) on addr (a free port when
-// empty), and waits until its admin API answers.
+// (a new temporary directory when empty) on addr (a port the kernel
+// picks when empty), and waits until its admin API answers.
 func StartControl(t testing.TB, addr, dataDir string) *Control {
 	t.Helper()
+	return startControl(t, ControlOptions{Addr: addr, DataDir: dataDir}, func(c *Control) error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := c.Policies().ListVersions(ctx, &keywayv1.ListVersionsRequest{})
+		return err
+	})
+}
+
+// startControl starts keyway-control with o, reads its bound addresses
+// from --ready-file and waits until check passes.
+func startControl(t testing.TB, o ControlOptions, check func(*Control) error) *Control {
+	t.Helper()
 	bins := Build(t)
-	if dataDir == "" {
-		dataDir = t.TempDir()
+	if o.DataDir == "" {
+		o.DataDir = t.TempDir()
 	}
-	c := &Control{DataDir: dataDir}
-	c.Process = startListening(t, "keyway-control", bins.Control, addr == "",
-		func() []string {
-			c.Addr = addr
-			if addr == "" {
-				c.Addr = fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
-			}
-			return []string{"--listen", c.Addr, "--data-dir", dataDir, "--log-level", "debug"}
-		},
-		func(p *Process) func() error {
-			conn, err := grpc.NewClient(c.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-			if err != nil {
-				t.Fatalf("harness: dial control plane: %v", err)
-			}
-			c.conn = conn
-			t.Cleanup(func() { _ = conn.Close() })
-			return func() error {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				defer cancel()
-				_, err := c.Policies().ListVersions(ctx, &keywayv1.ListVersionsRequest{})
-				return err
-			}
-		})
+	if len(o.Dial) == 0 {
+		o.Dial = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	}
+	listen := o.Addr
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
+	c := &Control{DataDir: o.DataDir}
+	for attempt := 1; ; attempt++ {
+		ready := filepath.Join(t.TempDir(), "ready.json")
+		args := append([]string{"--listen", listen, "--data-dir", o.DataDir, "--log-level", "debug", "--ready-file", ready}, o.Args...)
+		c.Process = start(t, "keyway-control", bins.Control, args...)
+		bound := waitReadyFile(t, c.Process, ready)
+		if bound != nil {
+			c.Addr, c.Metrics = bound["listen"], bound["metrics-listen"]
+			break
+		}
+		// A restart on the address of an earlier run (o.Addr) cannot let
+		// the kernel choose. Between the two runs that port, which came
+		// from the ephemeral range, may serve as the source port of an
+		// outgoing connection, and the bind fails until that connection
+		// closes; no process of ours binds a port explicitly any more
+		// (FreePort's picks lie below the ephemeral range). So a few more
+		// tries, each as long as a start takes, rather than a failure.
+		if o.Addr != "" && attempt < 10 && strings.Contains(c.Log(), "address already in use") {
+			t.Logf("harness: keyway-control's address %s is taken; starting it again", o.Addr)
+			continue
+		}
+		t.Fatalf("harness: keyway-control exited:\n%s", c.Log())
+	}
+	conn, err := grpc.NewClient(c.Addr, o.Dial...)
+	if err != nil {
+		t.Fatalf("harness: dial control plane: %v", err)
+	}
+	c.conn = conn
+	t.Cleanup(func() { _ = conn.Close() })
+	waitAnswers(t, c.Process, func() error { return check(c) })
 	return c
 }
 
-// startListening starts a program that listens on addresses args picks,
-// and waits until ready's check passes. When the harness chose the
-// ports itself (auto) and the program exits because one was taken in
-// the meantime by another test binary, it starts the program again on
-// new ports: FreePort can only say a port was free a moment ago.
-func startListening(t testing.TB, name, bin string, auto bool, args func() []string, ready func(*Process) func() error) *Process {
+// waitReadyFile polls for the ready file p writes once its listeners are
+// bound and returns what it names, or nil when p exits first.
+func waitReadyFile(t testing.TB, p *Process, path string) map[string]string {
 	t.Helper()
-	for attempt := 1; ; attempt++ {
-		p := start(t, name, bin, args()...)
-		check := ready(p)
-		var exited bool
-		Eventually(t, 30*time.Second, name+" answers", func() error {
-			if p.Exited() {
-				exited = true
-				return nil
-			}
-			return check()
-		})
-		if !exited {
-			return p
+	var bound map[string]string
+	Eventually(t, 60*time.Second, p.Name+" writes "+path, func() error {
+		b, err := readyfile.Read(path)
+		switch {
+		case err == nil:
+			bound = b
+			return nil
+		case p.Exited():
+			return nil
+		case errors.Is(err, os.ErrNotExist):
+			return err
 		}
-		if auto && attempt < 5 && strings.Contains(p.Log(), "address already in use") {
-			t.Logf("harness: %s lost its port to another process; starting it again on new ports", name)
-			continue
+		t.Fatalf("harness: %s: %v", p.Name, err)
+		return nil
+	})
+	return bound
+}
+
+// waitAnswers waits until check passes, failing with p's log when p
+// exits first.
+func waitAnswers(t testing.TB, p *Process, check func() error) {
+	t.Helper()
+	Eventually(t, 30*time.Second, p.Name+" answers", func() error {
+		if p.Exited() {
+			t.Fatalf("harness: %s exited:\n%s", p.Name, p.Log())
 		}
-		t.Fatalf("harness: %s exited:\n%s", name, p.Log())
-	}
+		return check()
+	})
 }
 
 // Policies is a client of the admin PolicyService.
@@ -288,28 +324,40 @@ func (c *Control) Conn() *grpc.ClientConn { return c.conn }
 type Proxy struct {
 	*Process
 	NodeID string
-	Addr   string
-	Admin  string
+	// Addr, Admin, TLSAddr and ClusterAddrs are the bound addresses of
+	// --listen, --admin, --tls-listen and --cluster-listen, as the proxy
+	// reported them in its ready file.
+	Addr         string
+	Admin        string
+	TLSAddr      string
+	ClusterAddrs []string
 }
 
 // StartProxy starts keyway-proxy subscribed to controlAddr, with extra
-// flags, and waits until its admin listener answers /healthz.
+// flags, and waits until its admin listener answers /healthz. --listen
+// and --admin are ports the kernel picks; so are --tls-listen and
+// --cluster-listen when extra gives them as 127.0.0.1:0.
 func StartProxy(t testing.TB, nodeID, controlAddr string, extra ...string) *Proxy {
 	t.Helper()
 	bins := Build(t)
 	p := &Proxy{NodeID: nodeID}
-	stateDir := t.TempDir()
-	p.Process = startListening(t, "keyway-proxy "+nodeID, bins.Proxy, true,
-		func() []string {
-			p.Addr = fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
-			p.Admin = fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
-			args := []string{"--listen", p.Addr, "--admin", p.Admin, "--node-id", nodeID, "--state-dir", stateDir, "--log-level", "debug"}
-			if controlAddr != "" {
-				args = append(args, "--control-plane", controlAddr)
-			}
-			return append(args, extra...)
-		},
-		func(*Process) func() error { return func() error { return p.get("/healthz") } })
+	dir := t.TempDir()
+	ready := filepath.Join(dir, "ready.json")
+	args := []string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--ready-file", ready,
+		"--node-id", nodeID, "--state-dir", filepath.Join(dir, "state"), "--log-level", "debug"}
+	if controlAddr != "" {
+		args = append(args, "--control-plane", controlAddr)
+	}
+	p.Process = start(t, "keyway-proxy "+nodeID, bins.Proxy, append(args, extra...)...)
+	bound := waitReadyFile(t, p.Process, ready)
+	if bound == nil {
+		t.Fatalf("harness: %s exited:\n%s", p.Name, p.Log())
+	}
+	p.Addr, p.Admin, p.TLSAddr = bound["listen"], bound["admin"], bound["tls-listen"]
+	if cl := bound["cluster-listen"]; cl != "" {
+		p.ClusterAddrs = strings.Split(cl, ",")
+	}
+	waitAnswers(t, p.Process, func() error { return p.get("/healthz") })
 	return p
 }
 
@@ -409,37 +457,12 @@ type ControlOptions struct {
 // with authentication on.
 func StartControlWith(t testing.TB, o ControlOptions) *Control {
 	t.Helper()
-	bins := Build(t)
-	if o.DataDir == "" {
-		o.DataDir = t.TempDir()
-	}
-	if len(o.Dial) == 0 {
-		o.Dial = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
-	}
-	c := &Control{DataDir: o.DataDir}
-	c.Process = startListening(t, "keyway-control", bins.Control, o.Addr == "",
-		func() []string {
-			c.Addr = o.Addr
-			if o.Addr == "" {
-				c.Addr = fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
-			}
-			return append([]string{"--listen", c.Addr, "--data-dir", o.DataDir, "--log-level", "debug"}, o.Args...)
-		},
-		func(p *Process) func() error {
-			conn, err := grpc.NewClient(c.Addr, o.Dial...)
-			if err != nil {
-				t.Fatalf("harness: dial control plane: %v", err)
-			}
-			c.conn = conn
-			t.Cleanup(func() { _ = conn.Close() })
-			return func() error {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				defer cancel()
-				_, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
-				return err
-			}
-		})
-	return c
+	return startControl(t, o, func(c *Control) error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := healthpb.NewHealthClient(c.conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		return err
+	})
 }
 
 // Pid is the process id, for reading /proc.

@@ -30,7 +30,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
@@ -41,6 +40,7 @@ import (
 	"time"
 
 	"keyway.dev/dataplane/redistest"
+	"keyway.dev/proto/readyfile"
 )
 
 func main() {
@@ -221,66 +221,97 @@ func (e *environment) proxy(args ...any) []string {
 	e.n++
 	name := fmt.Sprintf("proxy-%d", e.n)
 	logPath := filepath.Join(e.dir, name+".log")
-	var lastErr error
-	for attempt := 0; attempt < 5; attempt++ {
-		addrs := make([]string, nodes)
-		for i := range addrs {
-			addrs[i] = "127.0.0.1:" + strconv.Itoa(redistest.FreePort(e.t))
-		}
-		admin := "127.0.0.1:" + strconv.Itoa(redistest.FreePort(e.t))
-		argv := []string{"--listen", addrs[0], "--admin", admin, "--node-id", name,
-			"--state-dir", filepath.Join(e.dir, name+".state"), "--log-level", "warn"}
-		if nodes > 1 {
-			argv = append(argv, "--cluster-listen", strings.Join(addrs[1:], ","))
-		}
-		argv = append(argv, flags...)
-		logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			e.t.Fatalf("open %s: %v", logPath, err)
-		}
-		fmt.Fprintf(logf, "--- %s %s\n", e.proxyBin, strings.Join(argv, " "))
-		cmd := exec.Command(e.proxyBin, argv...)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			e.t.Fatalf("start %s: %v", e.proxyBin, err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		stop := func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-exited:
-			case <-time.After(5 * time.Second):
-				_ = cmd.Process.Kill()
-				<-exited
-			}
-			_ = logf.Close()
-		}
-		if err := waitReady(admin, addrs, exited); err != nil {
-			lastErr = err
-			stop()
-			continue // most likely a port was taken meanwhile
-		}
-		if err := os.WriteFile(filepath.Join(e.dir, name+".pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
-			e.t.Fatalf("write pid: %v", err)
-		}
-		e.t.Cleanup(stop)
-		return addrs
+	ready := filepath.Join(e.dir, name+".ready")
+	// Every port is the kernel's choice, read back from --ready-file, so
+	// no other process can take one between a pick and the bind.
+	argv := []string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--ready-file", ready, "--node-id", name,
+		"--state-dir", filepath.Join(e.dir, name+".state"), "--log-level", "warn"}
+	if nodes > 1 {
+		argv = append(argv, "--cluster-listen", strings.TrimSuffix(strings.Repeat("127.0.0.1:0,", nodes-1), ","))
 	}
-	e.t.Fatalf("keyway-proxy did not start (log %s): %v", logPath, lastErr)
-	return nil
+	argv = append(argv, flags...)
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		e.t.Fatalf("open %s: %v", logPath, err)
+	}
+	fmt.Fprintf(logf, "--- %s %s\n", e.proxyBin, strings.Join(argv, " "))
+	cmd := redistest.Command(e.proxyBin, argv...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		e.t.Fatalf("start %s: %v", e.proxyBin, err)
+	}
+	// exited is closed, not sent on, so the waits below and stop can
+	// all see the end.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		_ = logf.Close()
+	}
+	e.t.Cleanup(stop)
+	bound, err := waitReadyFile(ready, exited)
+	if errors.Is(err, errExited) {
+		err = fmt.Errorf("%w: %v", err, waitErr)
+	}
+	if err != nil {
+		e.t.Fatalf("keyway-proxy did not start (log %s): %v", logPath, err)
+	}
+	addrs := []string{bound["listen"]}
+	if nodes > 1 {
+		addrs = append(addrs, strings.Split(bound["cluster-listen"], ",")...)
+	}
+	if err := waitReady(bound["admin"], addrs, exited); err != nil {
+		if errors.Is(err, errExited) {
+			err = fmt.Errorf("%w: %v", err, waitErr)
+		}
+		e.t.Fatalf("keyway-proxy did not start (log %s): %v", logPath, err)
+	}
+	if err := os.WriteFile(filepath.Join(e.dir, name+".pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+		e.t.Fatalf("write pid: %v", err)
+	}
+	return addrs
+}
+
+// errExited is a wait cut short because the proxy ended.
+var errExited = errors.New("keyway-proxy exited")
+
+// waitReadyFile waits until the proxy has written its ready file and
+// returns the bound addresses it names.
+func waitReadyFile(path string, exited <-chan struct{}) (map[string]string, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		bound, err := readyfile.Read(path)
+		if err == nil {
+			return bound, nil
+		}
+		select {
+		case <-exited:
+			return nil, errExited
+		default:
+		}
+		if !errors.Is(err, os.ErrNotExist) || time.Now().After(deadline) {
+			return nil, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // waitReady waits until the proxy's /readyz answers 200 and every client
 // address accepts connections.
-func waitReady(admin string, addrs []string, exited <-chan error) error {
+func waitReady(admin string, addrs []string, exited <-chan struct{}) error {
 	deadline := time.Now().Add(30 * time.Second)
 	client := http.Client{Timeout: time.Second}
 	for {
 		select {
-		case err := <-exited:
-			return fmt.Errorf("exited: %v", err)
+		case <-exited:
+			return errExited
 		default:
 		}
 		err := func() error {
