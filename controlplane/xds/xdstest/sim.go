@@ -35,6 +35,10 @@ type Sim struct {
 	// OnAck, when set, is called after each ACK is sent, on the stream's
 	// goroutine.
 	OnAck func(s *Sim, typeURL, version string)
+	// OnClaim, when set, is called after a stream's subscription claimed
+	// the versions the sim holds, with each of them: a response whose ACK
+	// was lost with its stream is claimed on the next one, not resent.
+	OnClaim func(s *Sim, typeURL, version string)
 	// Legacy leaves out the client feature xds.ProxyConfigByContent, as
 	// proxies from before it did: every push then resends ProxyConfig.
 	Legacy bool
@@ -155,6 +159,13 @@ func (s *Sim) stream(ctx context.Context, ads discovery.AggregatedDiscoveryServi
 		}
 		if err := st.Send(req); err != nil {
 			return false
+		}
+	}
+	if s.OnClaim != nil {
+		for _, t := range TypeURLs {
+			if v := s.Version(t); v != "" {
+				s.OnClaim(s, t, v)
+			}
 		}
 	}
 	received := false

@@ -236,7 +236,7 @@ func (f *fleet) run(ctx context.Context, addrs []string) error {
 	f.index = make(map[*xdstest.Sim]int, n)
 	f.acks = make([]simAcks, n)
 	for i := range n {
-		s := &xdstest.Sim{ID: fmt.Sprintf("sim-%05d", i), Listeners: fmt.Sprintf("10.%d.%d.%d:6380", i>>16&255, i>>8&255, i&255), OnAck: f.onAck, Legacy: f.cfg.legacy}
+		s := &xdstest.Sim{ID: fmt.Sprintf("sim-%05d", i), Listeners: fmt.Sprintf("10.%d.%d.%d:6380", i>>16&255, i>>8&255, i&255), OnAck: f.onAck, OnClaim: f.onAck, Legacy: f.cfg.legacy}
 		f.sims = append(f.sims, s)
 		f.index[s] = i
 		f.acks[i].ver = map[string]string{}
@@ -454,7 +454,9 @@ func (f *fleet) arm(version string, types []string) {
 	f.target.Store(&version)
 }
 
-// onAck notes a sim's ACK; the last sim to reach the target closes allIn.
+// onAck notes a sim's ACK, or its claim of a version on a new stream
+// (it applied the version but its ACK was lost with the old stream); the
+// last sim to reach the target closes allIn.
 func (f *fleet) onAck(s *xdstest.Sim, typeURL, version string) {
 	now := time.Now()
 	a := &f.acks[f.index[s]]
@@ -472,6 +474,27 @@ func (f *fleet) onAck(s *xdstest.Sim, typeURL, version string) {
 	if done && f.reached.Add(1) == int64(len(f.sims)) {
 		close(f.allIn)
 	}
+}
+
+// missing describes up to n sims that have not reached the phase's
+// target: what they accepted and how many streams they opened.
+func (f *fleet) missing(n int) string {
+	var out []string
+	for i, s := range f.sims {
+		a := &f.acks[i]
+		a.mu.Lock()
+		reached := !a.at.IsZero()
+		a.mu.Unlock()
+		if reached {
+			continue
+		}
+		if len(out) == n {
+			out = append(out, "...")
+			break
+		}
+		out = append(out, fmt.Sprintf("%s (streams %d, accepted %v)", s.ID, s.Streams(), s.Versions()))
+	}
+	return strings.Join(out, "; ")
 }
 
 type phaseMark struct {
@@ -526,7 +549,7 @@ func (f *fleet) finish(ctx context.Context, name string, m phaseMark, version st
 	select {
 	case <-f.allIn:
 	case <-time.After(f.cfg.timeout):
-		return phase{}, fmt.Errorf("%s: %d of %d proxies ACKed %s within %v", name, f.reached.Load(), len(f.sims), version, f.cfg.timeout)
+		return phase{}, fmt.Errorf("%s: %d of %d proxies ACKed %s within %v; missing: %s", name, f.reached.Load(), len(f.sims), version, f.cfg.timeout, f.missing(5))
 	case <-ctx.Done():
 		return phase{}, ctx.Err()
 	}
