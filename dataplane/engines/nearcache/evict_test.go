@@ -21,7 +21,7 @@ func TestEvictionSparesHitEntries(t *testing.T) {
 	fill := func(k string) {
 		t.Helper()
 		_, slot := st.locate([]byte(k))
-		st.insert(sh, st.ticket(sh, slot, nanotime()), "sig"+k, k, []byte("+v\r\n"), 0)
+		st.insert(sh, st.ticket(sh, slot, nanotime()), "sig"+k, []byte(k), []byte("+v\r\n"), 0)
 	}
 	has := func(k string) bool { return held(st, sh, "sig"+k) != nil }
 	fill(keys[0])

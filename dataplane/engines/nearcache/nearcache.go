@@ -444,7 +444,7 @@ func (n *NearCache) complete(fl *fill) {
 	if n.maxAge > 0 && (expires == 0 || fl.t.at+n.maxAge < expires) {
 		expires = fl.t.at + n.maxAge
 	}
-	n.store.insert(fl.sh, fl.t, fl.sig, string(r.Cmd.Args[1]), bytes.Clone(raw), expires)
+	n.store.insert(fl.sh, fl.t, fl.sig, r.Cmd.Args[1], raw, expires)
 }
 
 // sub returns a request of the segment's own for spec on key, riding

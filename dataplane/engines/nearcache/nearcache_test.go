@@ -288,7 +288,7 @@ func TestFillRule(t *testing.T) {
 			st.flush()
 			tk := st.ticket(sh, slot, nanotime())
 			tc.event()
-			st.insert(sh, tk, "sig", "k", []byte("+v\r\n"), 0)
+			st.insert(sh, tk, "sig", []byte("k"), []byte("+v\r\n"), 0)
 			cached := held(st, sh, "sig") != nil
 			if cached != tc.cached {
 				t.Errorf("cached = %v, want %v", cached, tc.cached)

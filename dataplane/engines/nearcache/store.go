@@ -230,15 +230,15 @@ func (s *store) peekLocked(sh *shard, sig []byte, now int64) (filled int64, ok b
 }
 
 // insert caches reply for sig under t, if t still holds and the reply
-// fits.
-func (s *store) insert(sh *shard, t ticket, sig, key string, reply []byte, expires int64) {
+// fits. It copies sig, key and reply into the entry's bytes.
+func (s *store) insert(sh *shard, t ticket, sig string, key, reply []byte, expires int64) {
 	size := entrySize(len(sig), len(key), len(reply))
 	if size > s.maxEnt {
 		s.stats.tooLarge.Add(1)
 		return
 	}
 	sigHash := uint32(maphash.String(s.seed, sig) >> 32)
-	keyHash := uint32(maphash.String(s.seed, key) >> 32)
+	keyHash := uint32(maphash.Bytes(s.seed, key) >> 32)
 	data := make([]byte, hdrLen+len(sig)+len(reply)+len(key))
 	binary.LittleEndian.PutUint64(data[hdrExpires:], uint64(expires))
 	binary.LittleEndian.PutUint32(data[hdrSigLen:], uint32(len(sig)))

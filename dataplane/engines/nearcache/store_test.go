@@ -40,7 +40,7 @@ func storeRun(t *testing.T, rng *rand.Rand, budget int64) {
 		case op < 12:
 			sig := sigOf(k, rng.IntN(4))
 			reply := fmt.Sprintf("+%d-%s\r\n", step, string(make([]byte, rng.IntN(200))))
-			st.insert(sh, st.ticket(sh, slot, nanotime()), sig, k, []byte(reply), 0)
+			st.insert(sh, st.ticket(sh, slot, nanotime()), sig, []byte(k), []byte(reply), 0)
 			model[sig] = modelEntry{k, reply}
 		case op < 16:
 			sig := sigOf(k, rng.IntN(4))

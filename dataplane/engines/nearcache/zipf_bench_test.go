@@ -32,7 +32,7 @@ func BenchmarkHitZipf(b *testing.B) {
 		names[i] = []byte("key:" + strconv.Itoa(i))
 		r := enginetest.Req("GET", string(names[i]))
 		sh, slot := st.locate(names[i])
-		st.insert(sh, st.ticket(sh, slot, nanotime()), string(appendSig(nil, r)), string(names[i]), value, 0)
+		st.insert(sh, st.ticket(sh, slot, nanotime()), string(appendSig(nil, r)), names[i], value, 0)
 	}
 	if got := st.stats.entries.Load(); got != keys {
 		b.Fatalf("%d entries cached, want %d", got, keys)
