@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,9 +37,8 @@ func startTLSSetup(t *testing.T) *tlsSetup {
 	ca := tlstest.NewCA(t, "keyway integration ca")
 	// redis-server's own certificate, from the same CA.
 	redisFiles := ca.Write(t.TempDir(), ca.Localhost(100))
-	tlsPort := redistest.FreePort(t)
 	secure := redistest.Start(t,
-		"tls-port "+strconv.Itoa(tlsPort),
+		"tls-port "+redistest.NewPort,
 		"tls-cert-file "+redisFiles.Cert,
 		"tls-key-file "+redisFiles.Key,
 		"tls-ca-cert-file "+redisFiles.CA,
@@ -54,14 +52,14 @@ plain = redis("plain", address = %q)
 domain("default", secure)
 domain("payments", plain)
 identity(default_domain = "default", certificates = {"payments-svc": "payments"})
-`, tlsPort, redisFiles.CA, plain.Addr)})
+`, secure.Ports["tls-port"], redisFiles.CA, plain.Addr)})
 	p := harness.StartProxy(t, "tls-proxy", "",
 		"--policy", dir,
 		"--tls-cert", proxyFiles.Cert, "--tls-key", proxyFiles.Key,
 		"--tls-client-ca", proxyFiles.CA, "--tls-client-auth", "request",
 		"--tls-reload-interval", "100ms")
 	harness.Eventually(t, 30*time.Second, "proxy ready", p.Ready)
-	return &tlsSetup{ca: ca, files: proxyFiles, proxy: p, secure: secure, plain: plain, tlsPort: tlsPort}
+	return &tlsSetup{ca: ca, files: proxyFiles, proxy: p, secure: secure, plain: plain, tlsPort: secure.Ports["tls-port"]}
 }
 
 func (s *tlsSetup) client(t *testing.T, certs ...tls.Certificate) *redis.Client {

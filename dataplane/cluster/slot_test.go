@@ -13,7 +13,7 @@ import (
 // cluster-mode redis-server, hash tag edge cases first, then random keys.
 func TestSlotMatchesRedis(t *testing.T) {
 	srv := redistest.Start(t, "cluster-enabled yes", "cluster-config-file nodes.conf",
-		"cluster-port "+strconv.Itoa(redistest.FreePort(t)))
+		"cluster-port "+redistest.NewPort)
 	keys := []string{
 		"", "foo", "bar", "123456789", "{user1}.name", "{user1}.mail", "{}", "{}{x}",
 		"a{b}c{d}", "{{a}}", "}{a}", "{a", "a}", "{a}}", "x{}y{z}", "\x00\xff{\x01}",

@@ -46,7 +46,7 @@ func StartCluster(t testing.TB, primaries, replicas int) *Cluster {
 		c.Nodes = append(c.Nodes, Start(t,
 			"cluster-enabled yes",
 			"cluster-config-file nodes.conf",
-			"cluster-port "+strconv.Itoa(FreePort(t)),
+			"cluster-port "+NewPort,
 			fmt.Sprintf("cluster-node-timeout %d", ClusterNodeTimeout.Milliseconds()),
 			"cluster-replica-validity-factor 0",
 		))

@@ -19,15 +19,25 @@ import (
 	"time"
 )
 
+// NewPort, as the value of a config line passed to Start ("tls-port "
+// + NewPort, "cluster-port " + NewPort), is a port Start picks with
+// FreePort on each attempt, so a retry after losing a port to another
+// process gets new ones for every line; Server.Ports says what each
+// directive got.
+const NewPort = "<new-port>"
+
 // Server is one running redis-server.
 type Server struct {
 	Addr string
 	Port int
-	Dir  string
-	cmd  *exec.Cmd
-	t    testing.TB
-	bin  string // to start it again after a Kill
-	conf string
+	// Ports are the ports Start picked for config lines given NewPort,
+	// by directive ("tls-port").
+	Ports map[string]int
+	Dir   string
+	cmd   *exec.Cmd
+	t     testing.TB
+	bin   string // to start it again after a Kill
+	conf  string
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
@@ -100,7 +110,14 @@ func Start(t testing.TB, config ...string) *Server {
 			"daemonize no",
 			"logfile " + filepath.Join(dir, "redis.log"),
 		}
-		conf = append(conf, config...)
+		ports := map[string]int{}
+		for _, line := range config {
+			if directive, ok := strings.CutSuffix(line, " "+NewPort); ok {
+				ports[directive] = FreePort(t)
+				line = directive + " " + strconv.Itoa(ports[directive])
+			}
+			conf = append(conf, line)
+		}
 		path := filepath.Join(dir, "redis.conf")
 		if err := os.WriteFile(path, []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
 			t.Fatalf("redistest: write config: %v", err)
@@ -109,12 +126,12 @@ func Start(t testing.TB, config ...string) *Server {
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("redistest: start redis-server: %v", err)
 		}
-		s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Port: port, Dir: dir, cmd: cmd, t: t, bin: bin, conf: path}
+		s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Port: port, Ports: ports, Dir: dir, cmd: cmd, t: t, bin: bin, conf: path}
 		if err := s.waitReady(10 * time.Second); err != nil {
 			lastErr = err
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
-			continue // most likely the port was taken between FreePort and bind
+			continue // most likely a port was taken between FreePort and bind
 		}
 		t.Cleanup(s.Stop)
 		return s

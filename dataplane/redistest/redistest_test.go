@@ -3,6 +3,7 @@ package redistest
 import (
 	"errors"
 	"net"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -47,4 +48,20 @@ func TestDeadAddr(t *testing.T) {
 	if other := DeadAddr(t); other == addr {
 		t.Fatalf("two DeadAddr calls gave %s", addr)
 	}
+}
+
+// A config line given NewPort gets a port of its own, which the server
+// really uses and Ports reports.
+func TestNewPort(t *testing.T) {
+	s := Start(t, "cluster-enabled yes", "cluster-config-file nodes.conf", "cluster-port "+NewPort)
+	got := s.Ports["cluster-port"]
+	if got == 0 || got == s.Port {
+		t.Fatalf("Ports = %v (main port %d), want a cluster-port of its own", s.Ports, s.Port)
+	}
+	// The cluster bus listens there.
+	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(got))
+	if err != nil {
+		t.Fatalf("dial the cluster bus on %d: %v", got, err)
+	}
+	_ = c.Close()
 }

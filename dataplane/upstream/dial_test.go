@@ -214,15 +214,14 @@ func TestTLS(t *testing.T) {
 	other := newPKI(t, "some other CA")
 
 	startTLS := func(authClients string) string {
-		port := redistest.FreePort(t)
-		redistest.Start(t,
-			fmt.Sprintf("tls-port %d", port),
+		srv := redistest.Start(t,
+			"tls-port "+redistest.NewPort,
 			"tls-cert-file "+ca.path("server.pem"),
 			"tls-key-file "+ca.path("server.key"),
 			"tls-ca-cert-file "+ca.path("ca.pem"),
 			"tls-auth-clients "+authClients,
 		)
-		return fmt.Sprintf("127.0.0.1:%d", port)
+		return fmt.Sprintf("127.0.0.1:%d", srv.Ports["tls-port"])
 	}
 	open := startTLS("no")
 	mutual := startTLS("yes")

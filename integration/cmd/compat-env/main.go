@@ -165,7 +165,7 @@ func (e *environment) redis(config ...string) *redistest.Server {
 // singleNodeCluster is one cluster-mode redis-server that owns every slot.
 func (e *environment) singleNodeCluster() *redistest.Server {
 	s := e.redis("cluster-enabled yes", "cluster-config-file nodes.conf",
-		"cluster-port "+strconv.Itoa(redistest.FreePort(e.t)))
+		"cluster-port "+redistest.NewPort)
 	if got := s.Do("CLUSTER", "ADDSLOTSRANGE", "0", "16383"); got != "+OK" {
 		e.t.Fatalf("cluster addslotsrange on %s: %s", s.Addr, got)
 	}
