@@ -130,9 +130,9 @@ func checkStore(t *testing.T, st *store, model map[string]modelEntry, exact bool
 }
 
 // TestAdmissionSketch: a key is admitted on its admit_reads-th read in a
-// window, not before; the count starts over with the window; and reads
-// of many other keys in between, which a bounded map forgot, do not make
-// it start over.
+// window, not before; reads in a window that slides by halves count
+// together; and reads of many other keys in between, which a bounded map
+// forgot, do not make it start over.
 func TestAdmissionSketch(t *testing.T) {
 	var a admission
 	const window = int64(1e9)
@@ -152,6 +152,27 @@ func TestAdmissionSketch(t *testing.T) {
 	}
 	if !a.admitLocked(h, 1, window, 0) {
 		t.Fatal("admit_reads 1 did not admit the first read")
+	}
+	// The window slides in halves: two reads less than half a window
+	// apart count together wherever the halves' ends fall, two reads
+	// more than a window apart never do.
+	for _, gap := range []int64{1, window / 4, window/2 - 1} {
+		for _, first := range []int64{0, window/2 - gap/2, window - 1, 3 * window / 2} {
+			var s admission
+			s.admitLocked(rng.Uint64(), 2, window, 0) // starts the clock
+			k := rng.Uint64()
+			if s.admitLocked(k, 2, window, first) || !s.admitLocked(k, 2, window, first+gap) {
+				t.Errorf("reads at %d and %d (window %d): not admitted on the second", first, first+gap, window)
+			}
+		}
+	}
+	for _, first := range []int64{0, window / 3, window - 1} {
+		var s admission
+		s.admitLocked(rng.Uint64(), 2, window, 0)
+		k := rng.Uint64()
+		if s.admitLocked(k, 2, window, first) || s.admitLocked(k, 2, window, first+window+1) {
+			t.Errorf("reads at %d and %d (window %d): admitted", first, first+window+1, window)
+		}
 	}
 	// Keys read once, 6000 in a window per shard (about 400k a proxy):
 	// how many look read twice. The sketch is sized for a few percent.
