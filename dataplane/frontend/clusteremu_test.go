@@ -15,6 +15,7 @@ import (
 	"keyway.dev/dataplane/cluster"
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/frontend/clusteremu"
+	"keyway.dev/dataplane/frontend/wire"
 	"keyway.dev/dataplane/redistest"
 	keywayv1 "keyway.dev/proto/keyway/v1"
 )
@@ -27,13 +28,21 @@ func startListeners(t *testing.T, n int) (*harness, []string) {
 	h := &harness{cur: &engine.Current{}, done: make(chan error, n)}
 	h.srv = New(Config{NodeID: "test", Current: h.cur, Limits: DefaultLimits()})
 	var addrs []string
+	var added []*wire.Listener
 	for range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		addrs = append(addrs, ln.Addr().String())
-		go func() { h.done <- h.srv.Serve(ln, "main") }()
+		l, err := h.srv.Add(ln, "main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		added = append(added, l)
+	}
+	for _, l := range added {
+		go func() { h.done <- h.srv.ServeListener(l) }()
 	}
 	h.addr = addrs[0]
 	t.Cleanup(func() {
@@ -143,6 +152,47 @@ func TestClusterVirtualNodes(t *testing.T) {
 	})
 }
 
+// TestClusterNodesAnnouncedBeforeServing: a listener counts as a
+// virtual node from Add on, so a client of the first listener a program
+// serves sees every node, not the ones whose goroutines happened to run.
+func TestClusterNodesAnnouncedBeforeServing(t *testing.T) {
+	r := redistest.Start(t)
+	h := &harness{cur: &engine.Current{}}
+	h.srv = New(Config{NodeID: "test", Current: h.cur, Limits: DefaultLimits()})
+	install(h.cur, "v1", map[string]engine.Engine{"default": newLeaf(t, "main", r.Addr)}, emulating(1))
+	var added []*wire.Listener
+	for range 2 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := h.srv.Add(ln, "main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		added = append(added, l)
+	}
+	done := make(chan error, 1)
+	go func() { done <- h.srv.ServeListener(added[0]) }() // the second is never served
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = h.srv.Shutdown(ctx)
+		if err := <-done; !errors.Is(err, ErrServerClosed) {
+			t.Errorf("serve returned %v", err)
+		}
+		_ = added[1].Close()
+	}()
+	c := redis.NewClient(&redis.Options{Addr: added[0].Addr().String()})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	slots, err := c.ClusterSlots(ctx).Result()
+	if err != nil || len(slots) != 2 {
+		t.Fatalf("CLUSTER SLOTS = %+v, %v; want two nodes, the second added but not yet served", slots, err)
+	}
+}
+
 // TestClusterVirtualNodesOneAddress checks a listener with one address
 // still splits the slots over the policy's virtual_nodes, all at the
 // address the client reached, with distinct IDs.
@@ -193,4 +243,25 @@ func ids2addr(ids map[string]string, id string) string {
 		}
 	}
 	return "?"
+}
+
+// Add on a server that is shutting down refuses the listener and closes
+// it, as Serve does.
+func TestAddAfterShutdown(t *testing.T) {
+	srv := New(Config{NodeID: "test", Current: &engine.Current{}, Limits: DefaultLimits()})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Add(ln, "main"); !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Add after Shutdown = %v, want ErrServerClosed", err)
+	}
+	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("the refused listener still accepts: %v", err)
+	}
 }

@@ -143,17 +143,34 @@ var ErrServerClosed = errors.New("server: closed")
 // which may decide the workload domain of its connections. ln may be a TLS
 // listener; the server does not care how bytes are framed below RESP.
 func (s *Server) Serve(ln net.Listener, name string) error {
+	l, err := s.Add(ln, name)
+	if err != nil {
+		return err
+	}
+	return s.ServeListener(l)
+}
+
+// Add takes ln on as the policy's listener name without accepting on it
+// yet: from now on cluster emulation announces it as a node. A program
+// with several listeners Adds them all before serving any, so that no
+// client of the first sees a cluster without the others. It returns
+// ErrServerClosed, and closes ln, on a server shutting down.
+func (s *Server) Add(ln net.Listener, name string) (*wire.Listener, error) {
 	l := wire.NewListener(ln, name, s.cfg.Limits.WriteTimeout)
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.draining.Load() {
-		s.mu.Unlock()
 		_ = ln.Close()
-		return ErrServerClosed
+		return nil, ErrServerClosed
 	}
 	s.listeners = append(s.listeners, l)
-	s.mu.Unlock()
+	return l, nil
+}
 
-	rs := redcon.NewServerNetwork(ln.Addr().Network(), ln.Addr().String(), s.serveRESP,
+// ServeListener accepts clients on l, from Add, as Serve does.
+func (s *Server) ServeListener(l *wire.Listener) error {
+	name := l.Name
+	rs := redcon.NewServerNetwork(l.Addr().Network(), l.Addr().String(), s.serveRESP,
 		func(rc redcon.Conn) bool { return s.accept(rc, l) },
 		s.closed)
 	rs.AcceptError = func(err error) { s.log.Warn("accept failed", "listener", name, "err", err) }

@@ -12,6 +12,7 @@ import (
 
 	"keyway.dev/dataplane/engine"
 	"keyway.dev/dataplane/frontend"
+	"keyway.dev/dataplane/frontend/wire"
 	"keyway.dev/dataplane/reload"
 	"keyway.dev/dataplane/telemetry"
 	"keyway.dev/proto/readyfile"
@@ -77,9 +78,23 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	defer stopSource()
 	var wg sync.WaitGroup
 	errc := make(chan error, 1+len(lns))
+	// Every listener is announced (cluster emulation's nodes) before any
+	// accepts, so no client sees a cluster missing some of them.
+	added := make([]*wire.Listener, 0, len(lns))
 	for _, l := range lns {
+		wl, err := srv.Add(l.ln, l.name)
+		if err != nil {
+			for _, l := range lns {
+				_ = l.ln.Close()
+			}
+			_ = adminLn.Close()
+			return fmt.Errorf("listener %s: %w", l.name, err)
+		}
+		added = append(added, wl)
+	}
+	for _, l := range added {
 		wg.Go(func() {
-			if err := srv.Serve(l.ln, l.name); !errors.Is(err, frontend.ErrServerClosed) {
+			if err := srv.ServeListener(l); !errors.Is(err, frontend.ErrServerClosed) {
 				errc <- err
 			}
 		})
