@@ -46,6 +46,14 @@ type Sim struct {
 	mu       sync.Mutex
 	versions map[string]string
 	streams  int
+	opened   time.Time // when the last stream opened
+}
+
+// Opened is when the sim's last stream opened (zero before the first).
+func (s *Sim) Opened() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opened
 }
 
 // Versions returns the version the sim accepted per type URL.
@@ -143,6 +151,7 @@ func (s *Sim) stream(ctx context.Context, ads discovery.AggregatedDiscoveryServi
 	}
 	s.mu.Lock()
 	s.streams++
+	s.opened = time.Now()
 	if s.versions == nil {
 		s.versions = map[string]string{}
 	}
