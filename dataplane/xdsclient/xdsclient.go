@@ -93,9 +93,9 @@ type Backoff struct {
 
 // DefaultMaxBackoff caps the wait between connection attempts. It bounds
 // how long after a control plane comes back a proxy that has been
-// retrying for a while notices: the whole fleet is back within about
+// retrying for a while notices: the whole fleet tries again within about
 // this (plus gRPC's 20 % jitter) of the control plane's return, which
-// keeps a restart under 10 s at 10,000 proxies. Shorter costs refused
+// leaves a restart room to be over in 10 s. Shorter costs refused
 // connection attempts while the control plane is down (10,000 proxies
 // at 5 s: 2,000 a second, each a SYN answered by a RST).
 const DefaultMaxBackoff = 5 * time.Second
