@@ -3,6 +3,7 @@ package frontend
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,16 +101,18 @@ func TestWatchConflict(t *testing.T) {
 }
 
 func TestBlockingCommand(t *testing.T) {
-	h, _ := withRealUpstream(t)
+	h, r := withRealUpstream(t)
 	waiter, pusher := dialRaw(t, h.addr), dialRaw(t, h.addr)
 	got := make(chan string, 1)
 	go func() {
 		waiter.send("*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n")
 		got <- waiter.reply()
 	}()
-	// The push may land before BLPOP starts waiting; either way BLPOP
-	// returns it.
-	time.Sleep(10 * time.Millisecond)
+	// Push only once Redis holds the BLPOP blocked, so the wait itself is
+	// what is tested.
+	for !strings.Contains(r.Do("CLIENT", "LIST"), "cmd=blpop") {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if r := pusher.cmd("RPUSH", "q", "job"); r != ":1\r\n" {
 		t.Fatalf("rpush = %q", r)
 	}
