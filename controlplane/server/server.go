@@ -43,6 +43,9 @@ type Config struct {
 	// external etcd (store.Config).
 	EtcdTLS                    *tls.Config
 	EtcdUsername, EtcdPassword string
+	// EtcdStartWait is how long to keep trying an external etcd that
+	// does not answer at start (store.Config.StartWait).
+	EtcdStartWait time.Duration
 	// Fleet namespaces the keys in etcd; empty is store.DefaultFleet.
 	Fleet string
 	// Render renders pushed bundles; nil means render.Render with its
@@ -148,6 +151,7 @@ func New(cfg Config) (*Server, error) {
 		DataDir: cfg.DataDir, Endpoints: cfg.EtcdEndpoints, Fleet: cfg.Fleet,
 		TLS: cfg.EtcdTLS, Username: cfg.EtcdUsername, Password: cfg.EtcdPassword,
 		DialOptions: etcdDialOptions(cfg.Metrics),
+		StartWait:   cfg.EtcdStartWait, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -14,18 +15,61 @@ import (
 	"google.golang.org/grpc/status"
 
 	"keyway.dev/controlplane/etcdkeys"
+	"keyway.dev/proto/backoff"
 )
 
 // openExternal connects to an etcd cluster and proves the connection
 // with one read, so that a refused certificate, a wrong password or a
 // missing role stops keyway-control at start with a message saying which,
 // rather than as a timeout on the first push.
+//
+// An etcd that does not answer at all is tried again for cfg.StartWait.
 func openExternal(cfg Config) (*Store, error) {
 	if cfg.Password != "" && cfg.Username == "" {
 		return nil, errors.New("connect to etcd: a password needs a username")
 	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	deadline := time.Now().Add(cfg.StartWait)
+	pause := backoff.Exponential{Min: 250 * time.Millisecond, Max: 5 * time.Second}
+	for attempt := 0; ; attempt++ {
+		st, err := tryExternal(cfg)
+		if err == nil {
+			if attempt > 0 {
+				log.Info("etcd answers", "endpoints", cfg.Endpoints, "tries", attempt+1)
+			}
+			return st, nil
+		}
+		d := pause.Delay(attempt)
+		if !unanswered(err) || time.Now().Add(d).After(deadline) {
+			return nil, err
+		}
+		log.Warn("etcd does not answer yet; waiting for it", "endpoints", cfg.Endpoints,
+			"try", attempt+1, "next_in", d, "gives_up_at", deadline.Format(time.RFC3339), "err", err)
+		time.Sleep(d)
+	}
+}
+
+// unansweredError marks a failure that another try may not have: nothing
+// answered, as opposed to an etcd that answered with a refusal.
+type unansweredError struct{ error }
+
+func (e unansweredError) Unwrap() error { return e.error }
+
+func unanswered(err error) bool {
+	var u unansweredError
+	return errors.As(err, &u)
+}
+
+// tryExternal is one try of openExternal.
+func tryExternal(cfg Config) (*Store, error) {
 	if cfg.TLS != nil {
 		if err := probeTLS(cfg.Endpoints, cfg.TLS); err != nil {
+			if !strings.Contains(err.Error(), "TLS with etcd failed") {
+				err = unansweredError{err}
+			}
 			return nil, fmt.Errorf("connect to etcd %v: %w", cfg.Endpoints, err)
 		}
 	}
@@ -56,7 +100,11 @@ func openExternal(cfg Config) (*Store, error) {
 	// passes.
 	if _, err := cli.Get(ctx, etcdkeys.Root, clientv3.WithCountOnly()); err != nil {
 		cli.Close()
-		return nil, fmt.Errorf("connect to etcd %v: %w", cfg.Endpoints, explainEtcdError(err, cfg))
+		err = explainEtcdError(err, cfg)
+		if st, ok := status.FromError(err); errors.Is(err, context.DeadlineExceeded) || ok && st.Code() == codes.Unavailable {
+			err = unansweredError{err}
+		}
+		return nil, fmt.Errorf("connect to etcd %v: %w", cfg.Endpoints, err)
 	}
 	return newStore(cli, nil, cfg), nil
 }

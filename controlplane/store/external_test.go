@@ -1,9 +1,15 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -99,6 +105,9 @@ func TestExternalSecureEtcdRefusals(t *testing.T) {
 			// etcd's bcrypt check of a password alone can take seconds,
 			// and a refusal must arrive as a refusal, not as a timeout.
 			tt.cfg.OpTimeout = 30 * time.Second
+			// A refusal is final: were it taken for an etcd that did not
+			// answer, Open would wait the hour and the test time out.
+			tt.cfg.StartWait = time.Hour
 			s, err := store.Open(tt.cfg)
 			if err == nil {
 				s.Close()
@@ -109,5 +118,141 @@ func TestExternalSecureEtcdRefusals(t *testing.T) {
 			}
 			t.Logf("%v", err)
 		})
+	}
+}
+
+// relay is a loopback TCP listener that closes every connection until
+// To names where to forward them: an etcd that is away, then back.
+type relay struct {
+	ln              net.Listener
+	mu              sync.Mutex
+	network, target string
+}
+
+func newRelay(t *testing.T) *relay {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &relay{ln: ln}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			r.mu.Lock()
+			network, target := r.network, r.target
+			r.mu.Unlock()
+			if target == "" {
+				c.Close()
+				continue
+			}
+			go forward(c, network, target)
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	return r
+}
+
+func (r *relay) To(network, target string) {
+	r.mu.Lock()
+	r.network, r.target = network, target
+	r.mu.Unlock()
+}
+
+func forward(c net.Conn, network, target string) {
+	defer c.Close()
+	up, err := net.Dial(network, target)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	go func() { _, _ = io.Copy(up, c); up.Close() }()
+	_, _ = io.Copy(c, up)
+}
+
+// lines is a slog handler's output, counted by message.
+type lines struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lines) count(msg string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.buf.String(), msg)
+}
+
+// An etcd that does not answer at start is tried again for StartWait,
+// with a line per try, and then refused with the reason.
+func TestExternalEtcdUnanswered(t *testing.T) {
+	r := newRelay(t) // never forwards: every connection is closed at once
+	var log lines
+	_, err := store.Open(store.Config{
+		Endpoints: []string{"http://" + r.ln.Addr().String()},
+		OpTimeout: 300 * time.Millisecond,
+		StartWait: time.Second,
+		Logger:    slog.New(slog.NewTextHandler(&log, nil)),
+	})
+	if err == nil || !strings.Contains(err.Error(), "connect to etcd") || !strings.Contains(err.Error(), "no etcd endpoint answered") {
+		t.Fatalf("error = %v, want the reason an unanswered etcd gets", err)
+	}
+	if n := log.count("etcd does not answer yet"); n == 0 {
+		t.Fatalf("no try was logged before giving up:\n%s", log.buf.String())
+	}
+}
+
+// A control plane started while its etcd is away waits for it and opens
+// once it is back.
+func TestExternalEtcdWaitedFor(t *testing.T) {
+	r := newRelay(t)
+	var log lines
+	type opened struct {
+		s   *store.Store
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		s, err := store.Open(store.Config{
+			Endpoints: []string{"http://" + r.ln.Addr().String()},
+			OpTimeout: 300 * time.Millisecond,
+			StartWait: 10 * time.Minute,
+			Logger:    slog.New(slog.NewTextHandler(&log, nil)),
+		})
+		ch <- opened{s, err}
+	}()
+	for log.count("etcd does not answer yet") == 0 {
+		select {
+		case o := <-ch:
+			t.Fatalf("Open returned before etcd was back: %v", o.err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	e := etcdtest.Start(t) // on a unix socket
+	u, err := url.Parse(e.Endpoints()[0])
+	if err != nil || u.Scheme != "unix" {
+		t.Fatalf("embedded etcd at %q (%v), want a unix socket", e.Endpoints()[0], err)
+	}
+	r.To("unix", u.Path)
+	o := <-ch
+	if o.err != nil {
+		t.Fatalf("Open after etcd came back: %v", o.err)
+	}
+	defer o.s.Close()
+	if _, err := o.s.Client().Put(context.Background(), "/keyway/waited", "yes"); err != nil {
+		t.Fatalf("put through the store that waited: %v", err)
+	}
+	if log.count("etcd answers") != 1 {
+		t.Errorf("the return of etcd was not logged:\n%s", log.buf.String())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -44,6 +45,16 @@ type Config struct {
 	// StatusTTL is the lease TTL of fleet status records: they vanish this
 	// long after the control plane that wrote them dies. Zero means 15s.
 	StatusTTL time.Duration
+	// StartWait is how long Open keeps trying an external etcd that does
+	// not answer (refused, unreachable, timing out), so that a control
+	// plane restarted while etcd is away waits for it instead of exiting
+	// into a supervisor's growing restart delay. A refusal that retrying
+	// cannot fix (credentials, permissions, TLS) fails at once. Zero
+	// means one try.
+	StartWait time.Duration
+	// Logger receives a line per failed try while Open waits; nil
+	// discards them.
+	Logger *slog.Logger
 }
 
 // Store is the etcd-backed source of truth. It is safe for concurrent use.

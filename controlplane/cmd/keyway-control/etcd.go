@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"keyway.dev/controlplane/auth"
 )
@@ -16,7 +17,13 @@ type etcdFlags struct {
 	ca, cert, key string
 	username      string
 	passwordFile  string
+	startWait     time.Duration
 }
+
+// defaultEtcdStartWait covers an etcd restarted or failed over together
+// with the control plane, without keeping a misaddressed one waiting
+// long before it says so.
+const defaultEtcdStartWait = time.Minute
 
 func registerEtcdFlags(fs *flag.FlagSet) *etcdFlags {
 	e := &etcdFlags{}
@@ -25,6 +32,7 @@ func registerEtcdFlags(fs *flag.FlagSet) *etcdFlags {
 	fs.StringVar(&e.key, "etcd-key", "", "PEM key of --etcd-cert")
 	fs.StringVar(&e.username, "etcd-username", "", "etcd user, with a role of readwrite on the prefix /keyway/")
 	fs.StringVar(&e.passwordFile, "etcd-password-file", "", "file holding the password of --etcd-username (a file, so it shows in neither ps nor the environment)")
+	fs.DurationVar(&e.startWait, "etcd-start-wait", defaultEtcdStartWait, "how long to keep trying --etcd-endpoints at start while none answers (0: fail at once); a refusal (credentials, TLS) fails at once")
 	return e
 }
 
@@ -32,10 +40,14 @@ func registerEtcdFlags(fs *flag.FlagSet) *etcdFlags {
 type etcdAccess struct {
 	tls                *tls.Config
 	username, password string
+	startWait          time.Duration
 }
 
 func (e *etcdFlags) config(endpoints []string) (etcdAccess, error) {
-	var out etcdAccess
+	out := etcdAccess{startWait: e.startWait}
+	if e.startWait < 0 {
+		return out, fmt.Errorf("--etcd-start-wait: %v is negative", e.startWait)
+	}
 	set := e.ca != "" || e.cert != "" || e.key != "" || e.username != "" || e.passwordFile != ""
 	if set && len(endpoints) == 0 {
 		return out, errors.New("--etcd-ca, --etcd-cert, --etcd-key, --etcd-username and --etcd-password-file need --etcd-endpoints (the embedded etcd is reached in process)")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +28,23 @@ func TestEtcdFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	ep := strings.Join(e.Endpoints, ",")
+	// An endpoint where something accepts and hangs up at once: an etcd
+	// that does not answer.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	silent := "http://" + ln.Addr().String()
 	base := []string{"--listen", "127.0.0.1:0", "--render", "inprocess", "--data-dir", filepath.Join(dir, "data")}
 	for _, tc := range []struct {
 		name string
@@ -40,6 +58,8 @@ func TestEtcdFlags(t *testing.T) {
 		{"missing ca file", []string{"--etcd-endpoints", ep, "--etcd-ca", filepath.Join(dir, "nope.pem")}, 2, "read CA bundle"},
 		{"password without user", []string{"--etcd-endpoints", ep, "--etcd-ca", e.CA.CertFile, "--etcd-password-file", pw}, 2, "--etcd-password-file needs --etcd-username"},
 		{"empty password file", []string{"--etcd-endpoints", ep, "--etcd-ca", e.CA.CertFile, "--etcd-username", "keyway", "--etcd-password-file", empty}, 2, "is empty"},
+		{"negative start wait", []string{"--etcd-endpoints", ep, "--etcd-ca", e.CA.CertFile, "--etcd-start-wait", "-1s"}, 2, "--etcd-start-wait: -1s is negative"},
+		{"etcd that does not answer", []string{"--etcd-endpoints", silent, "--etcd-start-wait", "1s"}, 1, "no etcd endpoint answered"},
 		{"refused certificate", []string{"--etcd-endpoints", ep, "--etcd-ca", e.CA.CertFile, "--etcd-cert", other.CertFile, "--etcd-key", other.KeyFile,
 			"--etcd-username", e.Username, "--etcd-password-file", pw}, 1, "TLS with etcd failed"},
 		{"wrong user", []string{"--etcd-endpoints", ep, "--etcd-ca", e.CA.CertFile, "--etcd-cert", e.Client.CertFile, "--etcd-key", e.Client.KeyFile,

@@ -165,6 +165,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		EtcdTLS:       etcdAccess.tls,
 		EtcdUsername:  etcdAccess.username,
 		EtcdPassword:  etcdAccess.password,
+		EtcdStartWait: etcdAccess.startWait,
 		Fleet:         *fleet,
 		Logger:        logger,
 		Services:      []func(grpc.ServiceRegistrar){agg.Register},
