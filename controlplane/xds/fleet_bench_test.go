@@ -33,13 +33,7 @@ import (
 // The simulated proxies share the process, so CPU profiles hold both
 // sides: focus them on the server, e.g. -focus 'serverv3|xds\.|transport\.\(\*http2Server'.
 func BenchmarkFleetPush(b *testing.B) {
-	n := 1000
-	if s := os.Getenv("KEYWAY_BENCH_SIMS"); s != "" {
-		var err error
-		if n, err = strconv.Atoi(s); err != nil || n < 1 {
-			b.Fatalf("KEYWAY_BENCH_SIMS=%q is not a positive count", s)
-		}
-	}
+	n := simCount(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	gr0 := runtime.NumGoroutine()
@@ -145,6 +139,20 @@ func BenchmarkFleetPush(b *testing.B) {
 	b.ReportMetric(float64(clientHeap)/float64(n), "heap-B/proxy")
 	b.ReportMetric(float64(goroutines)/float64(n), "goroutines/proxy")
 	b.ReportMetric(float64(stacks)/float64(goroutines), "stack-B/goroutine")
+}
+
+// simCount is the fleet's size: KEYWAY_BENCH_SIMS, default 1000.
+func simCount(b *testing.B) int {
+	b.Helper()
+	s := os.Getenv("KEYWAY_BENCH_SIMS")
+	if s == "" {
+		return 1000
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		b.Fatalf("KEYWAY_BENCH_SIMS=%q is not a positive count", s)
+	}
+	return n
 }
 
 func wait(b *testing.B, ch chan struct{}, what string) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"runtime"
 	"strconv"
 	"sync"
@@ -26,13 +25,7 @@ import (
 // on gRPC with one connection per proxy can spend. Compare its cpu-s/push
 // with BenchmarkFleetPush's at the same KEYWAY_BENCH_SIMS (default 1000).
 func BenchmarkGRPCFloor(b *testing.B) {
-	n := 1000
-	if s := os.Getenv("KEYWAY_BENCH_SIMS"); s != "" {
-		var err error
-		if n, err = strconv.Atoi(s); err != nil || n < 1 {
-			b.Fatalf("KEYWAY_BENCH_SIMS=%q is not a positive count", s)
-		}
-	}
+	n := simCount(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	gr0 := runtime.NumGoroutine()
