@@ -93,3 +93,43 @@ func TestPairs(t *testing.T) {
 		}
 	}
 }
+
+// TestSupersededPartnerIsReleased: Domains held for a ProxyConfig that
+// never comes, because the next ProxyConfig arrived first, are released
+// (the control plane sends their type nothing newer until they are
+// answered), and the Domains that come next pair with it.
+func TestSupersededPartnerIsReleased(t *testing.T) {
+	f := newFixture()
+	s := NewSnapshot(f.a, t.TempDir())
+	held(t, s.OnResources(ProxyConfigType, "v1-"+p1, anys(t, proxy)))
+	if err := s.OnResources(DomainType, "v1-aaaaaaaa"+p1, anys(t, domain("a", tree("v1", "main")))); err != nil {
+		t.Fatal(err)
+	}
+	s.Settled() // the v1 ProxyConfig, settled by its Domains
+	const p3 = "33333333"
+	held(t, s.OnResources(DomainType, "v2-bbbbbbbb"+p2, anys(t, domain("a", tree("v2", "other")))))
+	if got := s.Settled(); len(got) != 0 {
+		t.Fatalf("settled %v while v2's Domains wait for their ProxyConfig", got)
+	}
+	web := &keywayv1.ProxyConfig{Name: "proxy", Identity: &keywayv1.Identity{DefaultDomain: "a"}, Version: "v3"}
+	held(t, s.OnResources(ProxyConfigType, "v3-"+p3, anys(t, web)))
+	got := s.Settled()[DomainType]
+	if got.Version != "v2-bbbbbbbb"+p2 || !got.Superseded {
+		t.Fatalf("v2's Domains settled as %+v, want released as superseded", got)
+	}
+	if f.reaches(t, "a") != "main" {
+		t.Fatal("something of v2 or v3 was applied before both halves of one version were there")
+	}
+	if err := s.OnResources(DomainType, "v3-cccccccc"+p3, anys(t, domain("a", tree("v3", "other")))); err != nil {
+		t.Fatalf("v3's Domains with the held v3 ProxyConfig: %v", err)
+	}
+	if got := s.Settled()[ProxyConfigType]; got.Version != "v3-"+p3 || got.Err != nil || got.Superseded {
+		t.Errorf("held ProxyConfig settled as %+v, want accepted", got)
+	}
+	if v := s.Versions(); v[DomainType] != "v3-cccccccc"+p3 || v[ProxyConfigType] != "v3-"+p3 {
+		t.Errorf("versions %v, want v3's pair", v)
+	}
+	if got := f.reaches(t, "a"); got != "other" {
+		t.Errorf("domain a reaches %q after v3, want other", got)
+	}
+}

@@ -168,6 +168,13 @@ func (s *Snapshot) stage(typeURL string, p *pending) error {
 		}
 	}
 	if o == nil {
+		// A held partner of another version will not pair with p, and
+		// the control plane sends its type nothing newer until it is
+		// answered: release it, so the partner p waits for can come.
+		if h := s.held[other]; h != nil {
+			delete(s.held, other)
+			s.settled[other] = xdsclient.Verdict{Version: h.version, Superseded: true}
+		}
 		s.held[typeURL] = p
 		return xdsclient.ErrHeld
 	}

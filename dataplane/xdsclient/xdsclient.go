@@ -67,6 +67,13 @@ type Settler interface {
 type Verdict struct {
 	Version string
 	Err     error
+	// Superseded says the held response will never be applied: its
+	// partner arrived at another version. The client answers it with the
+	// version in force and no error, the xDS request for the type's
+	// newest, so that the control plane, which sends a type nothing new
+	// until its last response is answered, sends the version the partner
+	// is waiting for. Err is then ignored.
+	Superseded bool
 }
 
 // Featured is a Handler that needs the control plane to know how it
@@ -349,7 +356,13 @@ func (c *Client) stream(ctx context.Context, ads discovery.AggregatedDiscoverySe
 					continue
 				}
 				delete(held, ht)
-				if err := s.Send(c.answer(h, v.Err)); err != nil {
+				var req *discovery.DiscoveryRequest
+				if v.Superseded {
+					req = c.release(h)
+				} else {
+					req = c.answer(h, v.Err)
+				}
+				if err := s.Send(req); err != nil {
 					return received, fmt.Errorf("acknowledge %s %s: %w", ht, v.Version, err)
 				}
 			}
@@ -381,6 +394,18 @@ func (c *Client) answer(resp *discovery.DiscoveryResponse, err error) *discovery
 	}
 	c.log.Info("applied config from the control plane", "type", t, "version", v, "resources", len(resp.GetResources()))
 	return req
+}
+
+// release answers a held response that was superseded without applying
+// or refusing it: the request names the version in force, which asks the
+// control plane for the type's newest.
+func (c *Client) release(resp *discovery.DiscoveryResponse) *discovery.DiscoveryRequest {
+	t := resp.GetTypeUrl()
+	c.mu.Lock()
+	accepted := c.versions[t]
+	c.mu.Unlock()
+	c.log.Info("released held config: its partner arrived at another version", "type", t, "version", resp.GetVersionInfo(), "keeping", accepted)
+	return &discovery.DiscoveryRequest{TypeUrl: t, VersionInfo: accepted, ResponseNonce: resp.GetNonce()}
 }
 
 func (c *Client) node() (*corev3.Node, error) {

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	keywayv1 "keyway.dev/proto/keyway/v1"
@@ -94,7 +95,10 @@ func startControlPlane(t *testing.T, addr string, s *snap) *controlPlane {
 		cp.mu.Unlock()
 		return nil
 	}}
-	cp.gs = grpc.NewServer()
+	// keyway-control's enforcement: with gRPC's default (one ping per
+	// 5 min) a test slowed past the client's 15 s keepalive on a loaded
+	// machine had its connection closed for too_many_pings.
+	cp.gs = grpc.NewServer(grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}))
 	discovery.RegisterAggregatedDiscoveryServiceServer(cp.gs, serverv3.NewServer(ctx, cp.cache, cbs))
 	go func() {
 		defer close(cp.done)
@@ -415,6 +419,12 @@ func (h *pairing) OnResources(t, v string, _ []*anypb.Any) error {
 		other = proxyType
 	}
 	if h.held[other] != v {
+		// As reload.Snapshot does: a held partner of another version is
+		// released, or the server would never send its next version.
+		if o, ok := h.held[other]; ok {
+			delete(h.held, other)
+			h.settled[other] = Verdict{Version: o, Superseded: true}
+		}
 		h.held[t] = v
 		return ErrHeld
 	}
