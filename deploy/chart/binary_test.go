@@ -116,6 +116,7 @@ func start(t *testing.T, bin string, c corev1.Container, extra ...string) runnin
 	}
 	args = append(args, extra...)
 	cmd := exec.Command(filepath.Join(bin, b), args...)
+	dieWithTest(cmd)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
