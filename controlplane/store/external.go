@@ -67,9 +67,6 @@ func unanswered(err error) bool {
 func tryExternal(cfg Config) (*Store, error) {
 	if cfg.TLS != nil {
 		if err := probeTLS(cfg.Endpoints, cfg.TLS); err != nil {
-			if !strings.Contains(err.Error(), "TLS with etcd failed") {
-				err = unansweredError{err}
-			}
 			return nil, fmt.Errorf("connect to etcd %v: %w", cfg.Endpoints, err)
 		}
 	}

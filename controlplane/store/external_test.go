@@ -196,19 +196,34 @@ func (l *lines) count(msg string) int {
 // An etcd that does not answer at start is tried again for StartWait,
 // with a line per try, and then refused with the reason.
 func TestExternalEtcdUnanswered(t *testing.T) {
-	r := newRelay(t) // never forwards: every connection is closed at once
-	var log lines
-	_, err := store.Open(store.Config{
-		Endpoints: []string{"http://" + r.ln.Addr().String()},
-		OpTimeout: 300 * time.Millisecond,
-		StartWait: time.Second,
-		Logger:    slog.New(slog.NewTextHandler(&log, nil)),
-	})
-	if err == nil || !strings.Contains(err.Error(), "connect to etcd") || !strings.Contains(err.Error(), "no etcd endpoint answered") {
-		t.Fatalf("error = %v, want the reason an unanswered etcd gets", err)
-	}
-	if n := log.count("etcd does not answer yet"); n == 0 {
-		t.Fatalf("no try was logged before giving up:\n%s", log.buf.String())
+	ca := certtest.NewCA(t, "etcd-ca")
+	for _, tc := range []struct {
+		name   string
+		scheme string
+		tls    *tls.Config
+		want   string
+	}{
+		{"plain", "http://", nil, "no etcd endpoint answered"},
+		// With TLS the probe's handshake is what finds nobody there.
+		{"tls", "https://", clientTLS(t, ca.CertFile, "", ""), "no etcd endpoint accepted a connection"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRelay(t) // never forwards: every connection is closed at once
+			var log lines
+			_, err := store.Open(store.Config{
+				Endpoints: []string{tc.scheme + r.ln.Addr().String()},
+				TLS:       tc.tls,
+				OpTimeout: 300 * time.Millisecond,
+				StartWait: time.Second,
+				Logger:    slog.New(slog.NewTextHandler(&log, nil)),
+			})
+			if err == nil || !strings.Contains(err.Error(), "connect to etcd") || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want the reason an unanswered etcd gets (%q)", err, tc.want)
+			}
+			if n := log.count("etcd does not answer yet"); n == 0 {
+				t.Fatalf("no try was logged before giving up:\n%s", log.buf.String())
+			}
+		})
 	}
 }
 

@@ -35,7 +35,8 @@ func probeTLS(endpoints []string, cfg *tls.Config) error {
 	if strings.Contains(err.Error(), "tls:") || strings.Contains(err.Error(), "x509:") {
 		return fmt.Errorf("TLS with etcd failed (check --etcd-ca, --etcd-cert and --etcd-key against the etcd's --trusted-ca-file and certificate): %w", err)
 	}
-	return fmt.Errorf("no etcd endpoint accepted a connection: %w", err)
+	// Nothing answered at all: another try may find an etcd that is up.
+	return unansweredError{fmt.Errorf("no etcd endpoint accepted a connection: %w", err)}
 }
 
 func probeOne(endpoint string, cfg *tls.Config) error {
