@@ -380,16 +380,10 @@ func (c *Client) stream(ctx context.Context, ads discovery.AggregatedDiscoverySe
 // (nil) or NACK.
 func (c *Client) answer(resp *discovery.DiscoveryResponse, err error) *discovery.DiscoveryRequest {
 	t, v := resp.GetTypeUrl(), resp.GetVersionInfo()
-	c.mu.Lock()
-	if err == nil {
-		c.versions[t] = v
-	}
-	accepted := c.versions[t]
-	c.mu.Unlock()
-	req := &discovery.DiscoveryRequest{TypeUrl: t, VersionInfo: accepted, ResponseNonce: resp.GetNonce()}
+	req := c.request(resp, err == nil)
 	if err != nil {
 		req.ErrorDetail = &status.Status{Code: int32(codes.InvalidArgument), Message: err.Error()}
-		c.log.Error("rejected config from the control plane", "type", t, "version", v, "keeping", accepted, "err", err)
+		c.log.Error("rejected config from the control plane", "type", t, "version", v, "keeping", req.GetVersionInfo(), "err", err)
 		return req
 	}
 	c.log.Info("applied config from the control plane", "type", t, "version", v, "resources", len(resp.GetResources()))
@@ -400,11 +394,21 @@ func (c *Client) answer(resp *discovery.DiscoveryResponse, err error) *discovery
 // or refusing it: the request names the version in force, which asks the
 // control plane for the type's newest.
 func (c *Client) release(resp *discovery.DiscoveryResponse) *discovery.DiscoveryRequest {
+	req := c.request(resp, false)
+	c.log.Info("released held config: its partner arrived at another version", "type", resp.GetTypeUrl(), "version", resp.GetVersionInfo(), "keeping", req.GetVersionInfo())
+	return req
+}
+
+// request answers resp naming the version in force, which is resp's own
+// when applied.
+func (c *Client) request(resp *discovery.DiscoveryResponse, applied bool) *discovery.DiscoveryRequest {
 	t := resp.GetTypeUrl()
 	c.mu.Lock()
+	if applied {
+		c.versions[t] = resp.GetVersionInfo()
+	}
 	accepted := c.versions[t]
 	c.mu.Unlock()
-	c.log.Info("released held config: its partner arrived at another version", "type", t, "version", resp.GetVersionInfo(), "keeping", accepted)
 	return &discovery.DiscoveryRequest{TypeUrl: t, VersionInfo: accepted, ResponseNonce: resp.GetNonce()}
 }
 

@@ -263,11 +263,7 @@ func (sg *segment) touchesAny(keys [][]byte) bool {
 // held reports whether memory holds r's reply now.
 func (n *NearCache) held(sg *segment, r *engine.Request) bool {
 	sg.sig = appendSig(sg.sig[:0], r)
-	sh := n.store.shard(r.Cmd.Args[1])
-	now := nanotime()
-	sh.mu.Lock()
-	_, ok := n.store.peekLocked(sh, sg.sig, now)
-	sh.mu.Unlock()
+	_, ok := n.store.peek(r.Cmd.Args[1], sg.sig, nanotime())
 	return ok
 }
 
@@ -522,12 +518,8 @@ func (n *NearCache) Explain(r *engine.Request, x *engine.Explanation) engine.Eng
 	case !n.store.live.Load():
 		x.Note("not from the near cache now: the invalidation stream has a gap, reads go to redis until it is whole")
 	default:
-		sig := appendSig(nil, r)
-		sh := n.store.shard(r.Cmd.Args[1])
 		now := nanotime()
-		sh.mu.Lock()
-		filled, held := n.store.peekLocked(sh, sig, now)
-		sh.mu.Unlock()
+		filled, held := n.store.peek(r.Cmd.Args[1], appendSig(nil, r), now)
 		age := time.Duration(now - filled)
 		if held {
 			x.Note("served from the near cache (filled %s ago)", age.Round(time.Millisecond))

@@ -216,9 +216,12 @@ func (s *store) hitLocked(sh *shard, sig []byte, h uint32, now int64) ([]byte, b
 	return entryReply(l.data), true
 }
 
-// peekLocked reports whether sig has a live entry and when it was
+// peek reports whether key's entry for sig is live and when it was
 // filled, changing nothing.
-func (s *store) peekLocked(sh *shard, sig []byte, now int64) (filled int64, ok bool) {
+func (s *store) peek(key, sig []byte, now int64) (filled int64, ok bool) {
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
 	l, ok := findLocked(sh, sig, s.sigHash(sig))
 	if !ok {
 		return 0, false
