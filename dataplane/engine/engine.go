@@ -37,6 +37,26 @@ func (f Func) Serve(ctx context.Context, b Batch) { f(ctx, b) }
 // Batch is a client's pipeline, in order.
 type Batch []*Request
 
+// Unanswered returns the requests of b no engine has answered, in order,
+// given that answered of them were: b itself when none was, nil when all
+// were. A guardrail that refused some of a batch passes the rest on with
+// it, allocating only when it refused some but not all.
+func (b Batch) Unanswered(answered int) Batch {
+	switch answered {
+	case 0:
+		return b
+	case len(b):
+		return nil
+	}
+	rest := make(Batch, 0, len(b)-answered)
+	for _, r := range b {
+		if !r.Done() {
+			rest = append(rest, r)
+		}
+	}
+	return rest
+}
+
 // ErrorKind classifies a failed request for telemetry.
 type ErrorKind uint8
 

@@ -89,20 +89,9 @@ func (g *Guard) Serve(ctx context.Context, b engine.Batch) {
 		r.Fail(engine.KindRefused, errors.New(g.message(r, v)))
 		refused++
 	}
-	switch refused {
-	case 0:
-		g.next.Serve(ctx, b)
-		return
-	case len(b):
-		return
+	if rest := b.Unanswered(refused); len(rest) > 0 {
+		g.next.Serve(ctx, rest)
 	}
-	rest := make(engine.Batch, 0, len(b)-refused)
-	for _, r := range b {
-		if !r.Done() {
-			rest = append(rest, r)
-		}
-	}
-	g.next.Serve(ctx, rest)
 }
 
 // check returns the first rule r breaks, in the order the rules are

@@ -36,20 +36,9 @@ func (m *MaxTTL) Serve(ctx context.Context, b engine.Batch) {
 			refused++
 		}
 	}
-	switch refused {
-	case 0:
-		m.next.Serve(ctx, b)
-		return
-	case len(b):
-		return
+	if rest := b.Unanswered(refused); len(rest) > 0 {
+		m.next.Serve(ctx, rest)
 	}
-	rest := make(engine.Batch, 0, len(b)-refused)
-	for _, r := range b {
-		if !r.Done() {
-			rest = append(rest, r)
-		}
-	}
-	m.next.Serve(ctx, rest)
 }
 
 // check returns the refusal of r, or nil. An argument that is not a

@@ -49,16 +49,7 @@ func (p *Prefix) refuse(b engine.Batch) engine.Batch {
 			refused++
 		}
 	}
-	if refused == 0 {
-		return b
-	}
-	rest := make(engine.Batch, 0, len(b)-refused)
-	for _, r := range b {
-		if !r.Done() {
-			rest = append(rest, r)
-		}
-	}
-	return rest
+	return b.Unanswered(refused)
 }
 
 func name(r *engine.Request) string { return strings.ReplaceAll(r.Cmd.Name(), "|", " ") }

@@ -39,20 +39,9 @@ func (rj *Reject) Serve(ctx context.Context, b engine.Batch) {
 			refused++
 		}
 	}
-	switch refused {
-	case 0:
-		rj.next.Serve(ctx, b)
-		return
-	case len(b):
-		return
+	if rest := b.Unanswered(refused); len(rest) > 0 {
+		rj.next.Serve(ctx, rest)
 	}
-	rest := make(engine.Batch, 0, len(b)-refused)
-	for _, r := range b {
-		if !r.Done() {
-			rest = append(rest, r)
-		}
-	}
-	rj.next.Serve(ctx, rest)
 }
 
 // refuses returns why r is refused ("command" or "key"), and the key or

@@ -105,20 +105,11 @@ func (t *Transform) Serve(ctx context.Context, b engine.Batch) {
 			refused++
 		}
 	}
-	switch refused {
-	case 0:
-		t.next.Serve(ctx, b)
-	case len(b):
+	rest := b.Unanswered(refused)
+	if len(rest) == 0 {
 		return
-	default:
-		rest := make(engine.Batch, 0, len(b)-refused)
-		for _, r := range b {
-			if !r.Done() {
-				rest = append(rest, r)
-			}
-		}
-		t.next.Serve(ctx, rest)
 	}
+	t.next.Serve(ctx, rest)
 	for i, r := range b {
 		st := &sc.steps[i]
 		if st.saved != nil {
